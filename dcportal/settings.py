@@ -1,0 +1,168 @@
+"""dcportal settings: one file, every value read from an environment variable.
+
+The README lists every variable. Defaults run out of the box: SQLite under var/ and the
+local cloud simulator (python -m dcsim) as the cloud.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str) -> bool:
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+
+
+def envfloat(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = envbool("DEBUG", "True")
+
+# A key that only ever works with DEBUG on, so a forgotten SECRET_KEY cannot reach production.
+_DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off dcportal needs a real secret key: "
+            "export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    SECRET_KEY = _DEV_SECRET_KEY
+elif not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured("SECRET_KEY is too weak for DEBUG off: use 32 or more random characters.")
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "peerlinks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "dcportal.urls"
+WSGI_APPLICATION = "dcportal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", "") or f"sqlite:///{VAR_DIR / 'dcportal.sqlite3'}",
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, worker) share one SQLite file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "peerlinks:home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- The cloud -------------------------------------------------------------------------------
+# CLOUD_ENDPOINT is either one base URL for every service (the simulator, the default) or a
+# template with {service} and {region}: https://{service}.{region}.myhuaweicloud.com for Huawei Cloud.
+CLOUD_ENDPOINT = os.environ.get("CLOUD_ENDPOINT", "http://127.0.0.1:8790")
+# Regions whose global DC gateways dcportal manages.
+CLOUD_REGIONS = envlist("CLOUD_REGIONS", "cn-north-4,cn-east-3,ap-southeast-1")
+# Optional fixed project IDs, "region=project_id,..."; regions not listed are looked up through IAM.
+CLOUD_PROJECT_IDS = dict(
+    item.split("=", 1) for item in envlist("CLOUD_PROJECT_IDS", "") if "=" in item
+)
+# "aksk" signs every request with CLOUD_SDK_AK/CLOUD_SDK_SK; "token" uses an IAM user's token.
+CLOUD_AUTH = os.environ.get("CLOUD_AUTH", "aksk")
+# The official SDK samples' variable names. Without them, the simulator's published demo pair.
+CLOUD_SDK_AK = os.environ.get("CLOUD_SDK_AK", "") or "DCSIMDEMOAK000000000"
+CLOUD_SDK_SK = os.environ.get("CLOUD_SDK_SK", "") or "DcsimDemoSecretKeyNotForProduction000000"
+CLOUD_IAM_USER = os.environ.get("CLOUD_IAM_USER", "")
+CLOUD_IAM_PASSWORD = os.environ.get("CLOUD_IAM_PASSWORD", "")
+CLOUD_IAM_DOMAIN = os.environ.get("CLOUD_IAM_DOMAIN", "")
+CLOUD_CONNECT_TIMEOUT = envfloat("CLOUD_CONNECT_TIMEOUT", 5.0)
+CLOUD_READ_TIMEOUT = envfloat("CLOUD_READ_TIMEOUT", 30.0)
+CLOUD_MAX_RETRIES = envint("CLOUD_MAX_RETRIES", 3)
+CLOUD_PAGE_SIZE = envint("CLOUD_PAGE_SIZE", 500)
+if CLOUD_AUTH not in ("aksk", "token"):
+    raise ImproperlyConfigured(f"CLOUD_AUTH must be 'aksk' or 'token', got {CLOUD_AUTH!r}")
