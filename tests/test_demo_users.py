@@ -1,0 +1,26 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+
+@pytest.mark.django_db
+def test_demo_users_are_created_with_the_documented_password(settings):
+    settings.DEBUG = True
+    call_command("create_demo_users")
+    user = get_user_model().objects.get(username="engineer")
+    assert user.check_password("dcportal-demo")
+
+
+@pytest.mark.django_db
+def test_demo_users_are_not_created_with_debug_off(settings):
+    settings.DEBUG = False
+    call_command("create_demo_users")
+    assert not get_user_model().objects.filter(username="engineer").exists()
+
+
+@pytest.mark.django_db
+def test_creating_demo_users_twice_keeps_one_of_each(settings):
+    settings.DEBUG = True
+    call_command("create_demo_users")
+    call_command("create_demo_users")
+    assert get_user_model().objects.filter(username="engineer").count() == 1
