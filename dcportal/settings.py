@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_filters",
+    "django_tasks",
+    "django_tasks_db",
     "peerlinks",
 ]
 
@@ -149,9 +152,7 @@ CLOUD_ENDPOINT = os.environ.get("CLOUD_ENDPOINT", "http://127.0.0.1:8790")
 # Regions whose global DC gateways dcportal manages.
 CLOUD_REGIONS = envlist("CLOUD_REGIONS", "cn-north-4,cn-east-3,ap-southeast-1")
 # Optional fixed project IDs, "region=project_id,..."; regions not listed are looked up through IAM.
-CLOUD_PROJECT_IDS = dict(
-    item.split("=", 1) for item in envlist("CLOUD_PROJECT_IDS", "") if "=" in item
-)
+CLOUD_PROJECT_IDS = dict(item.split("=", 1) for item in envlist("CLOUD_PROJECT_IDS", "") if "=" in item)
 # "aksk" signs every request with CLOUD_SDK_AK/CLOUD_SDK_SK; "token" uses an IAM user's token.
 CLOUD_AUTH = os.environ.get("CLOUD_AUTH", "aksk")
 # The official SDK samples' variable names. Without them, the simulator's published demo pair.
@@ -166,3 +167,36 @@ CLOUD_MAX_RETRIES = envint("CLOUD_MAX_RETRIES", 3)
 CLOUD_PAGE_SIZE = envint("CLOUD_PAGE_SIZE", 500)
 if CLOUD_AUTH not in ("aksk", "token"):
     raise ImproperlyConfigured(f"CLOUD_AUTH must be 'aksk' or 'token', got {CLOUD_AUTH!r}")
+
+# --- Background work ------------------------------------------------------------------------
+# Django's Tasks API (django-tasks backport) with the database backend: `manage.py db_worker` runs
+# them, `manage.py run_scheduler` enqueues the periodic sync. TASKS_BACKEND=immediate runs tasks inline.
+_TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "database")
+if TASKS_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(f"TASKS_BACKEND must be 'database' or 'immediate', got {TASKS_BACKEND!r}")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASKS_BACKEND]}}
+# Seconds between full syncs of every region, and between re-checks of links still pending.
+SYNC_INTERVAL = envfloat("SYNC_INTERVAL", 60.0)
+PENDING_RECHECK_INTERVAL = envfloat("PENDING_RECHECK_INTERVAL", 3.0)
+# Cached data older than this many seconds is shown as stale.
+STALE_AFTER = envfloat("STALE_AFTER", 300.0)
+# A link still pending after this many seconds is listed as pending too long on the dashboard.
+PENDING_TOO_LONG = envfloat("PENDING_TOO_LONG", 600.0)
+
+# --- Change requests ------------------------------------------------------------------------
+# Approvals needed per kind of change before it runs (0 = approved by policy at submission).
+APPROVALS_REQUIRED = {
+    "create": envint("APPROVALS_CREATE", 0),
+    "update": envint("APPROVALS_UPDATE", 0),
+    "delete": envint("APPROVALS_DELETE", 0),
+}
+# A change still "executing" this many seconds after its last sign of life is resumed (its worker died).
+CHANGE_EXECUTION_LEASE = envfloat("CHANGE_EXECUTION_LEASE", 120.0)
+# How long to follow a link to ACTIVE/ERROR (or to its disappearance) before the change ends as failed.
+CHANGE_FOLLOW_TIMEOUT = envfloat("CHANGE_FOLLOW_TIMEOUT", 900.0)
+# Executions tried on transient cloud errors before the change ends as failed.
+CHANGE_MAX_ATTEMPTS = envint("CHANGE_MAX_ATTEMPTS", 6)

@@ -1,0 +1,43 @@
+"""Enqueue the periodic work: the full sync, the quick re-check of pending links, stalled changes."""
+
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django_tasks_db.models import DBTaskResult
+
+from peerlinks import tasks
+from peerlinks.models import PeerLink
+from peerlinks.services.changes import resume_stalled_changes
+
+
+def _already_queued(task: object) -> bool:
+    """A sync still queued or running is not queued again (several schedulers may run)."""
+    path = f"{task.func.__module__}.{task.func.__qualname__}"
+    return DBTaskResult.objects.filter(task_path=path, status__in=["READY", "RUNNING"]).exists()
+
+
+class Command(BaseCommand):
+    help = "Enqueue the periodic sync and pending re-checks, forever (or once with --once)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--once", action="store_true", help="Enqueue what is due now, then exit.")
+
+    def handle(self, *args: object, once: bool = False, **options: object) -> None:
+        next_sync = next_recheck = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_sync:
+                if not _already_queued(tasks.sync_all_regions):
+                    tasks.sync_all_regions.enqueue()
+                next_sync = now + settings.SYNC_INTERVAL
+            if now >= next_recheck:
+                if PeerLink.objects.present().pending().exists() and not _already_queued(
+                    tasks.recheck_pending_links
+                ):
+                    tasks.recheck_pending_links.enqueue()
+                resume_stalled_changes()
+                next_recheck = now + settings.PENDING_RECHECK_INTERVAL
+            if once:
+                return
+            time.sleep(max(0.2, min(next_sync, next_recheck) - time.monotonic()))

@@ -1,0 +1,318 @@
+"""What dcportal knows: a cache of what the cloud says, the changes people ask for, and the audit trail.
+
+Cached rows mirror the cloud (filled by the sync service); rows that disappear from the cloud are kept
+with `gone_at` set, for history, and hidden by default.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class CloudProject(models.Model):
+    """One region's project in the account: where gateways and enterprise routers are listed from."""
+
+    region = models.CharField(max_length=36, unique=True)
+    project_id = models.CharField(max_length=36, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    sync_error = models.TextField(blank=True)
+    sync_failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["region"]
+
+    def __str__(self) -> str:
+        return self.region
+
+
+class GatewayQuerySet(models.QuerySet):
+    def present(self) -> "GatewayQuerySet":
+        return self.filter(gone_at__isnull=True)
+
+
+class Gateway(models.Model):
+    """A global DC gateway as last seen in the cloud."""
+
+    class Status(models.TextChoices):
+        DOWN = "DOWN"
+        PENDING_UPDATE = "PENDING_UPDATE"
+        ACTIVE = "ACTIVE"
+        ERROR = "ERROR"
+
+    cloud_id = models.CharField(max_length=36, unique=True)
+    project = models.ForeignKey(CloudProject, on_delete=models.PROTECT, related_name="gateways")
+    name = models.CharField(max_length=64)
+    description = models.CharField(max_length=255, blank=True)
+    region_id = models.CharField(max_length=36, blank=True)
+    bgp_asn = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20)
+    admin_state_up = models.BooleanField(default=True)
+    current_peer_link_count = models.IntegerField(default=0)
+    available_peer_link_count = models.IntegerField(default=0)
+    reason = models.CharField(max_length=255, blank=True)
+    cloud_created_at = models.DateTimeField(null=True, blank=True)
+    cloud_updated_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    links_synced_at = models.DateTimeField(null=True, blank=True)
+    gone_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GatewayQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "cloud_id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("peerlinks:gateway_detail", args=[self.cloud_id])
+
+    @property
+    def region(self) -> str:
+        """The region whose DC endpoint and project manage this gateway."""
+        return self.project.region
+
+    @property
+    def has_quota_left(self) -> bool:
+        return self.available_peer_link_count > 0
+
+
+class EnterpriseRouterQuerySet(models.QuerySet):
+    def present(self) -> "EnterpriseRouterQuerySet":
+        return self.filter(gone_at__isnull=True)
+
+
+class EnterpriseRouter(models.Model):
+    """An enterprise router in one region: a possible peer of a gateway."""
+
+    AVAILABLE = "available"
+
+    cloud_id = models.CharField(max_length=36, unique=True)
+    project = models.ForeignKey(CloudProject, on_delete=models.PROTECT, related_name="routers")
+    name = models.CharField(max_length=64)
+    description = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=32)
+    asn = models.BigIntegerField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    gone_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EnterpriseRouterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "cloud_id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def region(self) -> str:
+        return self.project.region
+
+    @property
+    def is_available(self) -> bool:
+        return self.state == self.AVAILABLE
+
+
+class PeerLinkQuerySet(models.QuerySet):
+    def present(self) -> "PeerLinkQuerySet":
+        return self.filter(gone_at__isnull=True)
+
+    def for_list(self) -> "PeerLinkQuerySet":
+        return self.select_related("gateway", "gateway__project")
+
+    def pending(self) -> "PeerLinkQuerySet":
+        return self.filter(status__in=PeerLink.PENDING_STATUSES)
+
+
+class PeerLink(models.Model):
+    """A peer link between a global DC gateway and an enterprise router or another gateway."""
+
+    class Status(models.TextChoices):
+        PENDING_CREATE = "PENDING_CREATE", "Creating"
+        PENDING_UPDATE = "PENDING_UPDATE", "Updating"
+        ACTIVE = "ACTIVE", "Active"
+        ERROR = "ERROR", "Error"
+
+    class PeerType(models.TextChoices):
+        ER = "ER", "Enterprise router"
+        GDGW = "GDGW", "Global DC gateway"
+
+    PENDING_STATUSES = (Status.PENDING_CREATE, Status.PENDING_UPDATE)
+
+    cloud_id = models.CharField(max_length=36, unique=True)
+    gateway = models.ForeignKey(Gateway, on_delete=models.PROTECT, related_name="peer_links")
+    name = models.CharField(max_length=64)
+    description = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=20)
+    reason = models.CharField(max_length=255, blank=True)
+    peer_type = models.CharField(max_length=8, choices=PeerType.choices)
+    peer_gateway_id = models.CharField(max_length=36)
+    peer_region = models.CharField(max_length=36)
+    peer_project_id = models.CharField(max_length=36)
+    peer_site_code = models.CharField(max_length=64, blank=True)
+    link_id = models.CharField(max_length=64, blank=True)
+    bandwidth_size = models.IntegerField(default=0)
+    gcb_id = models.CharField(max_length=36, blank=True)
+    create_owner = models.CharField(max_length=8, blank=True)
+    instance_id = models.CharField(max_length=64, blank=True)
+    tenant_id = models.CharField(max_length=36, blank=True)
+    cloud_created_at = models.DateTimeField(null=True, blank=True)
+    cloud_updated_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    gone_at = models.DateTimeField(null=True, blank=True)
+    # Local facts the cloud has no place for (peer links carry no cloud tags).
+    owner_team = models.CharField(max_length=100, blank=True)
+    ticket_ref = models.CharField(max_length=100, blank=True)
+    labels = models.JSONField(default=list, blank=True)
+
+    objects = PeerLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "cloud_id"]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["gone_at", "name"]),
+            models.Index(fields=["peer_gateway_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("peerlinks:detail", args=[self.cloud_id])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING_STATUSES
+
+    @property
+    def is_read_only(self) -> bool:
+        """Links made by Cloud Connect are managed there, not here."""
+        return self.create_owner == "cc"
+
+
+class StatusChange(models.Model):
+    """One observed transition of a peer link's status, with when dcportal saw it."""
+
+    peer_link = models.ForeignKey(PeerLink, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    reason = models.CharField(max_length=255, blank=True)
+    observed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["observed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '∅'} → {self.to_status}"
+
+
+class Drift(models.Model):
+    """A change made outside dcportal, noticed by a sync and listed until someone acknowledges it."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created outside dcportal"
+        CHANGED = "changed", "Changed outside dcportal"
+        DELETED = "deleted", "Deleted outside dcportal"
+
+    peer_link = models.ForeignKey(PeerLink, on_delete=models.CASCADE, related_name="drifts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    detail = models.JSONField(default=dict, blank=True)
+    detected_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.peer_link}"
+
+
+class ChangeRequest(models.Model):
+    """Someone's request to create, change or delete a peer link, from submission to its outcome."""
+
+    class Kind(models.TextChoices):
+        CREATE = "create", "Create"
+        UPDATE = "update", "Rename / describe"
+        DELETE = "delete", "Delete"
+
+    class State(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval", "Pending approval"
+        APPROVED = "approved", "Approved"
+        EXECUTING = "executing", "Executing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    TERMINAL_STATES = (State.DONE, State.FAILED, State.REJECTED, State.CANCELLED, State.EXPIRED)
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING_APPROVAL)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="change_requests"
+    )
+    gateway = models.ForeignKey(Gateway, on_delete=models.PROTECT, related_name="change_requests")
+    peer_link = models.ForeignKey(
+        PeerLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="change_requests"
+    )
+    # Exactly what will be sent: name/description/peer for create, name/description for update.
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    cloud_request_ids = models.JSONField(default=list, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_msg = models.TextField(blank=True)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()} {self.payload.get('name', '')}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("peerlinks:change_detail", args=[self.pk])
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in self.TERMINAL_STATES
+
+
+class AuditEvent(models.Model):
+    """An append-only record of something done: who, what, to which object, before and after."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=32)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    cloud_request_id = models.CharField(max_length=64, blank=True)
+    change_request = models.ForeignKey(
+        ChangeRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or 'system'} {self.action} {self.object_repr}"

@@ -1,0 +1,34 @@
+"""Background tasks (Django's Tasks API). Each one is a thin call into a service."""
+
+from django.conf import settings
+from django_tasks import task
+
+from peerlinks.services import sync
+
+
+@task()
+def sync_all_regions() -> list[dict]:
+    """Full sync of every managed region."""
+    return [vars(result) for result in sync.sync_all(regions=settings.CLOUD_REGIONS)]
+
+
+@task()
+def recheck_pending_links() -> int:
+    """Re-fetch the peer links of gateways that have a link still pending; returns how many gateways."""
+    return sync.recheck_pending()
+
+
+@task()
+def execute_change_task(change_id: int) -> str:
+    """Carry out one approved change request."""
+    from peerlinks.services.changes import execute_change
+
+    return execute_change(change_id=change_id).state
+
+
+@task()
+def follow_change_task(change_id: int) -> str:
+    """Look again at the link a change is waiting for."""
+    from peerlinks.services.changes import follow_change
+
+    return follow_change(change_id=change_id).state
