@@ -1,8 +1,26 @@
 from django.urls import path
 
-from peerlinks import views
+from peerlinks.views import audit, changes, dashboard, gateways, links, topology
 
 app_name = "peerlinks"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", dashboard.home, name="home"),
+    path("refresh/", dashboard.refresh, name="refresh"),
+    path("drift/<int:pk>/acknowledge/", dashboard.acknowledge_drift, name="drift_acknowledge"),
+    path("gateways/", gateways.gateway_list, name="gateway_list"),
+    path("gateways/<uuid:cloud_id>/", gateways.gateway_detail, name="gateway_detail"),
+    path("links/", links.link_list, name="link_list"),
+    path("links/export.csv", links.link_export, name="link_export"),
+    path("links/new/", changes.link_create, name="link_create"),
+    path("links/new/peers/", changes.peer_options, name="peer_options"),
+    path("links/<uuid:cloud_id>/", links.link_detail, name="detail"),
+    path("links/<uuid:cloud_id>/status/", links.link_status, name="link_status"),
+    path("links/<uuid:cloud_id>/local/", links.link_local_fields, name="link_local"),
+    path("links/<uuid:cloud_id>/edit/", changes.link_edit, name="link_edit"),
+    path("links/<uuid:cloud_id>/delete/", changes.link_delete, name="link_delete"),
+    path("changes/", changes.change_list, name="change_list"),
+    path("changes/<int:pk>/", changes.change_detail, name="change_detail"),
+    path("changes/<int:pk>/cancel/", changes.change_cancel, name="change_cancel"),
+    path("topology/", topology.topology, name="topology"),
+    path("audit/", audit.audit_list, name="audit_list"),
 ]

@@ -58,3 +58,109 @@ def demo_simulator(simulator_session):
     simulator_session.reset(seed="demo")
     yield simulator_session
     simulator_session.reset(seed="empty")
+
+
+# --- People and cached rows -------------------------------------------------------------------
+
+TEST_PASSWORD = "pw-for-tests-only"
+
+
+def _user(username: str, **flags: object):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username, password=TEST_PASSWORD, **flags)
+
+
+@pytest.fixture
+def engineer(db):
+    return _user("engineer1")
+
+
+@pytest.fixture
+def viewer(db):
+    return _user("viewer1")
+
+
+@pytest.fixture
+def approver(db):
+    return _user("lead1")
+
+
+@pytest.fixture
+def outsider(db):
+    return _user("outsider1")
+
+
+@pytest.fixture
+def engineer_client(client, engineer):
+    client.force_login(engineer)
+    return client
+
+
+_counter = iter(range(1, 10**9))
+
+
+def make_project(region: str = "cn-north-4", **overrides: object):
+    from peerlinks.models import CloudProject
+
+    defaults = {"project_id": f"{next(_counter):032x}"}
+    defaults.update(overrides)
+    return CloudProject.objects.get_or_create(region=region, defaults=defaults)[0]
+
+
+def make_gateway(**overrides: object):
+    import uuid
+
+    from peerlinks.models import Gateway
+
+    values = {
+        "cloud_id": str(uuid.uuid4()),
+        "name": f"gdgw-{next(_counter)}",
+        "status": "ACTIVE",
+        "bgp_asn": 64512,
+        "current_peer_link_count": 0,
+        "available_peer_link_count": 3,
+    }
+    values.update(overrides)
+    if "project" not in values:
+        values["project"] = make_project(values.pop("region", "cn-north-4"))
+    return Gateway.objects.create(**values)
+
+
+def make_router(**overrides: object):
+    import uuid
+
+    from peerlinks.models import EnterpriseRouter
+
+    values = {
+        "cloud_id": str(uuid.uuid4()),
+        "name": f"er-{next(_counter)}",
+        "state": "available",
+        "asn": 64513,
+    }
+    values.update(overrides)
+    if "project" not in values:
+        values["project"] = make_project(values.pop("region", "cn-north-4"))
+    return EnterpriseRouter.objects.create(**values)
+
+
+def make_peer_link(**overrides: object):
+    """A cached peer link to an enterprise router; any field can be overridden."""
+    import uuid
+
+    from peerlinks.models import PeerLink
+
+    values = {
+        "cloud_id": str(uuid.uuid4()),
+        "name": f"link-{next(_counter)}",
+        "status": "ACTIVE",
+        "peer_type": "ER",
+        "peer_gateway_id": str(uuid.uuid4()),
+        "peer_region": "cn-north-4",
+        "peer_project_id": f"{next(_counter):032x}",
+        "create_owner": "dc",
+    }
+    values.update(overrides)
+    if "gateway" not in values:
+        values["gateway"] = make_gateway()
+    return PeerLink.objects.create(**values)

@@ -1,0 +1,1 @@
+"""Views, one module per area: dashboard, gateways, links, changes, topology, audit."""
