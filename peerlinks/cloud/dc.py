@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -36,8 +37,6 @@ from peerlinks.cloud.validation import (
 logger = logging.getLogger("peerlinks.cloud")
 
 SERVICE = "dcaas"
-# After a create times out the service may still be working on it, so look a few times.
-TIMEOUT_LOOKUPS = 3
 
 
 def _gateways_path(project_id: str) -> str:
@@ -265,12 +264,12 @@ def _find_created(
     config: CloudConfig,
 ) -> PeerLinkResult | None:
     """After a create whose outcome is unknown, find the link it made by name and peer gateway."""
-    lookups = TIMEOUT_LOOKUPS if isinstance(error, CloudTimeout) else 1
-    for lookup in range(1, lookups + 1):
-        if lookup > 1:
-            transport._sleep(
-                transport.backoff_delay(lookup, base=config.backoff_base, cap=config.backoff_cap)
-            )
+    # After a timeout the service may still be working on the request: keep looking for as long as
+    # we were prepared to wait for its answer. Other failures are final, so one look is enough.
+    deadline = time.monotonic() + (config.read_timeout if isinstance(error, CloudTimeout) else 0)
+    lookup = 0
+    while True:
+        lookup += 1
         try:
             pages = list(
                 iter_peer_link_pages(region=region, gateway_id=gateway_id, names=[name], config=config)
@@ -291,6 +290,12 @@ def _find_created(
             )
             request_id = pages[-1].request_id if pages else None
             return PeerLinkResult(peer_link=link, request_id=request_id, recovered=True)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        transport._sleep(
+            min(remaining, config.backoff_cap, max(config.backoff_base, 0.05) * 2 ** (lookup - 1))
+        )
     logger.warning(
         "CreatePeerLink failed (%s) and no link named %r exists; not retrying", type(error).__name__, name
     )
