@@ -1,0 +1,319 @@
+import re
+
+import pytest
+from django.urls import reverse
+
+from peerlinks.services.topology import (
+    COLUMN_GAP,
+    COLUMN_WIDTH,
+    GatewayRow,
+    LinkRow,
+    RouterRow,
+    layout_topology,
+)
+from tests.conftest import make_gateway, make_peer_link, make_project, make_router
+
+URL = reverse("peerlinks:topology")
+
+GW_A = "aaaaaaaa-0000-4000-8000-000000000001"
+GW_B = "bbbbbbbb-0000-4000-8000-000000000002"
+ER_1 = "eeeeeeee-0000-4000-8000-000000000001"
+ER_FAR = "ffffffff-0000-4000-8000-000000000009"
+
+
+def _rows() -> dict:
+    return {
+        "gateways": [
+            GatewayRow(cloud_id=GW_B, name="gw-b", region="cn-east-3", status="ACTIVE"),
+            GatewayRow(cloud_id=GW_A, name="gw-a", region="cn-north-4", status="ACTIVE", bgp_asn=64512),
+        ],
+        "routers": [RouterRow(cloud_id=ER_1, name="er-one", region="cn-north-4", state="available")],
+        "links": [
+            LinkRow(
+                cloud_id="11111111-0000-4000-8000-000000000001",
+                name="to-er",
+                status="ACTIVE",
+                gateway_id=GW_A,
+                peer_type="ER",
+                peer_id=ER_1,
+                peer_region="cn-north-4",
+            ),
+            LinkRow(
+                cloud_id="11111111-0000-4000-8000-000000000002",
+                name="a-to-b",
+                status="PENDING_CREATE",
+                gateway_id=GW_A,
+                peer_type="GDGW",
+                peer_id=GW_B,
+                peer_region="cn-east-3",
+            ),
+            LinkRow(
+                cloud_id="11111111-0000-4000-8000-000000000003",
+                name="far",
+                status="ERROR",
+                reason="ER not available",
+                gateway_id=GW_B,
+                peer_type="ER",
+                peer_id=ER_FAR,
+                peer_region="eu-west-101",
+            ),
+        ],
+    }
+
+
+# --- layout (pure) -----------------------------------------------------------------------------
+
+
+def test_layout_puts_each_region_in_its_own_column_gateway_regions_first():
+    topology = layout_topology(**_rows())
+    assert [c.region for c in topology.columns] == ["cn-east-3", "cn-north-4", "eu-west-101"]
+    assert [c.x for c in topology.columns] == [
+        16,
+        16 + COLUMN_WIDTH + COLUMN_GAP,
+        16 + 2 * (COLUMN_WIDTH + COLUMN_GAP),
+    ]
+    north = topology.columns[1]
+    assert [n.key for n in north.nodes] == [GW_A, ER_1]  # gateways above routers
+    assert north.nodes[0].y < north.nodes[1].y
+    assert all(n.x == north.nodes[0].x for n in north.nodes)
+
+
+def test_layout_is_deterministic_whatever_the_input_order():
+    rows = _rows()
+    first = layout_topology(**rows)
+    shuffled = {key: list(reversed(value)) for key, value in rows.items()}
+    second = layout_topology(**shuffled)
+    assert [(n.key, n.x, n.y) for n in first.nodes] == [(n.key, n.x, n.y) for n in second.nodes]
+    assert [(e.key, e.path) for e in first.edges] == [(e.key, e.path) for e in second.edges]
+
+
+def test_layout_colours_edges_by_status():
+    edges = {e.label: e for e in layout_topology(**_rows()).edges}
+    assert edges["to-er"].tone == "ok"
+    assert edges["a-to-b"].tone == "warn"
+    assert edges["far"].tone == "bad"
+    assert "ER not available" in edges["far"].title
+
+
+def test_a_peer_missing_from_the_cache_is_drawn_labelled_with_its_id():
+    nodes = {n.key: n for n in layout_topology(**_rows()).nodes}
+    far = nodes[ER_FAR]
+    assert far.known is False
+    assert far.label == ER_FAR
+    assert far.region == "eu-west-101"
+    assert far.kind == "er"
+
+
+def test_links_point_to_their_pages_and_routers_to_the_filtered_link_list():
+    topology = layout_topology(**_rows())
+    nodes = {n.key: n for n in topology.nodes}
+    assert nodes[GW_A].href == reverse("peerlinks:gateway_detail", args=[GW_A])
+    assert nodes[ER_1].href == reverse("peerlinks:link_list") + f"?q={ER_1}"
+    edge = next(e for e in topology.edges if e.label == "to-er")
+    assert edge.href == reverse("peerlinks:detail", args=["11111111-0000-4000-8000-000000000001"])
+
+
+def test_parallel_links_between_the_same_nodes_do_not_overlap():
+    rows = _rows()
+    twin = LinkRow(
+        cloud_id="11111111-0000-4000-8000-000000000004",
+        name="b-to-a",
+        status="ACTIVE",
+        gateway_id=GW_B,
+        peer_type="GDGW",
+        peer_id=GW_A,
+        peer_region="cn-north-4",
+    )
+    topology = layout_topology(**{**rows, "links": [*rows["links"], twin]})
+    paths = [e.path for e in topology.edges if e.label in ("a-to-b", "b-to-a")]
+    assert len(set(paths)) == 2
+
+
+def test_same_column_links_arc_out_to_the_right():
+    rows = _rows()
+    local = LinkRow(
+        cloud_id="11111111-0000-4000-8000-000000000005",
+        name="local",
+        status="ACTIVE",
+        gateway_id=GW_A,
+        peer_type="ER",
+        peer_id=ER_1,
+        peer_region="cn-north-4",
+    )
+    edge = next(e for e in layout_topology(**{**rows, "links": [local]}).edges)
+    start_x, control_x = re.match(r"M(\d+),\d+ C(\d+),", edge.path).groups()
+    assert int(control_x) > int(start_x)
+
+
+def test_layout_of_nothing_is_empty():
+    topology = layout_topology(gateways=[], routers=[], links=[])
+    assert topology.is_empty
+    assert topology.edges == []
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_rows(db) -> dict:
+    north, east = make_project("cn-north-4"), make_project("cn-east-3")
+    gw_a = make_gateway(name="gw-north", project=north)
+    gw_b = make_gateway(name="gw-east", project=east)
+    er = make_router(name="er-north", project=north)
+    return {
+        "gw_a": gw_a,
+        "gw_b": gw_b,
+        "er": er,
+        "to_er": make_peer_link(name="north-to-er", gateway=gw_a, peer_gateway_id=er.cloud_id),
+        "to_gw": make_peer_link(
+            name="north-to-east",
+            gateway=gw_a,
+            peer_type="GDGW",
+            peer_gateway_id=gw_b.cloud_id,
+            peer_region="cn-east-3",
+            status="PENDING_CREATE",
+        ),
+        "far": make_peer_link(
+            name="east-to-far",
+            gateway=gw_b,
+            peer_gateway_id=ER_FAR,
+            peer_region="eu-west-101",
+            status="ERROR",
+            reason="The ER is not available",
+        ),
+    }
+
+
+def test_topology_requires_login(client):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_topology_draws_gateways_routers_and_links_as_links_to_their_pages(engineer_client, demo_rows):
+    response = engineer_client.get(URL)
+    assert response.status_code == 200
+    assert [t.name for t in response.templates][:2] == ["peerlinks/topology.html", "base.html"]
+    body = response.content.decode()
+    assert "<svg" in body and 'id="topology-map"' in body
+    assert f'href="{demo_rows["gw_a"].get_absolute_url()}"' in body
+    assert f'href="{demo_rows["to_er"].get_absolute_url()}"' in body
+    assert f'href="{reverse("peerlinks:link_list")}?q={demo_rows["er"].cloud_id}"' in body
+    assert "er-north" in body
+    assert ER_FAR in body  # not cached: labelled with its id
+    assert "The ER is not available" in body  # in the edge's tooltip
+    for tone in ("tone-ok", "tone-warn", "tone-bad"):
+        assert tone in body
+    assert 'aria-label="Legend"' in body
+    assert body.count("<title>") >= 1 + 4 + 3  # the map, every node, every edge
+
+
+def test_topology_htmx_request_gets_only_the_map(engineer_client, demo_rows):
+    response = engineer_client.get(URL, {"status": "ERROR"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert [t.name for t in response.templates] == ["peerlinks/_topology_map.html"]
+    body = response.content.decode()
+    assert body.strip().startswith('<section class="card" id="topology-map">')
+    assert "<html" not in body
+    assert "HX-Request" in response["Vary"]
+
+
+def test_boosted_htmx_request_gets_the_whole_page(engineer_client, demo_rows):
+    response = engineer_client.get(URL, headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert "peerlinks/topology.html" in [t.name for t in response.templates]
+
+
+def test_filtering_by_status_keeps_only_matching_links(engineer_client, demo_rows):
+    body = engineer_client.get(URL, {"status": "ERROR"}).content.decode()
+    assert demo_rows["far"].cloud_id in body
+    assert demo_rows["to_er"].cloud_id not in body
+    assert demo_rows["to_gw"].cloud_id not in body
+
+
+def test_filtering_by_gateway_region_and_peer_type(engineer_client, demo_rows):
+    body = engineer_client.get(
+        URL, {"gateway": demo_rows["gw_a"].cloud_id, "peer_type": "ER"}
+    ).content.decode()
+    assert f'data-link="{demo_rows["to_er"].cloud_id}"' in body
+    assert f'data-link="{demo_rows["to_gw"].cloud_id}"' not in body
+    assert f'data-link="{demo_rows["far"].cloud_id}"' not in body
+
+    body = engineer_client.get(URL, {"region": "cn-east-3"}).content.decode()
+    assert f'data-link="{demo_rows["far"].cloud_id}"' in body
+    assert f'data-link="{demo_rows["to_er"].cloud_id}"' not in body
+    assert f'data-node="{demo_rows["gw_a"].cloud_id}"' not in body
+
+
+def test_gone_links_are_not_drawn(engineer_client, demo_rows):
+    from django.utils import timezone
+
+    demo_rows["to_er"].gone_at = timezone.now()
+    demo_rows["to_er"].save(update_fields=["gone_at"])
+    body = engineer_client.get(URL).content.decode()
+    assert f'data-link="{demo_rows["to_er"].cloud_id}"' not in body
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"gateway": "not-a-gateway"},
+        {"gateway": "aaaaaaaa-0000-4000-8000-00000000dead"},
+        {"status": "EXPLODED"},
+        {"peer_type": "<script>"},
+        {"region": "x" * 5000},
+    ],
+)
+def test_bad_filter_values_get_a_clear_400_not_a_500(engineer_client, demo_rows, params):
+    response = engineer_client.get(URL, params)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "were not understood" in body
+    assert "<script>" not in body
+
+
+def test_a_repeated_filter_parameter_uses_the_last_value(engineer_client, demo_rows):
+    body = engineer_client.get(URL, {"status": ["ACTIVE", "ERROR"]}).content.decode()
+    assert f'data-link="{demo_rows["far"].cloud_id}"' in body
+    assert f'data-link="{demo_rows["to_er"].cloud_id}"' not in body
+
+
+def test_bad_filter_values_over_htmx_rerender_the_map_with_the_message(engineer_client, demo_rows):
+    response = engineer_client.get(URL, {"status": "EXPLODED"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "were not understood" in response.content.decode()
+
+
+def test_an_empty_cache_says_there_is_nothing_to_draw(engineer_client):
+    response = engineer_client.get(URL)
+    assert response.status_code == 200
+    assert "Nothing to draw" in response.content.decode()
+
+
+def test_topology_query_count_does_not_grow_with_links(engineer_client, demo_rows, django_assert_num_queries):
+    def count() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert engineer_client.get(URL, {"region": "cn-north-4"}).status_code == 200
+        return len(ctx.captured_queries)
+
+    before = count()
+    north = demo_rows["gw_a"].project
+    for _ in range(3):
+        gw = make_gateway(project=north)
+        er = make_router(project=north)
+        make_peer_link(gateway=gw, peer_gateway_id=er.cloud_id)
+        make_peer_link(gateway=gw, peer_type="GDGW", peer_gateway_id=demo_rows["gw_b"].cloud_id)
+        make_peer_link(gateway=gw, peer_gateway_id=ER_FAR, peer_region="eu-west-101")
+    with django_assert_num_queries(before):
+        assert engineer_client.get(URL, {"region": "cn-north-4"}).status_code == 200
+
+
+def test_links_that_skip_a_column_run_below_every_column_instead_of_across_nodes():
+    topology = layout_topology(**_rows())
+    far = next(e for e in topology.edges if e.label == "far")  # cn-east-3 → eu-west-101, past cn-north-4
+    bottom = max(c.height for c in topology.columns)
+    lowest = max(int(y) for y in re.findall(r",(\d+)", far.path))
+    assert lowest > bottom
+    assert topology.height > lowest
