@@ -2,6 +2,7 @@
 
 import logging
 import socket
+import threading
 import time
 import uuid
 
@@ -552,3 +553,26 @@ def test_no_secret_reaches_the_logs_over_both_auth_modes(simulator, control, cap
     for secret in [*secrets, "Authorization", "X-Auth-Token", "X-Subject-Token", "Signature="]:
         assert secret not in text
     assert tokens
+
+
+def test_concurrent_threads_share_one_token_and_one_project_lookup(simulator, control, caplog):
+    config = token_config(simulator)
+    gateway = control.gateway()
+    errors: list[Exception] = []
+
+    def work() -> None:
+        try:
+            for _ in range(3):
+                links_on(config, gateway["id"])
+        except Exception as exc:
+            errors.append(exc)
+
+    with caplog.at_level(logging.INFO, logger="peerlinks.cloud"):
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert caplog.text.count("KeystoneCreateUserTokenByPassword POST") == 1
+    assert caplog.text.count("ListPeerLinks GET") == 24

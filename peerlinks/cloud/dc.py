@@ -318,7 +318,11 @@ def update_peer_link(
     check_uuid(operation, "gateway_id", gateway_id)
     check_uuid(operation, "peer_link_id", peer_link_id)
     if name is None and description is None:
-        raise InvalidRequest("nothing to update: give a name or a description", operation=operation)
+        raise InvalidRequest(
+            "nothing to update: give a name or a description",
+            error_code="InvalidRequest",
+            operation=operation,
+        )
     if name is not None:
         check_name(operation, "name", name)
     if description is not None:

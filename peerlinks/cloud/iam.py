@@ -18,6 +18,8 @@ _project_ids: dict[tuple[str, ...], str] = {}
 _project_lock = threading.Lock()
 _tokens: dict[tuple[CloudConfig, str], Token] = {}
 _token_lock = threading.Lock()
+# One lock per (config, region), so threads that all find the token expired fetch it only once.
+_token_fetch_locks: dict[tuple[CloudConfig, str], threading.Lock] = {}
 
 
 def _identity(config: CloudConfig) -> tuple[str, ...]:
@@ -125,13 +127,16 @@ def token_for(*, region: str, config: CloudConfig) -> Token:
     """A cached token for `region`, renewed shortly before it expires."""
     key = (config, region)
     with _token_lock:
-        token = _tokens.get(key)
-    if token is not None and datetime.now(UTC) < token.expires_at - TOKEN_RENEW_BEFORE:
+        fetch_lock = _token_fetch_locks.setdefault(key, threading.Lock())
+    with fetch_lock:
+        with _token_lock:
+            token = _tokens.get(key)
+        if token is not None and datetime.now(UTC) < token.expires_at - TOKEN_RENEW_BEFORE:
+            return token
+        token = create_token(region=region, config=config)
+        with _token_lock:
+            _tokens[key] = token
         return token
-    token = create_token(region=region, config=config)
-    with _token_lock:
-        _tokens[key] = token
-    return token
 
 
 def forget_token(*, region: str, config: CloudConfig) -> None:
@@ -146,3 +151,4 @@ def clear_caches() -> None:
         _project_ids.clear()
     with _token_lock:
         _tokens.clear()
+        _token_fetch_locks.clear()
