@@ -54,7 +54,7 @@ def control(simulator) -> Control:
 @pytest.fixture
 def sleeps(monkeypatch):
     recorded: list[float] = []
-    monkeypatch.setattr(transport, "_sleep", recorded.append)
+    monkeypatch.setattr(transport, "sleep", recorded.append)
     return recorded
 
 

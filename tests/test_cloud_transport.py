@@ -136,7 +136,7 @@ def stub():
 @pytest.fixture
 def sleeps(monkeypatch):
     recorded: list[float] = []
-    monkeypatch.setattr(transport, "_sleep", recorded.append)
+    monkeypatch.setattr(transport, "sleep", recorded.append)
     return recorded
 
 
@@ -415,3 +415,30 @@ def test_logs_never_contain_secrets_across_a_lifecycle(stub, sleeps, caplog):
     for secret in (AK, SK, PASSWORD, TOKEN, "Authorization", "X-Auth-Token", "SDK-HMAC-SHA256", *signatures):
         assert secret not in text
     assert signatures
+
+
+def test_endpoint_template_routes_each_service_to_its_own_base_url(stub):
+    def respond(request: Received) -> tuple:
+        if "/v3/projects" in request.path:
+            return ok({"projects": [{"id": PROJECT, "name": REGION}]})
+        return ok({"peer_link": _link()})
+
+    stub.responder = respond
+    config = config_for(stub, endpoint=f"{stub.base_url}/{{service}}/{{region}}", project_ids={})
+    cloud.show_peer_link(region=REGION, gateway_id=GATEWAY, peer_link_id=LINK, config=config)
+    assert [r.path.split("?")[0] for r in stub.received] == [
+        f"/iam/{REGION}/v3/projects",
+        f"/dcaas/{REGION}/v3/{PROJECT}/dcaas/global-dc-gateways/{GATEWAY}/peer-links/{LINK}",
+    ]
+
+
+def test_read_timeout_message_names_host_and_limit(stub, sleeps):
+    def respond(request: Received) -> tuple:
+        threading.Event().wait(0.5)
+        return ok({"peer_link": _link()})
+
+    stub.responder = respond
+    config = config_for(stub, read_timeout=0.1, max_retries=0)
+    with pytest.raises(cloud.CloudTimeout) as info:
+        cloud.show_peer_link(region=REGION, gateway_id=GATEWAY, peer_link_id=LINK, config=config)
+    assert str(info.value) == f"ShowPeerLink failed: no response from {stub.base_url[7:]} within 0.1 s"

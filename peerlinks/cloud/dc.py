@@ -293,7 +293,7 @@ def _find_created(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        transport._sleep(
+        transport.sleep(
             min(remaining, config.backoff_cap, max(config.backoff_base, 0.05) * 2 ** (lookup - 1))
         )
     logger.warning(

@@ -34,7 +34,7 @@ RETRYABLE_METHODS = frozenset({"GET", "PUT", "DELETE"})
 MAX_CACHED_SESSIONS = 8
 
 # Indirection so tests can observe or skip the waits without patching the time module.
-_sleep = time.sleep
+sleep = time.sleep
 _local = threading.local()
 
 
@@ -200,14 +200,23 @@ def request(
             response = session_for(config).request(
                 method, url, data=data, headers=headers, timeout=config.timeout, allow_redirects=False
             )
+        except requests.ConnectTimeout as exc:
+            error = CloudTimeout(
+                f"cannot connect to {host} within {config.connect_timeout:g} s", operation=operation
+            )
+            error.__cause__ = exc
+            outcome: object = "timeout"
+            request_id = None
         except requests.Timeout as exc:
             error = CloudTimeout(
-                f"no response from {host} within the timeout ({_describe(exc)})", operation=operation
+                f"no response from {host} within {config.read_timeout:g} s", operation=operation
             )
-            outcome: object = "timeout"
+            error.__cause__ = exc
+            outcome = "timeout"
             request_id = None
         except requests.RequestException as exc:
             error = CloudUnreachable(f"cannot reach {host}: {_describe(exc)}", operation=operation)
+            error.__cause__ = exc
             outcome = "unreachable"
             request_id = None
         else:
@@ -284,7 +293,7 @@ def request(
                 started,
                 f"retrying in {delay:.2f}s",
             )
-            _sleep(delay)
+            sleep(delay)
             continue
         _log(logging.WARNING, operation, method, path, outcome, request_id, attempt, started)
         raise error
