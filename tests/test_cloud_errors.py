@@ -1,5 +1,7 @@
 """Error bodies parse as leniently as the SDK, into one typed family with a readable message."""
 
+import pickle
+
 import pytest
 
 from peerlinks import cloud
@@ -95,3 +97,17 @@ def test_invalid_request_is_also_a_value_error():
     assert issubclass(cloud.InvalidRequest, ValueError)
     assert issubclass(cloud.InvalidRequest, cloud.CloudError)
     assert cloud.InvalidRequest("bad").status is None
+
+
+def test_errors_survive_pickling_with_their_attributes():
+    error = error_from_response(
+        operation="ShowPeerLink",
+        status=429,
+        body=b'{"error_code": "APIGW.0308"}',
+        header_request_id=RID,
+        retry_after=2,
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is cloud.Throttled
+    assert (copy.status, copy.error_code, copy.request_id, copy.retry_after) == (429, "APIGW.0308", RID, 2)
+    assert str(copy) == str(error)
