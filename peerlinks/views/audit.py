@@ -1,7 +1,37 @@
-"""Placeholder views, replaced as each page is built."""
+"""The audit log: every action, newest first, filterable by action, actor, object and date."""
 
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from peerlinks.filters import AuditEventFilter
+from peerlinks.models import AuditEvent
+from peerlinks.services.dashboard import with_object_urls
+
+PAGE_SIZE = 50
 
 
-def audit_list(request: HttpRequest, **kwargs: object) -> HttpResponse:
-    return HttpResponse(status=501)
+@login_required
+def audit_list(request: HttpRequest) -> HttpResponse:
+    """The append-only audit log, filtered and paginated; htmx gets just the table."""
+    filterset = AuditEventFilter(request.GET, queryset=AuditEvent.objects.order_by("-at", "-id"))
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = with_object_urls(list(page.object_list))
+    for event in page.object_list:
+        event.changes = compact_changes(event.before, event.after)
+    fragment = request.htmx and not request.htmx.boosted
+    template = "peerlinks/_audit_table.html" if fragment else "peerlinks/audit_list.html"
+    return render(request, template, {"filter": filterset, "page": page})
+
+
+def compact_changes(before: object, after: object) -> list[tuple[str, object, object]]:
+    """(key, before, after) for each key that differs; a side that is not a dict shows as a whole."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        if before is None and isinstance(after, dict):
+            return [(key, None, value) for key, value in after.items()]
+        if after is None and isinstance(before, dict):
+            return [(key, value, None) for key, value in before.items()]
+        return [] if before is None and after is None else [("", before, after)]
+    keys = list(dict.fromkeys([*before, *after]))
+    return [(key, before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)]

@@ -1,11 +1,25 @@
-"""Placeholder views, replaced as each page is built."""
+"""Global DC gateways: the list, and one gateway with its peer links and quota."""
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from peerlinks.models import Gateway
+from peerlinks.services.dashboard import gateways_by_region, region_syncs
 
 
-def gateway_list(request: HttpRequest, **kwargs: object) -> HttpResponse:
-    return HttpResponse(status=501)
+@login_required
+def gateway_list(request: HttpRequest) -> HttpResponse:
+    """Every gateway still in the cloud, by region, with its link count, quota left and sync state."""
+    return render(request, "peerlinks/gateway_list.html", {"groups": gateways_by_region()})
 
 
-def gateway_detail(request: HttpRequest, **kwargs: object) -> HttpResponse:
-    return HttpResponse(status=501)
+@login_required
+def gateway_detail(request: HttpRequest, cloud_id: object) -> HttpResponse:
+    """One gateway: its fields, quota left, last sync and its peer links."""
+    gateway = get_object_or_404(Gateway.objects.select_related("project"), cloud_id=str(cloud_id))
+    links = gateway.peer_links.present().for_list()
+    region_sync = next(r for r in region_syncs(now=timezone.now()) if r.region == gateway.region)
+    context = {"gateway": gateway, "links": links, "region_sync": region_sync}
+    return render(request, "peerlinks/gateway_detail.html", context)

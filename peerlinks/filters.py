@@ -1,0 +1,133 @@
+"""GET filters of the list pages (django-filter): one FilterSet per list, shared by the page and its export.
+
+Invalid values (forged choices, bad dates) become form errors and are left out of the filtering; they
+never raise.
+"""
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+
+from peerlinks.models import AuditEvent, CloudProject, Gateway, PeerLink
+
+
+def region_choices() -> list[tuple[str, str]]:
+    return [(region, region) for region in CloudProject.objects.values_list("region", flat=True)]
+
+
+class GatewayChoiceFilter(django_filters.ModelChoiceFilter):
+    """A gateway chosen by its cloud id, labelled with its name and region."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("queryset", Gateway.objects.select_related("project").order_by("name"))
+        kwargs.setdefault("to_field_name", "cloud_id")
+        super().__init__(**kwargs)
+
+    @property
+    def field(self) -> forms.ModelChoiceField:
+        field = super().field
+        field.label_from_instance = lambda gw: f"{gw.name} ({gw.project.region})"
+        return field
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Column ordering with the cloud id as tie-breaker, so pages never overlap or skip rows."""
+
+    def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
+        qs = super().filter(qs, value)
+        if value:
+            qs = qs.order_by(*qs.query.order_by, "cloud_id")
+        return qs
+
+
+# Sortable columns of the peer link table: query parameter value → model field.
+PEER_LINK_SORTS = {
+    "name": "name",
+    "status": "status",
+    "gateway": "gateway__name",
+    "region": "gateway__project__region",
+    "peer_type": "peer_type",
+    "peer_region": "peer_region",
+    "created": "cloud_created_at",
+    "updated": "cloud_updated_at",
+}
+
+
+class PeerLinkFilter(django_filters.FilterSet):
+    """Peer links across every gateway, region and project."""
+
+    q = django_filters.CharFilter(
+        method="filter_text",
+        max_length=100,
+        label="Search",
+        widget=forms.TextInput(attrs={"placeholder": "Name, ID, description, peer ID", "type": "search"}),
+    )
+    gateway = GatewayChoiceFilter(empty_label="All gateways")
+    status = django_filters.ChoiceFilter(choices=PeerLink.Status.choices, empty_label="Any status")
+    peer_type = django_filters.ChoiceFilter(
+        choices=PeerLink.PeerType.choices, empty_label="Any peer", label="Peer type"
+    )
+    region = django_filters.ChoiceFilter(
+        field_name="gateway__project__region", choices=region_choices, empty_label="All regions"
+    )
+    show_gone = django_filters.BooleanFilter(
+        method="filter_gone", widget=forms.CheckboxInput, label="Show gone"
+    )
+    sort = StableOrderingFilter(
+        fields={field: key for key, field in PEER_LINK_SORTS.items()},
+        widget=forms.HiddenInput,
+    )
+
+    class Meta:
+        model = PeerLink
+        fields: list[str] = []
+
+    def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(cloud_id__icontains=value)
+            | Q(description__icontains=value)
+            | Q(peer_gateway_id__icontains=value)
+        )
+
+    def filter_gone(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        return queryset if value else queryset.filter(gone_at__isnull=True)
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # Gone links stay hidden unless asked for, even when the rest of the form is invalid.
+        queryset = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("show_gone"):
+            queryset = queryset.filter(gone_at__isnull=True)
+        return queryset
+
+
+def audit_action_choices() -> list[tuple[str, str]]:
+    actions = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+    return [(action, action) for action in actions]
+
+
+def audit_object_type_choices() -> list[tuple[str, str]]:
+    types = AuditEvent.objects.order_by("object_type").values_list("object_type", flat=True).distinct()
+    return [(object_type, object_type.replace("_", " ")) for object_type in types]
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    """The audit log by action, actor, object and date range."""
+
+    action = django_filters.ChoiceFilter(choices=audit_action_choices, empty_label="Any action")
+    actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="iexact", max_length=150)
+    object_type = django_filters.ChoiceFilter(
+        choices=audit_object_type_choices, empty_label="Any object", label="Object type"
+    )
+    object_id = django_filters.CharFilter(max_length=64, label="Object ID")
+    at = django_filters.DateFromToRangeFilter(
+        label="Date range",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields: list[str] = []
