@@ -1,30 +1,192 @@
 """Change requests: submit, approve by policy, execute against the cloud, follow to a final state.
 
-Every request ends in a known state. A create is preceded by a lookup (so a resumed or retried
-execution never makes a second link), transient cloud errors are retried later, permanent ones end
-the request as failed with the cloud's code and message.
+Every request ends in a known state. A create is re-checked against a fresh look at the cloud just
+before it is sent, and a resumed or retried execution looks for the link an earlier attempt may have
+made (so there is never a second link). Transient cloud errors are retried later with backoff;
+permanent ones end the request as failed with the cloud's code and message.
 """
 
 import logging
+import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from peerlinks import cloud
-from peerlinks.models import AuditEvent, ChangeRequest, Gateway, PeerLink, StatusChange
+from peerlinks.models import (
+    AuditEvent,
+    ChangeRequest,
+    EnterpriseRouter,
+    Gateway,
+    PeerLink,
+    StatusChange,
+)
 from peerlinks.services.sync import link_values
 
 logger = logging.getLogger(__name__)
 
 CREATE_FIELDS = ("name", "description", "peer_type", "peer_gateway_id", "peer_region", "peer_project_id")
 UPDATE_FIELDS = ("name", "description")
+NAME_RE = re.compile(r"^[\u4e00-\u9fa5A-Za-z0-9_.\-]{1,64}$")
+DESCRIPTION_MAX = 128
+OPEN_STATES = (
+    ChangeRequest.State.PENDING_APPROVAL,
+    ChangeRequest.State.APPROVED,
+    ChangeRequest.State.EXECUTING,
+)
+CANCELLABLE_STATES = (ChangeRequest.State.PENDING_APPROVAL, ChangeRequest.State.APPROVED)
+# Error codes of failures decided here rather than by the cloud.
+PRECHECK_FAILED = "PRECHECK_FAILED"
+LINK_ERROR = "PEER_LINK_ERROR"
+LINK_VANISHED = "PEER_LINK_VANISHED"
+FOLLOW_TIMEOUT = "FOLLOW_TIMEOUT"
 
 
 class ChangeRefused(Exception):
     """A change request that breaks a rule; the message is for the user."""
+
+
+class ChangeForbidden(ChangeRefused):
+    """The rule broken is who is asking: the change is someone else's."""
+
+
+# --- Who may be linked to whom -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A gateway or peer the create form may offer; `problem` says why it cannot be chosen ("" if it can)."""
+
+    id: str
+    name: str
+    state: str
+    region: str
+    project_id: str
+    problem: str = ""
+    detail: str = ""
+
+    @property
+    def is_available(self) -> bool:
+        return not self.problem
+
+
+def open_creates(*, gateway: Gateway) -> list[ChangeRequest]:
+    """Create requests for this gateway that are not finished yet (they will use quota)."""
+    return list(
+        ChangeRequest.objects.filter(gateway=gateway, kind=ChangeRequest.Kind.CREATE, state__in=OPEN_STATES)
+    )
+
+
+def gateway_choices() -> list[Choice]:
+    """Every present gateway, with why it cannot get a new link (not ACTIVE, no quota left)."""
+    gateways = list(Gateway.objects.present().select_related("project"))
+    pending = _open_creates_by_gateway()
+    return [_gateway_choice(gateway, pending=pending.get(gateway.pk, 0)) for gateway in gateways]
+
+
+def _open_creates_by_gateway() -> dict[int, int]:
+    counts: dict[int, int] = {}
+    rows = ChangeRequest.objects.filter(kind=ChangeRequest.Kind.CREATE, state__in=OPEN_STATES)
+    for gateway_pk in rows.values_list("gateway_id", flat=True):
+        counts[gateway_pk] = counts.get(gateway_pk, 0) + 1
+    return counts
+
+
+def _gateway_choice(gateway: Gateway, *, pending: int) -> Choice:
+    left = max(0, gateway.available_peer_link_count - pending)
+    problem = ""
+    if gateway.status != Gateway.Status.ACTIVE:
+        problem = f"status is {gateway.status or 'unknown'}"
+    elif left <= 0:
+        problem = "no peer-link quota left" + (f" ({pending} create pending)" if pending else "")
+    return Choice(
+        id=gateway.cloud_id,
+        name=gateway.name,
+        state=gateway.status,
+        region=gateway.region,
+        project_id=gateway.project.project_id,
+        problem=problem,
+        detail=f"{left} left",
+    )
+
+
+def peer_choices(*, peer_type: str, region: str, gateway: Gateway | None = None) -> list[Choice]:
+    """Possible peers of one type in one region; with `gateway`, those it may not link to are marked."""
+    if peer_type == PeerLink.PeerType.ER:
+        rows = EnterpriseRouter.objects.present().filter(project__region=region).select_related("project")
+        choices = [
+            Choice(r.cloud_id, r.name, r.state, region, r.project.project_id, _router_problem(r))
+            for r in rows
+        ]
+    elif peer_type == PeerLink.PeerType.GDGW:
+        rows = Gateway.objects.present().filter(project__region=region).select_related("project")
+        choices = [
+            Choice(g.cloud_id, g.name, g.status, region, g.project.project_id, _peer_gateway_problem(g))
+            for g in rows
+        ]
+    else:
+        return []
+    if gateway is None:
+        return choices
+    taken = _peers_taken(gateway=gateway)
+    return [_with_link_problem(choice, gateway=gateway, taken=taken) for choice in choices]
+
+
+def _router_problem(router: EnterpriseRouter) -> str:
+    return "" if router.is_available else f"state is {router.state or 'unknown'}"
+
+
+def _peer_gateway_problem(gateway: Gateway) -> str:
+    return "" if gateway.status == Gateway.Status.ACTIVE else f"status is {gateway.status or 'unknown'}"
+
+
+def _peers_taken(*, gateway: Gateway) -> dict[str, str]:
+    """Peers this gateway already links to, or has a create open for: peer id → why it is taken."""
+    linked = PeerLink.objects.present().filter(gateway=gateway).values_list("peer_gateway_id", flat=True)
+    taken = dict.fromkeys(linked, "already linked from this gateway")
+    for change in open_creates(gateway=gateway):
+        taken.setdefault(change.payload.get("peer_gateway_id", ""), f"create request #{change.pk} is open")
+    return taken
+
+
+def _with_link_problem(choice: Choice, *, gateway: Gateway, taken: dict[str, str]) -> Choice:
+    if choice.id == gateway.cloud_id:
+        problem = "the gateway itself"
+    elif choice.id in taken:
+        problem = taken[choice.id]
+    else:
+        return choice
+    return Choice(choice.id, choice.name, choice.state, choice.region, choice.project_id, problem)
+
+
+def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: str) -> dict[str, str]:
+    """Rule breaks of a wished-for new link, by form field (empty when it may be requested)."""
+    gateway = Gateway.objects.present().select_related("project").filter(cloud_id=gateway_id).first()
+    if gateway is None:
+        return {"gateway": "Choose one of the listed gateways."}
+    choice = _gateway_choice(gateway, pending=len(open_creates(gateway=gateway)))
+    if choice.problem:
+        return {"gateway": f"This gateway cannot get a new link: {choice.problem}."}
+    if peer_region not in settings.CLOUD_REGIONS:
+        return {"peer_region": "Choose one of the listed regions."}
+    peers = {c.id: c for c in peer_choices(peer_type=peer_type, region=peer_region, gateway=gateway)}
+    peer = peers.get(peer_id)
+    if peer is None:
+        kind = PeerLink.PeerType(peer_type).label.lower() if peer_type in PeerLink.PeerType else "peer"
+        return {"peer": f"Choose one of the listed peers: no {kind} with this id in {peer_region}."}
+    if peer.problem:
+        return {"peer": f"{peer.name} cannot be linked: {peer.problem}."}
+    if not peer.project_id:
+        return {"peer": f"The project of {peer_region} is not known yet; refresh the data and try again."}
+    return {}
+
+
+# --- Submitting and cancelling -------------------------------------------------------------------
 
 
 def record_audit(
@@ -58,6 +220,22 @@ def record_audit(
     )
 
 
+def link_refusal(peer_link: PeerLink) -> str:
+    """Why this link cannot be changed from here right now ("" if it can)."""
+    if peer_link.is_read_only:
+        return "This link belongs to Cloud Connect and can only be changed there."
+    if peer_link.gone_at is not None:
+        return "This link no longer exists in the cloud."
+    if peer_link.is_pending:
+        return f"This link is {peer_link.status}; wait until its status is final."
+    open_change = (
+        ChangeRequest.objects.filter(peer_link=peer_link, state__in=OPEN_STATES).order_by("pk").first()
+    )
+    if open_change is not None:
+        return f"Change request #{open_change.pk} for this link is still open; wait for it to finish."
+    return ""
+
+
 def submit_change(
     *,
     user: AbstractBaseUser,
@@ -69,15 +247,28 @@ def submit_change(
     """Record a change request, approve it if policy needs no approver, and queue its execution."""
     allowed = {"create": CREATE_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
     payload = {key: payload[key] for key in allowed if key in payload}
-    if peer_link is not None:
-        if peer_link.is_read_only:
-            raise ChangeRefused("This link belongs to Cloud Connect and can only be changed there.")
-        if peer_link.gone_at is not None:
-            raise ChangeRefused("This link no longer exists in the cloud.")
-        payload["link_name"] = peer_link.name
+    _check_payload(kind, payload)
     with transaction.atomic():
-        if peer_link is not None and _open_request_for(peer_link):
-            raise ChangeRefused("Another change to this link is still open; wait for it to finish.")
+        # Lock the gateway (and link): two submissions at once must not both take the last quota.
+        gateway = Gateway.objects.select_for_update().select_related("project").get(pk=gateway.pk)
+        if kind == ChangeRequest.Kind.CREATE:
+            problems = check_create(
+                gateway_id=gateway.cloud_id,
+                peer_type=payload.get("peer_type", ""),
+                peer_region=payload.get("peer_region", ""),
+                peer_id=payload.get("peer_gateway_id", ""),
+            )
+            if problems:
+                raise ChangeRefused(" ".join(problems.values()))
+        else:
+            if peer_link is None:
+                raise ChangeRefused("Choose the link to change.")
+            peer_link = PeerLink.objects.select_for_update().get(pk=peer_link.pk)
+            refusal = link_refusal(peer_link)
+            if refusal:
+                raise ChangeRefused(refusal)
+            payload["link_name"] = peer_link.name
+            payload["before"] = _link_summary(peer_link)
         change = ChangeRequest.objects.create(
             kind=kind, requested_by=user, gateway=gateway, peer_link=peer_link, payload=payload
         )
@@ -88,21 +279,62 @@ def submit_change(
             record_audit(
                 action="change.approved", actor=None, obj=change, after={"by": "policy"}, change=change
             )
-            enqueue_execution(change)
+            transaction.on_commit(lambda: enqueue_execution(change))
+    return change
+
+
+def _check_payload(kind: str, payload: dict) -> None:
+    if kind == ChangeRequest.Kind.DELETE:
+        return
+    name = payload.get("name")
+    needs_name = kind == ChangeRequest.Kind.CREATE or name is not None
+    if needs_name and (not isinstance(name, str) or not NAME_RE.fullmatch(name)):
+        raise ChangeRefused("The name must be 1 to 64 letters, digits, Chinese characters, '_', '-' or '.'.")
+    description = payload.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > DESCRIPTION_MAX):
+        raise ChangeRefused(f"The description must be at most {DESCRIPTION_MAX} characters.")
+
+
+def _link_summary(row: PeerLink) -> dict:
+    """What a link is and connects, as it was when a change was asked for."""
+    return {
+        "name": row.name,
+        "description": row.description,
+        "status": row.status,
+        "peer_type": row.peer_type,
+        "peer_gateway_id": row.peer_gateway_id,
+        "peer_region": row.peer_region,
+    }
+
+
+def cancel_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
+    """Withdraw one's own request before it starts running."""
+    with transaction.atomic():
+        change = ChangeRequest.objects.select_for_update().get(pk=change_id)
+        if change.requested_by_id != user.pk:
+            raise ChangeForbidden("Only the person who asked for this change can cancel it.")
+        if change.state not in CANCELLABLE_STATES:
+            raise ChangeRefused(
+                f"This change is {change.get_state_display().lower()} and can no longer be cancelled."
+            )
+        before = {"state": change.state}
+        change.state = ChangeRequest.State.CANCELLED
+        change.finished_at = timezone.now()
+        change.save(update_fields=["state", "finished_at", "updated_at"])
+        record_audit(
+            action="change.cancelled",
+            actor=user,
+            obj=change,
+            before=before,
+            after={"state": change.state},
+            change=change,
+        )
     return change
 
 
 def required_approvals(kind: str) -> int:
     """How many approvals a change of this kind needs before it runs."""
     return int(settings.APPROVALS_REQUIRED.get(kind, 1))
-
-
-def _open_request_for(peer_link: PeerLink) -> bool:
-    return (
-        ChangeRequest.objects.filter(peer_link=peer_link)
-        .exclude(state__in=ChangeRequest.TERMINAL_STATES)
-        .exists()
-    )
 
 
 def enqueue_execution(change: ChangeRequest, *, delay: float = 0.0) -> None:
@@ -115,59 +347,78 @@ def enqueue_execution(change: ChangeRequest, *, delay: float = 0.0) -> None:
         execute_change_task.enqueue(change.pk)
 
 
+# --- Executing ------------------------------------------------------------------------------------
+
+
+class _Retry(Exception):
+    """The cloud is busy with the link (pending, 409): try the whole step again later."""
+
+
+class _Precheck(Exception):
+    """A fresh look at the cloud shows the change can no longer be made; nothing was sent."""
+
+
 def execute_change(*, change_id: int) -> ChangeRequest:
     """Claim an approved change and carry it out; then follow the link until its status is final."""
-    change = _claim(change_id)
-    if change is None:
+    claimed = _claim(change_id)
+    if claimed is None:
         return ChangeRequest.objects.get(pk=change_id)
+    change, resumed = claimed
     try:
         if change.kind == ChangeRequest.Kind.CREATE:
-            _send_create(change)
+            _send_create(change, resumed=resumed)
         elif change.kind == ChangeRequest.Kind.UPDATE:
             _send_update(change)
         else:
             _send_delete(change)
+    except _Precheck as exc:
+        return _finish(change, failed=True, error_code=PRECHECK_FAILED, error_msg=str(exc))
+    except _Retry as exc:
+        return _retry_later(change, error_code="BUSY", error_msg=str(exc))
     except cloud.CloudError as exc:
         return _handle_cloud_error(change, exc)
     return follow_change(change_id=change.pk)
 
 
-def _claim(change_id: int) -> ChangeRequest | None:
-    """Move an approved change to executing, once; a stale executing one (worker died) is resumed."""
+def _claim(change_id: int) -> tuple[ChangeRequest, bool] | None:
+    """Move an approved change to executing, once; a stale executing one (its worker died) is resumed.
+
+    Returns the change and whether an earlier attempt may already have reached the cloud.
+    """
     lease = timedelta(seconds=settings.CHANGE_EXECUTION_LEASE)
     with transaction.atomic():
         change = (
             ChangeRequest.objects.select_for_update()
-            .select_related("gateway__project", "peer_link")
-            .get(pk=change_id)
+            .select_related("gateway__project", "peer_link", "requested_by")
+            .filter(pk=change_id)
+            .first()
         )
-        if change.state == ChangeRequest.State.APPROVED:
-            change.started_at = change.started_at or timezone.now()
-        elif not (
-            change.state == ChangeRequest.State.EXECUTING and change.updated_at < timezone.now() - lease
-        ):
+        if change is None:
             return None
+        stale = change.state == ChangeRequest.State.EXECUTING and change.updated_at < timezone.now() - lease
+        if change.state != ChangeRequest.State.APPROVED and not stale:
+            return None
+        resumed = stale or change.attempts > 0
+        change.started_at = change.started_at or timezone.now()
         change.state = ChangeRequest.State.EXECUTING
         change.attempts += 1
         change.save(update_fields=["state", "attempts", "started_at", "updated_at"])
-    return change
+        if stale:
+            record_audit(
+                action="change.resumed",
+                actor=None,
+                obj=change,
+                after={"attempt": change.attempts},
+                change=change,
+            )
+    return change, resumed
 
 
-def _send_create(change: ChangeRequest) -> None:
+def _send_create(change: ChangeRequest, *, resumed: bool) -> None:
     gateway, payload = change.gateway, change.payload
     if change.peer_link_id is not None:
-        return  # sent by an earlier attempt; only following is left
-    # Look before creating: an earlier attempt may have created it and died before recording it.
-    existing = next(
-        (
-            link
-            for link in cloud.list_peer_links(
-                region=gateway.region, gateway_id=gateway.cloud_id, names=[payload["name"]]
-            )
-            if link.peer_site and link.peer_site.gateway_id == payload["peer_gateway_id"]
-        ),
-        None,
-    )
+        return  # sent and recorded by an earlier attempt; only following is left
+    existing = _recheck_create(change, resumed=resumed)
     request_id = None
     if existing is None:
         result = cloud.create_peer_link(
@@ -180,8 +431,11 @@ def _send_create(change: ChangeRequest) -> None:
             peer_project_id=payload["peer_project_id"],
         )
         existing, request_id = result.peer_link, result.request_id
+        if result.recovered:
+            logger.warning("change %s: create reply lost; found link %s by lookup", change.pk, existing.id)
     with transaction.atomic():
         row = _store_link(gateway=gateway, link=existing)
+        change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
         change.peer_link = row
         if request_id:
             change.cloud_request_ids = [*change.cloud_request_ids, request_id]
@@ -196,52 +450,124 @@ def _send_create(change: ChangeRequest) -> None:
         )
 
 
+def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink | None":
+    """Look at the cloud just before creating: the link an earlier attempt made, quota, peer, duplicates.
+
+    Returns the link to adopt when an earlier attempt already made it; raises _Precheck when the
+    create must not be sent.
+    """
+    gateway, payload = change.gateway, change.payload
+    peer_id = payload["peer_gateway_id"]
+    links = list(cloud.list_peer_links(region=gateway.region, gateway_id=gateway.cloud_id))
+    to_peer = [link for link in links if link.peer_site and link.peer_site.gateway_id == peer_id]
+    if resumed:
+        ours = [link for link in to_peer if link.name == payload["name"]]
+        if ours:
+            return max(ours, key=lambda link: (link.created_time is not None, link.created_time or 0))
+    if to_peer:
+        raise _Precheck(
+            f"The gateway already has a peer link to this peer ({to_peer[0].name}); nothing was sent."
+        )
+    fresh = cloud.show_global_dc_gateway(region=gateway.region, gateway_id=gateway.cloud_id)
+    if str(fresh.status or "") != Gateway.Status.ACTIVE:
+        raise _Precheck(
+            f"The gateway is {fresh.status or 'in an unknown state'}, not ACTIVE; nothing was sent."
+        )
+    if fresh.available_peer_link_count is not None and fresh.available_peer_link_count <= 0:
+        raise _Precheck("The gateway has no peer-link quota left in the cloud; nothing was sent.")
+    if payload["peer_type"] == PeerLink.PeerType.ER:
+        router = _show_peer(cloud.show_enterprise_router, region=payload["peer_region"], er_id=peer_id)
+        if str(router.state or "") != EnterpriseRouter.AVAILABLE:
+            raise _Precheck(
+                f"Enterprise router {router.name} is {router.state}, not available; nothing was sent."
+            )
+    else:
+        peer = _show_peer(cloud.show_global_dc_gateway, region=payload["peer_region"], gateway_id=peer_id)
+        if str(peer.status or "") != Gateway.Status.ACTIVE:
+            raise _Precheck(f"Peer gateway {peer.name} is {peer.status}, not ACTIVE; nothing was sent.")
+    return None
+
+
+def _show_peer(show: object, **kwargs: str) -> object:
+    try:
+        return show(**kwargs)  # type: ignore[operator]
+    except cloud.NotFound as exc:
+        raise _Precheck("The peer no longer exists in the cloud; nothing was sent.") from exc
+
+
 def _send_update(change: ChangeRequest) -> None:
     row = change.peer_link
-    before = {field: getattr(row, field) for field in UPDATE_FIELDS}
-    result = cloud.update_peer_link(
-        region=change.gateway.region,
-        gateway_id=change.gateway.cloud_id,
-        peer_link_id=row.cloud_id,
-        name=change.payload.get("name"),
-        description=change.payload.get("description"),
-    )
+    if row is None:
+        raise _Precheck("The link is no longer known here; nothing was sent.")
+    wanted = {field: change.payload[field] for field in UPDATE_FIELDS if field in change.payload}
+    try:
+        current = cloud.show_peer_link(
+            region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
+        ).peer_link
+    except cloud.NotFound as exc:
+        raise _Precheck("The link no longer exists in the cloud; nothing was sent.") from exc
+    before = change.payload.get("before") or {field: getattr(row, field) for field in UPDATE_FIELDS}
+    if all((getattr(current, field) or "") == value for field, value in wanted.items()):
+        link, request_id = current, None  # already applied (a resumed attempt, or nothing to change)
+    else:
+        if str(current.status) in PeerLink.PENDING_STATUSES:
+            raise _Retry(f"The link is {current.status}; the rename waits until it is final.")
+        result = cloud.update_peer_link(
+            region=change.gateway.region,
+            gateway_id=change.gateway.cloud_id,
+            peer_link_id=row.cloud_id,
+            name=wanted.get("name"),
+            description=wanted.get("description"),
+        )
+        link, request_id = result.peer_link, result.request_id
     with transaction.atomic():
-        row = _store_link(gateway=change.gateway, link=result.peer_link)
-        if result.request_id:
-            change.cloud_request_ids = [*change.cloud_request_ids, result.request_id]
-            change.save(update_fields=["cloud_request_ids", "updated_at"])
+        row = _store_link(gateway=change.gateway, link=link)
+        _add_request_id(change, request_id)
         record_audit(
             action="peer_link.updated",
             actor=change.requested_by,
             obj=row,
-            before=before,
+            before={field: before.get(field, "") for field in UPDATE_FIELDS},
             after={field: getattr(row, field) for field in UPDATE_FIELDS},
-            cloud_request_id=result.request_id,
+            cloud_request_id=request_id,
             change=change,
         )
 
 
 def _send_delete(change: ChangeRequest) -> None:
     row = change.peer_link
+    if row is None:
+        raise _Precheck("The link is no longer known here; nothing was sent.")
     try:
         request_id = cloud.delete_peer_link(
             region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
         )
     except cloud.NotFound:
         request_id = None  # already gone: the outcome the user asked for
+    except cloud.Conflict as exc:
+        raise _Retry(f"The link is busy in the cloud ({exc.error_msg}); the delete waits.") from exc
     with transaction.atomic():
-        if request_id:
-            change.cloud_request_ids = [*change.cloud_request_ids, request_id]
-            change.save(update_fields=["cloud_request_ids", "updated_at"])
+        _add_request_id(change, request_id)
         record_audit(
             action="peer_link.delete_sent",
             actor=change.requested_by,
             obj=row,
-            before={"status": row.status, "name": row.name},
+            before=_link_summary(row),
             cloud_request_id=request_id,
             change=change,
         )
+
+
+def _add_request_id(change: ChangeRequest, request_id: str | None) -> None:
+    if not request_id:
+        return
+    locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+    locked.cloud_request_ids = [*locked.cloud_request_ids, request_id]
+    locked.save(update_fields=["cloud_request_ids", "updated_at"])
+    change.cloud_request_ids = locked.cloud_request_ids
+
+
+# --- Following ------------------------------------------------------------------------------------
 
 
 def follow_change(*, change_id: int) -> ChangeRequest:
@@ -259,26 +585,38 @@ def follow_change(*, change_id: int) -> ChangeRequest:
     except cloud.CloudError as exc:
         if not exc.is_transient:
             return _finish(change, failed=True, error_code=exc.error_code, error_msg=str(exc))
-        _schedule_follow(change)
-        return change
+        return _keep_following(change)
 
     if change.kind == ChangeRequest.Kind.DELETE:
         if link is not None:
             return _keep_following(change)
-        PeerLink.objects.filter(pk=row.pk).update(gone_at=timezone.now())
+        _mark_gone(row)
         return _finish(change)
     if link is None:
         return _finish(
-            change, failed=True, error_code="DC.0002", error_msg="The link disappeared from the cloud."
+            change, failed=True, error_code=LINK_VANISHED, error_msg="The link disappeared from the cloud."
         )
-    row = _store_link(gateway=change.gateway, link=link)
-    if row.status == PeerLink.Status.ACTIVE:
+    with transaction.atomic():
+        row = _store_link(gateway=change.gateway, link=link)
+    if row.is_pending:
+        return _keep_following(change)
+    if change.kind == ChangeRequest.Kind.UPDATE or row.status == PeerLink.Status.ACTIVE:
+        # A rename is done once the link settles, whatever its status was before.
         return _finish(change)
-    if row.status == PeerLink.Status.ERROR:
-        return _finish(
-            change, failed=True, error_code="ERROR", error_msg=row.reason or "The link ended in ERROR."
-        )
-    return _keep_following(change)
+    return _finish(
+        change,
+        failed=True,
+        error_code=LINK_ERROR,
+        error_msg=f"The link ended in {row.status}: {row.reason or 'the cloud gave no reason'}",
+    )
+
+
+def _mark_gone(row: PeerLink) -> None:
+    with transaction.atomic():
+        row = PeerLink.objects.select_for_update().get(pk=row.pk)
+        if row.gone_at is None:
+            row.gone_at = timezone.now()
+            row.save(update_fields=["gone_at"])
 
 
 def _keep_following(change: ChangeRequest) -> ChangeRequest:
@@ -287,10 +625,13 @@ def _keep_following(change: ChangeRequest) -> ChangeRequest:
         return _finish(
             change,
             failed=True,
-            error_code="TIMEOUT",
+            error_code=FOLLOW_TIMEOUT,
             error_msg=f"The cloud did not finish the change within {settings.CHANGE_FOLLOW_TIMEOUT:.0f} s.",
         )
-    ChangeRequest.objects.filter(pk=change.pk).update(updated_at=timezone.now())
+    # A sign of life, so the change is not taken for stalled while it is being followed.
+    ChangeRequest.objects.filter(pk=change.pk, state=ChangeRequest.State.EXECUTING).update(
+        updated_at=timezone.now()
+    )
     _schedule_follow(change)
     return change
 
@@ -303,18 +644,64 @@ def _schedule_follow(change: ChangeRequest) -> None:
 
 
 def _handle_cloud_error(change: ChangeRequest, exc: cloud.CloudError) -> ChangeRequest:
-    if exc.is_transient and change.attempts < settings.CHANGE_MAX_ATTEMPTS:
-        logger.info("change %s: transient error, will retry: %s", change.pk, exc)
-        with transaction.atomic():
-            ChangeRequest.objects.filter(pk=change.pk).update(
-                state=ChangeRequest.State.APPROVED, error_code=exc.error_code, error_msg=str(exc)
-            )
-            change.refresh_from_db()
-            enqueue_execution(change, delay=min(60.0, 2.0**change.attempts))
-        return change
+    if exc.is_transient:
+        return _retry_later(
+            change,
+            error_code=exc.error_code,
+            error_msg=str(exc),
+            request_id=exc.request_id,
+            at_least=getattr(exc, "retry_after", None) or 0.0,
+        )
     return _finish(
         change, failed=True, error_code=exc.error_code, error_msg=str(exc), request_id=exc.request_id
     )
+
+
+def _retry_later(
+    change: ChangeRequest,
+    *,
+    error_code: str,
+    error_msg: str,
+    request_id: str | None = None,
+    at_least: float = 0.0,
+) -> ChangeRequest:
+    """Put the change back to approved and queue another attempt with backoff; fail it when out of tries."""
+    if change.attempts >= settings.CHANGE_MAX_ATTEMPTS:
+        return _finish(
+            change,
+            failed=True,
+            error_code=error_code,
+            error_msg=f"Gave up after {change.attempts} attempts: {error_msg}",
+            request_id=request_id,
+        )
+    delay = max(at_least, min(60.0, settings.PENDING_RECHECK_INTERVAL * 2 ** (change.attempts - 1)))
+    logger.info(
+        "change %s: attempt %s failed, retrying in %.1f s: %s", change.pk, change.attempts, delay, error_msg
+    )
+    with transaction.atomic():
+        change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+        if change.state != ChangeRequest.State.EXECUTING:
+            return change
+        change.state = ChangeRequest.State.APPROVED
+        change.error_code, change.error_msg = error_code, error_msg
+        if request_id:
+            change.cloud_request_ids = [*change.cloud_request_ids, request_id]
+        change.save(update_fields=["state", "error_code", "error_msg", "cloud_request_ids", "updated_at"])
+        record_audit(
+            action="change.retry_scheduled",
+            actor=None,
+            obj=change,
+            after={
+                "attempt": change.attempts,
+                "delay": delay,
+                "error_code": error_code,
+                "error_msg": error_msg,
+            },
+            cloud_request_id=request_id,
+            change=change,
+        )
+        transaction.on_commit(lambda: enqueue_execution(change, delay=delay))
+    return change
 
 
 def _finish(
@@ -331,7 +718,7 @@ def _finish(
             return change
         change.state = ChangeRequest.State.FAILED if failed else ChangeRequest.State.DONE
         change.finished_at = timezone.now()
-        change.error_code = error_code if failed else ""
+        change.error_code = (error_code or "ERROR")[:64] if failed else ""
         change.error_msg = error_msg if failed else ""
         if request_id:
             change.cloud_request_ids = [*change.cloud_request_ids, request_id]
@@ -349,7 +736,7 @@ def _finish(
             action="change.failed" if failed else "change.done",
             actor=None,
             obj=change,
-            after={"error_code": error_code, "error_msg": error_msg} if failed else {"state": "done"},
+            after={"error_code": change.error_code, "error_msg": error_msg} if failed else {"state": "done"},
             cloud_request_id=request_id,
             change=change,
         )
@@ -359,12 +746,21 @@ def _finish(
 def _store_link(*, gateway: Gateway, link: "cloud.PeerLink") -> PeerLink:
     """Write what the cloud just said about a link into the cache, with its status history."""
     values = link_values(link)
-    row = PeerLink.objects.filter(cloud_id=link.id).first()
     now = timezone.now()
+    row = PeerLink.objects.select_for_update().filter(cloud_id=link.id).first()
     if row is None:
-        row = PeerLink.objects.create(cloud_id=link.id, gateway=gateway, synced_at=now, **values)
-        StatusChange.objects.create(peer_link=row, to_status=row.status, reason=row.reason, observed_at=now)
-        return row
+        try:
+            with transaction.atomic():
+                row = PeerLink.objects.create(
+                    cloud_id=link.id, gateway=gateway, synced_at=now, first_seen_at=now, **values
+                )
+                StatusChange.objects.create(
+                    peer_link=row, to_status=row.status, reason=row.reason, observed_at=now
+                )
+            return row
+        except IntegrityError:
+            # A sync stored it a moment ago; update that row instead.
+            row = PeerLink.objects.select_for_update().get(cloud_id=link.id)
     if row.status != values["status"]:
         StatusChange.objects.create(
             peer_link=row,
@@ -377,7 +773,7 @@ def _store_link(*, gateway: Gateway, link: "cloud.PeerLink") -> PeerLink:
         setattr(row, name, value)
     row.synced_at = now
     row.gone_at = None
-    row.save()
+    row.save(update_fields=[*values, "synced_at", "gone_at"])
     return row
 
 
@@ -386,12 +782,18 @@ def _jsonable(values: dict) -> dict:
 
 
 def resume_stalled_changes() -> int:
-    """Re-queue changes whose execution stopped showing signs of life (a worker died mid-way)."""
+    """Re-queue changes whose execution stopped showing signs of life (a worker died mid-way).
+
+    An executing change past its lease is resumed (its next attempt looks before it acts); an approved
+    one that long untouched lost its queued task and is queued again. A duplicate task is harmless:
+    only one of them can claim the change.
+    """
     stale = timezone.now() - timedelta(seconds=settings.CHANGE_EXECUTION_LEASE)
     stalled = list(
-        ChangeRequest.objects.filter(state=ChangeRequest.State.EXECUTING, updated_at__lt=stale).values_list(
-            "pk", flat=True
-        )
+        ChangeRequest.objects.filter(
+            Q(state=ChangeRequest.State.EXECUTING) | Q(state=ChangeRequest.State.APPROVED),
+            updated_at__lt=stale,
+        ).values_list("pk", flat=True)
     )
     from peerlinks.tasks import execute_change_task
 

@@ -1,0 +1,181 @@
+"""Forms for asking for changes to peer links and for filtering change requests.
+
+The rules a new link must follow live in `peerlinks.services.changes` (so the worker can check them
+again); the forms offer the choices, check the wire constraints and put rule breaks on the right field.
+"""
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.validators import RegexValidator
+
+from peerlinks.models import ChangeRequest, Gateway, PeerLink
+from peerlinks.services import changes
+
+NAME_HELP = "1 to 64 letters, digits, Chinese characters, '_', '-' or '.'."
+name_validator = RegexValidator(changes.NAME_RE, f"Use {NAME_HELP}")
+
+
+def name_field(**kwargs: Any) -> forms.CharField:
+    return forms.CharField(max_length=64, validators=[name_validator], help_text=NAME_HELP, **kwargs)
+
+
+def description_field() -> forms.CharField:
+    return forms.CharField(
+        max_length=changes.DESCRIPTION_MAX,
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": changes.DESCRIPTION_MAX}),
+        help_text=f"At most {changes.DESCRIPTION_MAX} characters.",
+    )
+
+
+class ChoiceSelect(forms.Select):
+    """A select whose options can be shown but not chosen (`disabled`), the reason in the label."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.disabled_values: set[str] = set()
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        if str(value) in self.disabled_values:
+            option["attrs"]["disabled"] = True
+        return option
+
+
+def _label(choice: changes.Choice) -> str:
+    text = f"{choice.name} ({choice.state or 'unknown'})"
+    if choice.detail:
+        text += f" · {choice.detail}"
+    if choice.problem:
+        text += f" — unavailable: {choice.problem}"
+    return text
+
+
+def _set_choices(field: forms.ChoiceField, options: list[changes.Choice], *, grouped: bool = False) -> None:
+    if grouped:
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for choice in options:
+            groups.setdefault(choice.region, []).append((choice.id, _label(choice)))
+        field.choices = [("", "Choose…"), *groups.items()]
+    else:
+        field.choices = [("", "Choose…"), *((choice.id, _label(choice)) for choice in options)]
+    field.widget.disabled_values = {choice.id for choice in options if choice.problem}
+
+
+class PeerLinkCreateForm(forms.Form):
+    """A new peer link: gateway → peer type → peer region → peer → name and description."""
+
+    gateway = forms.ChoiceField(
+        widget=ChoiceSelect, help_text="Gateways that are not ACTIVE or have no quota left cannot be chosen."
+    )
+    peer_type = forms.ChoiceField(choices=PeerLink.PeerType.choices, initial=PeerLink.PeerType.ER)
+    peer_region = forms.ChoiceField()
+    peer = forms.ChoiceField(
+        widget=ChoiceSelect, help_text="Unavailable peers are listed but cannot be chosen."
+    )
+    name = name_field()
+    description = description_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        regions = list(settings.CLOUD_REGIONS)
+        self.fields["peer_region"].choices = [(region, region) for region in regions]
+        self.fields["peer_region"].initial = regions[0] if regions else ""
+        gateways = changes.gateway_choices()
+        _set_choices(self.fields["gateway"], gateways, grouped=True)
+        gateway = Gateway.objects.present().filter(cloud_id=self._value("gateway")).first()
+        peer_type, region = self._value("peer_type"), self._value("peer_region")
+        self.peers = changes.peer_choices(peer_type=peer_type, region=region, gateway=gateway)
+        _set_choices(self.fields["peer"], self.peers)
+        self.peers_for = (dict(PeerLink.PeerType.choices).get(peer_type), region)
+
+    def _value(self, name: str) -> str:
+        """What the person chose so far (submitted, or given as initial data), as text."""
+        value = self.data.get(name) if self.is_bound else self.initial.get(name)
+        if value is None:
+            value = self.fields[name].initial
+        return value if isinstance(value, str) else ""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not all(data.get(key) for key in ("gateway", "peer_type", "peer_region", "peer")):
+            return data
+        problems = changes.check_create(
+            gateway_id=data["gateway"],
+            peer_type=data["peer_type"],
+            peer_region=data["peer_region"],
+            peer_id=data["peer"],
+        )
+        for field, message in problems.items():
+            self.add_error(field, message)
+        return data
+
+    def payload(self) -> dict[str, str]:
+        """The change request's payload: exactly what will be sent to the cloud."""
+        data = self.cleaned_data
+        peer = next(choice for choice in self.peers if choice.id == data["peer"])
+        return {
+            "name": data["name"],
+            "description": data["description"],
+            "peer_type": data["peer_type"],
+            "peer_gateway_id": peer.id,
+            "peer_region": data["peer_region"],
+            "peer_project_id": peer.project_id,
+        }
+
+
+class PeerLinkEditForm(forms.Form):
+    """Rename a link or change its description: the only in-place changes the API allows."""
+
+    name = name_field()
+    description = description_field()
+
+    def __init__(self, *args: Any, link: PeerLink, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"name": link.name, "description": link.description})
+        super().__init__(*args, **kwargs)
+        self.link = link
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        if data["name"] == self.link.name and data["description"] == self.link.description:
+            raise forms.ValidationError("Nothing to change: the name and description are as they are now.")
+        return data
+
+
+class PeerLinkDeleteForm(forms.Form):
+    """Typing the link's exact name confirms which link goes."""
+
+    confirm_name = forms.CharField(max_length=64, label="Type the link's name to confirm", strip=False)
+
+    def __init__(self, *args: Any, link: PeerLink, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.link = link
+
+    def clean_confirm_name(self) -> str:
+        value = self.cleaned_data["confirm_name"]
+        if value != self.link.name:
+            raise forms.ValidationError(f"That is not the name of this link; type {self.link.name} exactly.")
+        return value
+
+
+class ChangeFilterForm(forms.Form):
+    """Filters of the change request list."""
+
+    state = forms.ChoiceField(choices=[("", "Any state"), *ChangeRequest.State.choices], required=False)
+    kind = forms.ChoiceField(choices=[("", "Any kind"), *ChangeRequest.Kind.choices], required=False)
+    mine = forms.BooleanField(required=False, label="Only mine")
+
+    def filter(self, queryset: Any, *, user: Any) -> Any:
+        data = self.cleaned_data if self.is_valid() else {}
+        if data.get("state"):
+            queryset = queryset.filter(state=data["state"])
+        if data.get("kind"):
+            queryset = queryset.filter(kind=data["kind"])
+        if data.get("mine"):
+            queryset = queryset.filter(requested_by=user)
+        return queryset

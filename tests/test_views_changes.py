@@ -1,0 +1,460 @@
+"""The change pages: create, rename/describe and delete forms, change request list, detail and cancel."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from peerlinks.models import AuditEvent, ChangeRequest
+from peerlinks.services import changes
+from tests.conftest import make_gateway, make_peer_link, make_project, make_router
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def setting_regions(settings):
+    settings.CLOUD_REGIONS = ["cn-north-4", "cn-east-3"]
+    return settings
+
+
+@pytest.fixture
+def world(db, setting_regions):
+    """A gateway with quota, one without, an available ER, a failed ER, and a second gateway as peer."""
+    project = make_project("cn-north-4", project_id="0" * 31 + "1")
+    return {
+        "gateway": make_gateway(project=project, name="gw-main", available_peer_link_count=2),
+        "full": make_gateway(project=project, name="gw-full", available_peer_link_count=0),
+        "down": make_gateway(project=project, name="gw-down", status="DOWN"),
+        "router": make_router(project=project, name="er-good"),
+        "broken": make_router(project=project, name="er-broken", state="failed"),
+    }
+
+
+def create_data(world: dict, **overrides: str) -> dict:
+    data = {
+        "gateway": world["gateway"].cloud_id,
+        "peer_type": "ER",
+        "peer_region": "cn-north-4",
+        "peer": world["router"].cloud_id,
+        "name": "link-to-er",
+        "description": "core to er",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- create ----------------------------------------------------------------------------------------
+
+
+def test_create_page_requires_login(client, world):
+    response = client.get(reverse("peerlinks:link_create"))
+    assert response.status_code == 302
+    assert "/login" in response["Location"] or "login" in response["Location"]
+
+
+def test_create_page_disables_gateways_without_quota_or_not_active(engineer_client, world):
+    response = engineer_client.get(reverse("peerlinks:link_create"))
+    assert response.status_code == 200
+    assert "peerlinks/peerlink_form.html" in [t.name for t in response.templates]
+    html = response.content.decode()
+    assert f'value="{world["full"].cloud_id}" disabled' in html
+    assert "no peer-link quota left" in html
+    assert f'value="{world["down"].cloud_id}" disabled' in html
+    assert "status is DOWN" in html
+    assert f'value="{world["gateway"].cloud_id}">' in html
+    assert "2 left" in html
+
+
+def test_create_page_lists_routers_of_the_default_region_with_states(engineer_client, world):
+    html = engineer_client.get(reverse("peerlinks:link_create")).content.decode()
+    assert "er-good (available)" in html
+    assert f'value="{world["broken"].cloud_id}" disabled' in html
+    assert "state is failed" in html
+    assert "Load peers" in html  # the no-JavaScript way to refresh the peer list
+
+
+def test_peer_options_fragment_marks_self_and_already_linked_peers(engineer_client, world):
+    make_peer_link(gateway=world["gateway"], peer_type="GDGW", peer_gateway_id=world["full"].cloud_id)
+    query = {"gateway": world["gateway"].cloud_id, "peer_type": "GDGW", "peer_region": "cn-north-4"}
+    response = engineer_client.get(reverse("peerlinks:peer_options"), query, **HTMX)
+    assert response.status_code == 200
+    assert [t.name for t in response.templates][0] == "peerlinks/_peer_options.html"
+    html = response.content.decode()
+    assert "<html" not in html
+    assert f'value="{world["gateway"].cloud_id}" disabled' in html
+    assert "the gateway itself" in html
+    assert f'value="{world["full"].cloud_id}" disabled' in html
+    assert "already linked from this gateway" in html
+    assert f'value="{world["down"].cloud_id}" disabled' in html
+
+
+def test_peer_options_without_htmx_leads_to_the_create_form(engineer_client, world):
+    query = {"gateway": world["gateway"].cloud_id, "peer_type": "ER", "peer_region": "cn-east-3"}
+    response = engineer_client.get(reverse("peerlinks:peer_options"), query)
+    assert response.status_code == 302
+    response = engineer_client.get(response["Location"])
+    assert response.status_code == 200
+    assert "No enterprise routers known in cn-east-3" in response.content.decode()
+
+
+def test_create_submits_a_change_request_and_goes_to_its_page(engineer_client, engineer, world):
+    response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world))
+    change = ChangeRequest.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == change.get_absolute_url()
+    assert change.kind == "create"
+    assert change.requested_by == engineer
+    assert change.state == ChangeRequest.State.APPROVED  # approved by policy
+    assert change.payload == {
+        "name": "link-to-er",
+        "description": "core to er",
+        "peer_type": "ER",
+        "peer_gateway_id": world["router"].cloud_id,
+        "peer_region": "cn-north-4",
+        "peer_project_id": "0" * 31 + "1",
+    }
+    assert AuditEvent.objects.filter(change_request=change, action="change.submitted").exists()
+
+
+def test_create_with_htmx_redirects_the_browser(engineer_client, world):
+    response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world), **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == ChangeRequest.objects.get().get_absolute_url()
+
+
+@pytest.mark.parametrize(
+    ("field", "overrides", "message"),
+    [
+        ("peer", {"peer": str(uuid.uuid4())}, "not one of the available choices"),
+        ("gateway", {"gateway": str(uuid.uuid4())}, "not one of the available choices"),
+        ("peer_type", {"peer_type": "VPC"}, "not one of the available choices"),
+        ("peer_region", {"peer_region": "mars-1"}, "not one of the available choices"),
+        ("name", {"name": "bad name!"}, "Use 1 to 64"),
+        ("name", {"name": "x" * 65}, "at most 64 characters"),
+        ("description", {"description": "d" * 129}, "at most 128 characters"),
+        ("gateway", {"gateway": "'; drop table --"}, "not one of the available choices"),
+    ],
+)
+def test_create_with_bad_input_shows_a_field_error(engineer_client, world, field, overrides, message):
+    response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world, **overrides))
+    assert response.status_code == 400
+    assert message in " ".join(response.context["form"].errors[field])
+    assert ChangeRequest.objects.count() == 0
+
+
+def test_create_with_bad_input_over_htmx_rerenders_the_form_with_200(engineer_client, world):
+    response = engineer_client.post(
+        reverse("peerlinks:link_create"), create_data(world, name="no spaces allowed"), **HTMX
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith("{#") is False
+    assert 'id="create-form"' in html
+    assert "<html" not in html
+    assert "field-error" in html
+
+
+def test_create_to_an_unavailable_router_is_refused(engineer_client, world):
+    response = engineer_client.post(
+        reverse("peerlinks:link_create"), create_data(world, peer=world["broken"].cloud_id)
+    )
+    assert response.status_code == 400
+    assert "state is failed" in response.context["form"].errors["peer"][0]
+
+
+def test_create_with_a_router_of_another_region_is_a_field_error(engineer_client, world):
+    other = make_router(region="cn-east-3", name="er-east")
+    response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world, peer=other.cloud_id))
+    assert response.status_code == 400
+    assert "peer" in response.context["form"].errors
+
+
+def test_create_with_a_gateway_id_as_router_is_a_field_error(engineer_client, world):
+    data = create_data(world, peer=world["full"].cloud_id)  # a gateway, submitted as an ER
+    response = engineer_client.post(reverse("peerlinks:link_create"), data)
+    assert response.status_code == 400
+    assert "peer" in response.context["form"].errors
+
+
+def test_create_from_a_gateway_without_quota_is_refused(engineer_client, world):
+    response = engineer_client.post(
+        reverse("peerlinks:link_create"), create_data(world, gateway=world["full"].cloud_id)
+    )
+    assert response.status_code == 400
+    assert "no peer-link quota left" in response.context["form"].errors["gateway"][0]
+
+
+def test_create_of_a_second_link_to_the_same_peer_is_refused(engineer_client, world):
+    make_peer_link(gateway=world["gateway"], peer_gateway_id=world["router"].cloud_id)
+    response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world))
+    assert response.status_code == 400
+    assert "already linked" in response.context["form"].errors["peer"][0]
+
+
+def test_create_while_a_create_to_the_same_peer_is_open_is_refused(engineer_client, world):
+    assert engineer_client.post(reverse("peerlinks:link_create"), create_data(world)).status_code == 302
+    response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world, name="again"))
+    assert response.status_code == 400
+    assert "is open" in response.context["form"].errors["peer"][0]
+
+
+def test_open_creates_count_against_the_quota_left(engineer_client, world):
+    second = make_router(project=world["router"].project, name="er-two")
+    third = make_router(project=world["router"].project, name="er-three")
+    for i, router in enumerate([world["router"], second]):
+        data = create_data(world, peer=router.cloud_id, name=f"l{i}")
+        assert engineer_client.post(reverse("peerlinks:link_create"), data).status_code == 302
+    response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world, peer=third.cloud_id))
+    assert response.status_code == 400
+    assert "no peer-link quota left" in response.context["form"].errors["gateway"][0]
+
+
+def test_create_rejects_put_and_other_methods(engineer_client, world):
+    assert engineer_client.put(reverse("peerlinks:link_create")).status_code == 405
+
+
+# --- edit and delete -------------------------------------------------------------------------------
+
+
+def test_edit_form_is_prefilled(engineer_client, db):
+    link = make_peer_link(name="old-name", description="old text")
+    response = engineer_client.get(reverse("peerlinks:link_edit", args=[link.cloud_id]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'value="old-name"' in html
+    assert "old text" in html
+
+
+def test_edit_submits_an_update_request(engineer_client, db):
+    link = make_peer_link(name="old-name")
+    response = engineer_client.post(
+        reverse("peerlinks:link_edit", args=[link.cloud_id]), {"name": "new-name", "description": "now"}
+    )
+    change = ChangeRequest.objects.get()
+    assert response.status_code == 302
+    assert change.kind == "update"
+    assert change.peer_link == link
+    assert change.payload["name"] == "new-name"
+    assert change.payload["before"]["name"] == "old-name"
+
+
+def test_edit_with_nothing_changed_is_a_form_error(engineer_client, db):
+    link = make_peer_link(name="same", description="")
+    response = engineer_client.post(
+        reverse("peerlinks:link_edit", args=[link.cloud_id]), {"name": "same", "description": ""}, **HTMX
+    )
+    assert response.status_code == 200
+    assert "Nothing to change" in response.content.decode()
+    assert ChangeRequest.objects.count() == 0
+
+
+def test_edit_with_an_invalid_name_is_a_field_error(engineer_client, db):
+    link = make_peer_link()
+    response = engineer_client.post(
+        reverse("peerlinks:link_edit", args=[link.cloud_id]), {"name": "a/b", "description": ""}
+    )
+    assert response.status_code == 400
+    assert "name" in response.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "message"),
+    [
+        ({"create_owner": "cc"}, 403, "Cloud Connect"),
+        ({"status": "PENDING_CREATE"}, 409, "wait until its status is final"),
+        ({"gone_at": "2025-01-01T00:00:00Z"}, 409, "no longer exists"),
+    ],
+)
+def test_links_that_cannot_be_changed_are_refused(engineer_client, db, overrides, status, message):
+    link = make_peer_link(**overrides)
+    for url in (
+        reverse("peerlinks:link_edit", args=[link.cloud_id]),
+        reverse("peerlinks:link_delete", args=[link.cloud_id]),
+    ):
+        assert engineer_client.get(url).status_code == status
+        response = engineer_client.post(url, {"name": "x", "description": "", "confirm_name": link.name})
+        assert response.status_code == status
+        assert message in response.content.decode()
+    assert ChangeRequest.objects.count() == 0
+
+
+def test_a_link_with_an_open_change_cannot_get_another(engineer_client, engineer, db):
+    link = make_peer_link()
+    changes.submit_change(
+        user=engineer, kind="update", gateway=link.gateway, payload={"name": "n2"}, peer_link=link
+    )
+    response = engineer_client.get(reverse("peerlinks:link_delete", args=[link.cloud_id]))
+    assert response.status_code == 409
+    assert "still open" in response.content.decode()
+
+
+def test_unknown_links_are_404(engineer_client, db):
+    missing = uuid.uuid4()
+    assert engineer_client.get(reverse("peerlinks:link_edit", args=[missing])).status_code == 404
+    assert engineer_client.post(reverse("peerlinks:link_delete", args=[missing])).status_code == 404
+    assert engineer_client.get("/links/not-a-uuid/edit/").status_code == 404
+
+
+def test_delete_page_shows_what_the_link_connects(engineer_client, db):
+    router = make_router(name="er-far")
+    link = make_peer_link(name="to-far", peer_gateway_id=router.cloud_id, reason="")
+    response = engineer_client.get(reverse("peerlinks:link_delete", args=[link.cloud_id]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert link.gateway.name in html
+    assert "er-far" in html
+    assert "Enterprise router" in html
+    assert "cn-north-4" in html
+    assert "ACTIVE" in html
+
+
+def test_delete_with_the_wrong_name_is_a_form_error(engineer_client, db):
+    link = make_peer_link(name="exact-name")
+    url = reverse("peerlinks:link_delete", args=[link.cloud_id])
+    response = engineer_client.post(url, {"confirm_name": "Exact-Name"})
+    assert response.status_code == 400
+    assert "not the name of this link" in response.content.decode()
+    response = engineer_client.post(url, {"confirm_name": "exact-name "}, **HTMX)
+    assert response.status_code == 200
+    assert "not the name of this link" in response.content.decode()
+    assert ChangeRequest.objects.count() == 0
+
+
+def test_delete_with_the_exact_name_submits_a_delete_request(engineer_client, db):
+    link = make_peer_link(name="exact-name")
+    response = engineer_client.post(
+        reverse("peerlinks:link_delete", args=[link.cloud_id]), {"confirm_name": "exact-name"}, **HTMX
+    )
+    change = ChangeRequest.objects.get()
+    assert response["HX-Redirect"] == change.get_absolute_url()
+    assert change.kind == "delete"
+    assert change.payload["link_name"] == "exact-name"
+
+
+# --- change requests ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def some_changes(engineer, outsider, db):
+    link = make_peer_link(name="mine-link")
+    other = make_peer_link(name="their-link")
+    mine = changes.submit_change(
+        user=engineer, kind="update", gateway=link.gateway, payload={"name": "renamed"}, peer_link=link
+    )
+    theirs = changes.submit_change(
+        user=outsider, kind="delete", gateway=other.gateway, payload={}, peer_link=other
+    )
+    return mine, theirs
+
+
+def test_change_list_shows_every_request(engineer_client, some_changes):
+    response = engineer_client.get(reverse("peerlinks:change_list"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "mine-link" in html
+    assert "their-link" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "shown", "hidden"),
+    [
+        ({"mine": "on"}, "mine-link", "their-link"),
+        ({"kind": "delete"}, "their-link", "mine-link"),
+        ({"state": "approved", "kind": "update"}, "mine-link", "their-link"),
+    ],
+)
+def test_change_list_filters(engineer_client, some_changes, query, shown, hidden):
+    response = engineer_client.get(reverse("peerlinks:change_list"), query, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="change-rows"' in html
+    assert "<html" not in html
+    assert shown in html
+    assert hidden not in html
+
+
+def test_change_list_with_a_bad_filter_shows_everything(engineer_client, some_changes):
+    response = engineer_client.get(reverse("peerlinks:change_list"), {"state": "bogus", "page": "x"})
+    assert response.status_code == 200
+
+
+def test_change_list_query_count_does_not_grow_with_rows(
+    engineer_client, engineer, django_assert_max_num_queries, db
+):
+    for _ in range(12):
+        link = make_peer_link()
+        changes.submit_change(user=engineer, kind="delete", gateway=link.gateway, payload={}, peer_link=link)
+    with django_assert_max_num_queries(6):
+        engineer_client.get(reverse("peerlinks:change_list"))
+
+
+def test_change_detail_polls_while_open(engineer_client, some_changes):
+    mine, _ = some_changes
+    response = engineer_client.get(mine.get_absolute_url())
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'hx-trigger="every 2s"' in html
+    assert "renamed" in html
+    assert "change.submitted" in html
+    response = engineer_client.get(mine.get_absolute_url(), **HTMX)
+    assert response.status_code == 200
+    assert 'id="change-state"' in response.content.decode()
+
+
+def test_change_detail_of_a_final_request_stops_polling(engineer_client, some_changes):
+    mine, _ = some_changes
+    ChangeRequest.objects.filter(pk=mine.pk).update(
+        state="failed", error_code="DC.0001", error_msg="peer link quota exceeded"
+    )
+    response = engineer_client.get(mine.get_absolute_url(), **HTMX)
+    assert response.status_code == 286
+    html = response.content.decode()
+    assert "hx-trigger" not in html
+    assert "DC.0001" in html
+    assert "peer link quota exceeded" in html
+
+
+def test_unknown_change_is_404(engineer_client, db):
+    assert engineer_client.get(reverse("peerlinks:change_detail", args=[999999])).status_code == 404
+    assert engineer_client.post(reverse("peerlinks:change_cancel", args=[999999])).status_code == 404
+
+
+def test_requester_can_cancel_an_approved_request(engineer_client, some_changes):
+    mine, _ = some_changes
+    response = engineer_client.post(reverse("peerlinks:change_cancel", args=[mine.pk]))
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    assert mine.state == "cancelled"
+    assert AuditEvent.objects.filter(change_request=mine, action="change.cancelled").exists()
+
+
+def test_cancel_over_htmx_returns_the_state_panel(engineer_client, some_changes):
+    mine, _ = some_changes
+    response = engineer_client.post(reverse("peerlinks:change_cancel", args=[mine.pk]), **HTMX)
+    assert response.status_code == 200
+    assert "Cancelled" in response.content.decode()
+
+
+def test_others_cannot_cancel_my_request(engineer_client, some_changes):
+    _, theirs = some_changes
+    response = engineer_client.post(reverse("peerlinks:change_cancel", args=[theirs.pk]))
+    assert response.status_code == 403
+    assert "Only the person who asked" in response.content.decode()
+    theirs.refresh_from_db()
+    assert theirs.state == "approved"
+    page = engineer_client.get(theirs.get_absolute_url()).content.decode()
+    assert "Cancel this request" not in page
+
+
+def test_an_executing_request_cannot_be_cancelled(engineer_client, some_changes):
+    mine, _ = some_changes
+    ChangeRequest.objects.filter(pk=mine.pk).update(state="executing")
+    response = engineer_client.post(reverse("peerlinks:change_cancel", args=[mine.pk]))
+    assert response.status_code == 409
+    assert "can no longer be cancelled" in response.content.decode()
+
+
+def test_cancel_needs_post(engineer_client, some_changes):
+    mine, _ = some_changes
+    assert engineer_client.get(reverse("peerlinks:change_cancel", args=[mine.pk])).status_code == 405
