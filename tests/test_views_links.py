@@ -1,0 +1,446 @@
+import csv
+import io
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from peerlinks.models import AuditEvent, ChangeRequest, PeerLink, StatusChange
+from tests.conftest import make_gateway, make_peer_link
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def names(response) -> list[str]:
+    return [link.name for link in response.context["page"].object_list]
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def test_link_list_requires_login(client):
+    assert client.get("/links/").status_code == 302
+
+
+def test_link_list_shows_present_links_of_every_gateway_and_hides_gone_ones(engineer_client):
+    make_peer_link(name="north-a", gateway=make_gateway(region="cn-north-4"))
+    make_peer_link(name="east-a", gateway=make_gateway(region="cn-east-3"))
+    make_peer_link(name="gone-a", gone_at=timezone.now())
+    response = engineer_client.get("/links/")
+    assert response.status_code == 200
+    assert "peerlinks/peerlink_list.html" in [t.name for t in response.templates]
+    assert names(response) == ["east-a", "north-a"]
+
+
+def test_link_list_shows_gone_links_when_asked(engineer_client):
+    make_peer_link(name="gone-a", gone_at=timezone.now())
+    response = engineer_client.get("/links/?show_gone=on")
+    assert names(response) == ["gone-a"]
+    assert "Gone" in response.content.decode()
+
+
+def test_link_list_filters_by_gateway_status_peer_type_and_region(engineer_client):
+    north = make_gateway(region="cn-north-4")
+    east = make_gateway(region="cn-east-3")
+    make_peer_link(name="a", gateway=north, status="ACTIVE", peer_type="ER")
+    make_peer_link(name="b", gateway=north, status="ERROR", peer_type="GDGW")
+    make_peer_link(name="c", gateway=east, status="ERROR", peer_type="ER")
+    assert names(engineer_client.get(f"/links/?gateway={north.cloud_id}")) == ["a", "b"]
+    assert names(engineer_client.get("/links/?status=ERROR")) == ["b", "c"]
+    assert names(engineer_client.get("/links/?peer_type=GDGW")) == ["b"]
+    assert names(engineer_client.get("/links/?region=cn-east-3")) == ["c"]
+    assert names(engineer_client.get("/links/?status=ERROR&region=cn-north-4")) == ["b"]
+
+
+def test_link_list_free_text_matches_name_id_description_and_peer_id(engineer_client):
+    peer = str(uuid.uuid4())
+    one = make_peer_link(name="alpha")
+    make_peer_link(name="beta", description="to the Frankfurt ER")
+    make_peer_link(name="gamma", peer_gateway_id=peer)
+    make_peer_link(name="delta")
+    assert names(engineer_client.get("/links/?q=ALPH")) == ["alpha"]
+    assert names(engineer_client.get(f"/links/?q={one.cloud_id[:8]}")) == ["alpha"]
+    assert names(engineer_client.get("/links/?q=frankfurt")) == ["beta"]
+    assert names(engineer_client.get(f"/links/?q={peer}")) == ["gamma"]
+
+
+def test_link_list_ignores_forged_filter_values_with_a_message(engineer_client):
+    make_peer_link(name="a")
+    response = engineer_client.get(
+        f"/links/?status=DROP TABLE&gateway={uuid.uuid4()}&peer_type=XX&region=mars-1&q={'x' * 500}"
+    )
+    assert response.status_code == 200
+    assert names(response) == ["a"]
+    assert "Some filters were ignored" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["a", "b", "c"]),
+        ("-name", ["c", "b", "a"]),
+        ("status", ["b", "c", "a"]),
+        ("-status", ["a", "c", "b"]),
+    ],
+)
+def test_link_list_sorts_by_whitelisted_columns(engineer_client, sort, expected):
+    make_peer_link(name="a", status="PENDING_CREATE")
+    make_peer_link(name="b", status="ACTIVE")
+    make_peer_link(name="c", status="ERROR")
+    assert names(engineer_client.get(f"/links/?sort={sort}")) == expected
+
+
+@pytest.mark.parametrize("sort", ["password", "gateway__project__project_id", "-", "name,status", "' OR 1=1"])
+def test_link_list_falls_back_to_default_order_on_an_unknown_sort(engineer_client, sort):
+    make_peer_link(name="b")
+    make_peer_link(name="a")
+    response = engineer_client.get("/links/", {"sort": sort})
+    assert response.status_code == 200
+    assert names(response) == ["a", "b"]
+
+
+def test_link_list_sort_headers_keep_the_filters_and_toggle_direction(engineer_client):
+    make_peer_link(name="a", status="ERROR")
+    body = engineer_client.get("/links/?status=ERROR&sort=name").content.decode()
+    assert 'href="?status=ERROR&amp;sort=-name"' in body
+    assert 'href="?status=ERROR&amp;sort=status"' in body
+
+
+def test_link_list_paginates_by_fifty(engineer_client):
+    gateway = make_gateway()
+    PeerLink.objects.bulk_create(
+        [
+            PeerLink(
+                cloud_id=str(uuid.uuid4()),
+                gateway=gateway,
+                name=f"link-{i:03d}",
+                status="ACTIVE",
+                peer_type="ER",
+                peer_gateway_id=str(uuid.uuid4()),
+                peer_region="cn-north-4",
+                peer_project_id="p",
+            )
+            for i in range(120)
+        ]
+    )
+    first = engineer_client.get("/links/")
+    assert len(names(first)) == 50
+    assert names(first)[0] == "link-000"
+    third = engineer_client.get("/links/?page=3")
+    assert names(third) == [f"link-{i:03d}" for i in range(100, 120)]
+    assert "101–120 of 120" in third.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("page", "first"), [("999", "link-4"), ("-1", "link-4"), ("abc", "link-0"), ("", "link-0")]
+)
+def test_link_list_answers_an_invalid_page_with_the_first_or_last_page(
+    engineer_client, monkeypatch, page, first
+):
+    monkeypatch.setattr("peerlinks.views.links.PAGE_SIZE", 2)
+    for i in range(5):
+        make_peer_link(name=f"link-{i}")
+    response = engineer_client.get("/links/", {"page": page})
+    assert response.status_code == 200
+    assert names(response)[0] == first
+
+
+def test_link_list_over_htmx_returns_only_the_table(engineer_client):
+    make_peer_link(name="a")
+    response = engineer_client.get("/links/?status=ACTIVE", **HX)
+    assert response.status_code == 200
+    assert [t.name for t in response.templates][0] == "peerlinks/_peerlink_table.html"
+    body = response.content.decode()
+    assert 'id="peerlink-table"' in body
+    assert "<html" not in body
+
+
+def test_link_list_boosted_request_gets_the_full_page(engineer_client):
+    response = engineer_client.get("/links/", HTTP_HX_REQUEST="true", HTTP_HX_BOOSTED="true")
+    assert "<html" in response.content.decode()
+
+
+def test_link_list_filter_form_works_with_and_without_javascript(engineer_client):
+    body = engineer_client.get("/links/").content.decode()
+    assert 'method="get" action="/links/"' in body
+    assert 'hx-get="/links/"' in body
+    assert 'hx-push-url="true"' in body
+
+
+def test_link_list_query_count_is_the_same_for_5_and_50_rows(engineer_client, django_assert_num_queries):
+    gateway = make_gateway()
+    for i in range(5):
+        make_peer_link(gateway=gateway, name=f"a-{i}", status="PENDING_CREATE")
+    with CaptureQueriesContext(connection) as five:
+        engineer_client.get("/links/")
+    other = make_gateway(region="cn-east-3")
+    for i in range(45):
+        make_peer_link(gateway=other if i % 2 else gateway, name=f"b-{i}", status="ERROR", reason="r")
+    with django_assert_num_queries(len(five)):
+        response = engineer_client.get("/links/")
+    assert len(names(response)) == 50
+
+
+# --- status badge -----------------------------------------------------------------------------
+
+
+def test_pending_badge_polls_the_status_url_every_two_seconds(engineer_client):
+    link = make_peer_link(status="PENDING_CREATE")
+    body = engineer_client.get("/links/").content.decode()
+    assert f'hx-get="/links/{link.cloud_id}/status/"' in body
+    assert 'hx-trigger="every 2s"' in body
+
+
+def test_final_badge_does_not_poll(engineer_client):
+    make_peer_link(status="ACTIVE")
+    assert "every 2s" not in engineer_client.get("/links/").content.decode()
+
+
+def test_link_status_keeps_polling_while_pending(engineer_client):
+    link = make_peer_link(status="PENDING_CREATE")
+    response = engineer_client.get(f"/links/{link.cloud_id}/status/", **HX)
+    assert response.status_code == 200
+    assert "Creating" in response.content.decode()
+    assert "every 2s" in response.content.decode()
+
+
+def test_link_status_stops_polling_with_286_and_the_final_badge(engineer_client):
+    link = make_peer_link(status="ERROR", reason="peer router gone")
+    response = engineer_client.get(f"/links/{link.cloud_id}/status/", **HX)
+    assert response.status_code == 286
+    body = response.content.decode()
+    assert f'id="status-{link.cloud_id}"' in body
+    assert "status-error" in body
+    assert "hx-get" not in body
+
+
+def test_link_status_of_a_gone_link_is_final(engineer_client):
+    link = make_peer_link(status="PENDING_UPDATE", gone_at=timezone.now())
+    assert engineer_client.get(f"/links/{link.cloud_id}/status/", **HX).status_code == 286
+
+
+def test_link_status_without_htmx_redirects_to_the_detail(engineer_client):
+    link = make_peer_link()
+    response = engineer_client.get(f"/links/{link.cloud_id}/status/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/links/{link.cloud_id}/"
+
+
+def test_link_status_of_an_unknown_link_is_404(engineer_client):
+    assert engineer_client.get(f"/links/{uuid.uuid4()}/status/", **HX).status_code == 404
+
+
+# --- CSV export -------------------------------------------------------------------------------
+
+
+def export_rows(response) -> list[dict]:
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith("attachment;")
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_export_streams_the_filtered_set_across_all_pages(engineer_client):
+    gateway = make_gateway(region="cn-east-3")
+    for i in range(60):
+        make_peer_link(gateway=gateway, name=f"err-{i:02d}", status="ERROR")
+    make_peer_link(name="ok", status="ACTIVE")
+    make_peer_link(name="gone", status="ERROR", gone_at=timezone.now())
+    rows = export_rows(engineer_client.get("/links/export.csv?status=ERROR&sort=-name&page=1"))
+    assert len(rows) == 60
+    assert rows[0]["name"] == "err-59"
+    assert rows[0]["region"] == "cn-east-3"
+    assert rows[0]["gateway_id"] == gateway.cloud_id
+
+
+def test_export_has_a_sane_column_set(engineer_client):
+    make_peer_link(name="l", labels=["prod", "fin"], owner_team="netops")
+    rows = export_rows(engineer_client.get("/links/export.csv"))
+    assert list(rows[0])[:5] == ["cloud_id", "name", "description", "status", "reason"]
+    assert rows[0]["labels"] == "prod;fin"
+    assert rows[0]["owner_team"] == "netops"
+
+
+def test_export_defuses_spreadsheet_formulas(engineer_client):
+    make_peer_link(name="x", description='=HYPERLINK("http://evil")')
+    assert export_rows(engineer_client.get("/links/export.csv"))[0]["description"].startswith("'=")
+
+
+def test_export_with_forged_filters_is_not_an_error(engineer_client):
+    make_peer_link(name="a")
+    assert len(export_rows(engineer_client.get("/links/export.csv?status=NOPE&sort=secret"))) == 1
+
+
+def test_export_requires_login(client):
+    assert client.get("/links/export.csv").status_code == 302
+
+
+# --- detail -----------------------------------------------------------------------------------
+
+
+def test_detail_shows_fields_timeline_changes_events_and_request_ids(engineer_client, engineer):
+    link = make_peer_link(name="to-er", status="ACTIVE", description="primary path", link_id="")
+    StatusChange.objects.create(peer_link=link, to_status="PENDING_CREATE")
+    StatusChange.objects.create(peer_link=link, from_status="PENDING_CREATE", to_status="ACTIVE")
+    change = ChangeRequest.objects.create(
+        kind="update",
+        state="done",
+        requested_by=engineer,
+        gateway=link.gateway,
+        peer_link=link,
+        cloud_request_ids=["req-from-change"],
+    )
+    AuditEvent.objects.create(
+        action="peer_link.updated",
+        object_type="peer_link",
+        object_id=link.cloud_id,
+        cloud_request_id="req-from-event",
+        change_request=change,
+    )
+    response = engineer_client.get(f"/links/{link.cloud_id}/")
+    assert response.status_code == 200
+    assert "peerlinks/peerlink_detail.html" in [t.name for t in response.templates]
+    body = response.content.decode()
+    for text in ["to-er", "primary path", link.peer_gateway_id, "PENDING_CREATE", "peer_link.updated"]:
+        assert text in body
+    assert response.context["story"].cloud_request_ids == ["req-from-change", "req-from-event"]
+    assert f'href="/links/{link.cloud_id}/edit/"' in body
+    assert f'href="/links/{link.cloud_id}/delete/"' in body
+
+
+def test_detail_of_a_cloud_connect_link_is_read_only(engineer_client):
+    link = make_peer_link(create_owner="cc")
+    body = engineer_client.get(f"/links/{link.cloud_id}/").content.decode()
+    assert 'id="read-only-notice"' in body
+    assert "/edit/" not in body
+    assert "/delete/" not in body
+
+
+def test_detail_of_a_gone_link_offers_no_changes(engineer_client):
+    link = make_peer_link(gone_at=timezone.now())
+    body = engineer_client.get(f"/links/{link.cloud_id}/").content.decode()
+    assert 'id="gone-notice"' in body
+    assert "/delete/" not in body
+
+
+def test_detail_of_an_unknown_link_is_404(engineer_client):
+    assert engineer_client.get(f"/links/{uuid.uuid4()}/").status_code == 404
+    assert engineer_client.get("/links/not-a-uuid/").status_code == 404
+
+
+def test_detail_skips_the_attachment_lookup_without_a_link_id(engineer_client, settings):
+    settings.CLOUD_ENDPOINT = "http://127.0.0.1:9"
+    link = make_peer_link(peer_type="ER", link_id="")
+    response = engineer_client.get(f"/links/{link.cloud_id}/")
+    assert response.status_code == 200
+    assert response.context["attachment"] is None
+
+
+def test_detail_shows_unknown_attachment_state_when_the_cloud_is_down(engineer_client, settings):
+    settings.CLOUD_ENDPOINT = "http://127.0.0.1:9"  # nothing listens on the discard port
+    settings.CLOUD_PROJECT_IDS = {"cn-north-4": "0123456789abcdef0123456789abcdef"}
+    settings.CLOUD_MAX_RETRIES = 0
+    link = make_peer_link(peer_type="ER", link_id=str(uuid.uuid4()))
+    response = engineer_client.get(f"/links/{link.cloud_id}/")
+    assert response.status_code == 200
+    assert "unknown: " in response.content.decode()
+
+
+def test_detail_shows_the_live_er_attachment_state(engineer_client, demo_simulator, settings):
+    settings.CLOUD_ENDPOINT = demo_simulator.base_url
+    from peerlinks import cloud
+
+    region = "cn-north-4"
+    wire = next(
+        link
+        for gateway in cloud.list_global_dc_gateways(region=region)
+        for link in cloud.list_peer_links(region=region, gateway_id=gateway.id)
+        if link.peer_site.type == "ER" and link.peer_site.link_id and link.status == "ACTIVE"
+    )
+    gateway = make_gateway(region=region, cloud_id=wire.global_dc_gateway_id)
+    link = make_peer_link(
+        gateway=gateway,
+        cloud_id=wire.id,
+        peer_type="ER",
+        peer_gateway_id=wire.peer_site.gateway_id,
+        peer_region=wire.peer_site.region_id,
+        link_id=wire.peer_site.link_id,
+    )
+    response = engineer_client.get(f"/links/{link.cloud_id}/")
+    assert response.status_code == 200
+    attachment = response.context["attachment"]
+    assert attachment.error == ""
+    assert attachment.state
+
+
+# --- local fields -----------------------------------------------------------------------------
+
+
+def test_local_fields_are_saved_and_audited(engineer_client, engineer):
+    link = make_peer_link(owner_team="old-team")
+    response = engineer_client.post(
+        f"/links/{link.cloud_id}/local/",
+        {"owner_team": "netops", "ticket_ref": "CHG-123", "labels": " prod, finance ,prod,, "},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/links/{link.cloud_id}/"
+    link.refresh_from_db()
+    assert (link.owner_team, link.ticket_ref, link.labels) == ("netops", "CHG-123", ["prod", "finance"])
+    event = AuditEvent.objects.get(action="peer_link.local_fields")
+    assert event.actor == engineer
+    assert event.before["owner_team"] == "old-team"
+    assert event.after["labels"] == ["prod", "finance"]
+
+
+def test_local_fields_over_htmx_return_the_panel(engineer_client):
+    link = make_peer_link()
+    response = engineer_client.post(
+        f"/links/{link.cloud_id}/local/", {"owner_team": "netops", "labels": "a"}, **HX
+    )
+    assert response.status_code == 200
+    assert response.templates[0].name == "peerlinks/_local_fields.html"
+    body = response.content.decode()
+    assert 'id="local-fields"' in body
+    assert "netops" in body
+
+
+def test_unchanged_local_fields_write_no_audit_event(engineer_client):
+    link = make_peer_link(owner_team="t")
+    engineer_client.post(f"/links/{link.cloud_id}/local/", {"owner_team": "t"})
+    assert not AuditEvent.objects.filter(action="peer_link.local_fields").exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"owner_team": "x" * 101},
+        {"ticket_ref": "x" * 101},
+        {"labels": ",".join(f"l{i}" for i in range(21))},
+        {"labels": "ok," + "y" * 41},
+    ],
+)
+def test_invalid_local_fields_are_refused_with_a_message(engineer_client, data):
+    link = make_peer_link(owner_team="kept")
+    plain = engineer_client.post(f"/links/{link.cloud_id}/local/", data)
+    assert plain.status_code == 400
+    assert "field-error" in plain.content.decode()
+    htmx = engineer_client.post(f"/links/{link.cloud_id}/local/", data, **HX)
+    assert htmx.status_code == 200
+    assert "field-error" in htmx.content.decode()
+    link.refresh_from_db()
+    assert link.owner_team == "kept"
+    assert not AuditEvent.objects.exists()
+
+
+def test_local_fields_of_an_unknown_link_is_404(engineer_client):
+    assert engineer_client.post(f"/links/{uuid.uuid4()}/local/", {"owner_team": "x"}).status_code == 404
+
+
+def test_local_fields_need_post(engineer_client):
+    link = make_peer_link()
+    assert engineer_client.get(f"/links/{link.cloud_id}/local/").status_code == 405
