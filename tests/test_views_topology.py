@@ -244,6 +244,12 @@ def test_filtering_by_gateway_region_and_peer_type(engineer_client, demo_rows):
     assert f'data-node="{demo_rows["gw_a"].cloud_id}"' not in body
 
 
+def test_free_text_finds_the_links_of_a_peer_as_the_router_node_link_does(engineer_client, demo_rows):
+    body = engineer_client.get(URL, {"q": demo_rows["er"].cloud_id}).content.decode()
+    assert f'data-link="{demo_rows["to_er"].cloud_id}"' in body
+    assert f'data-link="{demo_rows["to_gw"].cloud_id}"' not in body
+
+
 def test_gone_links_are_not_drawn(engineer_client, demo_rows):
     from django.utils import timezone
 
@@ -261,6 +267,7 @@ def test_gone_links_are_not_drawn(engineer_client, demo_rows):
         {"status": "EXPLODED"},
         {"peer_type": "<script>"},
         {"region": "x" * 5000},
+        {"q": "y" * 500},
     ],
 )
 def test_bad_filter_values_get_a_clear_400_not_a_500(engineer_client, demo_rows, params):
