@@ -21,6 +21,7 @@ from peerlinks import cloud
 from peerlinks.models import (
     AuditEvent,
     ChangeRequest,
+    CloudProject,
     EnterpriseRouter,
     Gateway,
     PeerLink,
@@ -260,6 +261,8 @@ def submit_change(
             )
             if problems:
                 raise ChangeRefused(" ".join(problems.values()))
+            # The peer's project is the cached project of its region, whatever the caller sent.
+            payload["peer_project_id"] = CloudProject.objects.get(region=payload["peer_region"]).project_id
         else:
             if peer_link is None:
                 raise ChangeRefused("Choose the link to change.")
@@ -399,18 +402,18 @@ def _claim(change_id: int) -> tuple[ChangeRequest, bool] | None:
         if change.state != ChangeRequest.State.APPROVED and not stale:
             return None
         resumed = stale or change.attempts > 0
-        change.started_at = change.started_at or timezone.now()
+        first_started = change.started_at
+        # A resumed change gets a fresh follow window: the outage was ours, not the cloud's.
+        change.started_at = timezone.now() if stale or first_started is None else first_started
         change.state = ChangeRequest.State.EXECUTING
         change.attempts += 1
         change.save(update_fields=["state", "attempts", "started_at", "updated_at"])
         if stale:
-            record_audit(
-                action="change.resumed",
-                actor=None,
-                obj=change,
-                after={"attempt": change.attempts},
-                change=change,
-            )
+            after = {
+                "attempt": change.attempts,
+                "first_started_at": first_started and first_started.isoformat(),
+            }
+            record_audit(action="change.resumed", actor=None, obj=change, after=after, change=change)
     return change, resumed
 
 
@@ -644,7 +647,8 @@ def _schedule_follow(change: ChangeRequest) -> None:
 
 
 def _handle_cloud_error(change: ChangeRequest, exc: cloud.CloudError) -> ChangeRequest:
-    if exc.is_transient:
+    # 409 means the link is busy (still pending) in the cloud: worth another try later.
+    if exc.is_transient or isinstance(exc, cloud.Conflict):
         return _retry_later(
             change,
             error_code=exc.error_code,
