@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import requests
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -50,6 +51,7 @@ def sim(simulator, settings, transactional_db):
     handle.control("POST", "enterprise-routers", name="er-prod", region=REGION)
     handle.control("POST", "enterprise-routers", name="er-dev", region=REGION)
     handle.control("POST", "enterprise-routers", name="er-east", region=OTHER_REGION)
+    handle.control("POST", "global-dc-gateways", name="gw-east", region=OTHER_REGION)
     for region in (REGION, OTHER_REGION):
         assert sync_region(region=region).ok
     yield handle
@@ -115,6 +117,21 @@ def test_create_to_an_available_router_ends_done_with_the_link_active(sim, gatew
     assert created.cloud_request_id == change.cloud_request_ids[0]
     assert created.actor == engineer
     assert len(sim.links(gateway)) == 1
+
+
+def test_create_to_another_gateway_ends_done(sim, gateway, engineer):
+    peer = Gateway.objects.get(name="gw-east")
+    payload = {
+        "name": "gw-to-gw",
+        "peer_type": "GDGW",
+        "peer_gateway_id": peer.cloud_id,
+        "peer_region": OTHER_REGION,
+    }
+    change = changes.submit_change(user=engineer, kind="create", gateway=gateway, payload=payload)
+    change = run_worker(change)
+    assert change.state == ChangeRequest.State.DONE, change.error_msg
+    assert change.peer_link.peer_type == "GDGW"
+    assert change.peer_link.status == "ACTIVE"
 
 
 def test_create_to_a_router_that_fails_meanwhile_ends_failed_with_the_reason(sim, gateway, engineer):
@@ -269,3 +286,31 @@ def test_submit_refuses_a_peer_the_gateway_already_links_to(sim, gateway, engine
     with pytest.raises(changes.ChangeRefused, match="already linked"):
         submit_create(engineer, gateway, router("er-prod"), name="second")
     assert AuditEvent.objects.filter(action="change.submitted").count() == 1
+
+
+def test_a_link_asked_for_in_the_browser_turns_active_and_its_page_stops_polling(
+    sim, gateway, client, engineer
+):
+    client.force_login(engineer)
+    er = router("er-dev")
+    data = {
+        "gateway": gateway.cloud_id,
+        "peer_type": "ER",
+        "peer_region": REGION,
+        "peer": er.cloud_id,
+        "name": "from-browser",
+        "description": "",
+    }
+    response = client.post(reverse("peerlinks:link_create"), data, HTTP_HX_REQUEST="true")
+    change = ChangeRequest.objects.get()
+    assert response["HX-Redirect"] == change.get_absolute_url()
+    polled = client.get(change.get_absolute_url(), HTTP_HX_REQUEST="true")
+    assert polled.status_code == 200
+    assert 'hx-trigger="every 2s"' in polled.content.decode()
+    run_worker(change)
+    polled = client.get(change.get_absolute_url(), HTTP_HX_REQUEST="true")
+    assert polled.status_code == 286
+    html = polled.content.decode()
+    assert "Done" in html
+    assert "ACTIVE" in html
+    assert "hx-trigger" not in html
