@@ -210,6 +210,13 @@ def test_open_creates_count_against_the_quota_left(engineer_client, world):
     assert "no peer-link quota left" in response.context["form"].errors["gateway"][0]
 
 
+def test_an_empty_post_is_a_bad_request(engineer_client, world):
+    link = make_peer_link()
+    assert engineer_client.post(reverse("peerlinks:link_create")).status_code == 400
+    assert engineer_client.post(reverse("peerlinks:link_delete", args=[link.cloud_id])).status_code == 400
+    assert engineer_client.post(reverse("peerlinks:link_edit", args=[link.cloud_id])).status_code == 400
+
+
 def test_create_rejects_put_and_other_methods(engineer_client, world):
     assert engineer_client.put(reverse("peerlinks:link_create")).status_code == 405
 

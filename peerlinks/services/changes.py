@@ -8,8 +8,10 @@ permanent ones end the request as failed with the cloud's code and message.
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -491,9 +493,9 @@ def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink 
     return None
 
 
-def _show_peer(show: object, **kwargs: str) -> object:
+def _show_peer(show: Callable[..., Any], **kwargs: str) -> Any:
     try:
-        return show(**kwargs)  # type: ignore[operator]
+        return show(**kwargs)
     except cloud.NotFound as exc:
         raise _Precheck("The peer no longer exists in the cloud; nothing was sent.") from exc
 

@@ -28,6 +28,11 @@ def _render(
     return render(request, page, context, status=status)
 
 
+def _posted(request: HttpRequest) -> Any:
+    """The submitted data of a POST (even an empty one, which is then invalid), else None."""
+    return request.POST if request.method == "POST" else None
+
+
 def _form_status(form: Any, refusal: str = "", refusal_status: int = 409) -> int:
     if refusal:
         return refusal_status
@@ -48,7 +53,7 @@ def _editable_link(cloud_id: object) -> PeerLink:
 @require_http_methods(["GET", "POST"])
 def link_create(request: HttpRequest) -> HttpResponse:
     """Ask for a new peer link; the peer list follows the chosen gateway, type and region."""
-    form = PeerLinkCreateForm(request.POST or None, initial=request.GET.dict())
+    form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict())
     if request.method == "POST" and form.is_valid():
         gateway = Gateway.objects.get(cloud_id=form.cleaned_data["gateway"])
         try:
@@ -79,7 +84,7 @@ def link_edit(request: HttpRequest, cloud_id: object) -> HttpResponse:
     """Rename a link or change its description, through a change request."""
     link = _editable_link(cloud_id)
     refusal = changes.link_refusal(link)
-    form = PeerLinkEditForm(request.POST or None, link=link)
+    form = PeerLinkEditForm(_posted(request), link=link)
     if request.method == "POST" and not refusal and form.is_valid():
         try:
             change = changes.submit_change(
@@ -106,7 +111,7 @@ def link_delete(request: HttpRequest, cloud_id: object) -> HttpResponse:
     """Show what the link connects, and ask for a delete once its exact name is typed."""
     link = _editable_link(cloud_id)
     refusal = changes.link_refusal(link)
-    form = PeerLinkDeleteForm(request.POST or None, link=link)
+    form = PeerLinkDeleteForm(_posted(request), link=link)
     if request.method == "POST" and not refusal and form.is_valid():
         try:
             change = changes.submit_change(
