@@ -7,9 +7,10 @@ on the region instead, and the pages show the data as stale with the reason.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from peerlinks import cloud
@@ -62,6 +63,8 @@ GATEWAY_FIELDS = (
     "cloud_updated_at",
 )
 ROUTER_FIELDS = ("name", "description", "state", "asn")
+# A change request of ours finished longer ago than this no longer explains what a sync sees.
+EXPLAINS_FOR = timedelta(hours=1)
 
 
 @dataclass
@@ -120,6 +123,8 @@ def sync_region(*, region: str, gateway_ids: list[str] | None = None) -> SyncRes
     """
     project, _ = CloudProject.objects.get_or_create(region=region)
     result = SyncResult(region=region)
+    # Rows written after this instant (a change being executed) are newer than what we fetch.
+    fetched_at = timezone.now()
     try:
         snapshot = _fetch_region(region=region, gateway_ids=gateway_ids)
     except cloud.CloudError as exc:
@@ -136,11 +141,17 @@ def sync_region(*, region: str, gateway_ids: list[str] | None = None) -> SyncRes
             _apply_gateways(project=project, gateways=snapshot.gateways, now=now)
             _apply_routers(project=project, routers=snapshot.routers, now=now)
         gateways = {g.cloud_id: g for g in Gateway.objects.filter(project=project)}
+        if gateway_ids is None:
+            # A gateway gone from the cloud took its links with it.
+            for cloud_id, gateway in gateways.items():
+                if gateway.gone_at is not None and cloud_id not in snapshot.links_by_gateway:
+                    snapshot.links_by_gateway[cloud_id] = []
         _apply_links(
             project=project,
             gateways=gateways,
             links_by_gateway=snapshot.links_by_gateway,
             now=now,
+            fetched_at=fetched_at,
             result=result,
         )
         Gateway.objects.filter(project=project, cloud_id__in=list(snapshot.links_by_gateway)).update(
@@ -271,6 +282,7 @@ def _apply_links(
     gateways: dict[str, Gateway],
     links_by_gateway: dict[str, list["cloud.PeerLink"]],
     now: datetime,
+    fetched_at: datetime,
     result: SyncResult,
 ) -> None:
     synced_gateway_pks = [gateways[gid].pk for gid in links_by_gateway if gid in gateways]
@@ -280,7 +292,9 @@ def _apply_links(
     }
     # Changes of ours that explain what the cloud shows: anything not finished, or finished lately.
     ours = list(
-        ChangeRequest.objects.filter(gateway_id__in=synced_gateway_pks).exclude(
+        ChangeRequest.objects.filter(gateway_id__in=synced_gateway_pks)
+        .filter(Q(finished_at__isnull=True) | Q(finished_at__gte=now - EXPLAINS_FOR))
+        .exclude(
             state__in=[
                 ChangeRequest.State.REJECTED,
                 ChangeRequest.State.CANCELLED,
@@ -295,11 +309,14 @@ def _apply_links(
     drifts: list[Drift] = []
     audits: list[AuditEvent] = []
     seen: set[str] = set()
+    changed_rows = 0
 
     for gateway_id, links in links_by_gateway.items():
         gateway = gateways.get(gateway_id)
         if gateway is None:
             continue
+        # The first look at a gateway's links is the baseline, not drift.
+        baseline = gateway.links_synced_at is None
         for link in links:
             seen.add(link.id)
             values = link_values(link)
@@ -307,10 +324,15 @@ def _apply_links(
             if row is None:
                 row = PeerLink(cloud_id=link.id, gateway=gateway, synced_at=now, first_seen_at=now, **values)
                 to_create.append(row)
-                transitions.append(StatusChange(peer_link=row, to_status=row.status, reason=row.reason))
-                if not _explained_create(ours, gateway=gateway, values=values):
+                transitions.append(
+                    StatusChange(peer_link=row, to_status=row.status, reason=row.reason, observed_at=now)
+                )
+                if not baseline and not _explained_create(ours, gateway=gateway, values=values):
                     drifts.append(Drift(peer_link=row, kind=Drift.Kind.CREATED, detail={"name": row.name}))
+                    audits.append(_audit("peer_link.created_outside", row, after=values, now=now))
                 continue
+            if row.synced_at is not None and row.synced_at > fetched_at:
+                continue  # written after our fetch (a change of ours): the cache is the fresher one
             before = {f: getattr(row, f) for f in LINK_FIELDS}
             changed = [f for f in LINK_FIELDS if before[f] != values[f]]
             row.synced_at = now
@@ -318,6 +340,7 @@ def _apply_links(
                 row.gone_at = None
                 changed.append("gone_at")
             if changed:
+                changed_rows += 1
                 if before["status"] != values["status"]:
                     transitions.append(
                         StatusChange(
@@ -342,7 +365,13 @@ def _apply_links(
                     setattr(row, name, value)
             to_update.append(row)
 
-    gone = [row for cloud_id, row in cached.items() if cloud_id not in seen and row.gone_at is None]
+    gone = [
+        row
+        for cloud_id, row in cached.items()
+        if cloud_id not in seen
+        and row.gone_at is None
+        and not (row.synced_at is not None and row.synced_at > fetched_at)
+    ]
     for row in gone:
         row.gone_at = now
         if not _explained_delete(ours, row=row):
@@ -357,7 +386,7 @@ def _apply_links(
     Drift.objects.bulk_create(drifts)
     AuditEvent.objects.bulk_create(audits)
     result.links_created += len(to_create)
-    result.links_updated += len(to_update) - len(gone)
+    result.links_updated += changed_rows
     result.links_gone += len(gone)
     result.drifts += len(drifts)
 

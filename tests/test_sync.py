@@ -1,0 +1,381 @@
+"""The sync service against the real simulator: fill, reconcile, notice drift, survive failures."""
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+import dcsim
+from peerlinks import cloud
+from peerlinks.models import (
+    AuditEvent,
+    CloudProject,
+    Drift,
+    EnterpriseRouter,
+    Gateway,
+    PeerLink,
+    StatusChange,
+)
+from peerlinks.services.sync import recheck_pending, sync_all, sync_region
+
+pytestmark = pytest.mark.django_db
+
+DEMO_REGIONS = ["cn-north-4", "cn-east-3", "ap-southeast-1"]
+REGION = "cn-north-4"
+
+
+@pytest.fixture
+def demo(demo_simulator, settings):
+    settings.CLOUD_ENDPOINT = demo_simulator.base_url
+    settings.CLOUD_REGIONS = DEMO_REGIONS
+    settings.CLOUD_MAX_RETRIES = 0
+    control(demo_simulator, "PUT", "config", json={"transition_delay": 0})
+    return demo_simulator
+
+
+@pytest.fixture
+def empty(simulator, settings):
+    settings.CLOUD_ENDPOINT = simulator.base_url
+    settings.CLOUD_REGIONS = [REGION]
+    settings.CLOUD_MAX_RETRIES = 0
+    control(simulator, "PUT", "config", json={"transition_delay": 0})
+    return simulator
+
+
+def control(sim, method: str, path: str, **kwargs: object) -> dict:
+    response = requests.request(method, f"{sim.base_url}/_dcsim/{path}", timeout=5, **kwargs)
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def _add_gateway(sim, *, name: str, quota: int) -> str:
+    reply = control(sim, "POST", "global-dc-gateways", json={"name": name, "region": REGION, "quota": quota})
+    return (reply.get("global_dc_gateway") or reply)["id"]
+
+
+def add_router(sim, *, name: str) -> str:
+    reply = control(sim, "POST", "enterprise-routers", json={"name": name, "region": REGION})
+    return (reply.get("enterprise_router") or reply.get("instance") or reply)["id"]
+
+
+def create_link(*, gateway_id: str, router_id: str, name: str) -> str:
+    """A peer link made straight through the API, as someone outside dcportal would."""
+    return cloud.create_peer_link(
+        region=REGION,
+        gateway_id=gateway_id,
+        name=name,
+        description=None,
+        peer_gateway_id=router_id,
+        peer_region=REGION,
+        peer_project_id=dcsim.project_id_for(REGION),
+    ).peer_link.id
+
+
+def snapshot() -> dict:
+    return {
+        "gateways": sorted(Gateway.objects.values_list("cloud_id", "name", "status", "gone_at")),
+        "routers": sorted(EnterpriseRouter.objects.values_list("cloud_id", "name", "state")),
+        "links": sorted(PeerLink.objects.values_list("cloud_id", "name", "status", "gone_at", "synced_at")),
+        "changes": StatusChange.objects.count(),
+        "drift": Drift.objects.count(),
+    }
+
+
+# --- first sync -------------------------------------------------------------------------------
+
+
+def test_first_sync_fills_the_cache_from_the_demo_seed(demo):
+    results = sync_all()
+    assert [r.region for r in results] == DEMO_REGIONS
+    assert all(r.ok for r in results), results
+    wire_gateways = {g.id for region in DEMO_REGIONS for g in cloud.list_global_dc_gateways(region=region)}
+    assert set(Gateway.objects.values_list("cloud_id", flat=True)) == wire_gateways
+    assert EnterpriseRouter.objects.filter(project__region=REGION).exists()
+    wire_links = {
+        link.id
+        for region in DEMO_REGIONS
+        for g in cloud.list_global_dc_gateways(region=region)
+        for link in cloud.list_peer_links(region=region, gateway_id=g.id)
+    }
+    assert set(PeerLink.objects.values_list("cloud_id", flat=True)) == wire_links
+    # Every link starts its history with the status first seen.
+    assert StatusChange.objects.count() == len(wire_links)
+    assert StatusChange.objects.filter(from_status="").count() == len(wire_links)
+    for project in CloudProject.objects.all():
+        assert project.synced_at is not None
+        assert project.sync_error == ""
+        assert project.project_id == dcsim.project_id_for(project.region)
+    assert not Gateway.objects.filter(links_synced_at__isnull=True).exists()
+
+
+def test_first_sync_of_an_empty_region_records_the_sync_and_nothing_else(empty):
+    [result] = sync_all()
+    assert result.ok
+    assert (Gateway.objects.count(), PeerLink.objects.count(), Drift.objects.count()) == (0, 0, 0)
+    assert CloudProject.objects.get(region=REGION).synced_at is not None
+
+
+def test_the_first_sync_is_a_baseline_not_drift(demo):
+    sync_all()
+    assert PeerLink.objects.exists()
+    assert not Drift.objects.exists()
+
+
+# --- later syncs ------------------------------------------------------------------------------
+
+
+def test_a_second_sync_without_change_writes_no_drift_and_no_history(demo):
+    sync_all()
+    before = snapshot()
+    events = AuditEvent.objects.count()
+    results = sync_all()
+    after = snapshot()
+    assert all(r.ok and r.drifts == 0 and r.links_created == 0 and r.links_gone == 0 for r in results)
+    assert after["drift"] == before["drift"]
+    assert after["changes"] == before["changes"]
+    assert AuditEvent.objects.count() == events
+
+
+def test_a_link_renamed_outside_dcportal_is_drift_of_kind_changed(empty):
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    router_id = add_router(empty, name="er-a")
+    link_id = create_link(gateway_id=gateway_id, router_id=router_id, name="before-name")
+    sync_region(region=REGION)
+    control(empty, "PATCH", f"peer-links/{link_id}", json={"name": "after-name"})
+    result = sync_region(region=REGION)
+    assert result.drifts == 1
+    drift = Drift.objects.get(kind=Drift.Kind.CHANGED)
+    assert drift.detail == {"name": {"before": "before-name", "after": "after-name"}}
+    assert PeerLink.objects.get(cloud_id=link_id).name == "after-name"
+    assert AuditEvent.objects.filter(action="peer_link.changed_outside", object_id=link_id).count() == 1
+
+
+def test_a_link_created_outside_dcportal_is_drift_of_kind_created(empty):
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    router_id = add_router(empty, name="er-a")
+    sync_region(region=REGION)
+    link_id = create_link(gateway_id=gateway_id, router_id=router_id, name="sneaky")
+    result = sync_region(region=REGION)
+    assert result.links_created == 1
+    assert Drift.objects.get().kind == Drift.Kind.CREATED
+    assert Drift.objects.get().peer_link.cloud_id == link_id
+    assert AuditEvent.objects.filter(action="peer_link.created_outside", object_id=link_id).count() == 1
+
+
+def test_a_link_created_through_dcportal_is_not_drift(empty, engineer):
+    from peerlinks.models import ChangeRequest
+
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    router_id = add_router(empty, name="er-a")
+    sync_region(region=REGION)
+    ChangeRequest.objects.create(
+        kind="create",
+        state="executing",
+        requested_by=engineer,
+        gateway=Gateway.objects.get(cloud_id=gateway_id),
+        payload={"name": "ours", "peer_gateway_id": router_id},
+    )
+    create_link(gateway_id=gateway_id, router_id=router_id, name="ours")
+    assert sync_region(region=REGION).links_created == 1
+    assert not Drift.objects.exists()
+
+
+def test_links_of_a_gateway_gone_from_the_cloud_are_marked_gone(demo):
+    sync_all(regions=[REGION])
+    gateway = Gateway.objects.filter(project__region=REGION, peer_links__isnull=False).distinct().first()
+    links = set(gateway.peer_links.values_list("cloud_id", flat=True))
+    for link_id in links:
+        cloud.delete_peer_link(region=REGION, gateway_id=gateway.cloud_id, peer_link_id=link_id)
+    # Deleted in the console between two syncs (the client has no call for that).
+    demo.sim.store.delete_gateway(dcsim.project_id_for(REGION), gateway.cloud_id)
+    sync_all(regions=[REGION])
+    gateway.refresh_from_db()
+    assert gateway.gone_at is not None
+    assert not gateway.peer_links.present().exists()
+    assert Drift.objects.filter(kind=Drift.Kind.DELETED).count() == len(links)
+
+
+def test_a_link_stored_by_a_change_while_the_sync_was_fetching_is_not_marked_gone(empty, monkeypatch):
+    from peerlinks.services import sync as sync_service
+
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    router_id = add_router(empty, name="er-a")
+    sync_region(region=REGION)
+    real_fetch = sync_service._fetch_region
+
+    def fetch_then_store(**kwargs):
+        snapshot = real_fetch(**kwargs)
+        # Meanwhile the worker creates a link and stores it in the cache (changes._store_link).
+        link_id = create_link(gateway_id=gateway_id, router_id=router_id, name="fresh")
+        PeerLink.objects.create(
+            cloud_id=link_id,
+            gateway=Gateway.objects.get(cloud_id=gateway_id),
+            name="fresh",
+            status="PENDING_CREATE",
+            peer_type="ER",
+            peer_gateway_id=router_id,
+            peer_region=REGION,
+            peer_project_id=dcsim.project_id_for(REGION),
+            synced_at=timezone.now(),
+        )
+        return snapshot
+
+    monkeypatch.setattr(sync_service, "_fetch_region", fetch_then_store)
+    result = sync_region(region=REGION)
+    assert result.links_gone == 0
+    assert PeerLink.objects.get(name="fresh").gone_at is None
+    assert not Drift.objects.exists()
+
+
+def test_a_link_deleted_outside_dcportal_is_drift_of_kind_deleted_and_kept_as_gone(empty):
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    router_id = add_router(empty, name="er-a")
+    link_id = create_link(gateway_id=gateway_id, router_id=router_id, name="doomed")
+    keep_id = create_link(gateway_id=gateway_id, router_id=router_id, name="kept")
+    sync_region(region=REGION)
+    cloud.delete_peer_link(region=REGION, gateway_id=gateway_id, peer_link_id=link_id)
+    result = sync_region(region=REGION)
+    assert result.links_gone == 1
+    gone = PeerLink.objects.get(cloud_id=link_id)
+    assert gone.gone_at is not None
+    assert Drift.objects.filter(peer_link=gone, kind=Drift.Kind.DELETED).count() == 1
+    assert list(PeerLink.objects.present().values_list("cloud_id", flat=True)) == [keep_id]
+    # A further sync does not flag it again.
+    assert sync_region(region=REGION).drifts == 0
+
+
+def test_a_status_change_is_recorded_once(empty):
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    router_id = add_router(empty, name="er-a")
+    link_id = create_link(gateway_id=gateway_id, router_id=router_id, name="l")
+    sync_region(region=REGION)
+    control(empty, "PATCH", f"peer-links/{link_id}", json={"status": "ERROR", "reason": "BGP down"})
+    sync_region(region=REGION)
+    sync_region(region=REGION)
+    link = PeerLink.objects.get(cloud_id=link_id)
+    history = list(link.status_changes.values_list("from_status", "to_status"))
+    assert history == [("", "ACTIVE"), ("ACTIVE", "ERROR")]
+    assert PeerLink.objects.get(cloud_id=link_id).reason == "BGP down"
+    # A status change alone is the cloud's doing, not drift.
+    assert not Drift.objects.filter(kind=Drift.Kind.CHANGED).exists()
+
+
+def test_recheck_pending_refreshes_only_gateways_with_pending_links(empty):
+    control(empty, "PUT", "config", json={"transition_delay": 60})
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    router_id = add_router(empty, name="er-a")
+    link_id = create_link(gateway_id=gateway_id, router_id=router_id, name="slow")
+    sync_region(region=REGION)
+    assert PeerLink.objects.get(cloud_id=link_id).status == "PENDING_CREATE"
+    control(empty, "PATCH", f"peer-links/{link_id}", json={"status": "ACTIVE"})
+    assert recheck_pending() == 1
+    assert PeerLink.objects.get(cloud_id=link_id).status == "ACTIVE"
+    assert recheck_pending() == 0
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+
+def test_a_failed_sync_leaves_the_cache_untouched_and_records_why(demo):
+    sync_all()
+    before = snapshot()
+    control(demo, "PUT", "faults", json={"error_rate": 1.0})
+    results = sync_all()
+    assert not any(r.ok for r in results)
+    assert snapshot() == before
+    for project in CloudProject.objects.all():
+        assert project.sync_error
+        assert project.sync_failed_at is not None
+        assert project.synced_at is not None  # the last good sync is still known
+
+
+def test_an_unreachable_cloud_leaves_the_cache_untouched(demo, settings):
+    sync_all()
+    before = snapshot()
+    settings.CLOUD_ENDPOINT = "http://127.0.0.1:9"
+    cloud.clear_caches()
+    [result] = sync_all(regions=[REGION])
+    assert not result.ok
+    assert result.error
+    assert snapshot() == before
+    assert CloudProject.objects.get(region=REGION).sync_error == result.error
+
+
+def test_the_next_good_sync_clears_the_error(demo):
+    control(demo, "PUT", "faults", json={"error_rate": 1.0})
+    sync_all(regions=[REGION])
+    assert CloudProject.objects.get(region=REGION).sync_error
+    control(demo, "DELETE", "faults")
+    assert sync_all(regions=[REGION])[0].ok
+    project = CloudProject.objects.get(region=REGION)
+    assert (project.sync_error, project.sync_failed_at) == ("", None)
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+
+def test_the_query_count_of_a_sync_does_not_grow_with_the_number_of_links(empty):
+    def queries_for(links: int) -> int:
+        empty.reset(seed="empty")
+        control(empty, "PUT", "config", json={"transition_delay": 0})
+        PeerLink.objects.all().delete()
+        Gateway.objects.all().delete()
+        EnterpriseRouter.objects.all().delete()
+        gateway_id = _add_gateway(empty, name="gw-big", quota=100)
+        router_id = add_router(empty, name="er-big")
+        for i in range(links):
+            create_link(gateway_id=gateway_id, router_id=router_id, name=f"l-{i}")
+        sync_region(region=REGION)  # first sync: creates
+        for i, link in enumerate(cloud.list_peer_links(region=REGION, gateway_id=gateway_id)):
+            if i % 2:
+                control(empty, "PATCH", f"peer-links/{link.id}", json={"status": "ERROR", "name": f"x-{i}"})
+        with CaptureQueriesContext(connection) as context:
+            result = sync_region(region=REGION)
+        assert result.ok and result.drifts == links // 2
+        return len(context)
+
+    assert queries_for(5) == queries_for(40)
+
+
+def test_the_query_count_of_a_sync_finding_new_links_does_not_grow_with_the_number_of_links(empty):
+    # 30, not 40: Django 5.2 caps an SQLite INSERT at 999 parameters, so rows are inserted in batches of
+    # 37 peer links (one query per batch, never per link).
+    def queries_for(links: int) -> int:
+        empty.reset(seed="empty")
+        control(empty, "PUT", "config", json={"transition_delay": 0})
+        Drift.objects.all().delete()
+        StatusChange.objects.all().delete()
+        PeerLink.objects.all().delete()
+        Gateway.objects.all().delete()
+        EnterpriseRouter.objects.all().delete()
+        gateway_id = _add_gateway(empty, name="gw-big", quota=100)
+        router_id = add_router(empty, name="er-big")
+        sync_region(region=REGION)  # the gateway is known, none of its links yet
+        for i in range(links):
+            create_link(gateway_id=gateway_id, router_id=router_id, name=f"l-{i}")
+        with CaptureQueriesContext(connection) as context:
+            assert sync_region(region=REGION).links_created == links
+        return len(context)
+
+    assert queries_for(5) == queries_for(30)
+
+
+# --- command ----------------------------------------------------------------------------------
+
+
+def test_sync_peerlinks_command_prints_a_summary_per_region(demo, capsys):
+    call_command("sync_peerlinks")
+    out = capsys.readouterr().out
+    for region in DEMO_REGIONS:
+        assert f"{region}: " in out
+    assert "gateways" in out and "new links" in out and "drift" in out
+
+
+def test_sync_peerlinks_command_fails_when_no_region_can_be_synced(demo):
+    from django.core.management.base import CommandError
+
+    control(demo, "PUT", "faults", json={"error_rate": 1.0})
+    with pytest.raises(CommandError):
+        call_command("sync_peerlinks", "--region", REGION)
