@@ -465,3 +465,21 @@ def test_an_executing_request_cannot_be_cancelled(engineer_client, some_changes)
 def test_cancel_needs_post(engineer_client, some_changes):
     mine, _ = some_changes
     assert engineer_client.get(reverse("peerlinks:change_cancel", args=[mine.pk])).status_code == 405
+
+
+def test_change_pages_render_for_every_kind(engineer_client, engineer, world):
+    data = create_data(world)
+    del data["description"]
+    engineer_client.post(reverse("peerlinks:link_create"), data)
+    link = make_peer_link(name="to-rename", description="old")
+    changes.submit_change(
+        user=engineer, kind="update", gateway=link.gateway, payload={"name": "n"}, peer_link=link
+    )
+    gone = make_peer_link(name="to-delete")
+    changes.submit_change(user=engineer, kind="delete", gateway=gone.gateway, payload={}, peer_link=gone)
+    assert engineer_client.get(reverse("peerlinks:change_list")).status_code == 200
+    for change in ChangeRequest.objects.all():
+        response = engineer_client.get(change.get_absolute_url())
+        assert response.status_code == 200, change.kind
+    update = ChangeRequest.objects.get(kind="update")
+    assert update.payload["description"] == "old"  # left out: kept, and shown as unchanged

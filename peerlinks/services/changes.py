@@ -250,6 +250,8 @@ def submit_change(
     """Record a change request, approve it if policy needs no approver, and queue its execution."""
     allowed = {"create": CREATE_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
     payload = {key: payload[key] for key in allowed if key in payload}
+    if kind == ChangeRequest.Kind.CREATE:
+        payload.setdefault("description", "")
     _check_payload(kind, payload)
     with transaction.atomic():
         # Lock the gateway (and link): two submissions at once must not both take the last quota.
@@ -272,6 +274,9 @@ def submit_change(
             refusal = link_refusal(peer_link)
             if refusal:
                 raise ChangeRefused(refusal)
+            if kind == ChangeRequest.Kind.UPDATE:
+                # A field left out keeps its value; spelling it out makes before/after complete.
+                payload = {field: payload.get(field, getattr(peer_link, field)) for field in UPDATE_FIELDS}
             payload["link_name"] = peer_link.name
             payload["before"] = _link_summary(peer_link)
         change = ChangeRequest.objects.create(
