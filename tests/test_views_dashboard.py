@@ -141,10 +141,12 @@ def test_refresh_never_redirects_off_site(engineer_client):
 
 
 def test_refresh_over_htmx_returns_the_sync_queued_fragment(engineer_client):
-    response = engineer_client.post("/refresh/", **HX)
+    response = engineer_client.post("/refresh/", {"next": "/gateways/"}, **HX)
     assert response.status_code == 200
     assert [t.name for t in response.templates] == ["peerlinks/_sync_queued.html"]
-    assert 'id="sync-control"' in response.content.decode()
+    body = response.content.decode()
+    assert 'id="sync-control"' in body
+    assert 'href="/gateways/"' in body
     assert DBTaskResult.objects.count() == 1
 
 

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -24,12 +25,12 @@ def home(request: HttpRequest) -> HttpResponse:
 def refresh(request: HttpRequest) -> HttpResponse:
     """Queue a full sync of every region now, then go back to where the button was."""
     sync_all_regions.enqueue()
-    if request.htmx and not request.htmx.boosted:
-        return render(request, "peerlinks/_sync_queued.html")
-    messages.success(request, "Sync queued: fresh data from the cloud in a few seconds.")
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = "peerlinks:home"
+        back = reverse("peerlinks:home")
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "peerlinks/_sync_queued.html", {"back": back})
+    messages.success(request, "Sync queued: fresh data from the cloud in a few seconds.")
     return redirect(back)
 
 
