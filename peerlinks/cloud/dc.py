@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from peerlinks.cloud import pagination, transport
 from peerlinks.cloud.config import CloudConfig, resolve
@@ -47,17 +46,6 @@ def _peer_links_path(project_id: str, gateway_id: str) -> str:
     return f"{_gateways_path(project_id)}/{gateway_id}/peer-links"
 
 
-def _check_filters(operation: str, filters: dict[str, Any]) -> dict[str, QueryValue]:
-    for reserved in ("limit", "marker"):
-        if reserved in filters:
-            raise InvalidRequest(
-                f"{reserved} is managed by pagination (set page_size in the config instead)",
-                error_code="InvalidRequest",
-                operation=operation,
-            )
-    return filters
-
-
 def iter_global_dc_gateway_pages(
     *, region: str, config: CloudConfig | None = None, **filters: QueryValue
 ) -> Iterator[Page[GlobalDcGateway]]:
@@ -65,25 +53,19 @@ def iter_global_dc_gateway_pages(
     operation = "ListGlobalDcGateways"
     config = resolve(config)
     check_region(operation, "region", region)
-    query = _check_filters(operation, filters)
+    query = pagination.check_filters(operation, filters)
     project_id = get_project_id(region=region, config=config)
-
-    def fetch(marker: str | None) -> Page[GlobalDcGateway]:
-        reply = transport.request(
-            operation,
-            "GET",
-            config=config,
-            service=SERVICE,
-            region=region,
-            path=_gateways_path(project_id),
-            query={**query, "limit": config.page_size, "marker": marker},
-            project_id=project_id,
-        )
-        body = reply.parse(GlobalDcGatewayList, operation)
-        next_marker = body.page_info.next_marker if body.page_info else None
-        return Page(body.global_dc_gateways, body.request_id or reply.request_id, next_marker)
-
-    return pagination.paginate(operation, fetch)
+    return pagination.list_pages(
+        operation,
+        config=config,
+        service=SERVICE,
+        region=region,
+        path=_gateways_path(project_id),
+        project_id=project_id,
+        query=query,
+        envelope=GlobalDcGatewayList,
+        items_field="global_dc_gateways",
+    )
 
 
 def list_global_dc_gateways(
@@ -136,23 +118,17 @@ def iter_peer_link_pages(
     if name_values == [] or id_values == []:
         return iter(())
     project_id = get_project_id(region=region, config=config)
-
-    def fetch(marker: str | None) -> Page[PeerLink]:
-        reply = transport.request(
-            operation,
-            "GET",
-            config=config,
-            service=SERVICE,
-            region=region,
-            path=_peer_links_path(project_id, gateway_id),
-            query={"name": name_values, "id": id_values, "limit": config.page_size, "marker": marker},
-            project_id=project_id,
-        )
-        body = reply.parse(PeerLinkList, operation)
-        next_marker = body.page_info.next_marker if body.page_info else None
-        return Page(body.peer_links, body.request_id or reply.request_id, next_marker)
-
-    return pagination.paginate(operation, fetch)
+    return pagination.list_pages(
+        operation,
+        config=config,
+        service=SERVICE,
+        region=region,
+        path=_peer_links_path(project_id, gateway_id),
+        project_id=project_id,
+        query={"name": name_values, "id": id_values},
+        envelope=PeerLinkList,
+        items_field="peer_links",
+    )
 
 
 def list_peer_links(

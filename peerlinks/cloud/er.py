@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from peerlinks.cloud import pagination, transport
 from peerlinks.cloud.config import CloudConfig, resolve
-from peerlinks.cloud.errors import InvalidRequest
 from peerlinks.cloud.iam import get_project_id
 from peerlinks.cloud.models import (
     EnterpriseRouter,
@@ -31,16 +30,6 @@ def _attachments_path(project_id: str, er_id: str) -> str:
     return f"/v3/{project_id}/enterprise-router/{er_id}/attachments"
 
 
-def _check_filters(operation: str, filters: dict[str, QueryValue]) -> dict[str, QueryValue]:
-    if "limit" in filters or "marker" in filters:
-        raise InvalidRequest(
-            "limit and marker are managed by pagination (set page_size in the config instead)",
-            error_code="InvalidRequest",
-            operation=operation,
-        )
-    return filters
-
-
 def iter_enterprise_router_pages(
     *, region: str, config: CloudConfig | None = None, **filters: QueryValue
 ) -> Iterator[Page[EnterpriseRouter]]:
@@ -48,25 +37,19 @@ def iter_enterprise_router_pages(
     operation = "ListEnterpriseRouters"
     config = resolve(config)
     check_region(operation, "region", region)
-    query = _check_filters(operation, filters)
+    query = pagination.check_filters(operation, filters)
     project_id = get_project_id(region=region, config=config)
-
-    def fetch(marker: str | None) -> Page[EnterpriseRouter]:
-        reply = transport.request(
-            operation,
-            "GET",
-            config=config,
-            service=SERVICE,
-            region=region,
-            path=_routers_path(project_id),
-            query={**query, "limit": config.page_size, "marker": marker},
-            project_id=project_id,
-        )
-        body = reply.parse(EnterpriseRouterList, operation)
-        next_marker = body.page_info.next_marker if body.page_info else None
-        return Page(body.instances, body.request_id or reply.request_id, next_marker)
-
-    return pagination.paginate(operation, fetch)
+    return pagination.list_pages(
+        operation,
+        config=config,
+        service=SERVICE,
+        region=region,
+        path=_routers_path(project_id),
+        project_id=project_id,
+        query=query,
+        envelope=EnterpriseRouterList,
+        items_field="instances",
+    )
 
 
 def list_enterprise_routers(
@@ -103,25 +86,19 @@ def iter_er_attachment_pages(
     config = resolve(config)
     check_region(operation, "region", region)
     check_uuid(operation, "er_id", er_id)
-    query = _check_filters(operation, filters)
+    query = pagination.check_filters(operation, filters)
     project_id = get_project_id(region=region, config=config)
-
-    def fetch(marker: str | None) -> Page[ErAttachment]:
-        reply = transport.request(
-            operation,
-            "GET",
-            config=config,
-            service=SERVICE,
-            region=region,
-            path=_attachments_path(project_id, er_id),
-            query={**query, "limit": config.page_size, "marker": marker},
-            project_id=project_id,
-        )
-        body = reply.parse(ErAttachmentList, operation)
-        next_marker = body.page_info.next_marker if body.page_info else None
-        return Page(body.attachments, body.request_id or reply.request_id, next_marker)
-
-    return pagination.paginate(operation, fetch)
+    return pagination.list_pages(
+        operation,
+        config=config,
+        service=SERVICE,
+        region=region,
+        path=_attachments_path(project_id, er_id),
+        project_id=project_id,
+        query=query,
+        envelope=ErAttachmentList,
+        items_field="attachments",
+    )
 
 
 def list_er_attachments(
