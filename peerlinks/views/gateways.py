@@ -1,5 +1,7 @@
 """Global DC gateways: the list, and one gateway with its peer links and quota."""
 
+from uuid import UUID
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -16,7 +18,7 @@ def gateway_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def gateway_detail(request: HttpRequest, cloud_id: object) -> HttpResponse:
+def gateway_detail(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """One gateway: its fields, quota left, last sync and its peer links."""
     gateway = get_object_or_404(Gateway.objects.select_related("project"), cloud_id=str(cloud_id))
     links = gateway.peer_links.present().for_list()

@@ -2,6 +2,7 @@
 
 import csv
 from collections.abc import Iterator
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -106,12 +107,12 @@ def link_export(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
-def _get_link(cloud_id: object) -> PeerLink:
+def _get_link(cloud_id: UUID) -> PeerLink:
     return get_object_or_404(PeerLink.objects.for_list(), cloud_id=str(cloud_id))
 
 
 @login_required
-def link_detail(request: HttpRequest, cloud_id: object) -> HttpResponse:
+def link_detail(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """One peer link: every field, its status history, its ER attachment, local fields and its changes."""
     link = _get_link(cloud_id)
     return _render_detail(request, link, LocalFieldsForm.for_link(link))
@@ -130,7 +131,7 @@ def _render_detail(
 
 
 @login_required
-def link_status(request: HttpRequest, cloud_id: object) -> HttpResponse:
+def link_status(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """The status badge, polled by htmx while the link is pending; status 286 stops the polling."""
     link = _get_link(cloud_id)
     if not request.htmx:
@@ -143,17 +144,17 @@ def link_status(request: HttpRequest, cloud_id: object) -> HttpResponse:
 
 @login_required
 @require_POST
-def link_local_fields(request: HttpRequest, cloud_id: object) -> HttpResponse:
+def link_local_fields(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """Save the owner team, ticket reference and labels; htmx gets the panel back."""
     link = _get_link(cloud_id)
     form = LocalFieldsForm(request.POST)
-    if form.is_valid():
+    saved = form.is_valid()
+    if saved:
         link = update_local_fields(link_id=link.pk, user=request.user, **form.cleaned_data)
         form = LocalFieldsForm.for_link(link)
-        if not _fragment(request):
-            messages.success(request, "Local fields saved.")
-            return redirect(link)
-    elif not _fragment(request):
-        return _render_detail(request, link, form, status=400)
-    context = {"link": link, "form": form, "saved": form.is_bound is False}
-    return render(request, "peerlinks/_local_fields.html", context)
+    if not _fragment(request):
+        if not saved:
+            return _render_detail(request, link, form, status=400)
+        messages.success(request, "Local fields saved.")
+        return redirect(link)
+    return render(request, "peerlinks/_local_fields.html", {"link": link, "form": form, "saved": saved})
