@@ -34,6 +34,12 @@ def _offline_guard():
     socket.socket.connect = _real_connect
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Real hashing costs ~0.3 s a user; tests need logins, not brute-force resistance."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def simulator_session():
     """One simulator process-wide (in a background thread), on an ephemeral port, empty seed."""
