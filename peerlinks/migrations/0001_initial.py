@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,183 +15,356 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='CloudProject',
+            name="CloudProject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(max_length=36, unique=True)),
-                ('project_id', models.CharField(blank=True, max_length=36)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('sync_error', models.TextField(blank=True)),
-                ('sync_failed_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(max_length=36, unique=True)),
+                ("project_id", models.CharField(blank=True, max_length=36)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                ("sync_error", models.TextField(blank=True)),
+                ("sync_failed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['region'],
+                "ordering": ["region"],
             },
         ),
         migrations.CreateModel(
-            name='EnterpriseRouter',
+            name="EnterpriseRouter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cloud_id', models.CharField(max_length=36, unique=True)),
-                ('name', models.CharField(max_length=64)),
-                ('description', models.CharField(blank=True, max_length=255)),
-                ('state', models.CharField(max_length=32)),
-                ('asn', models.BigIntegerField(blank=True, null=True)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('gone_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='routers', to='peerlinks.cloudproject')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("cloud_id", models.CharField(max_length=36, unique=True)),
+                ("name", models.CharField(max_length=64)),
+                ("description", models.CharField(blank=True, max_length=255)),
+                ("state", models.CharField(max_length=32)),
+                ("asn", models.BigIntegerField(blank=True, null=True)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                ("gone_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="routers",
+                        to="peerlinks.cloudproject",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'cloud_id'],
+                "ordering": ["name", "cloud_id"],
             },
         ),
         migrations.CreateModel(
-            name='Gateway',
+            name="Gateway",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cloud_id', models.CharField(max_length=36, unique=True)),
-                ('name', models.CharField(max_length=64)),
-                ('description', models.CharField(blank=True, max_length=255)),
-                ('region_id', models.CharField(blank=True, max_length=36)),
-                ('bgp_asn', models.BigIntegerField(blank=True, null=True)),
-                ('status', models.CharField(max_length=20)),
-                ('admin_state_up', models.BooleanField(default=True)),
-                ('current_peer_link_count', models.IntegerField(default=0)),
-                ('available_peer_link_count', models.IntegerField(default=0)),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('cloud_created_at', models.DateTimeField(blank=True, null=True)),
-                ('cloud_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('links_synced_at', models.DateTimeField(blank=True, null=True)),
-                ('gone_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='gateways', to='peerlinks.cloudproject')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("cloud_id", models.CharField(max_length=36, unique=True)),
+                ("name", models.CharField(max_length=64)),
+                ("description", models.CharField(blank=True, max_length=255)),
+                ("region_id", models.CharField(blank=True, max_length=36)),
+                ("bgp_asn", models.BigIntegerField(blank=True, null=True)),
+                ("status", models.CharField(max_length=20)),
+                ("admin_state_up", models.BooleanField(default=True)),
+                ("current_peer_link_count", models.IntegerField(default=0)),
+                ("available_peer_link_count", models.IntegerField(default=0)),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                ("cloud_created_at", models.DateTimeField(blank=True, null=True)),
+                ("cloud_updated_at", models.DateTimeField(blank=True, null=True)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                ("links_synced_at", models.DateTimeField(blank=True, null=True)),
+                ("gone_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="gateways",
+                        to="peerlinks.cloudproject",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'cloud_id'],
+                "ordering": ["name", "cloud_id"],
             },
         ),
         migrations.CreateModel(
-            name='PeerLink',
+            name="PeerLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cloud_id', models.CharField(max_length=36, unique=True)),
-                ('name', models.CharField(max_length=64)),
-                ('description', models.CharField(blank=True, max_length=255)),
-                ('status', models.CharField(max_length=20)),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('peer_type', models.CharField(choices=[('ER', 'Enterprise router'), ('GDGW', 'Global DC gateway')], max_length=8)),
-                ('peer_gateway_id', models.CharField(max_length=36)),
-                ('peer_region', models.CharField(max_length=36)),
-                ('peer_project_id', models.CharField(max_length=36)),
-                ('peer_site_code', models.CharField(blank=True, max_length=64)),
-                ('link_id', models.CharField(blank=True, max_length=64)),
-                ('bandwidth_size', models.IntegerField(default=0)),
-                ('gcb_id', models.CharField(blank=True, max_length=36)),
-                ('create_owner', models.CharField(blank=True, max_length=8)),
-                ('instance_id', models.CharField(blank=True, max_length=64)),
-                ('tenant_id', models.CharField(blank=True, max_length=36)),
-                ('cloud_created_at', models.DateTimeField(blank=True, null=True)),
-                ('cloud_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('first_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('gone_at', models.DateTimeField(blank=True, null=True)),
-                ('owner_team', models.CharField(blank=True, max_length=100)),
-                ('ticket_ref', models.CharField(blank=True, max_length=100)),
-                ('labels', models.JSONField(blank=True, default=list)),
-                ('gateway', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='peer_links', to='peerlinks.gateway')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("cloud_id", models.CharField(max_length=36, unique=True)),
+                ("name", models.CharField(max_length=64)),
+                ("description", models.CharField(blank=True, max_length=255)),
+                ("status", models.CharField(max_length=20)),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                (
+                    "peer_type",
+                    models.CharField(
+                        choices=[("ER", "Enterprise router"), ("GDGW", "Global DC gateway")], max_length=8
+                    ),
+                ),
+                ("peer_gateway_id", models.CharField(max_length=36)),
+                ("peer_region", models.CharField(max_length=36)),
+                ("peer_project_id", models.CharField(max_length=36)),
+                ("peer_site_code", models.CharField(blank=True, max_length=64)),
+                ("link_id", models.CharField(blank=True, max_length=64)),
+                ("bandwidth_size", models.IntegerField(default=0)),
+                ("gcb_id", models.CharField(blank=True, max_length=36)),
+                ("create_owner", models.CharField(blank=True, max_length=8)),
+                ("instance_id", models.CharField(blank=True, max_length=64)),
+                ("tenant_id", models.CharField(blank=True, max_length=36)),
+                ("cloud_created_at", models.DateTimeField(blank=True, null=True)),
+                ("cloud_updated_at", models.DateTimeField(blank=True, null=True)),
+                ("first_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                ("gone_at", models.DateTimeField(blank=True, null=True)),
+                ("owner_team", models.CharField(blank=True, max_length=100)),
+                ("ticket_ref", models.CharField(blank=True, max_length=100)),
+                ("labels", models.JSONField(blank=True, default=list)),
+                (
+                    "gateway",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="peer_links",
+                        to="peerlinks.gateway",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'cloud_id'],
+                "ordering": ["name", "cloud_id"],
             },
         ),
         migrations.CreateModel(
-            name='Drift',
+            name="Drift",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('created', 'Created outside dcportal'), ('changed', 'Changed outside dcportal'), ('deleted', 'Deleted outside dcportal')], max_length=10)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('detected_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('peer_link', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='drifts', to='peerlinks.peerlink')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created outside dcportal"),
+                            ("changed", "Changed outside dcportal"),
+                            ("deleted", "Deleted outside dcportal"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("detected_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "peer_link",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="drifts",
+                        to="peerlinks.peerlink",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-detected_at', '-id'],
+                "ordering": ["-detected_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ChangeRequest',
+            name="ChangeRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('create', 'Create'), ('update', 'Rename / describe'), ('delete', 'Delete')], max_length=10)),
-                ('state', models.CharField(choices=[('pending_approval', 'Pending approval'), ('approved', 'Approved'), ('executing', 'Executing'), ('done', 'Done'), ('failed', 'Failed'), ('rejected', 'Rejected'), ('cancelled', 'Cancelled'), ('expired', 'Expired')], default='pending_approval', max_length=20)),
-                ('payload', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('cloud_request_ids', models.JSONField(blank=True, default=list)),
-                ('error_code', models.CharField(blank=True, max_length=64)),
-                ('error_msg', models.TextField(blank=True)),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='change_requests', to=settings.AUTH_USER_MODEL)),
-                ('retry_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='retries', to='peerlinks.changerequest')),
-                ('gateway', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='change_requests', to='peerlinks.gateway')),
-                ('peer_link', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='change_requests', to='peerlinks.peerlink')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("create", "Create"), ("update", "Rename / describe"), ("delete", "Delete")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending_approval", "Pending approval"),
+                            ("approved", "Approved"),
+                            ("executing", "Executing"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("rejected", "Rejected"),
+                            ("cancelled", "Cancelled"),
+                            ("expired", "Expired"),
+                        ],
+                        default="pending_approval",
+                        max_length=20,
+                    ),
+                ),
+                ("payload", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("cloud_request_ids", models.JSONField(blank=True, default=list)),
+                ("error_code", models.CharField(blank=True, max_length=64)),
+                ("error_msg", models.TextField(blank=True)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="change_requests",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "retry_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="retries",
+                        to="peerlinks.changerequest",
+                    ),
+                ),
+                (
+                    "gateway",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="change_requests",
+                        to="peerlinks.gateway",
+                    ),
+                ),
+                (
+                    "peer_link",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="change_requests",
+                        to="peerlinks.peerlink",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='StatusChange',
+            name="StatusChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(blank=True, max_length=20)),
-                ('to_status', models.CharField(max_length=20)),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('observed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('peer_link', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='status_changes', to='peerlinks.peerlink')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_status", models.CharField(blank=True, max_length=20)),
+                ("to_status", models.CharField(max_length=20)),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                ("observed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "peer_link",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="status_changes",
+                        to="peerlinks.peerlink",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['observed_at', 'id'],
+                "ordering": ["observed_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_name', models.CharField(blank=True, max_length=150)),
-                ('action', models.CharField(db_index=True, max_length=64)),
-                ('object_type', models.CharField(max_length=32)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('object_repr', models.CharField(blank=True, max_length=200)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('cloud_request_id', models.CharField(blank=True, max_length=64)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('change_request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_events', to='peerlinks.changerequest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor_name", models.CharField(blank=True, max_length=150)),
+                ("action", models.CharField(db_index=True, max_length=64)),
+                ("object_type", models.CharField(max_length=32)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("object_repr", models.CharField(blank=True, max_length=200)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                ("cloud_request_id", models.CharField(blank=True, max_length=64)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "change_request",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audit_events",
+                        to="peerlinks.changerequest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['object_type', 'object_id'], name='peerlinks_a_object__afa468_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(fields=["object_type", "object_id"], name="peerlinks_a_object__afa468_idx")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='peerlink',
-            index=models.Index(fields=['status'], name='peerlinks_p_status_2e0d97_idx'),
+            model_name="peerlink",
+            index=models.Index(fields=["status"], name="peerlinks_p_status_2e0d97_idx"),
         ),
         migrations.AddIndex(
-            model_name='peerlink',
-            index=models.Index(fields=['gone_at', 'name'], name='peerlinks_p_gone_at_743064_idx'),
+            model_name="peerlink",
+            index=models.Index(fields=["gone_at", "name"], name="peerlinks_p_gone_at_743064_idx"),
         ),
         migrations.AddIndex(
-            model_name='peerlink',
-            index=models.Index(fields=['peer_gateway_id'], name='peerlinks_p_peer_ga_7fa87e_idx'),
+            model_name="peerlink",
+            index=models.Index(fields=["peer_gateway_id"], name="peerlinks_p_peer_ga_7fa87e_idx"),
         ),
         migrations.AddIndex(
-            model_name='changerequest',
-            index=models.Index(fields=['state', 'created_at'], name='peerlinks_c_state_6fb2e4_idx'),
+            model_name="changerequest",
+            index=models.Index(fields=["state", "created_at"], name="peerlinks_c_state_6fb2e4_idx"),
         ),
     ]

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from peerlinks.filters import PEER_LINK_SORTS, PeerLinkFilter
-from peerlinks.forms_local import LocalFieldsForm
+from peerlinks.forms import LocalFieldsForm
 from peerlinks.models import PeerLink
 from peerlinks.services.dashboard import build_link_story, fetch_er_attachment_state, update_local_fields
 
