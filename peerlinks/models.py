@@ -4,6 +4,8 @@ Cached rows mirror the cloud (filled by the sync service); rows that disappear f
 with `gone_at` set, for history, and hidden by default.
 """
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -171,6 +173,7 @@ class PeerLink(models.Model):
 
     class Meta:
         ordering = ["name", "cloud_id"]
+        permissions = [("export_peerlink", "Can export peer links as CSV")]
         indexes = [
             models.Index(fields=["status"]),
             models.Index(fields=["gone_at", "name"]),
@@ -275,10 +278,20 @@ class ChangeRequest(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # Policy as it stood at submission: approvals needed, and when an undecided request expires.
+    approvals_required = models.PositiveSmallIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # An approved request waits for the change window: not executed before this time.
+    not_before = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["state", "created_at"])]
+        permissions = [
+            ("submit_change", "Can submit and cancel own change requests"),
+            ("approve_change", "Can approve or reject others' change requests"),
+            ("retry_change", "Can retry failed change requests"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} {self.payload.get('name', '')}".strip()
@@ -316,3 +329,99 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or 'system'} {self.action} {self.object_repr}"
+
+
+class Approval(models.Model):
+    """One approver's decision on a change request, bound to the exact payload they saw."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        REJECT = "reject", "Rejected"
+
+    change_request = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="approvals")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approvals")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    # SHA-256 of the canonical JSON payload decided on; an edited payload no longer matches.
+    payload_digest = models.CharField(max_length=64)
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["decided_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["change_request", "approver", "payload_digest"],
+                name="one_decision_per_approver_payload",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} by {self.approver} on #{self.change_request_id}"
+
+
+class Comment(models.Model):
+    """A message in a change request's discussion thread."""
+
+    change_request = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author} on #{self.change_request_id}"
+
+
+class Notice(models.Model):
+    """An in-app notification for one user, shown until read."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices")
+    change_request = models.ForeignKey(
+        ChangeRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="notices"
+    )
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Policy(models.Model):
+    """The approval policy, edited by admins: approvals per kind, expiry, and an optional change window.
+
+    One row (pk 1); `Policy.current()` reads it.
+    """
+
+    approvals_create = models.PositiveSmallIntegerField(default=1)
+    approvals_update = models.PositiveSmallIntegerField(default=0)
+    approvals_delete = models.PositiveSmallIntegerField(default=1)
+    expire_after = models.DurationField(default=datetime.timedelta(days=7))
+    window_enabled = models.BooleanField(default=False)
+    # ISO weekdays (1 = Monday) on which a window opens, comma-separated.
+    window_weekdays = models.CharField(max_length=20, default="1,2,3,4,5")
+    window_start = models.TimeField(default=datetime.time(22, 0))
+    window_end = models.TimeField(default=datetime.time(6, 0))
+
+    class Meta:
+        verbose_name_plural = "policy"
+
+    def __str__(self) -> str:
+        return "Approval policy"
+
+    @classmethod
+    def current(cls) -> "Policy":
+        return cls.objects.get_or_create(pk=1)[0]
+
+    def approvals_for(self, kind: str) -> int:
+        return {
+            "create": self.approvals_create,
+            "update": self.approvals_update,
+            "delete": self.approvals_delete,
+        }[kind]
