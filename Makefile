@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast lint format clean
+.PHONY: setup run test test-fast test-e2e lint format clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,14 @@ run: setup
 
 test: setup
 	./scripts/test.sh
+
+# Everything but the browser tests, on SQLite only: the quick loop while working.
+test-fast: setup
+	DATABASE_URL= $(BIN)/pytest -m "not e2e"
+
+# Only the browser tests (need Debian's chromium: apt-get install chromium).
+test-e2e: setup
+	DATABASE_URL= $(BIN)/pytest -m e2e
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,18 +1,43 @@
 #!/usr/bin/env bash
-# The whole check: Django's system checks, migrations in sync, lint, then the test suite.
-# Runs on SQLite; with TEST_POSTGRES_URL set (or a PostgreSQL answering on 127.0.0.1:5432) once more on PostgreSQL.
+# The whole check: Django's system checks, migrations in sync, lint, then the test suite:
+#   1. everything but the browser tests on SQLite,
+#   2. the same on PostgreSQL (TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/dcportal),
+#   3. the browser tests (marked e2e) once, on SQLite, driving Debian's chromium.
+# Locally a missing PostgreSQL or chromium skips that step with a warning; with CI set both are required.
+# Extra arguments go to every pytest run, e.g. `./scripts/test.sh -k topology`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export DEBUG=1
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+started=$SECONDS
 
+step() { echo; echo "== $1 ($((SECONDS - started)) s so far)"; }
+
+# pytest exits 5 when it collected nothing: a failure for the full suite (something is badly wrong),
+# but expected when extra arguments select tests that live in another step.
+run_pytest() {
+    local rc=0
+    $BIN/pytest "$@" || rc=$?
+    if [[ $rc == 5 ]]; then
+        if [[ $user_args == 1 ]]; then
+            echo "(no tests selected in this step)"
+            return 0
+        fi
+        echo "ERROR: pytest collected no tests in this step" >&2
+    fi
+    return $rc
+}
+user_args=$(( $# > 0 ))
+
+step "checks and lint"
 $BIN/python manage.py check --fail-level WARNING
 $BIN/python manage.py makemigrations --check --dry-run >/dev/null
 $BIN/ruff check .
 $BIN/ruff format --check .
 
-echo "== tests on SQLite"
-env -u DATABASE_URL $BIN/pytest "$@"
+step "tests on SQLite"
+DATABASE_URL="" run_pytest -m "not e2e" "$@"
 
 pg_url=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/dcportal}
 if $BIN/python - "$pg_url" <<'PY'
@@ -22,10 +47,28 @@ url = sys.argv[1]
 try:
     psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", connect_timeout=3).close()
 except Exception as exc:
-    print(f"PostgreSQL not reachable ({exc.__class__.__name__}); skipping the PostgreSQL run")
+    print(f"PostgreSQL not reachable at {url.split('@')[-1]} ({exc.__class__.__name__})")
     sys.exit(1)
 PY
 then
-    echo "== tests on PostgreSQL"
-    DATABASE_URL=$pg_url $BIN/pytest "$@"
+    step "tests on PostgreSQL"
+    DATABASE_URL=$pg_url run_pytest -m "not e2e" "$@"
+elif [[ -n "${CI:-}" ]]; then
+    echo "ERROR: CI is set and PostgreSQL is required; set TEST_POSTGRES_URL or start one (.ci/run does)." >&2
+    exit 1
+else
+    echo "WARNING: skipping the PostgreSQL run (set TEST_POSTGRES_URL, or CI=1 to make it required)."
 fi
+
+if [[ -x "$CHROMIUM" ]]; then
+    step "browser tests (e2e) on SQLite with $($CHROMIUM --version 2>/dev/null | head -n1)"
+    DATABASE_URL="" CHROMIUM="$CHROMIUM" E2E_REQUIRED=1 run_pytest -m e2e "$@"
+elif [[ -n "${CI:-}" ]]; then
+    echo "ERROR: CI is set and $CHROMIUM is missing (.ci/run installs Debian's chromium)." >&2
+    exit 1
+else
+    echo "WARNING: skipping the browser tests: $CHROMIUM not found (apt-get install chromium)."
+fi
+
+echo
+echo "== all green in $((SECONDS - started)) s"

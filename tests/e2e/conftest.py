@@ -1,0 +1,200 @@
+"""Browser tests: Playwright driving Debian's chromium against the live server, the simulator and a real
+task worker.
+
+The worker is `manage.py db_worker` in a subprocess, exactly as `make run` starts it. To share the test
+database with it, these tests use a file-based SQLite test database (an in-memory one lives in this
+process only). Run them on their own (`pytest -m e2e`, as scripts/test.sh does): in a run that also holds
+the other tests, the test database may already be in memory, and the browser tests then skip.
+"""
+
+import io
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API keeps an event loop in this thread; the ORM calls in the tests are still plain
+# synchronous code, so Django's guard against async contexts would be a false alarm here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REGION = "cn-north-4"
+PASSWORD = "pw-for-e2e-only"
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A file-based SQLite test database, so the worker subprocess can open it too."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("e2e-db") / "e2e.sqlite3")
+
+
+def _database_url() -> str:
+    """The URL of the test database as it is now (after pytest-django renamed it)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        name = str(db["NAME"])
+        if name == ":memory:" or "mode=memory" in name:
+            message = "browser tests need a file database: run them on their own (pytest -m e2e)"
+            if os.environ.get("E2E_REQUIRED"):
+                pytest.fail(message)
+            pytest.skip(message)
+        return f"sqlite:///{name}"
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    pytest.skip(f"no worker support for {db['ENGINE']}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"{CHROMIUM} not found: apt-get install chromium"
+        if os.environ.get("E2E_REQUIRED"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[object]:
+    context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def cloud(simulator, settings, transactional_db) -> dict:
+    """A small world in the simulator, synced into the cache: one gateway and three enterprise routers."""
+    from django.core.management import call_command
+
+    sim = simulator.sim
+    sim.set_config(transition_delay=2.5)  # long enough to see a link pending before it settles
+    gateway = sim.add_gateway(name="gdgw-e2e", region=REGION, quota=10)
+    names = ("er-e2e-ok", "er-e2e-doomed", "er-e2e-3")
+    routers = {name: sim.add_router(name=name, region=REGION)["id"] for name in names}
+    settings.CLOUD_ENDPOINT = simulator.base_url
+    settings.CLOUD_REGIONS = [REGION]
+    settings.PENDING_RECHECK_INTERVAL = 0.5
+    call_command("sync_peerlinks", stdout=io.StringIO())
+    return {"simulator": simulator, "gateway_id": gateway["id"], "routers": routers}
+
+
+@pytest.fixture
+def worker(cloud, settings, tmp_path) -> Iterator[subprocess.Popen]:
+    """`manage.py db_worker` in its own process, on the test database and the simulator."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CLOUD_ENDPOINT": settings.CLOUD_ENDPOINT,
+        "CLOUD_REGIONS": ",".join(settings.CLOUD_REGIONS),
+        "PENDING_RECHECK_INTERVAL": "0.5",
+        "DEBUG": "1",
+        "TASKS_BACKEND": "database",
+    }
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval=0.2"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.returncode not in (0, -15):
+        print(log.read_text()[-4000:])
+
+
+@pytest.fixture
+def engineer_login(transactional_db) -> str:
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("e2e-engineer", password=PASSWORD)
+    return "e2e-engineer"
+
+
+@pytest.fixture
+def logged_in(page, engineer_login):
+    """The page, after logging in through the login form."""
+    from playwright.sync_api import expect
+
+    page.goto("/")
+    page.get_by_label("Username").fill(engineer_login)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text(engineer_login, exact=True)).to_be_visible()
+    return page
+
+
+@pytest.fixture
+def make_active_link(cloud):
+    """Make a link directly in the cloud (as if done elsewhere), let it settle, and sync it into the cache."""
+    from django.core.management import call_command
+
+    import dcsim
+    from peerlinks import cloud as api
+
+    def make(name: str, router: str, *, description: str = "") -> str:
+        sim = cloud["simulator"].sim
+        sim.set_config(transition_delay=0)
+        result = api.create_peer_link(
+            region=REGION,
+            gateway_id=cloud["gateway_id"],
+            name=name,
+            description=description,
+            peer_gateway_id=cloud["routers"][router],
+            peer_region=REGION,
+            peer_project_id=dcsim.project_id_for(REGION),
+        )
+        call_command("sync_peerlinks", stdout=io.StringIO())
+        sim.set_config(transition_delay=2.5)
+        return result.peer_link.id
+
+    return make
+
+
+def wait_for(condition, *, timeout: float = TIMEOUT_MS / 1000, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

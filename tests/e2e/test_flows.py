@@ -1,0 +1,146 @@
+"""The flows a network engineer goes through, in a real browser, against the simulator and a real worker."""
+
+import csv
+import io
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import REGION, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _mark_page(page: Page) -> None:
+    """A flag that survives htmx swaps but not a reload or a navigation."""
+    page.evaluate("window.__e2eSamePage = true")
+
+
+def _same_page(page: Page) -> bool:
+    return page.evaluate("window.__e2eSamePage === true")
+
+
+def _request_link(page: Page, cloud: dict, *, router: str, name: str, description: str = "") -> None:
+    page.goto("/links/new/")
+    page.get_by_label("Gateway").select_option(cloud["gateway_id"])
+    page.get_by_label("Peer type").select_option("ER")
+    page.get_by_label("Peer region").select_option(REGION)
+    page.wait_for_load_state("networkidle")  # each choice above reloads the peer list through htmx
+    peer = page.locator("#field-peer select")
+    router_id = cloud["routers"][router]
+    expect(peer.locator(f'option[value="{router_id}"]')).to_be_attached()
+    peer.select_option(router_id)
+    expect(peer).to_have_value(router_id)
+    page.get_by_label("Name", exact=True).fill(name)
+    if description:
+        page.get_by_label("Description").fill(description)
+    page.get_by_role("button", name="Request this link").click()
+    expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+
+
+def test_engineer_logs_in_through_the_form_and_sees_the_synced_gateway(logged_in, cloud):
+    page = logged_in
+    page.get_by_role("link", name="Gateways").click()
+    expect(page.get_by_text("gdgw-e2e").first).to_be_visible()
+    page.get_by_role("link", name="Topology").click()
+    expect(page.locator(f'[data-node="{cloud["gateway_id"]}"]')).to_be_attached()
+
+
+def test_a_link_to_an_enterprise_router_turns_active_without_a_reload(logged_in, cloud, worker):
+    page = logged_in
+    _request_link(page, cloud, router="er-e2e-ok", name="e2e-to-er", description="made by the browser test")
+    _mark_page(page)
+    state = page.locator("#change-state")
+    expect(state.get_by_text("Done", exact=True)).to_be_visible()
+    expect(state.locator(".badge.status-active")).to_be_visible()
+    assert _same_page(page), "the change page reloaded instead of updating in place"
+
+    state.get_by_role("link", name="e2e-to-er").click()
+    expect(page.get_by_role("heading", name=re.compile("e2e-to-er"))).to_be_visible()
+    expect(page.locator(".badge.status-active").first).to_have_text("Active")
+
+
+def test_a_link_that_ends_in_error_shows_the_clouds_reason(logged_in, cloud, worker):
+    page = logged_in
+    _request_link(page, cloud, router="er-e2e-doomed", name="e2e-doomed")
+    # The router breaks after the worker sent the create, while the link is still PENDING_CREATE: the
+    # cloud ends the link in ERROR with a reason (a router already broken is refused before sending).
+    sim = cloud["simulator"].sim
+    wait_for(
+        lambda: any(link.name == "e2e-doomed" for link in list(sim.store.peer_links.values())),
+        what="the worker to send the create",
+    )
+    sim.set_router_state(cloud["routers"]["er-e2e-doomed"], "failed")
+    _mark_page(page)
+    state = page.locator("#change-state")
+    expect(state.get_by_text("Failed", exact=True)).to_be_visible()
+    expect(state).to_contain_text("is failed, expected available")
+    assert _same_page(page)
+
+    state.get_by_role("link", name="e2e-doomed").click()
+    expect(page.locator("#error-reason")).to_contain_text("er-e2e-doomed")
+    expect(page.locator("#error-reason")).to_contain_text("is failed, expected available")
+
+
+def test_renaming_a_link_goes_through_a_change_and_shows_the_new_name(
+    logged_in, cloud, worker, make_active_link
+):
+    page = logged_in
+    link_id = make_active_link("e2e-old-name", "er-e2e-ok")
+    page.goto(f"/links/{link_id}/")
+    page.get_by_role("link", name="Rename / describe").click()
+    page.get_by_label("Name", exact=True).fill("e2e-new-name")
+    page.get_by_label("Description").fill("renamed in the browser")
+    page.get_by_role("button", name="Request the change").click()
+    expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+    expect(page.locator("#change-state").get_by_text("Done", exact=True)).to_be_visible()
+
+    page.goto(f"/links/{link_id}/")
+    expect(page.get_by_role("heading", name=re.compile("e2e-new-name"))).to_be_visible()
+    expect(page.get_by_text("renamed in the browser").first).to_be_visible()
+
+
+def test_deleting_a_link_needs_its_exact_name_typed(logged_in, cloud, worker, make_active_link):
+    page = logged_in
+    link_id = make_active_link("e2e-goner", "er-e2e-3")
+    page.goto(f"/links/{link_id}/")
+    page.get_by_role("link", name="Delete").click()
+    expect(page.locator("main")).to_contain_text("er-e2e-3")  # shows what it connects
+    confirm = page.get_by_label("Type the link's name to confirm")
+    confirm.fill("e2e-gone")  # a typo
+    page.get_by_role("button", name=re.compile("Request deletion")).click()
+    expect(page.locator("#delete-form")).to_contain_text("type e2e-goner exactly")
+    expect(page).to_have_url(re.compile(f"/links/{link_id}/delete/$"))
+
+    page.get_by_label("Type the link's name to confirm").fill("e2e-goner")
+    page.get_by_role("button", name=re.compile("Request deletion")).click()
+    expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+    expect(page.locator("#change-state").get_by_text("Done", exact=True)).to_be_visible()
+
+    page.goto("/links/")
+    expect(page.locator("#peerlink-table")).not_to_contain_text("e2e-goner")
+
+
+def test_filtering_the_list_and_exporting_the_filtered_set_as_csv(logged_in, cloud, make_active_link):
+    page = logged_in
+    make_active_link("e2e-alpha", "er-e2e-ok", description="first")
+    make_active_link("e2e-beta", "er-e2e-3", description="second")
+    page.goto("/links/")
+    table = page.locator("#peerlink-table")
+    expect(table).to_contain_text("e2e-alpha")
+    expect(table).to_contain_text("e2e-beta")
+
+    page.get_by_label("Search").fill("beta")
+    expect(table).not_to_contain_text("e2e-alpha")
+    expect(table).to_contain_text("e2e-beta")
+    expect(page).to_have_url(re.compile(r"q=beta"))
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name=re.compile("CSV", re.IGNORECASE)).click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8-sig"))))
+    assert [row["name"] for row in rows] == ["e2e-beta"]
+    assert rows[0]["status"] == "ACTIVE"
+    assert rows[0]["peer_gateway_id"] == cloud["routers"]["er-e2e-3"]
