@@ -1,6 +1,6 @@
 from django.urls import path
 
-from peerlinks.views import audit, changes, dashboard, gateways, links, topology
+from peerlinks.views import approvals, audit, changes, dashboard, gateways, lead, links, notices, topology
 
 app_name = "peerlinks"
 urlpatterns = [
@@ -21,6 +21,15 @@ urlpatterns = [
     path("changes/", changes.change_list, name="change_list"),
     path("changes/<int:pk>/", changes.change_detail, name="change_detail"),
     path("changes/<int:pk>/cancel/", changes.change_cancel, name="change_cancel"),
+    path("changes/<int:pk>/edit/", approvals.change_edit, name="change_edit"),
+    path("changes/<int:pk>/approve/", approvals.change_approve, name="change_approve"),
+    path("changes/<int:pk>/reject/", approvals.change_reject, name="change_reject"),
+    path("changes/<int:pk>/retry/", approvals.change_retry, name="change_retry"),
+    path("changes/<int:pk>/comments/", approvals.change_comment, name="change_comment"),
+    path("approvals/", approvals.approval_queue, name="approval_queue"),
+    path("lead/", lead.lead_view, name="lead"),
+    path("notices/", notices.notice_list, name="notice_list"),
+    path("notices/read/", notices.notice_mark_read, name="notice_mark_read"),
     path("topology/", topology.topology, name="topology"),
     path("audit/", audit.audit_list, name="audit_list"),
 ]
