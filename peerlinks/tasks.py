@@ -21,7 +21,7 @@ def recheck_pending_links() -> int:
 @task()
 def execute_change_task(change_id: int) -> str:
     """Carry out one approved change request."""
-    from peerlinks.services.changes import execute_change
+    from peerlinks.services.execution import execute_change
 
     return execute_change(change_id=change_id).state
 
@@ -29,6 +29,6 @@ def execute_change_task(change_id: int) -> str:
 @task()
 def follow_change_task(change_id: int) -> str:
     """Look again at the link a change is waiting for."""
-    from peerlinks.services.changes import follow_change
+    from peerlinks.services.execution import follow_change
 
     return follow_change(change_id=change_id).state

@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 
 from peerlinks import cloud
 from peerlinks.models import AuditEvent, ChangeRequest, CloudProject, EnterpriseRouter, Gateway, PeerLink
-from peerlinks.services import changes
+from peerlinks.services import changes, execution
 from peerlinks.services.sync import sync_region
 
 REGION = "cn-north-4"
@@ -142,7 +142,7 @@ def test_create_to_a_router_that_fails_meanwhile_ends_failed_with_the_reason(sim
     sim.control("PATCH", f"enterprise-routers/{er.cloud_id}", state="failed")
     change = run_worker(change)
     assert change.state == ChangeRequest.State.FAILED
-    assert change.error_code == changes.LINK_ERROR
+    assert change.error_code == execution.LINK_ERROR
     assert "is failed, expected available" in change.error_msg
     assert change.peer_link.status == "ERROR"
     assert "is failed" in change.peer_link.reason
@@ -154,7 +154,7 @@ def test_create_is_not_sent_when_the_router_is_no_longer_available(sim, gateway,
     sim.control("PATCH", f"enterprise-routers/{er.cloud_id}", state="failed")
     change = run_worker(change)
     assert change.state == ChangeRequest.State.FAILED
-    assert change.error_code == changes.PRECHECK_FAILED
+    assert change.error_code == execution.PRECHECK_FAILED
     assert "nothing was sent" in change.error_msg
     assert sim.links(gateway) == []
 
@@ -256,7 +256,7 @@ def test_a_change_whose_worker_died_after_creating_resumes_without_a_second_link
     ChangeRequest.objects.filter(pk=change.pk).update(
         state=ChangeRequest.State.EXECUTING, attempts=1, started_at=long_ago, updated_at=long_ago
     )
-    assert changes.resume_stalled_changes() == 1
+    assert execution.resume_stalled_changes() == 1
     change = run_worker(change)
     assert change.state == ChangeRequest.State.DONE, change.error_msg
     assert change.attempts == 2
@@ -268,7 +268,7 @@ def test_a_change_whose_worker_died_after_creating_resumes_without_a_second_link
 def test_a_fresh_executing_change_is_not_resumed(sim, gateway, engineer):
     change = submit_create(engineer, gateway, router("er-prod"))
     ChangeRequest.objects.filter(pk=change.pk).update(state=ChangeRequest.State.EXECUTING)
-    assert changes.resume_stalled_changes() == 0
+    assert execution.resume_stalled_changes() == 0
 
 
 def test_a_cancelled_change_is_never_executed(sim, gateway, engineer):

@@ -207,7 +207,7 @@ def test_a_link_stored_by_a_change_while_the_sync_was_fetching_is_not_marked_gon
 
     def fetch_then_store(**kwargs):
         snapshot = real_fetch(**kwargs)
-        # Meanwhile the worker creates a link and stores it in the cache (changes._store_link).
+        # Meanwhile the worker creates a link and stores it in the cache (execution._store_link).
         link_id = create_link(gateway_id=gateway_id, router_id=router_id, name="fresh")
         PeerLink.objects.create(
             cloud_id=link_id,

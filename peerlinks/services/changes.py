@@ -1,25 +1,19 @@
-"""Change requests: submit, approve by policy, execute against the cloud, follow to a final state.
+"""Change requests: the rules a change must follow, submitting, cancelling, and the audit log.
 
-Every request ends in a known state. A create is re-checked against a fresh look at the cloud just
-before it is sent, and a resumed or retried execution looks for the link an earlier attempt may have
-made (so there is never a second link). Transient cloud errors are retried later with backoff;
-permanent ones end the request as failed with the cloud's code and message.
+Approving, rejecting, editing, expiring and retrying live in `approvals`; carrying out an approved
+change against the cloud lives in `execution`.
 """
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
-from peerlinks import cloud
 from peerlinks.models import (
     AuditEvent,
     ChangeRequest,
@@ -27,9 +21,7 @@ from peerlinks.models import (
     EnterpriseRouter,
     Gateway,
     PeerLink,
-    StatusChange,
 )
-from peerlinks.services.sync import link_values
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +35,6 @@ OPEN_STATES = (
     ChangeRequest.State.EXECUTING,
 )
 CANCELLABLE_STATES = (ChangeRequest.State.PENDING_APPROVAL, ChangeRequest.State.APPROVED)
-# Error codes of failures decided here rather than by the cloud.
-PRECHECK_FAILED = "PRECHECK_FAILED"
-LINK_ERROR = "PEER_LINK_ERROR"
-LINK_VANISHED = "PEER_LINK_VANISHED"
-FOLLOW_TIMEOUT = "FOLLOW_TIMEOUT"
 
 
 class ChangeRefused(Exception):
@@ -278,7 +265,7 @@ def submit_change(
                 # A field left out keeps its value; spelling it out makes before/after complete.
                 payload = {field: payload.get(field, getattr(peer_link, field)) for field in UPDATE_FIELDS}
             payload["link_name"] = peer_link.name
-            payload["before"] = _link_summary(peer_link)
+            payload["before"] = link_summary(peer_link)
         change = ChangeRequest.objects.create(
             kind=kind, requested_by=user, gateway=gateway, peer_link=peer_link, payload=payload
         )
@@ -305,7 +292,7 @@ def _check_payload(kind: str, payload: dict) -> None:
         raise ChangeRefused(f"The description must be at most {DESCRIPTION_MAX} characters.")
 
 
-def _link_summary(row: PeerLink) -> dict:
+def link_summary(row: PeerLink) -> dict:
     """What a link is and connects, as it was when a change was asked for."""
     return {
         "name": row.name,
@@ -355,459 +342,3 @@ def enqueue_execution(change: ChangeRequest, *, delay: float = 0.0) -> None:
         execute_change_task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(change.pk)
     else:
         execute_change_task.enqueue(change.pk)
-
-
-# --- Executing ------------------------------------------------------------------------------------
-
-
-class _Retry(Exception):
-    """The cloud is busy with the link (pending, 409): try the whole step again later."""
-
-
-class _Precheck(Exception):
-    """A fresh look at the cloud shows the change can no longer be made; nothing was sent."""
-
-
-def execute_change(*, change_id: int) -> ChangeRequest:
-    """Claim an approved change and carry it out; then follow the link until its status is final."""
-    claimed = _claim(change_id)
-    if claimed is None:
-        return ChangeRequest.objects.get(pk=change_id)
-    change, resumed = claimed
-    try:
-        if change.kind == ChangeRequest.Kind.CREATE:
-            _send_create(change, resumed=resumed)
-        elif change.kind == ChangeRequest.Kind.UPDATE:
-            _send_update(change)
-        else:
-            _send_delete(change)
-    except _Precheck as exc:
-        return _finish(change, failed=True, error_code=PRECHECK_FAILED, error_msg=str(exc))
-    except _Retry as exc:
-        return _retry_later(change, error_code="BUSY", error_msg=str(exc))
-    except cloud.CloudError as exc:
-        return _handle_cloud_error(change, exc)
-    return follow_change(change_id=change.pk)
-
-
-def _claim(change_id: int) -> tuple[ChangeRequest, bool] | None:
-    """Move an approved change to executing, once; a stale executing one (its worker died) is resumed.
-
-    Returns the change and whether an earlier attempt may already have reached the cloud.
-    """
-    lease = timedelta(seconds=settings.CHANGE_EXECUTION_LEASE)
-    with transaction.atomic():
-        change = (
-            ChangeRequest.objects.select_for_update()
-            .select_related("gateway__project", "peer_link", "requested_by")
-            .filter(pk=change_id)
-            .first()
-        )
-        if change is None:
-            return None
-        stale = change.state == ChangeRequest.State.EXECUTING and change.updated_at < timezone.now() - lease
-        if change.state != ChangeRequest.State.APPROVED and not stale:
-            return None
-        resumed = stale or change.attempts > 0
-        first_started = change.started_at
-        # A resumed change gets a fresh follow window: the outage was ours, not the cloud's.
-        change.started_at = timezone.now() if stale or first_started is None else first_started
-        change.state = ChangeRequest.State.EXECUTING
-        change.attempts += 1
-        change.save(update_fields=["state", "attempts", "started_at", "updated_at"])
-        if stale:
-            after = {
-                "attempt": change.attempts,
-                "first_started_at": first_started and first_started.isoformat(),
-            }
-            record_audit(action="change.resumed", actor=None, obj=change, after=after, change=change)
-    return change, resumed
-
-
-def _send_create(change: ChangeRequest, *, resumed: bool) -> None:
-    gateway, payload = change.gateway, change.payload
-    if change.peer_link_id is not None:
-        return  # sent and recorded by an earlier attempt; only following is left
-    existing = _recheck_create(change, resumed=resumed)
-    request_id = None
-    if existing is None:
-        result = cloud.create_peer_link(
-            region=gateway.region,
-            gateway_id=gateway.cloud_id,
-            name=payload["name"],
-            description=payload.get("description") or None,
-            peer_gateway_id=payload["peer_gateway_id"],
-            peer_region=payload["peer_region"],
-            peer_project_id=payload["peer_project_id"],
-        )
-        existing, request_id = result.peer_link, result.request_id
-        if result.recovered:
-            logger.warning("change %s: create reply lost; found link %s by lookup", change.pk, existing.id)
-    with transaction.atomic():
-        row = _store_link(gateway=gateway, link=existing)
-        change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
-        change.peer_link = row
-        if request_id:
-            change.cloud_request_ids = [*change.cloud_request_ids, request_id]
-        change.save(update_fields=["peer_link", "cloud_request_ids", "updated_at"])
-        record_audit(
-            action="peer_link.created",
-            actor=change.requested_by,
-            obj=row,
-            after=_jsonable(link_values(existing)),
-            cloud_request_id=request_id,
-            change=change,
-        )
-
-
-def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink | None":
-    """Look at the cloud just before creating: the link an earlier attempt made, quota, peer, duplicates.
-
-    Returns the link to adopt when an earlier attempt already made it; raises _Precheck when the
-    create must not be sent.
-    """
-    gateway, payload = change.gateway, change.payload
-    peer_id = payload["peer_gateway_id"]
-    links = list(cloud.list_peer_links(region=gateway.region, gateway_id=gateway.cloud_id))
-    to_peer = [link for link in links if link.peer_site and link.peer_site.gateway_id == peer_id]
-    if resumed:
-        ours = [link for link in to_peer if link.name == payload["name"]]
-        if ours:
-            return max(ours, key=lambda link: (link.created_time is not None, link.created_time or 0))
-    if to_peer:
-        raise _Precheck(
-            f"The gateway already has a peer link to this peer ({to_peer[0].name}); nothing was sent."
-        )
-    fresh = cloud.show_global_dc_gateway(region=gateway.region, gateway_id=gateway.cloud_id)
-    if str(fresh.status or "") != Gateway.Status.ACTIVE:
-        raise _Precheck(
-            f"The gateway is {fresh.status or 'in an unknown state'}, not ACTIVE; nothing was sent."
-        )
-    if fresh.available_peer_link_count is not None and fresh.available_peer_link_count <= 0:
-        raise _Precheck("The gateway has no peer-link quota left in the cloud; nothing was sent.")
-    if payload["peer_type"] == PeerLink.PeerType.ER:
-        router = _show_peer(cloud.show_enterprise_router, region=payload["peer_region"], er_id=peer_id)
-        if str(router.state or "") != EnterpriseRouter.AVAILABLE:
-            raise _Precheck(
-                f"Enterprise router {router.name} is {router.state}, not available; nothing was sent."
-            )
-    else:
-        peer = _show_peer(cloud.show_global_dc_gateway, region=payload["peer_region"], gateway_id=peer_id)
-        if str(peer.status or "") != Gateway.Status.ACTIVE:
-            raise _Precheck(f"Peer gateway {peer.name} is {peer.status}, not ACTIVE; nothing was sent.")
-    return None
-
-
-def _show_peer(show: Callable[..., Any], **kwargs: str) -> Any:
-    try:
-        return show(**kwargs)
-    except cloud.NotFound as exc:
-        raise _Precheck("The peer no longer exists in the cloud; nothing was sent.") from exc
-
-
-def _send_update(change: ChangeRequest) -> None:
-    row = change.peer_link
-    if row is None:
-        raise _Precheck("The link is no longer known here; nothing was sent.")
-    wanted = {field: change.payload[field] for field in UPDATE_FIELDS if field in change.payload}
-    try:
-        current = cloud.show_peer_link(
-            region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
-        ).peer_link
-    except cloud.NotFound as exc:
-        raise _Precheck("The link no longer exists in the cloud; nothing was sent.") from exc
-    before = change.payload.get("before") or {field: getattr(row, field) for field in UPDATE_FIELDS}
-    if all((getattr(current, field) or "") == value for field, value in wanted.items()):
-        link, request_id = current, None  # already applied (a resumed attempt, or nothing to change)
-    else:
-        if str(current.status) in PeerLink.PENDING_STATUSES:
-            raise _Retry(f"The link is {current.status}; the rename waits until it is final.")
-        result = cloud.update_peer_link(
-            region=change.gateway.region,
-            gateway_id=change.gateway.cloud_id,
-            peer_link_id=row.cloud_id,
-            name=wanted.get("name"),
-            description=wanted.get("description"),
-        )
-        link, request_id = result.peer_link, result.request_id
-    with transaction.atomic():
-        row = _store_link(gateway=change.gateway, link=link)
-        _add_request_id(change, request_id)
-        record_audit(
-            action="peer_link.updated",
-            actor=change.requested_by,
-            obj=row,
-            before={field: before.get(field, "") for field in UPDATE_FIELDS},
-            after={field: getattr(row, field) for field in UPDATE_FIELDS},
-            cloud_request_id=request_id,
-            change=change,
-        )
-
-
-def _send_delete(change: ChangeRequest) -> None:
-    row = change.peer_link
-    if row is None:
-        raise _Precheck("The link is no longer known here; nothing was sent.")
-    try:
-        request_id = cloud.delete_peer_link(
-            region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
-        )
-    except cloud.NotFound:
-        request_id = None  # already gone: the outcome the user asked for
-    except cloud.Conflict as exc:
-        raise _Retry(f"The link is busy in the cloud ({exc.error_msg}); the delete waits.") from exc
-    with transaction.atomic():
-        _add_request_id(change, request_id)
-        record_audit(
-            action="peer_link.delete_sent",
-            actor=change.requested_by,
-            obj=row,
-            before=_link_summary(row),
-            cloud_request_id=request_id,
-            change=change,
-        )
-
-
-def _add_request_id(change: ChangeRequest, request_id: str | None) -> None:
-    if not request_id:
-        return
-    locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
-    locked.cloud_request_ids = [*locked.cloud_request_ids, request_id]
-    locked.save(update_fields=["cloud_request_ids", "updated_at"])
-    change.cloud_request_ids = locked.cloud_request_ids
-
-
-# --- Following ------------------------------------------------------------------------------------
-
-
-def follow_change(*, change_id: int) -> ChangeRequest:
-    """Look at the link once; finish the change if its status is final, else look again later."""
-    change = ChangeRequest.objects.select_related("gateway__project", "peer_link").get(pk=change_id)
-    if change.state != ChangeRequest.State.EXECUTING or change.peer_link is None:
-        return change
-    row = change.peer_link
-    try:
-        link = cloud.show_peer_link(
-            region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
-        ).peer_link
-    except cloud.NotFound:
-        link = None
-    except cloud.CloudError as exc:
-        if not exc.is_transient:
-            return _finish(change, failed=True, error_code=exc.error_code, error_msg=str(exc))
-        return _keep_following(change)
-
-    if change.kind == ChangeRequest.Kind.DELETE:
-        if link is not None:
-            return _keep_following(change)
-        _mark_gone(row)
-        return _finish(change)
-    if link is None:
-        return _finish(
-            change, failed=True, error_code=LINK_VANISHED, error_msg="The link disappeared from the cloud."
-        )
-    with transaction.atomic():
-        row = _store_link(gateway=change.gateway, link=link)
-    if row.is_pending:
-        return _keep_following(change)
-    if change.kind == ChangeRequest.Kind.UPDATE or row.status == PeerLink.Status.ACTIVE:
-        # A rename is done once the link settles, whatever its status was before.
-        return _finish(change)
-    return _finish(
-        change,
-        failed=True,
-        error_code=LINK_ERROR,
-        error_msg=f"The link ended in {row.status}: {row.reason or 'the cloud gave no reason'}",
-    )
-
-
-def _mark_gone(row: PeerLink) -> None:
-    with transaction.atomic():
-        row = PeerLink.objects.select_for_update().get(pk=row.pk)
-        if row.gone_at is None:
-            row.gone_at = timezone.now()
-            row.save(update_fields=["gone_at"])
-
-
-def _keep_following(change: ChangeRequest) -> ChangeRequest:
-    deadline = (change.started_at or change.created_at) + timedelta(seconds=settings.CHANGE_FOLLOW_TIMEOUT)
-    if timezone.now() > deadline:
-        return _finish(
-            change,
-            failed=True,
-            error_code=FOLLOW_TIMEOUT,
-            error_msg=f"The cloud did not finish the change within {settings.CHANGE_FOLLOW_TIMEOUT:.0f} s.",
-        )
-    # A sign of life, so the change is not taken for stalled while it is being followed.
-    ChangeRequest.objects.filter(pk=change.pk, state=ChangeRequest.State.EXECUTING).update(
-        updated_at=timezone.now()
-    )
-    _schedule_follow(change)
-    return change
-
-
-def _schedule_follow(change: ChangeRequest) -> None:
-    from peerlinks.tasks import follow_change_task
-
-    run_after = timezone.now() + timedelta(seconds=settings.PENDING_RECHECK_INTERVAL)
-    follow_change_task.using(run_after=run_after).enqueue(change.pk)
-
-
-def _handle_cloud_error(change: ChangeRequest, exc: cloud.CloudError) -> ChangeRequest:
-    # 409 means the link is busy (still pending) in the cloud: worth another try later.
-    if exc.is_transient or isinstance(exc, cloud.Conflict):
-        return _retry_later(
-            change,
-            error_code=exc.error_code,
-            error_msg=str(exc),
-            request_id=exc.request_id,
-            at_least=getattr(exc, "retry_after", None) or 0.0,
-        )
-    return _finish(
-        change, failed=True, error_code=exc.error_code, error_msg=str(exc), request_id=exc.request_id
-    )
-
-
-def _retry_later(
-    change: ChangeRequest,
-    *,
-    error_code: str,
-    error_msg: str,
-    request_id: str | None = None,
-    at_least: float = 0.0,
-) -> ChangeRequest:
-    """Put the change back to approved and queue another attempt with backoff; fail it when out of tries."""
-    if change.attempts >= settings.CHANGE_MAX_ATTEMPTS:
-        return _finish(
-            change,
-            failed=True,
-            error_code=error_code,
-            error_msg=f"Gave up after {change.attempts} attempts: {error_msg}",
-            request_id=request_id,
-        )
-    delay = max(at_least, min(60.0, settings.PENDING_RECHECK_INTERVAL * 2 ** (change.attempts - 1)))
-    logger.info(
-        "change %s: attempt %s failed, retrying in %.1f s: %s", change.pk, change.attempts, delay, error_msg
-    )
-    with transaction.atomic():
-        change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
-        if change.state != ChangeRequest.State.EXECUTING:
-            return change
-        change.state = ChangeRequest.State.APPROVED
-        change.error_code, change.error_msg = error_code, error_msg
-        if request_id:
-            change.cloud_request_ids = [*change.cloud_request_ids, request_id]
-        change.save(update_fields=["state", "error_code", "error_msg", "cloud_request_ids", "updated_at"])
-        record_audit(
-            action="change.retry_scheduled",
-            actor=None,
-            obj=change,
-            after={
-                "attempt": change.attempts,
-                "delay": delay,
-                "error_code": error_code,
-                "error_msg": error_msg,
-            },
-            cloud_request_id=request_id,
-            change=change,
-        )
-        transaction.on_commit(lambda: enqueue_execution(change, delay=delay))
-    return change
-
-
-def _finish(
-    change: ChangeRequest,
-    *,
-    failed: bool = False,
-    error_code: str = "",
-    error_msg: str = "",
-    request_id: str | None = None,
-) -> ChangeRequest:
-    with transaction.atomic():
-        change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
-        if change.is_terminal:
-            return change
-        change.state = ChangeRequest.State.FAILED if failed else ChangeRequest.State.DONE
-        change.finished_at = timezone.now()
-        change.error_code = (error_code or "ERROR")[:64] if failed else ""
-        change.error_msg = error_msg if failed else ""
-        if request_id:
-            change.cloud_request_ids = [*change.cloud_request_ids, request_id]
-        change.save(
-            update_fields=[
-                "state",
-                "finished_at",
-                "error_code",
-                "error_msg",
-                "cloud_request_ids",
-                "updated_at",
-            ]
-        )
-        record_audit(
-            action="change.failed" if failed else "change.done",
-            actor=None,
-            obj=change,
-            after={"error_code": change.error_code, "error_msg": error_msg} if failed else {"state": "done"},
-            cloud_request_id=request_id,
-            change=change,
-        )
-    return change
-
-
-def _store_link(*, gateway: Gateway, link: "cloud.PeerLink") -> PeerLink:
-    """Write what the cloud just said about a link into the cache, with its status history."""
-    values = link_values(link)
-    now = timezone.now()
-    row = PeerLink.objects.select_for_update().filter(cloud_id=link.id).first()
-    if row is None:
-        try:
-            with transaction.atomic():
-                row = PeerLink.objects.create(
-                    cloud_id=link.id, gateway=gateway, synced_at=now, first_seen_at=now, **values
-                )
-                StatusChange.objects.create(
-                    peer_link=row, to_status=row.status, reason=row.reason, observed_at=now
-                )
-            return row
-        except IntegrityError:
-            # A sync stored it a moment ago; update that row instead.
-            row = PeerLink.objects.select_for_update().get(cloud_id=link.id)
-    if row.status != values["status"]:
-        StatusChange.objects.create(
-            peer_link=row,
-            from_status=row.status,
-            to_status=values["status"],
-            reason=values["reason"],
-            observed_at=now,
-        )
-    for name, value in values.items():
-        setattr(row, name, value)
-    row.synced_at = now
-    row.gone_at = None
-    row.save(update_fields=[*values, "synced_at", "gone_at"])
-    return row
-
-
-def _jsonable(values: dict) -> dict:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in values.items()}
-
-
-def resume_stalled_changes() -> int:
-    """Re-queue changes whose execution stopped showing signs of life (a worker died mid-way).
-
-    An executing change past its lease is resumed (its next attempt looks before it acts); an approved
-    one that long untouched lost its queued task and is queued again. A duplicate task is harmless:
-    only one of them can claim the change.
-    """
-    stale = timezone.now() - timedelta(seconds=settings.CHANGE_EXECUTION_LEASE)
-    stalled = list(
-        ChangeRequest.objects.filter(
-            Q(state=ChangeRequest.State.EXECUTING) | Q(state=ChangeRequest.State.APPROVED),
-            updated_at__lt=stale,
-        ).values_list("pk", flat=True)
-    )
-    from peerlinks.tasks import execute_change_task
-
-    for pk in stalled:
-        execute_change_task.enqueue(pk)
-    return len(stalled)

@@ -8,7 +8,7 @@ from django_tasks_db.models import DBTaskResult
 
 from peerlinks import tasks
 from peerlinks.models import PeerLink
-from peerlinks.services.changes import resume_stalled_changes
+from peerlinks.services.execution import resume_stalled_changes
 
 
 def _already_queued(task: object) -> bool:
