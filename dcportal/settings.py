@@ -200,3 +200,22 @@ CHANGE_EXECUTION_LEASE = envfloat("CHANGE_EXECUTION_LEASE", 120.0)
 CHANGE_FOLLOW_TIMEOUT = envfloat("CHANGE_FOLLOW_TIMEOUT", 900.0)
 # Executions tried on transient cloud errors before the change ends as failed.
 CHANGE_MAX_ATTEMPTS = envint("CHANGE_MAX_ATTEMPTS", 6)
+
+# --- Email ------------------------------------------------------------------------------------
+# Notifications: approvers on submission, requesters on decision, result and expiry. Without
+# EMAIL_HOST mail goes to the console (the process log); with it, to that SMTP server.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = envint("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "True")
+# A mail server that does not answer must not hold up the worker that notifies.
+EMAIL_TIMEOUT = envfloat("EMAIL_TIMEOUT", 10.0)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "dcportal <dcportal@localhost>")
+# Where people reach dcportal: links in mails are absolute and start with this.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -1,0 +1,215 @@
+"""Telling people what happened to a change request: an email and an in-app notice per person.
+
+Called after the change's transaction commits. Notifying is best effort: a mail server that is down
+or a bad address is logged and never undoes or breaks the change that triggered it.
+"""
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.mail import EmailMessage, get_connection
+from django.db.models import QuerySet
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from peerlinks.models import Approval, ChangeRequest, Notice
+
+logger = logging.getLogger(__name__)
+
+APPROVE_PERMISSION = "peerlinks.approve_change"
+
+
+def _best_effort(func: Callable[..., None]) -> Callable[..., None]:
+    """A notification that fails is logged; the change that triggered it has already happened."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except Exception:
+            change = kwargs.get("change")
+            logger.exception("%s for change #%s failed", func.__name__, getattr(change, "pk", "?"))
+
+    return wrapper
+
+
+@_best_effort
+def notify_submitted(*, change: ChangeRequest) -> None:
+    """Ask everyone who may approve the request (never its requester) to look at it."""
+    approvers = list(approvers_for(change=change))
+    subject = f"{change_label(change)} needs your approval"
+    context = {"change": change, "url": absolute_url(change.get_absolute_url())}
+    _notify(
+        users=approvers,
+        change=change,
+        subject=subject,
+        template="peerlinks/email/change_submitted.txt",
+        context=context,
+        notice=f"{change_label(change)} by {change.requested_by.get_username()} needs your approval",
+        event="submitted",
+    )
+
+
+@_best_effort
+def notify_decided(*, change: ChangeRequest, approval: Approval) -> None:
+    """Tell the requester that an approver approved or rejected their request, with the comment."""
+    verb = "rejected" if approval.decision == Approval.Decision.REJECT else "approved"
+    who = approval.approver.get_username()
+    notice = f"{change_label(change)} {verb} by {who}"
+    if approval.comment:
+        notice += f": {approval.comment}"
+    _notify(
+        users=[change.requested_by],
+        change=change,
+        subject=f"{change_label(change)} {verb} by {who}",
+        template="peerlinks/email/change_decided.txt",
+        context={
+            "change": change,
+            "approval": approval,
+            "verb": verb,
+            "waiting": change.state == ChangeRequest.State.PENDING_APPROVAL,
+            "url": absolute_url(change.get_absolute_url()),
+        },
+        notice=notice,
+        event="decided",
+    )
+
+
+@_best_effort
+def notify_finished(*, change: ChangeRequest) -> None:
+    """Tell the requester how the execution ended: done, or failed with the cloud's error."""
+    failed = change.state != ChangeRequest.State.DONE
+    outcome = f"failed: {change.error_code or 'ERROR'}" if failed else "done"
+    notice = f"{change_label(change)} {outcome}"
+    if failed and change.error_msg:
+        notice += f" ({change.error_msg})"
+    _notify(
+        users=[change.requested_by],
+        change=change,
+        subject=f"{change_label(change)} {outcome}",
+        template="peerlinks/email/change_finished.txt",
+        context={"change": change, "failed": failed, "url": absolute_url(change.get_absolute_url())},
+        notice=notice,
+        event="finished",
+    )
+
+
+@_best_effort
+def notify_expired(*, change: ChangeRequest) -> None:
+    """Tell the requester that nobody decided in time and the request expired."""
+    _notify(
+        users=[change.requested_by],
+        change=change,
+        subject=f"{change_label(change)} expired",
+        template="peerlinks/email/change_expired.txt",
+        context={"change": change, "url": absolute_url(change.get_absolute_url())},
+        notice=f"{change_label(change)} expired without a decision",
+        event="expired",
+    )
+
+
+def approvers_for(*, change: ChangeRequest) -> QuerySet:
+    """Active users allowed to approve `change` (by group, directly or as superuser), requester excluded."""
+    users = get_user_model().objects.with_perm(APPROVE_PERMISSION, is_active=True, include_superusers=True)
+    return users.exclude(pk=change.requested_by_id).order_by("username")
+
+
+def unread_notice_count(user: AbstractBaseUser | AnonymousUser) -> int:
+    """How many of the user's notices are still unread (0 for anonymous visitors)."""
+    if not user.is_authenticated:
+        return 0
+    return Notice.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def mark_notices_read(*, user: AbstractBaseUser, notice_id: int | None = None) -> int:
+    """Mark one of the user's notices, or all of them, as read; how many were unread before."""
+    notices = Notice.objects.filter(user=user, read_at__isnull=True)
+    if notice_id is not None:
+        notices = notices.filter(pk=notice_id)
+    return notices.update(read_at=timezone.now())
+
+
+def change_label(change: ChangeRequest) -> str:
+    """'#12 create pl-x': short enough for a subject line, on one line whatever the payload holds."""
+    name = change.payload.get("name") if change.kind == ChangeRequest.Kind.CREATE else None
+    name = name or change.payload.get("link_name") or change.payload.get("name") or ""
+    return " ".join(f"#{change.pk} {change.kind} {name}".split())
+
+
+def absolute_url(path: str) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}{path}"
+
+
+def _notify(
+    *,
+    users: Iterable[AbstractBaseUser],
+    change: ChangeRequest,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    notice: str,
+    event: str,
+) -> None:
+    users = [user for user in users if user.is_active]
+    message_limit = Notice._meta.get_field("message").max_length
+    Notice.objects.bulk_create(
+        [Notice(user=user, change_request=change, message=_truncate(notice, message_limit)) for user in users]
+    )
+    messages = []
+    for user in users:
+        if not user.email:
+            continue
+        body = render_to_string(template, {**context, "user": user, "site_url": settings.SITE_URL})
+        messages.append(
+            EmailMessage(
+                subject=_truncate(f"[dcportal] {subject}", 150),
+                body=body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[user.email],
+            )
+        )
+    _send(messages, change=change, event=event)
+
+
+def _send(messages: list[EmailMessage], *, change: ChangeRequest, event: str) -> None:
+    """Send each mail on one connection; a failure is logged (error type and text, no settings)."""
+    if not messages:
+        return
+    connection = get_connection()
+    try:
+        connection.open()
+    except Exception as exc:
+        _log_failure(exc, change=change, event=event, count=len(messages))
+        return
+    try:
+        for message in messages:
+            try:
+                connection.send_messages([message])
+            except Exception as exc:
+                _log_failure(exc, change=change, event=event, count=1)
+    finally:
+        try:
+            connection.close()
+        except Exception:
+            logger.debug("closing the mail connection failed", exc_info=True)
+
+
+def _log_failure(exc: Exception, *, change: ChangeRequest, event: str, count: int) -> None:
+    logger.warning(
+        "mail about change #%s (%s) not sent to %d recipient(s): %s: %s",
+        change.pk,
+        event,
+        count,
+        type(exc).__name__,
+        _truncate(str(exc), 200),
+    )
+
+
+def _truncate(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
