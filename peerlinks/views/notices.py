@@ -1,11 +1,64 @@
-"""Placeholder views, replaced as each page is built."""
+"""In-app notices: what happened to your change requests and what waits for your approval."""
 
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from peerlinks.models import Notice
+from peerlinks.services.notifications import mark_notices_read, unread_notice_count
+
+PER_PAGE = 50
+UNREAD_FIRST = Case(When(read_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
-def notice_list(request: HttpRequest, **kwargs: object) -> HttpResponse:
-    return HttpResponse(status=501)
+class NoticeReadForm(forms.Form):
+    """Which notice to mark read; none means all of them."""
+
+    id = forms.IntegerField(required=False, min_value=1)
 
 
-def notice_mark_read(request: HttpRequest, **kwargs: object) -> HttpResponse:
-    return HttpResponse(status=501)
+def _is_fragment(request: HttpRequest) -> bool:
+    return bool(request.htmx and not request.htmx.boosted)
+
+
+def _list_context(request: HttpRequest) -> dict:
+    notices = (
+        Notice.objects.filter(user=request.user)
+        .select_related("change_request")
+        .order_by(UNREAD_FIRST, "-created_at", "-id")
+    )
+    page = Paginator(notices, PER_PAGE).get_page(request.GET.get("page"))
+    return {"page": page, "unread": unread_notice_count(request.user)}
+
+
+@login_required
+@require_GET
+def notice_list(request: HttpRequest) -> HttpResponse:
+    """Your notices, unread first, newest first within each."""
+    template = "peerlinks/_notice_list.html" if _is_fragment(request) else "peerlinks/notice_list.html"
+    return render(request, template, _list_context(request))
+
+
+@login_required
+@require_POST
+def notice_mark_read(request: HttpRequest) -> HttpResponse:
+    """Mark one notice (`id`, in the form or the query string) or all your notices as read."""
+    form = NoticeReadForm({"id": request.POST.get("id") or request.GET.get("id", "")})
+    if not form.is_valid():
+        return HttpResponse("The notice id must be a positive whole number.", status=400)
+    notice_id = form.cleaned_data["id"]
+    if notice_id is not None:
+        get_object_or_404(Notice, pk=notice_id, user=request.user)
+    marked = mark_notices_read(user=request.user, notice_id=notice_id)
+    if _is_fragment(request):
+        response = render(request, "peerlinks/_notice_list.html", _list_context(request))
+        response["HX-Trigger"] = "notices-read"
+        return response
+    if notice_id is None:
+        messages.success(request, f"{marked} notice{'s' if marked != 1 else ''} marked read.")
+    return redirect("peerlinks:notice_list")
