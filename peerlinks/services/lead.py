@@ -1,0 +1,349 @@
+"""Read models for the team lead's view: what waits for a decision, how the links are doing, how long
+provisioning takes, and whether the data can be trusted. Everything reads the cache in a fixed number
+of queries, whatever the number of rows.
+
+Provisioning time is the time from a create request's submission to the first time dcportal saw its
+link ACTIVE. Percentiles are computed in Python over at most MAX_SAMPLES requests of the chosen
+period (one query fetches the pairs of times): SQLite has no percentile function, and a period holds a
+few hundred creates at most, so the bound is a safety net rather than a limit in practice.
+"""
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, F, Min, Q
+from django.utils import timezone
+
+from peerlinks.models import ChangeRequest, Gateway, PeerLink
+from peerlinks.services.dashboard import RegionSync, region_syncs
+
+PERIODS = (7, 30, 90)
+DEFAULT_PERIOD = 30
+LISTED = 50
+MAX_SAMPLES = 5000
+STATUSES = [(status.value, status.label) for status in PeerLink.Status]
+
+
+@dataclass
+class MatrixRow:
+    """Link counts of one gateway or region, one per status in STATUSES, then any other status."""
+
+    label: str
+    counts: list[int]
+    other: int = 0
+    region: str = ""
+    gateway_id: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts) + self.other
+
+    @property
+    def cells(self) -> list[tuple[str, int]]:
+        return [(status, n) for (status, _), n in zip(STATUSES, self.counts, strict=True)]
+
+
+@dataclass
+class StatusMatrix:
+    gateways: list[MatrixRow]
+    regions: list[MatrixRow]
+    totals: MatrixRow
+    statuses: list[tuple[str, str]] = field(default_factory=lambda: list(STATUSES))
+
+    @property
+    def any_other(self) -> bool:
+        return self.totals.other > 0
+
+    def count(self, status: str) -> int:
+        return dict(self.totals.cells).get(status, 0)
+
+
+@dataclass
+class LeadSummary:
+    """The parts of the lead view that do not depend on the chosen period."""
+
+    pending: list[ChangeRequest]
+    pending_count: int
+    matrix: StatusMatrix
+    errors: list[PeerLink]
+    error_count: int
+    stale_regions: list[RegionSync]
+
+
+@dataclass
+class DailyTimes:
+    day: date
+    count: int
+    p50: float
+    p95: float
+
+    @property
+    def p50_label(self) -> str:
+        return format_duration(self.p50)
+
+    @property
+    def p95_label(self) -> str:
+        return format_duration(self.p95)
+
+
+@dataclass
+class ChartSeries:
+    name: str
+    color: str
+    points: str
+    markers: list[tuple[float, float, str]]
+    legend_x: float = 0
+
+
+@dataclass
+class Chart:
+    """Geometry of the provisioning chart, ready for the SVG template (no JavaScript)."""
+
+    width: int
+    height: int
+    left: int
+    top: int
+    right: int
+    bottom: int
+    y_ticks: list[tuple[float, str]]
+    x_ticks: list[tuple[float, str]]
+    series: list[ChartSeries]
+
+
+@dataclass
+class Provisioning:
+    samples: int
+    p50: float | None
+    p95: float | None
+    daily: list[DailyTimes]
+    chart: Chart
+    capped: bool = False
+
+    @property
+    def p50_label(self) -> str:
+        return format_duration(self.p50)
+
+    @property
+    def p95_label(self) -> str:
+        return format_duration(self.p95)
+
+
+@dataclass
+class PeriodStats:
+    """The parts of the lead view over the chosen period: provisioning times and failed requests."""
+
+    days: int
+    since: datetime
+    provisioning: Provisioning
+    failed: list[ChangeRequest]
+    failed_count: int
+    periods: tuple[int, ...] = PERIODS
+
+
+def build_lead_summary(*, now: datetime | None = None) -> LeadSummary:
+    """Pending approvals (oldest first, with age), links by status, links in error, stale regions."""
+    now = now or timezone.now()
+    pending_qs = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL)
+    pending = list(pending_qs.select_related("requested_by", "gateway").order_by("created_at", "id")[:LISTED])
+    for change in pending:
+        change.age = now - change.created_at
+    matrix = status_matrix()
+    return LeadSummary(
+        pending=pending,
+        pending_count=pending_qs.count(),
+        matrix=matrix,
+        errors=list(
+            PeerLink.objects.present()
+            .filter(status=PeerLink.Status.ERROR)
+            .for_list()
+            .order_by("gateway__project__region", "gateway__name", "name")[:LISTED]
+        ),
+        error_count=matrix.count(PeerLink.Status.ERROR),
+        stale_regions=[row for row in region_syncs(now=now) if row.stale or row.sync_error],
+    )
+
+
+def status_matrix() -> StatusMatrix:
+    """Present links counted by status for every present gateway, and summed per region (one query)."""
+    present = Q(peer_links__gone_at__isnull=True)
+    counts = {
+        f"n{i}": Count("peer_links", filter=present & Q(peer_links__status=status))
+        for i, (status, _) in enumerate(STATUSES)
+    }
+    rows = (
+        Gateway.objects.present()
+        .values("cloud_id", "name", "project__region")
+        .annotate(n_all=Count("peer_links", filter=present), **counts)
+        .order_by("project__region", "name", "cloud_id")
+    )
+    gateways, regions = [], {}
+    totals = MatrixRow(label="All", counts=[0] * len(STATUSES))
+    for row in rows:
+        numbers = [row[f"n{i}"] for i in range(len(STATUSES))]
+        gateway = MatrixRow(
+            label=row["name"],
+            counts=numbers,
+            other=row["n_all"] - sum(numbers),
+            region=row["project__region"],
+            gateway_id=row["cloud_id"],
+        )
+        gateways.append(gateway)
+        region = regions.setdefault(
+            gateway.region, MatrixRow(label=gateway.region, counts=[0] * len(STATUSES), region=gateway.region)
+        )
+        for total in (region, totals):
+            total.counts = [a + b for a, b in zip(total.counts, numbers, strict=True)]
+            total.other += gateway.other
+    return StatusMatrix(gateways=gateways, regions=list(regions.values()), totals=totals)
+
+
+def period_start(*, days: int, now: datetime) -> datetime:
+    """Local midnight `days - 1` days ago: the period is today and the days before it."""
+    first_day = timezone.localdate(now) - timedelta(days=days - 1)
+    return timezone.make_aware(datetime.combine(first_day, time.min))
+
+
+def build_period_stats(*, days: int, now: datetime | None = None) -> PeriodStats:
+    """Provisioning times and failed requests over the last `days` days (one of PERIODS)."""
+    if days not in PERIODS:
+        raise ValueError(f"period must be one of {PERIODS}, got {days!r}")
+    now = now or timezone.now()
+    since = period_start(days=days, now=now)
+    failed = ChangeRequest.objects.filter(state=ChangeRequest.State.FAILED).filter(
+        Q(finished_at__gte=since) | Q(finished_at__isnull=True, updated_at__gte=since)
+    )
+    return PeriodStats(
+        days=days,
+        since=since,
+        provisioning=provisioning_times(since=since, days=days),
+        failed=list(
+            failed.select_related("requested_by", "gateway").order_by(
+                F("finished_at").desc(nulls_last=True), "-updated_at", "-id"
+            )[:LISTED]
+        ),
+        failed_count=failed.count(),
+    )
+
+
+def provisioning_times(*, since: datetime, days: int) -> Provisioning:
+    """Time from each create request's submission to its link's first ACTIVE, when that is in the period."""
+    first_active = Min(
+        "peer_link__status_changes__observed_at",
+        filter=Q(
+            peer_link__status_changes__to_status=PeerLink.Status.ACTIVE,
+            peer_link__status_changes__observed_at__gte=F("created_at"),
+        ),
+    )
+    pairs = list(
+        ChangeRequest.objects.filter(kind=ChangeRequest.Kind.CREATE, peer_link__isnull=False)
+        .annotate(active_at=first_active)
+        .filter(active_at__gte=since)
+        .order_by("-active_at", "-id")
+        .values_list("created_at", "active_at")[: MAX_SAMPLES + 1]
+    )
+    capped = len(pairs) > MAX_SAMPLES
+    pairs = pairs[:MAX_SAMPLES]
+    by_day: dict[date, list[float]] = defaultdict(list)
+    for created_at, active_at in pairs:
+        by_day[timezone.localdate(active_at)].append((active_at - created_at).total_seconds())
+    durations = [seconds for values in by_day.values() for seconds in values]
+    daily = [
+        DailyTimes(day=day, count=len(values), p50=percentile(values, 50), p95=percentile(values, 95))
+        for day, values in sorted(by_day.items())
+    ]
+    first_day = timezone.localdate(since)
+    return Provisioning(
+        samples=len(durations),
+        p50=percentile(durations, 50) if durations else None,
+        p95=percentile(durations, 95) if durations else None,
+        daily=daily,
+        chart=provisioning_chart(daily=daily, first_day=first_day, days=days),
+        capped=capped,
+    )
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile by linear interpolation between closest ranks.
+
+    The same definition as PostgreSQL's percentile_cont, numpy's default and Excel's PERCENTILE.INC:
+    rank = (n - 1) * p / 100 in the sorted values, interpolated between its two neighbours.
+    """
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def format_duration(seconds: float | None) -> str:
+    """'55 s', '4.5 min', '2.1 h': the unit a person reads best."""
+    if seconds is None:
+        return "–"
+    if seconds < 120:
+        return f"{round(seconds, 1):g} s"
+    if seconds < 120 * 60:
+        return f"{round(seconds / 60, 1):g} min"
+    return f"{round(seconds / 3600, 1):g} h"
+
+
+# Tick steps for the time axis, in seconds: each one reads as a round number in its unit.
+_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+_COLORS = {"p50": "#0969da", "p95": "#bc4c00"}
+
+
+def provisioning_chart(*, daily: list[DailyTimes], first_day: date, days: int) -> Chart:
+    """A daily p50/p95 line chart: one slot per day of the period, time on the y axis from zero."""
+    width, height, left, top, right, bottom = 720, 260, 64, 24, 16, 36
+    plot_w, plot_h = width - left - right, height - top - bottom
+    highest = max((point.p95 for point in daily), default=0.0)
+    step = next((s for s in _STEPS if highest / s <= 5), _STEPS[-1] * math.ceil(highest / (5 * _STEPS[-1])))
+    y_max = step * max(1, math.ceil(highest / step))
+
+    def x_of(day: date) -> float:
+        return round(left + ((day - first_day).days + 0.5) * plot_w / days, 1)
+
+    def y_of(seconds: float) -> float:
+        return round(top + plot_h * (1 - seconds / y_max), 1)
+
+    y_ticks = [(y_of(step * i), format_duration(step * i)) for i in range(int(y_max // step) + 1)]
+    every = {7: 1, 30: 5, 90: 15}.get(days, max(1, days // 6))
+    x_ticks = [
+        (x_of(first_day + timedelta(days=i)), (first_day + timedelta(days=i)).strftime("%b %d"))
+        for i in range(days - 1, -1, -every)
+    ]
+    series = []
+    for i, name in enumerate(("p50", "p95")):
+        markers = [
+            (
+                x_of(point.day),
+                y_of(getattr(point, name)),
+                f"{point.day:%Y-%m-%d}: {name} {format_duration(getattr(point, name))} "
+                f"({point.count} link{'s' if point.count != 1 else ''})",
+            )
+            for point in daily
+        ]
+        points = " ".join(f"{x},{y}" for x, y, _ in markers)
+        series.append(
+            ChartSeries(
+                name=name,
+                color=_COLORS[name],
+                points=points,
+                markers=markers,
+                legend_x=left + 12 + 56 * i,
+            )
+        )
+    return Chart(
+        width=width,
+        height=height,
+        left=left,
+        top=top,
+        right=width - right,
+        bottom=height - bottom,
+        y_ticks=y_ticks,
+        x_ticks=sorted(x_ticks),
+        series=series,
+    )
