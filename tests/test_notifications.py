@@ -273,3 +273,15 @@ def test_marking_read_touches_only_the_users_own_unread_notices():
     assert notifications.mark_notices_read(user=alice) == 1
     assert notifications.unread_notice_count(alice) == 0
     assert notifications.unread_notice_count(bob) == 1
+
+
+def test_a_delete_is_named_after_its_link_though_its_payload_has_no_name():
+    requester = person("alice", group="Engineer")
+    person("bob", group="Approver")
+    change = make_change(
+        requester, kind="delete", payload={"link_name": "pl-doomed", "before": {"name": "pl-doomed"}}
+    )
+    notifications.notify_submitted(change=change)
+    [message] = mail.outbox
+    assert message.subject == f"[dcportal] #{change.pk} delete pl-doomed needs your approval"
+    assert "Link:      pl-doomed" in message.body

@@ -22,6 +22,8 @@ from peerlinks.models import Approval, ChangeRequest, Notice
 logger = logging.getLogger(__name__)
 
 APPROVE_PERMISSION = "peerlinks.approve_change"
+# The backend that knows group and user permissions (the login throttle's backend knows none).
+PERMISSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def _best_effort(func: Callable[..., None]) -> Callable[..., None]:
@@ -115,7 +117,9 @@ def notify_expired(*, change: ChangeRequest) -> None:
 
 def approvers_for(*, change: ChangeRequest) -> QuerySet:
     """Active users allowed to approve `change` (by group, directly or as superuser), requester excluded."""
-    users = get_user_model().objects.with_perm(APPROVE_PERMISSION, is_active=True, include_superusers=True)
+    users = get_user_model().objects.with_perm(
+        APPROVE_PERMISSION, is_active=True, include_superusers=True, backend=PERMISSION_BACKEND
+    )
     return users.exclude(pk=change.requested_by_id).order_by("username")
 
 
