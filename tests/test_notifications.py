@@ -285,3 +285,11 @@ def test_a_delete_is_named_after_its_link_though_its_payload_has_no_name():
     [message] = mail.outbox
     assert message.subject == f"[dcportal] #{change.pk} delete pl-doomed needs your approval"
     assert "Link:      pl-doomed" in message.body
+
+
+def test_a_request_nobody_can_approve_is_logged(caplog):
+    change = make_change(person("alice", group="Approver"))
+    with caplog.at_level(logging.WARNING, logger="peerlinks.services.notifications"):
+        notifications.notify_submitted(change=change)
+    assert mail.outbox == []
+    assert f"change #{change.pk} waits for approval but nobody active may approve it" in caplog.text

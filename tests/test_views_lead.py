@@ -144,10 +144,15 @@ def test_lead_view_needs_login_and_the_view_permission(client, outsider):
     assert client.get("/lead/").status_code == 403
 
 
-def test_lead_view_is_open_to_viewers(client, viewer):
+def test_lead_view_is_open_to_viewers_without_the_approvals_queue_link(client, viewer, engineer):
     viewer.groups.add(Group.objects.get(name="Viewer"))
+    ChangeRequest.objects.create(
+        kind="create", requested_by=engineer, gateway=make_gateway(), payload={"name": "x"}
+    )
     client.force_login(viewer)
-    assert client.get("/lead/").status_code == 200
+    response = client.get("/lead/")
+    assert response.status_code == 200
+    assert 'href="/approvals/"' not in response.content.decode().split("</header>")[1]
 
 
 def test_lead_view_lists_pending_approvals_oldest_first_with_their_age(lead_client, engineer):
@@ -173,6 +178,7 @@ def test_lead_view_lists_pending_approvals_oldest_first_with_their_age(lead_clie
     assert pending[0].age >= timedelta(hours=50)
     body = response.content.decode()
     assert "2\xa0days, 2\xa0hours" in body
+    assert 'href="/approvals/"' in body.split("</header>")[1]
     assert "pl-done" not in body
 
 

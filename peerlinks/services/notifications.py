@@ -44,6 +44,8 @@ def _best_effort(func: Callable[..., None]) -> Callable[..., None]:
 def notify_submitted(*, change: ChangeRequest) -> None:
     """Ask everyone who may approve the request (never its requester) to look at it."""
     approvers = list(approvers_for(change=change))
+    if not approvers:
+        logger.warning("change #%s waits for approval but nobody active may approve it", change.pk)
     subject = f"{change_label(change)} needs your approval"
     context = {"change": change, "url": absolute_url(change.get_absolute_url())}
     _notify(
