@@ -71,30 +71,62 @@ def demo_simulator(simulator_session):
 TEST_PASSWORD = "pw-for-tests-only"
 
 
-def _user(username: str, **flags: object):
+def _user(username: str, *roles: str, **flags: object):
     from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.create_user(username, password=TEST_PASSWORD, **flags)
+    from peerlinks.permissions import ensure_role
+
+    user = get_user_model().objects.create_user(username, password=TEST_PASSWORD, **flags)
+    user.groups.set([ensure_role(role) for role in roles])
+    return user
 
 
 @pytest.fixture
 def engineer(db):
-    return _user("engineer1")
+    return _user("engineer1", "Engineer")
 
 
 @pytest.fixture
 def viewer(db):
-    return _user("viewer1")
+    return _user("viewer1", "Viewer")
 
 
 @pytest.fixture
 def approver(db):
-    return _user("lead1")
+    return _user("lead1", "Approver")
+
+
+@pytest.fixture
+def second_approver(db):
+    return _user("lead2", "Approver")
+
+
+@pytest.fixture
+def admin(db):
+    return _user("admin1", "Admin", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
 def outsider(db):
+    """Logged in, but with no role at all."""
     return _user("outsider1")
+
+
+def set_policy(**fields: object):
+    """Change the approval policy row for one test (fields of peerlinks.models.Policy)."""
+    from peerlinks.models import Policy
+
+    policy = Policy.current()
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    policy.save()
+    return policy
+
+
+@pytest.fixture
+def no_approvals(db):
+    """A policy that approves every change at submission: for tests about execution, not approval."""
+    return set_policy(approvals_create=0, approvals_update=0, approvals_delete=0)
 
 
 @pytest.fixture

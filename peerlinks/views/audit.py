@@ -1,18 +1,18 @@
 """The audit log: every action, newest first, filterable by action, actor, object and date."""
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from peerlinks.filters import AuditEventFilter
 from peerlinks.models import AuditEvent
+from peerlinks.permissions import VIEW, permission_required_or_403
 from peerlinks.services.dashboard import with_object_urls
 
 PAGE_SIZE = 50
 
 
-@login_required
+@permission_required_or_403(VIEW)
 def audit_list(request: HttpRequest) -> HttpResponse:
     """The append-only audit log, filtered and paginated; htmx gets just the table."""
     filterset = AuditEventFilter(request.GET, queryset=AuditEvent.objects.order_by("-at", "-id"))

@@ -1,7 +1,6 @@
 """The home dashboard: what needs attention, how fresh the data is, what changed lately."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -9,18 +8,19 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from peerlinks.models import Drift
+from peerlinks.permissions import SUBMIT, VIEW, permission_required_or_403
 from peerlinks.services.dashboard import acknowledge_drift as acknowledge
 from peerlinks.services.dashboard import build_dashboard
 from peerlinks.tasks import sync_all_regions
 
 
-@login_required
+@permission_required_or_403(VIEW)
 def home(request: HttpRequest) -> HttpResponse:
     """Counts by status, links in trouble, sync freshness per region, drift and recent activity."""
     return render(request, "peerlinks/home.html", {"dash": build_dashboard()})
 
 
-@login_required
+@permission_required_or_403(SUBMIT)
 @require_POST
 def refresh(request: HttpRequest) -> HttpResponse:
     """Queue a full sync of every region now, then go back to where the button was."""
@@ -34,7 +34,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
-@login_required
+@permission_required_or_403(SUBMIT)
 @require_POST
 def acknowledge_drift(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one drift as seen: it leaves the dashboard's list."""

@@ -2,22 +2,22 @@
 
 from uuid import UUID
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from peerlinks.models import Gateway
+from peerlinks.permissions import VIEW, permission_required_or_403
 from peerlinks.services.dashboard import gateways_by_region, region_syncs
 
 
-@login_required
+@permission_required_or_403(VIEW)
 def gateway_list(request: HttpRequest) -> HttpResponse:
     """Every gateway still in the cloud, by region, with its link count, quota left and sync state."""
     return render(request, "peerlinks/gateway_list.html", {"groups": gateways_by_region()})
 
 
-@login_required
+@permission_required_or_403(VIEW)
 def gateway_detail(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """One gateway: its fields, quota left, last sync and its peer links."""
     gateway = get_object_or_404(Gateway.objects.select_related("project"), cloud_id=str(cloud_id))

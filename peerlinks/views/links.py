@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from uuid import UUID
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,6 +16,7 @@ from django_htmx.http import HttpResponseStopPolling
 from peerlinks.filters import PEER_LINK_SORTS, PeerLinkFilter
 from peerlinks.forms import LocalFieldsForm
 from peerlinks.models import PeerLink
+from peerlinks.permissions import EXPORT, SUBMIT, VIEW, permission_required_or_403
 from peerlinks.services.dashboard import build_link_story, fetch_er_attachment_state, update_local_fields
 
 PAGE_SIZE = 50
@@ -26,7 +26,7 @@ def _fragment(request: HttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.boosted
 
 
-@login_required
+@permission_required_or_403(VIEW)
 def link_list(request: HttpRequest) -> HttpResponse:
     """Every peer link, filtered, sorted and paginated; htmx gets just the table."""
     filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list())
@@ -95,7 +95,7 @@ def _csv_rows(links: Iterator[PeerLink]) -> Iterator[str]:
         yield writer.writerow([_cell(get(link)) for _, get in EXPORT_COLUMNS])
 
 
-@login_required
+@permission_required_or_403(EXPORT)
 def link_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered set (same filters and order as the table, all pages) as CSV, streamed."""
     filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list())
@@ -111,7 +111,7 @@ def _get_link(cloud_id: UUID) -> PeerLink:
     return get_object_or_404(PeerLink.objects.for_list(), cloud_id=str(cloud_id))
 
 
-@login_required
+@permission_required_or_403(VIEW)
 def link_detail(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """One peer link: every field, its status history, its ER attachment, local fields and its changes."""
     link = _get_link(cloud_id)
@@ -130,7 +130,7 @@ def _render_detail(
     return render(request, "peerlinks/peerlink_detail.html", context, status=status)
 
 
-@login_required
+@permission_required_or_403(VIEW)
 def link_status(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """The status badge, polled by htmx while the link is pending; status 286 stops the polling."""
     link = _get_link(cloud_id)
@@ -142,7 +142,7 @@ def link_status(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     return HttpResponseStopPolling(html)
 
 
-@login_required
+@permission_required_or_403(SUBMIT)
 @require_POST
 def link_local_fields(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """Save the owner team, ticket reference and labels; htmx gets the panel back."""

@@ -1,16 +1,16 @@
 """The topology map: gateways and their peers by region, filtered like the peer-link list."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from peerlinks.filters import PeerLinkFilter
 from peerlinks.models import Gateway, PeerLink
+from peerlinks.permissions import VIEW, permission_required_or_403
 from peerlinks.services.topology import build_topology
 
 
-@login_required
+@permission_required_or_403(VIEW)
 def topology(request: HttpRequest) -> HttpResponse:
     """The list's filters pick the links (edges); gateway and region also pick the gateways drawn."""
     filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.present())
