@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -92,10 +93,16 @@ def test_marking_read_over_htmx_returns_the_refreshed_list(engineer_client, engi
     _, old_unread, _ = engineer_notices
     response = engineer_client.post("/notices/read/", {"id": old_unread.pk}, **HX)
     assert response.status_code == 200
-    assert [t.name for t in response.templates] == ["peerlinks/_notice_list.html"]
-    assert response["HX-Trigger"] == "notices-read"
+    assert [t.name for t in response.templates] == [
+        "peerlinks/_notice_list.html",
+        "peerlinks/_nav_notices.html",
+    ]
     body = response.content.decode()
     assert "1 unread notice." in body
+    # The navigation's count follows, swapped out of band.
+    nav = re.search(r'<a href="/notices/" id="nav-notices" hx-swap-oob="true">(.*?)</a>', body)
+    assert nav is not None
+    assert nav.group(1) == 'Notices <span class="count-badge">1</span>'
     assert f'<input type="hidden" name="id" value="{old_unread.pk}">' not in body
 
 

@@ -56,9 +56,8 @@ def notice_mark_read(request: HttpRequest) -> HttpResponse:
         get_object_or_404(Notice, pk=notice_id, user=request.user)
     marked = mark_notices_read(user=request.user, notice_id=notice_id)
     if _is_fragment(request):
-        response = render(request, "peerlinks/_notice_list.html", _list_context(request))
-        response["HX-Trigger"] = "notices-read"
-        return response
+        context = {**_list_context(request), "oob_nav": True}
+        return render(request, "peerlinks/_notice_list.html", context)
     if notice_id is None:
         messages.success(request, f"{marked} notice{'s' if marked != 1 else ''} marked read.")
     return redirect("peerlinks:notice_list")
