@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast test-e2e lint format clean
+.PHONY: setup run serve test test-fast test-e2e lint format clean
 
 setup: $(STAMP)
 
@@ -16,6 +16,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 run: setup
 	./scripts/run-dev.sh
+
+# Production-style serving on this host (docs/deploy.md): migrate, collect static files, then gunicorn
+# configured from the environment by gunicorn.conf.py. Needs DEBUG=0 and a SECRET_KEY like production.
+serve: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/gunicorn -c gunicorn.conf.py dcportal.wsgi
 
 test: setup
 	./scripts/test.sh

@@ -1,0 +1,49 @@
+"""Health and readiness for load balancers and orchestrators: JSON, no login, no secrets."""
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Max, Min
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from peerlinks.models import CloudProject
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process answers. Touches nothing else, so a database outage does not restart web servers."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready to serve: the database answers and every migration is applied. 503 otherwise.
+
+    The age of the last sync is reported, not judged: a cloud outage must not take the site down.
+    """
+    checks: dict[str, object] = {}
+    try:
+        connection = connections[DEFAULT_DB_ALIAS]
+        connection.ensure_connection()
+        checks["database"] = "ok"
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        checks["migrations"] = "ok" if not pending else f"{len(pending)} not applied"
+    except Exception as exc:  # any database failure means "not ready"; the class name is enough
+        checks["database"] = f"unreachable ({exc.__class__.__name__})"
+        checks["migrations"] = "unknown"
+    ready = checks["database"] == "ok" and checks["migrations"] == "ok"
+    if ready:
+        stamps = CloudProject.objects.aggregate(oldest=Min("synced_at"), newest=Max("synced_at"))
+        now = timezone.now()
+        checks["last_sync_age_seconds"] = (
+            round((now - stamps["newest"]).total_seconds(), 1) if stamps["newest"] else None
+        )
+        checks["oldest_region_sync_age_seconds"] = (
+            round((now - stamps["oldest"]).total_seconds(), 1) if stamps["oldest"] else None
+        )
+    return JsonResponse({"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503)
