@@ -104,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "peerlinks.context_processors.nav_counts",
             ],
         },
     },
@@ -273,12 +274,7 @@ STALE_AFTER = envfloat("STALE_AFTER", 300.0)
 PENDING_TOO_LONG = envfloat("PENDING_TOO_LONG", 600.0)
 
 # --- Change requests ------------------------------------------------------------------------
-# Approvals needed per kind of change before it runs (0 = approved by policy at submission).
-APPROVALS_REQUIRED = {
-    "create": envint("APPROVALS_CREATE", 0),
-    "update": envint("APPROVALS_UPDATE", 0),
-    "delete": envint("APPROVALS_DELETE", 0),
-}
+# Approvals, expiry and change windows are the Policy row, edited in the admin (not settings).
 # A change still "executing" this many seconds after its last sign of life is resumed (its worker died).
 CHANGE_EXECUTION_LEASE = envfloat("CHANGE_EXECUTION_LEASE", 120.0)
 # How long to follow a link to ACTIVE/ERROR (or to its disappearance) before the change ends as failed.

@@ -5,6 +5,9 @@ with `gone_at` set, for history, and hidden by default.
 """
 
 import datetime
+import hashlib
+import json
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -302,6 +305,45 @@ class ChangeRequest(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in self.TERMINAL_STATES
+
+    @property
+    def payload_digest(self) -> str:
+        """SHA-256 of the canonical JSON payload: what an approval is bound to."""
+        canonical = json.dumps(self.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def can_be_decided_by(self, user: Any) -> bool:
+        """Approvers decide others' pending requests; nobody decides their own (four eyes)."""
+        return (
+            self.state == self.State.PENDING_APPROVAL
+            and user.has_perm("peerlinks.approve_change")
+            and user.pk != self.requested_by_id
+        )
+
+    def can_be_cancelled_by(self, user: Any) -> bool:
+        """The requester may withdraw a request until it starts running."""
+        return (
+            self.state in (self.State.PENDING_APPROVAL, self.State.APPROVED)
+            and user.pk == self.requested_by_id
+            and user.has_perm("peerlinks.submit_change")
+        )
+
+    def can_be_edited_by(self, user: Any) -> bool:
+        """The requester may change the name/description of a pending create or rename."""
+        return (
+            self.state == self.State.PENDING_APPROVAL
+            and self.kind in (self.Kind.CREATE, self.Kind.UPDATE)
+            and user.pk == self.requested_by_id
+            and user.has_perm("peerlinks.submit_change")
+        )
+
+    def can_be_retried_by(self, user: Any) -> bool:
+        """A failed request may be asked for again, once, as a new request that needs approval again."""
+        return (
+            self.state == self.State.FAILED
+            and user.has_perm("peerlinks.retry_change")
+            and not self.retries.exists()
+        )
 
 
 class AuditEvent(models.Model):

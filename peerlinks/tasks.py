@@ -32,3 +32,19 @@ def follow_change_task(change_id: int) -> str:
     from peerlinks.services.execution import follow_change
 
     return follow_change(change_id=change_id).state
+
+
+@task()
+def expire_changes_task() -> int:
+    """End pending change requests nobody decided in time as expired."""
+    from peerlinks.services.approvals import expire_due_changes
+
+    return expire_due_changes()
+
+
+@task()
+def release_changes_task() -> int:
+    """Queue approved change requests whose change window has opened."""
+    from peerlinks.services.approvals import release_due_changes
+
+    return release_due_changes()

@@ -105,7 +105,8 @@ def test_create_submits_a_change_request_and_goes_to_its_page(engineer_client, e
     assert response["Location"] == change.get_absolute_url()
     assert change.kind == "create"
     assert change.requested_by == engineer
-    assert change.state == ChangeRequest.State.APPROVED  # approved by policy
+    assert change.state == ChangeRequest.State.PENDING_APPROVAL  # the default policy: one approval
+    assert change.approvals_required == 1
     assert change.payload == {
         "name": "link-to-er",
         "description": "core to er",
@@ -392,7 +393,7 @@ def test_change_list_query_count_does_not_grow_with_rows(
     for _ in range(12):
         link = make_peer_link()
         changes.submit_change(user=engineer, kind="delete", gateway=link.gateway, payload={}, peer_link=link)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # the 7th: the role's permissions
         engineer_client.get(reverse("peerlinks:change_list"))
 
 
@@ -449,7 +450,7 @@ def test_others_cannot_cancel_my_request(engineer_client, some_changes):
     assert response.status_code == 403
     assert "Only the person who asked" in response.content.decode()
     theirs.refresh_from_db()
-    assert theirs.state == "approved"
+    assert theirs.state == "pending_approval"
     page = engineer_client.get(theirs.get_absolute_url()).content.decode()
     assert "Cancel this request" not in page
 

@@ -7,7 +7,7 @@ change against the cloud lives in `execution`.
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,7 +21,9 @@ from peerlinks.models import (
     EnterpriseRouter,
     Gateway,
     PeerLink,
+    Policy,
 )
+from peerlinks.services import notifications
 
 logger = logging.getLogger(__name__)
 
@@ -233,13 +235,17 @@ def submit_change(
     gateway: Gateway,
     payload: dict,
     peer_link: PeerLink | None = None,
+    retry_of: ChangeRequest | None = None,
 ) -> ChangeRequest:
-    """Record a change request, approve it if policy needs no approver, and queue its execution."""
+    """Record a change request under the current policy; with no approval needed, approve it at once.
+
+    The policy is snapshot: approvals required and the expiry time do not move if an admin edits it.
+    """
     allowed = {"create": CREATE_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
     payload = {key: payload[key] for key in allowed if key in payload}
     if kind == ChangeRequest.Kind.CREATE:
         payload.setdefault("description", "")
-    _check_payload(kind, payload)
+    check_payload(kind, payload)
     with transaction.atomic():
         # Lock the gateway (and link): two submissions at once must not both take the last quota.
         gateway = Gateway.objects.select_for_update().select_related("project").get(pk=gateway.pk)
@@ -266,21 +272,75 @@ def submit_change(
                 payload = {field: payload.get(field, getattr(peer_link, field)) for field in UPDATE_FIELDS}
             payload["link_name"] = peer_link.name
             payload["before"] = link_summary(peer_link)
+        policy = Policy.current()
         change = ChangeRequest.objects.create(
-            kind=kind, requested_by=user, gateway=gateway, peer_link=peer_link, payload=payload
+            kind=kind,
+            requested_by=user,
+            gateway=gateway,
+            peer_link=peer_link,
+            payload=payload,
+            retry_of=retry_of,
+            approvals_required=policy.approvals_for(kind),
+            expires_at=timezone.now() + policy.expire_after,
         )
         record_audit(action="change.submitted", actor=user, obj=change, after=payload, change=change)
-        if required_approvals(kind) == 0:
-            change.state = ChangeRequest.State.APPROVED
-            change.save(update_fields=["state", "updated_at"])
-            record_audit(
-                action="change.approved", actor=None, obj=change, after={"by": "policy"}, change=change
-            )
-            transaction.on_commit(lambda: enqueue_execution(change))
+        if change.approvals_required == 0:
+            approve_now(change, policy=policy, by="policy")
+        else:
+            transaction.on_commit(lambda: notifications.notify_submitted(change=change))
     return change
 
 
-def _check_payload(kind: str, payload: dict) -> None:
+def approve_now(change: ChangeRequest, *, policy: Policy, by: str) -> None:
+    """Mark a locked change approved; queue it now, or leave it for the scheduler until the window opens."""
+    opening = next_window_opening(policy, now=timezone.now())
+    change.state = ChangeRequest.State.APPROVED
+    change.not_before = opening
+    change.save(update_fields=["state", "not_before", "updated_at"])
+    after = {"state": change.state, "by": by}
+    if opening is not None:
+        after["not_before"] = opening.isoformat()
+    record_audit(
+        action="change.approved",
+        actor=None,
+        obj=change,
+        before={"state": ChangeRequest.State.PENDING_APPROVAL},
+        after=after,
+        change=change,
+    )
+    if opening is None:
+        transaction.on_commit(lambda: enqueue_execution(change))
+
+
+def next_window_opening(policy: Policy, *, now: datetime) -> datetime | None:
+    """When an approved change may run: None if now (no window, or inside one), else the next opening.
+
+    Windows open at `window_start` on the listed ISO weekdays, in the server's time zone, and close at
+    `window_end`, on the next day when the end is not after the start (22:00-06:00).
+    """
+    if not policy.window_enabled:
+        return None
+    local = timezone.localtime(now)
+    days = {int(day) for day in policy.window_weekdays.split(",") if day.strip().isdigit()}
+    if not days:
+        return None
+    start, end = policy.window_start, policy.window_end
+    length = datetime.combine(local.date(), end) - datetime.combine(local.date(), start)
+    if length <= timedelta(0):
+        length += timedelta(days=1)
+    for offset in range(-1, 9):
+        day = local.date() + timedelta(days=offset)
+        if day.isoweekday() not in days:
+            continue
+        opening = timezone.make_aware(datetime.combine(day, start), local.tzinfo)
+        if opening <= local < opening + length:
+            return None
+        if opening > local:
+            return opening
+    return None
+
+
+def check_payload(kind: str, payload: dict) -> None:
     if kind == ChangeRequest.Kind.DELETE:
         return
     name = payload.get("name")
@@ -327,11 +387,6 @@ def cancel_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
             change=change,
         )
     return change
-
-
-def required_approvals(kind: str) -> int:
-    """How many approvals a change of this kind needs before it runs."""
-    return int(settings.APPROVALS_REQUIRED.get(kind, 1))
 
 
 def enqueue_execution(change: ChangeRequest, *, delay: float = 0.0) -> None:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from peerlinks import cloud
 from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink, StatusChange
+from peerlinks.services import notifications
 from peerlinks.services.changes import UPDATE_FIELDS, enqueue_execution, link_summary, record_audit
 from peerlinks.services.sync import link_values
 
@@ -48,9 +49,9 @@ def execute_change(*, change_id: int) -> ChangeRequest:
         if change.kind == ChangeRequest.Kind.CREATE:
             _send_create(change, resumed=resumed)
         elif change.kind == ChangeRequest.Kind.UPDATE:
-            _send_update(change)
+            _send_update(change, resumed=resumed)
         else:
-            _send_delete(change)
+            _send_delete(change, resumed=resumed)
     except _Precheck as exc:
         return _finish(change, failed=True, error_code=PRECHECK_FAILED, error_msg=str(exc))
     except _Retry as exc:
@@ -78,6 +79,8 @@ def _claim(change_id: int) -> tuple[ChangeRequest, bool] | None:
         stale = change.state == ChangeRequest.State.EXECUTING and change.updated_at < timezone.now() - lease
         if change.state != ChangeRequest.State.APPROVED and not stale:
             return None
+        if change.not_before is not None and change.not_before > timezone.now():
+            return None  # waits for the change window; the scheduler releases it
         resumed = stale or change.attempts > 0
         first_started = change.started_at
         # A resumed change gets a fresh follow window: the outage was ours, not the cloud's.
@@ -175,17 +178,31 @@ def _show_peer(show: Callable[..., Any], **kwargs: str) -> Any:
         raise _Precheck("The peer no longer exists in the cloud; nothing was sent.") from exc
 
 
-def _send_update(change: ChangeRequest) -> None:
+def _recheck_link(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink":
+    """Look at the link just before renaming or deleting it: it exists, is ours to change, is not busy.
+
+    A resumed attempt may find its own earlier call at work (pending): that is not a refusal.
+    """
     row = change.peer_link
     if row is None:
         raise _Precheck("The link is no longer known here; nothing was sent.")
-    wanted = {field: change.payload[field] for field in UPDATE_FIELDS if field in change.payload}
     try:
         current = cloud.show_peer_link(
             region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
         ).peer_link
     except cloud.NotFound as exc:
         raise _Precheck("The link no longer exists in the cloud; nothing was sent.") from exc
+    if str(current.create_owner or "") == "cc":
+        raise _Precheck("The link belongs to Cloud Connect and can only be changed there; nothing was sent.")
+    if not resumed and str(current.status) in PeerLink.PENDING_STATUSES:
+        raise _Precheck(f"The link is {current.status} in the cloud, not settled; nothing was sent.")
+    return current
+
+
+def _send_update(change: ChangeRequest, *, resumed: bool) -> None:
+    row = change.peer_link
+    wanted = {field: change.payload[field] for field in UPDATE_FIELDS if field in change.payload}
+    current = _recheck_link(change, resumed=resumed)
     before = change.payload.get("before") or {field: getattr(row, field) for field in UPDATE_FIELDS}
     if all((getattr(current, field) or "") == value for field, value in wanted.items()):
         link, request_id = current, None  # already applied (a resumed attempt, or nothing to change)
@@ -214,9 +231,11 @@ def _send_update(change: ChangeRequest) -> None:
         )
 
 
-def _send_delete(change: ChangeRequest) -> None:
+def _send_delete(change: ChangeRequest, *, resumed: bool) -> None:
     row = change.peer_link
-    if row is None:
+    if not resumed:
+        _recheck_link(change, resumed=False)
+    elif row is None:
         raise _Precheck("The link is no longer known here; nothing was sent.")
     try:
         request_id = cloud.delete_peer_link(
@@ -421,6 +440,7 @@ def _finish(
             cloud_request_id=request_id,
             change=change,
         )
+        transaction.on_commit(lambda: notifications.notify_finished(change=change))
     return change
 
 
@@ -472,7 +492,8 @@ def resume_stalled_changes() -> int:
     stale = timezone.now() - timedelta(seconds=settings.CHANGE_EXECUTION_LEASE)
     stalled = list(
         ChangeRequest.objects.filter(
-            Q(state=ChangeRequest.State.EXECUTING) | Q(state=ChangeRequest.State.APPROVED),
+            Q(state=ChangeRequest.State.EXECUTING)
+            | Q(state=ChangeRequest.State.APPROVED, not_before__isnull=True),
             updated_at__lt=stale,
         ).values_list("pk", flat=True)
     )

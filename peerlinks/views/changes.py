@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,6 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from peerlinks.forms import ChangeFilterForm, PeerLinkCreateForm, PeerLinkDeleteForm, PeerLinkEditForm
 from peerlinks.models import ChangeRequest, Gateway, PeerLink
+from peerlinks.permissions import SUBMIT, VIEW, permission_required_or_403
 from peerlinks.services import changes
 
 
@@ -49,7 +49,7 @@ def _editable_link(cloud_id: object) -> PeerLink:
     return get_object_or_404(PeerLink.objects.for_list(), cloud_id=str(cloud_id))
 
 
-@login_required
+@permission_required_or_403(SUBMIT)
 @require_http_methods(["GET", "POST"])
 def link_create(request: HttpRequest) -> HttpResponse:
     """Ask for a new peer link; the peer list follows the chosen gateway, type and region."""
@@ -68,7 +68,7 @@ def link_create(request: HttpRequest) -> HttpResponse:
     return _render(request, page, fragment, {"form": form}, status=_form_status(form))
 
 
-@login_required
+@permission_required_or_403(SUBMIT)
 @require_GET
 def peer_options(request: HttpRequest) -> HttpResponse:
     """The peer select for the chosen gateway, type and region (loaded by htmx as choices change)."""
@@ -78,7 +78,7 @@ def peer_options(request: HttpRequest) -> HttpResponse:
     return render(request, "peerlinks/_peer_options.html", {"form": form})
 
 
-@login_required
+@permission_required_or_403(SUBMIT)
 @require_http_methods(["GET", "POST"])
 def link_edit(request: HttpRequest, cloud_id: object) -> HttpResponse:
     """Rename a link or change its description, through a change request."""
@@ -105,7 +105,7 @@ def link_edit(request: HttpRequest, cloud_id: object) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required_or_403(SUBMIT)
 @require_http_methods(["GET", "POST"])
 def link_delete(request: HttpRequest, cloud_id: object) -> HttpResponse:
     """Show what the link connects, and ask for a delete once its exact name is typed."""
@@ -135,7 +135,7 @@ def _peer_name(link: PeerLink) -> str:
     return model.objects.filter(cloud_id=link.peer_gateway_id).values_list("name", flat=True).first() or ""
 
 
-@login_required
+@permission_required_or_403(VIEW)
 @require_GET
 def change_list(request: HttpRequest) -> HttpResponse:
     """Change requests, newest first, filtered by state, kind and whose."""
@@ -153,24 +153,32 @@ def _change_context(change: ChangeRequest, **extra: Any) -> dict[str, Any]:
     return {"change": change, "events": events, **extra}
 
 
-@login_required
+def change_page_context(change: ChangeRequest, user: Any) -> dict[str, Any]:
+    """Everything the change page shows: its state, the decision panel and the comments."""
+    from peerlinks.views.approvals import CommentForm, decision_context
+
+    return {
+        **decision_context(change, user),
+        **_change_context(change, can_cancel=change.can_be_cancelled_by(user)),
+        "comments": change.comments.select_related("author"),
+        "comment_form": CommentForm(),
+    }
+
+
+@permission_required_or_403(VIEW)
 @require_GET
 def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """What a change request asks for, where it stands (polled live until final), and its audit trail."""
-    queryset = ChangeRequest.objects.select_related("requested_by", "gateway", "peer_link")
+    queryset = ChangeRequest.objects.select_related("requested_by", "gateway__project", "peer_link")
     change = get_object_or_404(queryset, pk=pk)
-    context = _change_context(change, can_cancel=_can_cancel(change, request))
-    if _is_fragment(request) and change.is_terminal:
+    if _is_fragment(request):
+        context = _change_context(change, can_cancel=change.can_be_cancelled_by(request.user))
         response = render(request, "peerlinks/_change_state.html", context)
-        return HttpResponseStopPolling(response.content)
-    return _render(request, "peerlinks/change_detail.html", "peerlinks/_change_state.html", context)
+        return HttpResponseStopPolling(response.content) if change.is_terminal else response
+    return render(request, "peerlinks/change_detail.html", change_page_context(change, request.user))
 
 
-def _can_cancel(change: ChangeRequest, request: HttpRequest) -> bool:
-    return change.requested_by_id == request.user.pk and change.state in changes.CANCELLABLE_STATES
-
-
-@login_required
+@permission_required_or_403(SUBMIT)
 @require_POST
 def change_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """Withdraw one's own request while it waits for approval or execution."""
@@ -180,10 +188,11 @@ def change_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     except changes.ChangeRefused as exc:
         status = 403 if isinstance(exc, changes.ChangeForbidden) else 409
         change.refresh_from_db()
-        context = _change_context(change, can_cancel=False, action_error=str(exc))
-        return _render(
-            request, "peerlinks/change_detail.html", "peerlinks/_change_state.html", context, status=status
-        )
+        if _is_fragment(request):
+            context = _change_context(change, can_cancel=False, action_error=str(exc))
+            return render(request, "peerlinks/_change_state.html", context)
+        context = {**change_page_context(change, request.user), "action_error": str(exc)}
+        return render(request, "peerlinks/change_detail.html", context, status=status)
     if _is_fragment(request):
         return render(request, "peerlinks/_change_state.html", _change_context(change, can_cancel=False))
     return redirect(change)

@@ -1,13 +1,15 @@
-"""Enqueue the periodic work: the full sync, the quick re-check of pending links, stalled changes."""
+"""Enqueue the periodic work: sync, re-check pending links, resume, expire and release changes."""
 
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from peerlinks import tasks
-from peerlinks.models import PeerLink
+from peerlinks.models import ChangeRequest, PeerLink
 from peerlinks.services.execution import resume_stalled_changes
 
 
@@ -15,6 +17,16 @@ def _already_queued(task: object) -> bool:
     """A sync still queued or running is not queued again (several schedulers may run)."""
     path = f"{task.func.__module__}.{task.func.__qualname__}"
     return DBTaskResult.objects.filter(task_path=path, status__in=["READY", "RUNNING"]).exists()
+
+
+def _enqueue_change_upkeep(*, now: datetime) -> None:
+    """Expire undecided requests and release those whose change window opened (both cheap to ask)."""
+    pending = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL, expires_at__lte=now)
+    if pending.exists() and not _already_queued(tasks.expire_changes_task):
+        tasks.expire_changes_task.enqueue()
+    waiting = ChangeRequest.objects.filter(state=ChangeRequest.State.APPROVED, not_before__lte=now)
+    if waiting.exists() and not _already_queued(tasks.release_changes_task):
+        tasks.release_changes_task.enqueue()
 
 
 class Command(BaseCommand):
@@ -37,6 +49,7 @@ class Command(BaseCommand):
                 ):
                     tasks.recheck_pending_links.enqueue()
                 resume_stalled_changes()
+                _enqueue_change_upkeep(now=timezone.now())
                 next_recheck = now + settings.PENDING_RECHECK_INTERVAL
             if once:
                 return

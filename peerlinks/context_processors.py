@@ -1,0 +1,27 @@
+"""Template context for every page: the counts shown as badges in the navigation.
+
+The values are callables, which templates call only when they show them: a fragment that has no
+navigation costs no query.
+"""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest
+
+from peerlinks.models import ChangeRequest
+from peerlinks.services.notifications import unread_notice_count
+
+
+def nav_counts(request: HttpRequest) -> dict[str, Callable[[], int]]:
+    """Requests waiting for this approver (others' pending ones) and the user's unread notices."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+
+    def approvals_waiting() -> int:
+        if not user.has_perm("peerlinks.approve_change"):
+            return 0
+        pending = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL)
+        return pending.exclude(requested_by=user).count()
+
+    return {"approvals_waiting": approvals_waiting, "notices_unread": lambda: unread_notice_count(user)}
