@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run serve test test-fast test-e2e lint format clean
+.PHONY: setup run serve test test-fast test-e2e bench bench-all lint format clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,15 @@ test-fast: setup
 # Only the browser tests (need Debian's chromium: apt-get install chromium).
 test-e2e: setup
 	DATABASE_URL= $(BIN)/pytest -m e2e
+
+# Speed side by side (bench/speed.py, ~3 minutes); bench-all adds the fault run and the load run
+# (PostgreSQL on 127.0.0.1:5432, ~5 more minutes). Figures and ratios are printed; README, Benchmarks.
+bench: setup
+	$(BIN)/python bench/speed.py $(BENCH_ARGS)
+
+bench-all: bench
+	$(BIN)/python bench/fault_run.py $(BENCH_ARGS)
+	$(BIN)/python bench/load_run.py $(BENCH_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
