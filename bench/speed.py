@@ -137,7 +137,8 @@ def bench_list_page(goals: common.Goals, *, links: int, repeats: int) -> None:
     gateways = fill_cache(small)
     small_counts = {what: page_figures(client, ours, repeats=1)[1] for what, ours, _ in list_pages(small)}
     fill_cache(links - small, start=small, gateways=gateways)
-    print(f"  filled {PeerLink.objects.count():,} links in {time.perf_counter() - started:.1f} s (bulk_create)")
+    took = time.perf_counter() - started
+    print(f"  filled {PeerLink.objects.count():,} links in {took:.1f} s (bulk_create)")
 
     print(f"  {'page':<22}{'ours p50':>11}{'queries':>9}{'admin p50':>12}{'queries':>9}{'ours/admin':>12}")
     worst_queries, first = 0, None
@@ -265,8 +266,9 @@ def bench_sync(goals: common.Goals, handle, *, links: int, gateways: int) -> Non
 
     print(f"  links in the cloud {links:,}, cached after sync {cached:,}")
     print(f"  API calls: sync {sync_calls} {sync_ops}, fetch only {fetch_calls}")
-    print(f"  minimum the page size allows: {minimum} (1 gateway page, 1 router page, {minimum - 2} link pages)")
-    print(f"  wall time: first sync {sync_time:.2f} s, fetch only {fetch_time:.2f} s -> {sync_time / fetch_time:.2f}x")
+    print(f"  minimum the page size allows: {minimum} (gateways 1, routers 1, link pages {minimum - 2})")
+    ratio = sync_time / fetch_time
+    print(f"  wall time: first sync {sync_time:.2f} s, fetch only {fetch_time:.2f} s -> {ratio:.2f}x")
     print(f"  re-sync with nothing changed: {resync_time:.2f} s ({resync_time / fetch_time:.2f}x fetch)")
     print(f"  peak memory (tracemalloc) during a first sync: {peak / 2**20:.1f} MiB")
     goals.check("sync API calls = minimum", sync_calls == minimum, f"{sync_calls} vs {minimum}")
@@ -347,7 +349,8 @@ def bench_client(goals: common.Goals, handle, *, calls: int) -> None:
         ),
         "create": (ours_create, sdk_create),
     }
-    print(f"  {'operation':<17}{'ours p50':>10}{'SDK p50':>10}{'ours/SDK':>10}{'ours outside sim':>18}{'SDK outside sim':>17}")
+    header = f"{'ours p50':>10}{'SDK p50':>10}{'ours/SDK':>10}{'ours outside sim':>18}{'SDK outside sim':>17}"
+    print(f"  {'operation':<17}{header}")
     ratios = {}
     for what, (ours, theirs) in operations.items():
         for fn in (ours, theirs):  # warm up connections and imports
@@ -371,7 +374,8 @@ def bench_client(goals: common.Goals, handle, *, calls: int) -> None:
         overhead = {who: (sum(timings[who]) - server[who]) / n for who in timings}
         print(
             f"  {what:<17}{common.ms(p50['ours']):>10}{common.ms(p50['sdk']):>10}"
-            f"{p50['ours'] / p50['sdk']:>9.2f}x{common.ms(overhead['ours']):>18}{common.ms(overhead['sdk']):>17}"
+            f"{p50['ours'] / p50['sdk']:>9.2f}x"
+            f"{common.ms(overhead['ours']):>18}{common.ms(overhead['sdk']):>17}"
         )
         ratios[what] = p50["ours"] / p50["sdk"]
     print("  (outside sim: mean call time minus the simulator's own time per request: client + HTTP)")
@@ -383,16 +387,17 @@ def bench_client(goals: common.Goals, handle, *, calls: int) -> None:
 
 
 def bench_propagation(goals: common.Goals, handle, *, links: int) -> None:
-    import dcsim
-    from dcsim import store
     from django.conf import settings
     from django.test import Client
 
+    import dcsim
+    from dcsim import store
     from peerlinks.models import PeerLink
     from peerlinks.services import sync
 
     interval = settings.PENDING_RECHECK_INTERVAL
-    print(f"\n[d] status propagation, {links} links, real scheduler + worker (PENDING_RECHECK_INTERVAL {interval:g} s)")
+    print(f"\n[d] status propagation, {links} links, real scheduler + worker", end=" ")
+    print(f"(PENDING_RECHECK_INTERVAL {interval:g} s)")
     sim = handle.sim
     sim.reset("empty")
     project = dcsim.project_id_for(SDK_REGION)
@@ -421,7 +426,10 @@ def bench_propagation(goals: common.Goals, handle, *, links: int) -> None:
     client.force_login(common.engineer())
     rng = random.Random(5)
     delays = []
-    commands = [("propagation-worker", common.worker_args(interval=1.0)), ("propagation-scheduler", ["run_scheduler"])]
+    commands = [
+        ("propagation-worker", common.worker_args(interval=1.0)),
+        ("propagation-scheduler", ["run_scheduler"]),
+    ]
     with common.processes(commands, env={"PENDING_RECHECK_INTERVAL": f"{interval:g}"}):
         time.sleep(4)  # the scheduler's first sync, and the worker picking up tasks
         for link_id in pending:
@@ -438,7 +446,8 @@ def bench_propagation(goals: common.Goals, handle, *, links: int) -> None:
             delays.append(time.perf_counter() - started)
             assert b"Active" in response.content
     p50, worst = common.percentile(delays, 50), max(delays)
-    print(f"  cloud ACTIVE -> status endpoint shows it: p50 {p50:.2f} s, max {worst:.2f} s over {len(delays)} links")
+    print(f"  cloud ACTIVE -> status endpoint shows it: p50 {p50:.2f} s, max {worst:.2f} s", end=" ")
+    print(f"({len(delays)} links)")
     print("  (an open page polls the badge every 2 s, so a person sees it up to 2 s after the endpoint does)")
     goals.check("status propagation < 3 s (max)", worst < 3.0, f"p50 {p50:.2f} s, max {worst:.2f} s")
 
