@@ -1,8 +1,8 @@
-"""The Django admin: peer links listed for admins (and as the baseline the list page is measured against)."""
+"""The Django admin (staff only): policy, roles and users; peer links; requests and audit log read-only."""
 
 from django.contrib import admin
 
-from peerlinks.models import PeerLink
+from peerlinks.models import Approval, AuditEvent, ChangeRequest, Comment, Notice, PeerLink, Policy
 
 
 @admin.register(PeerLink)
@@ -18,3 +18,70 @@ class PeerLinkAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "peer_type")
     search_fields = ("name", "cloud_id")
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "approvals_create", "approvals_update", "approvals_delete", "expire_after")
+    fieldsets = (
+        ("Approvals required", {"fields": ("approvals_create", "approvals_update", "approvals_delete")}),
+        ("Expiry", {"fields": ("expire_after",)}),
+        ("Change window", {"fields": ("window_enabled", "window_weekdays", "window_start", "window_end")}),
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return not Policy.objects.exists()  # one row
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record of what happened: looked at here, never changed here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ApprovalInline(admin.TabularInline):
+    model = Approval
+    extra = 0
+    can_delete = False
+    readonly_fields = ("approver", "decision", "comment", "payload_digest", "decided_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ChangeRequest)
+class ChangeRequestAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "kind", "state", "requested_by", "gateway", "approvals_required", "created_at")
+    list_filter = ("state", "kind")
+    search_fields = ("payload", "requested_by__username")
+    date_hierarchy = "created_at"
+    inlines = [ApprovalInline]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "actor_name", "action", "object_type", "object_repr")
+    list_filter = ("action", "object_type")
+    search_fields = ("actor_name", "object_repr", "object_id", "cloud_request_id")
+    date_hierarchy = "at"
+
+
+@admin.register(Comment)
+class CommentAdmin(ReadOnlyAdmin):
+    list_display = ("change_request", "author", "created_at")
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin):
+    list_display = ("user", "message", "created_at", "read_at")
+    list_filter = ("read_at",)

@@ -24,3 +24,20 @@ def test_creating_demo_users_twice_keeps_one_of_each(settings):
     call_command("create_demo_users")
     call_command("create_demo_users")
     assert get_user_model().objects.filter(username="engineer").count() == 1
+
+
+@pytest.mark.django_db
+def test_there_is_one_demo_user_per_role(settings):
+    settings.DEBUG = True
+    call_command("create_demo_users")
+    users = get_user_model().objects.prefetch_related("groups")
+    roles = {user.username: [group.name for group in user.groups.all()] for user in users}
+    assert roles == {
+        "viewer": ["Viewer"],
+        "engineer": ["Engineer"],
+        "lead": ["Approver"],
+        "admin": ["Admin"],
+    }
+    admin = users.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+    assert users.get(username="lead").has_perm("peerlinks.approve_change")

@@ -173,7 +173,9 @@ def retry_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
     """Ask again for what a failed request asked: a new, linked request that needs approval again."""
     with transaction.atomic():
         change = (
-            ChangeRequest.objects.select_for_update().select_related("gateway", "peer_link").get(pk=change_id)
+            ChangeRequest.objects.select_for_update(of=("self",))
+            .select_related("gateway", "peer_link")
+            .get(pk=change_id)
         )
         if change.state != ChangeRequest.State.FAILED:
             raise ChangeRefused("Only a failed change can be retried.")

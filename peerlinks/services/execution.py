@@ -69,7 +69,8 @@ def _claim(change_id: int) -> tuple[ChangeRequest, bool] | None:
     lease = timedelta(seconds=settings.CHANGE_EXECUTION_LEASE)
     with transaction.atomic():
         change = (
-            ChangeRequest.objects.select_for_update()
+            # Lock the change row only: peer_link is an outer join, which PostgreSQL cannot lock.
+            ChangeRequest.objects.select_for_update(of=("self",))
             .select_related("gateway__project", "peer_link", "requested_by")
             .filter(pk=change_id)
             .first()

@@ -1,13 +1,18 @@
-"""Create the documented demo logins (DEBUG only), so a first `make run` can be explored at once."""
+"""Create the documented demo logins, one per role (DEBUG only), so a first `make run` can be explored."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from peerlinks.permissions import ensure_role
+
 DEMO_PASSWORD = "dcportal-demo"
+# username → (role group, flags)
 DEMO_USERS = {
-    "engineer": {"is_staff": False, "is_superuser": False},
-    "admin": {"is_staff": True, "is_superuser": True},
+    "viewer": ("Viewer", {}),
+    "engineer": ("Engineer", {}),
+    "lead": ("Approver", {}),
+    "admin": ("Admin", {"is_staff": True, "is_superuser": True}),
 }
 
 
@@ -19,9 +24,10 @@ class Command(BaseCommand):
             self.stdout.write("DEBUG is off: no demo users created.")
             return
         User = get_user_model()
-        for username, flags in DEMO_USERS.items():
+        for username, (role, flags) in DEMO_USERS.items():
             user, created = User.objects.get_or_create(username=username, defaults=flags)
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
-                self.stdout.write(f"Created demo user {username!r}.")
+                self.stdout.write(f"Created demo user {username!r} ({role}).")
+            user.groups.add(ensure_role(role))
