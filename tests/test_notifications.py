@@ -7,7 +7,8 @@ from django.core import mail
 
 from peerlinks.models import Approval, ChangeRequest, Notice
 from peerlinks.services import notifications
-from tests.conftest import _user, make_gateway
+from peerlinks.services.changes import submit_change
+from tests.conftest import _user, make_gateway, make_peer_link
 
 pytestmark = pytest.mark.django_db
 
@@ -293,3 +294,22 @@ def test_a_request_nobody_can_approve_is_logged(caplog):
         notifications.notify_submitted(change=change)
     assert mail.outbox == []
     assert f"change #{change.pk} waits for approval but nobody active may approve it" in caplog.text
+
+
+# --- called by the change services after commit -----------------------------------------------
+
+
+def test_submitting_a_change_that_needs_approval_mails_the_approvers_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    requester = person("alice", group="Engineer")
+    person("bob", group="Approver")
+    link = make_peer_link(name="pl-doomed")
+    with django_capture_on_commit_callbacks(execute=True):
+        change = submit_change(
+            user=requester, kind="delete", gateway=link.gateway, payload={}, peer_link=link
+        )
+    assert change.state == "pending_approval"
+    [message] = mail.outbox
+    assert message.to == ["bob@example.net"]
+    assert message.subject == f"[dcportal] #{change.pk} delete pl-doomed needs your approval"
