@@ -1,12 +1,15 @@
 import logging
 import smtplib
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core import mail
+from django.utils import timezone
 
 from peerlinks.models import Approval, ChangeRequest, Notice
 from peerlinks.services import notifications
+from peerlinks.services.approvals import expire_due_changes, reject_change
 from peerlinks.services.changes import submit_change
 from tests.conftest import _user, make_gateway, make_peer_link
 
@@ -313,3 +316,19 @@ def test_submitting_a_change_that_needs_approval_mails_the_approvers_after_commi
     [message] = mail.outbox
     assert message.to == ["bob@example.net"]
     assert message.subject == f"[dcportal] #{change.pk} delete pl-doomed needs your approval"
+
+
+def test_rejecting_and_expiring_mail_the_requester_after_commit(django_capture_on_commit_callbacks):
+    requester = person("alice", group="Engineer")
+    lead = person("bob", group="Approver")
+    rejected = make_change(requester, expires_at=timezone.now() + timedelta(days=1))
+    expired = make_change(requester, expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        reject_change(change_id=rejected.pk, user=lead, comment="Not this week")
+        expire_due_changes()
+    subjects = sorted(message.subject for message in mail.outbox)
+    assert subjects == [
+        f"[dcportal] #{rejected.pk} create pl-x rejected by bob",
+        f"[dcportal] #{expired.pk} create pl-x expired",
+    ]
+    assert all(message.to == ["alice@example.net"] for message in mail.outbox)
