@@ -280,3 +280,133 @@ def test_the_admin_is_closed_to_everyone_but_staff(client, request, persona):
 def test_the_admin_opens_for_an_admin(client, admin):
     client.force_login(admin)
     assert client.get("/admin/").status_code == 200
+
+
+# --- cloud credentials -----------------------------------------------------------------------------
+
+SECRET_AK = "QZXAKSECRETFORTEST01"
+SECRET_SK = "QzxSkThatMustNeverLeaveTheEnvironment0123"
+
+
+@pytest.fixture
+def own_simulator(monkeypatch, settings, transactional_db):
+    """A simulator of its own that accepts a distinctive key pair (read from its environment at start)."""
+    from dcsim.server import start_background
+    from peerlinks import cloud
+
+    monkeypatch.setenv("CLOUD_SDK_AK", SECRET_AK)
+    monkeypatch.setenv("CLOUD_SDK_SK", SECRET_SK)
+    handle = start_background(host="127.0.0.1", port=0, seed="empty", transition_delay=0.2, delete_delay=0.2)
+    settings.CLOUD_ENDPOINT = handle.base_url
+    settings.CLOUD_SDK_AK = SECRET_AK
+    settings.CLOUD_SDK_SK = SECRET_SK
+    settings.CLOUD_AUTH = "aksk"
+    settings.CLOUD_REGIONS = ["cn-north-4"]
+    settings.PENDING_RECHECK_INTERVAL = 0.1
+    cloud.clear_caches()
+    handle.sim.add_gateway(name="gw-secret", region="cn-north-4", quota=5)
+    handle.sim.add_router(name="er-secret", region="cn-north-4")
+    yield handle
+    handle.stop()
+    cloud.clear_caches()
+
+
+def _run_until_final(change) -> None:
+    import time
+
+    from django.core.management import call_command
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+        change.refresh_from_db()
+        if change.is_terminal:
+            assert change.state == "done", (change.state, change.error_message)
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"change #{change.pk} still {change.state}")
+
+
+def _database_text() -> str:
+    """Every stored value of every model, as text."""
+    from django.apps import apps
+
+    return "\n".join(
+        repr(row) for model in apps.get_models() for row in model._default_manager.all().values_list()
+    )
+
+
+def test_cloud_credentials_never_reach_a_page_log_export_audit_row_or_the_database(
+    own_simulator, client, engineer, no_approvals, caplog
+):
+    from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink
+    from peerlinks.services.sync import sync_region
+
+    caplog.set_level("DEBUG")
+    assert sync_region(region="cn-north-4").ok
+    client.force_login(engineer)
+    gateway = Gateway.objects.get(name="gw-secret")
+    router = EnterpriseRouter.objects.get(name="er-secret")
+    bodies: list[bytes] = []
+
+    data = {
+        "gateway": gateway.cloud_id,
+        "peer_type": "ER",
+        "peer_region": "cn-north-4",
+        "peer": router.cloud_id,
+        "name": "secret-check",
+        "description": "made with the distinctive key pair",
+    }
+    response = client.post(reverse("peerlinks:link_create"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    create = ChangeRequest.objects.get()
+    _run_until_final(create)
+    link = PeerLink.objects.get(name="secret-check")
+    assert link.status == "ACTIVE"  # the simulator accepted requests signed with the pair
+    bodies.append(client.get(reverse("peerlinks:detail", args=[link.cloud_id])).content)
+
+    response = client.post(
+        reverse("peerlinks:link_edit", args=[link.cloud_id]), {"name": "secret-renamed", "description": "x"}
+    )
+    assert response.status_code == 302
+    _run_until_final(ChangeRequest.objects.latest("pk"))
+    response = client.post(
+        reverse("peerlinks:link_delete", args=[link.cloud_id]), {"confirm_name": "secret-renamed"}
+    )
+    assert response.status_code == 302
+    _run_until_final(ChangeRequest.objects.latest("pk"))
+
+    for name, args in (
+        ("peerlinks:home", []),
+        ("peerlinks:link_list", []),
+        ("peerlinks:link_export", []),
+        ("peerlinks:gateway_list", []),
+        ("peerlinks:gateway_detail", [gateway.cloud_id]),
+        ("peerlinks:topology", []),
+        ("peerlinks:change_list", []),
+        ("peerlinks:audit_list", []),
+        ("peerlinks:notice_list", []),
+    ):
+        response = client.get(reverse(name, args=args))
+        assert response.status_code == 200, name
+        bodies.append(response.getvalue())
+    export = client.get(reverse("peerlinks:link_export"), {"show_gone": "on"})
+    bodies.append(export.getvalue())
+    assert b"secret-renamed" in bodies[-1]  # the CSV holds the deleted link
+    for change in ChangeRequest.objects.all():
+        bodies.append(client.get(change.get_absolute_url()).content)
+
+    portal_logs = "\n".join(
+        f"{record.getMessage()} {record.__dict__}"
+        for record in caplog.records
+        if not record.name.startswith("dcsim")
+    )
+    assert "secret-check" in _database_text()  # the places searched do hold the lifecycle
+    haystacks = {
+        "pages": b"\n".join(bodies).decode(),
+        "logs": portal_logs,
+        "database (audit rows, change payloads, task results, ...)": _database_text(),
+    }
+    for where, text in haystacks.items():
+        for secret in (SECRET_AK, SECRET_SK, "SDK-HMAC-SHA256", "Signature=", "X-Auth-Token"):
+            assert secret not in text, f"{secret[:6]}… found in {where}"
