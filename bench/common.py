@@ -108,6 +108,7 @@ class RequestCounter:
     app: Callable
     by_op: Counter = field(default_factory=Counter)
     outcomes: Counter = field(default_factory=Counter)
+    op_outcomes: Counter = field(default_factory=Counter)
     server_seconds: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -131,13 +132,16 @@ class RequestCounter:
         finally:
             with self.lock:
                 self.by_op[op] += 1
-                self.outcomes[status_seen[0] if status_seen else "dropped"] += 1
+                outcome = status_seen[0] if status_seen else "dropped"
+                self.outcomes[outcome] += 1
+                self.op_outcomes[op, outcome] += 1
                 self.server_seconds.append(time.perf_counter() - started)
 
     def reset(self) -> None:
         with self.lock:
             self.by_op.clear()
             self.outcomes.clear()
+            self.op_outcomes.clear()
             self.server_seconds.clear()
 
     @property
