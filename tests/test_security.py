@@ -22,7 +22,9 @@ TEMPLATES = ROOT / "templates"
 
 
 def production_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "SESSION_", "CSRF_"))}
+    # Not DJANGO_*: the browser tests' conftest sets DJANGO_ALLOW_ASYNC_UNSAFE, which --deploy rejects.
+    prefixes = ("SECURE_", "SESSION_", "CSRF_", "DJANGO_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(
         DEBUG="0",
         SECRET_KEY="a-production-key-for-this-test-only-0123456789-abcdefghij",
