@@ -33,21 +33,6 @@ def permission_required_or_403(perm: str) -> Callable[[Callable], Callable]:
     return decorator
 
 
-def approvers_of(change: object) -> list:
-    """Active users who may approve this change: holders of approve_change, minus its requester."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import Q
-
-    User = get_user_model()
-    holds = (
-        Q(is_superuser=True)
-        | Q(user_permissions__codename="approve_change")
-        | Q(groups__permissions__codename="approve_change")
-    )
-    users = User.objects.filter(holds, is_active=True).exclude(pk=change.requested_by_id).distinct()
-    return list(users.order_by(User.USERNAME_FIELD))
-
-
 def ensure_role(name: str) -> object:
     """The group of a role with its permissions, made again if missing (a flushed test database)."""
     import importlib

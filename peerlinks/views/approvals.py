@@ -12,9 +12,10 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from peerlinks.forms import description_field, name_field
 from peerlinks.models import ChangeRequest
-from peerlinks.permissions import APPROVE, RETRY, SUBMIT, approvers_of, permission_required_or_403
+from peerlinks.permissions import APPROVE, RETRY, SUBMIT, permission_required_or_403
 from peerlinks.services import approvals
 from peerlinks.services.changes import ChangeForbidden, ChangeRefused
+from peerlinks.services.notifications import approvers_for
 
 COMMENT_MAX = approvals.COMMENT_MAX
 
@@ -57,7 +58,7 @@ def decision_context(change: ChangeRequest, user: Any, **extra: Any) -> dict[str
         "decisions": decisions,
         "received": len(counted),
         "dropped": any(a.payload_digest != change.payload_digest for a, _ in decisions),
-        "approvers": approvers_of(change),
+        "approvers": approvers_for(change=change),
         "can_decide": change.can_be_decided_by(user),
         "is_own": change.requested_by_id == user.pk,
         "can_edit": change.can_be_edited_by(user),
