@@ -1,0 +1,195 @@
+"""Four eyes in a real browser: an engineer asks, a team lead decides in another browser, each sees the other.
+
+Two browser contexts are two people: separate cookies, separate logins, one live server and one worker.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import PASSWORD, REGION, TIMEOUT_MS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _person(username: str, *roles: str) -> str:
+    from django.contrib.auth import get_user_model
+
+    from peerlinks.permissions import ensure_role
+
+    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    user.groups.set([ensure_role(role) for role in roles])
+    return username
+
+
+@pytest.fixture
+def policy(transactional_db):
+    """The default policy (a create needs one approval), as a flushed database may have lost its row."""
+    from tests.conftest import set_policy
+
+    return set_policy(approvals_create=1, window_enabled=False)
+
+
+@pytest.fixture
+def fast_cloud(cloud: dict, policy) -> dict:
+    """The browser tests' world, with links that settle quickly once created."""
+    cloud["simulator"].sim.set_config(transition_delay=0.5)
+    return cloud
+
+
+@pytest.fixture
+def login_as(browser: Browser, live_server) -> Iterator[Callable[[str], Page]]:
+    """A fresh browser context per person, logged in through the login form."""
+    contexts = []
+
+    def login(username: str) -> Page:
+        context = browser.new_context(base_url=live_server.url)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator(".whoami")).to_have_text(username)
+        return page
+
+    yield login
+    for context in contexts:
+        context.close()
+
+
+def _request_link(page: Page, cloud: dict, *, router: str, name: str) -> int:
+    """Fill in the create form (its peer list reloads through htmx) and land on the change page."""
+    page.goto("/links/new/")
+    page.get_by_label("Gateway").select_option(cloud["gateway_id"])
+    page.get_by_label("Peer type").select_option("ER")
+    page.get_by_label("Peer region").select_option(REGION)
+    page.wait_for_load_state("networkidle")
+    peer = page.locator("#field-peer select")
+    router_id = cloud["routers"][router]
+    expect(peer.locator(f'option[value="{router_id}"]')).to_be_attached()
+    peer.select_option(router_id)
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_role("button", name="Request this link").click()
+    expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+    expect(page.locator("#change-state .badge")).to_have_text("Pending approval")
+    return int(re.search(r"/changes/(\d+)/$", page.url).group(1))
+
+
+def _mark_page(page: Page) -> None:
+    """A flag that survives htmx swaps but not a reload or a navigation."""
+    page.evaluate("window.__e2eSamePage = true")
+
+
+def _same_page(page: Page) -> bool:
+    return page.evaluate("window.__e2eSamePage === true")
+
+
+def _open_from_queue(page: Page, change_id: int) -> None:
+    """The lead finds the request through the navigation badge and the approvals queue."""
+    page.goto("/")
+    expect(page.locator("#nav-approvals .count-badge")).to_have_text("1")
+    page.locator("#nav-approvals").click()
+    expect(page.get_by_role("heading", name="Waiting for your decision")).to_be_visible()
+    page.get_by_role("link", name=f"#{change_id}", exact=True).click()
+    expect(page).to_have_url(re.compile(f"/changes/{change_id}/$"))
+
+
+def test_a_lead_approves_in_another_browser_and_the_engineer_sees_the_link_turn_active(
+    fast_cloud, worker, login_as
+):
+    engineer = login_as(_person("e2e-eng", "Engineer"))
+    lead = login_as(_person("e2e-lead", "Approver"))
+
+    change_id = _request_link(engineer, fast_cloud, router="er-e2e-ok", name="e2e-four-eyes")
+    expect(engineer.locator("#change-decision")).to_contain_text("0 of 1 approval received")
+    expect(engineer.locator("#change-decision")).to_contain_text("Who can approve: e2e-lead")
+    expect(engineer.get_by_role("button", name="Approve")).to_have_count(0)
+    _mark_page(engineer)
+
+    _open_from_queue(lead, change_id)
+    lead.locator("#decision-comment").fill("Looks right.")
+    lead.get_by_role("button", name="Approve").click()
+    decision = lead.locator("#change-decision")
+    expect(decision).to_contain_text("1 of 1 approval received")
+    expect(decision).to_contain_text("Approved by e2e-lead")
+    expect(decision.locator("blockquote")).to_have_text("Looks right.")
+    expect(lead.get_by_role("button", name="Approve")).to_have_count(0)
+
+    state = engineer.locator("#change-state")
+    expect(state.locator(".badge").first).to_have_text("Done")
+    expect(state.locator(".badge.status-active")).to_have_text("ACTIVE")
+    assert _same_page(engineer), "the engineer's page reloaded instead of updating in place"
+
+    sim = fast_cloud["simulator"].sim
+    links = [link for link in list(sim.store.peer_links.values()) if link.name == "e2e-four-eyes"]
+    assert len(links) == 1
+
+
+def test_a_lead_rejects_with_a_comment_and_the_engineer_sees_why(fast_cloud, login_as):
+    engineer = login_as(_person("e2e-eng", "Engineer"))
+    lead = login_as(_person("e2e-lead", "Approver"))
+
+    change_id = _request_link(engineer, fast_cloud, router="er-e2e-3", name="e2e-not-today")
+    _mark_page(engineer)
+
+    _open_from_queue(lead, change_id)
+    decision = lead.locator("#change-decision")
+    lead.get_by_role("button", name="Reject").click()
+    expect(decision.locator(".field-error")).to_have_text("Say why: a rejection needs a comment.")
+    expect(decision).to_contain_text("0 of 1 approval received")  # nothing was decided
+
+    lead.locator("#decision-comment").fill("Use the other router: er-e2e-ok.")
+    lead.get_by_role("button", name="Reject").click()
+    expect(decision).to_contain_text("Rejected by e2e-lead")
+    expect(decision.locator("blockquote")).to_have_text("Use the other router: er-e2e-ok.")
+    expect(lead.get_by_role("button", name="Reject")).to_have_count(0)
+
+    state = engineer.locator("#change-state")
+    expect(state.locator(".badge").first).to_have_text("Rejected")
+    expect(state).to_contain_text("Use the other router: er-e2e-ok.")
+    assert _same_page(engineer), "the engineer's page reloaded instead of updating in place"
+    engineer.reload()
+    expect(engineer.locator("#change-decision blockquote")).to_have_text("Use the other router: er-e2e-ok.")
+
+    sim = fast_cloud["simulator"].sim
+    assert not any(link.name == "e2e-not-today" for link in list(sim.store.peer_links.values()))
+
+
+def test_an_approver_cannot_approve_their_own_request(fast_cloud, login_as):
+    lead = login_as(_person("e2e-lead", "Approver"))
+    change_id = _request_link(lead, fast_cloud, router="er-e2e-ok", name="e2e-mine")
+
+    decision = lead.locator("#change-decision")
+    expect(decision).to_contain_text("You asked for this change: someone else has to approve it.")
+    expect(lead.get_by_role("button", name="Approve")).to_have_count(0)
+    lead.goto("/approvals/")
+    expect(lead.locator("table.approval-queue")).to_contain_text("Nothing waits for your decision.")
+    expect(lead.locator("#nav-approvals .count-badge")).to_have_count(0)
+
+    # The button is not offered; posting the approve form anyway (as a page without JavaScript would) is
+    # refused with the reason.
+    lead.goto(f"/changes/{change_id}/")
+    lead.evaluate(
+        """(url) => {
+            const form = document.createElement("form");
+            form.method = "post";
+            form.action = url;
+            const token = document.querySelector("input[name=csrfmiddlewaretoken]").cloneNode();
+            form.append(token);
+            document.body.append(form);
+            form.submit();
+        }""",
+        f"/changes/{change_id}/approve/",
+    )
+    expect(lead.get_by_role("heading", name="You are not allowed to do this")).to_be_visible()
+    expect(lead.locator("main")).to_contain_text(
+        "You asked for this change: someone else has to approve or reject it."
+    )
+
+    lead.goto(f"/changes/{change_id}/")
+    expect(lead.locator("#change-state .badge").first).to_have_text("Pending approval")
+    expect(decision).to_contain_text("0 of 1 approval received")
