@@ -1,0 +1,223 @@
+"""Nothing is lost when a worker dies mid-execution: a restart resumes the change, without a second create.
+
+A real `manage.py db_worker` runs the change against the simulator and is killed (SIGKILL: no cleanup)
+while the request is executing; a new worker plus the scheduler's resume pass finish it. The worker opens
+the test database itself, so this needs a database two processes can share: the file SQLite test
+database (tests/conftest.py) or PostgreSQL.
+"""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.db import connection
+
+from peerlinks import cloud
+from peerlinks.models import AuditEvent, ChangeRequest, Gateway
+from peerlinks.services import changes
+from peerlinks.services.execution import resume_stalled_changes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "cn-north-4"
+LEASE = 1.0  # seconds without a sign of life before an executing change counts as stalled
+CREATE_LATENCY_MS = 3000  # long enough to kill the worker while its create is in flight
+
+
+def _database_url() -> str:
+    """The test database as a URL the worker understands."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        name = str(db["NAME"])
+        if name == ":memory:" or "mode=memory" in name:
+            pytest.fail("the worker needs a file database; tests/conftest.py should have made one")
+        return f"sqlite:///{name}"
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    pytest.skip(f"no worker support for {db['ENGINE']}")
+
+
+def wait_for(condition: Callable[[], object], *, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def world(simulator, settings, no_approvals) -> dict:
+    """A gateway and a router in the simulator, synced; changes run on the database task queue."""
+    sim = simulator.sim
+    sim.set_config(transition_delay=0.3)
+    gateway = sim.add_gateway(name="gw-killed", region=REGION, quota=10)
+    router = sim.add_router(name="er-killed", region=REGION)
+    settings.CLOUD_ENDPOINT = simulator.base_url
+    settings.CLOUD_REGIONS = [REGION]
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.CHANGE_EXECUTION_LEASE = LEASE
+    call_command("sync_peerlinks", stdout=io.StringIO())
+    return {"base": simulator.base_url, "gateway_id": gateway["id"], "router_id": router["id"]}
+
+
+@pytest.fixture
+def start_worker(world, settings, tmp_path) -> Iterator[Callable[[], subprocess.Popen]]:
+    """Start `manage.py db_worker` processes on the test database; all are stopped at the end."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CLOUD_ENDPOINT": settings.CLOUD_ENDPOINT,
+        "CLOUD_REGIONS": REGION,
+        "CHANGE_EXECUTION_LEASE": str(LEASE),
+        "PENDING_RECHECK_INTERVAL": "0.2",
+        "DEBUG": "1",
+        "TASKS_BACKEND": "database",
+    }
+    workers: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        log = tmp_path / f"worker-{len(workers)}.log"
+        with log.open("wb") as out:
+            command = [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay"]
+            process = subprocess.Popen(
+                [*command, "--interval=0.1"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        workers.append(process)
+        return process
+
+    yield start
+    for process in workers:
+        if process.poll() is None:
+            process.terminate()
+    for process in workers:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _queue_fault(base: str, **fault: object) -> None:
+    requests.post(f"{base}/_dcsim/faults/next", json=fault, timeout=5).raise_for_status()
+
+
+def _fault_taken(base: str) -> bool:
+    """The queued one-shot fault has been picked by a request: that request is inside the simulator."""
+    return not requests.get(f"{base}/_dcsim/faults", timeout=5).json()["queued"]
+
+
+def _links_in_cloud(base: str) -> int:
+    return requests.get(f"{base}/_dcsim/state", timeout=5).json()["peer_links"]
+
+
+def _submit_create(world: dict, engineer) -> ChangeRequest:
+    gateway = Gateway.objects.get(cloud_id=world["gateway_id"])
+    payload = {
+        "name": "survivor",
+        "peer_type": "ER",
+        "peer_gateway_id": world["router_id"],
+        "peer_region": REGION,
+    }
+    change = changes.submit_change(user=engineer, kind="create", gateway=gateway, payload=payload)
+    assert change.state == ChangeRequest.State.APPROVED  # no approval needed: queued at once
+    return change
+
+
+def _kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=5)
+    assert process.returncode == -signal.SIGKILL
+
+
+def _state(change: ChangeRequest) -> ChangeRequest:
+    change.refresh_from_db()
+    return change
+
+
+def _resume(change: ChangeRequest, start_worker: Callable[[], subprocess.Popen]) -> None:
+    """What a restart does: a new worker, and the scheduler's pass that re-queues stalled changes."""
+    wait_for(
+        lambda: time.time() - _state(change).updated_at.timestamp() > LEASE + 0.2,
+        what="the execution lease to run out",
+    )
+    start_worker()
+    assert resume_stalled_changes() == 1
+    wait_for(lambda: _state(change).is_terminal, what="the resumed change to finish", timeout=20)
+
+
+def _assert_one_link_and_resumed(world: dict, change: ChangeRequest) -> None:
+    assert change.state == ChangeRequest.State.DONE, f"{change.error_code}: {change.error_msg}"
+    links = cloud.list_peer_links(region=REGION, gateway_id=world["gateway_id"])
+    to_peer = [link for link in links if link.peer_site and link.peer_site.gateway_id == world["router_id"]]
+    assert [link.name for link in to_peer] == ["survivor"]
+    assert _links_in_cloud(world["base"]) == 1
+    assert change.peer_link.cloud_id == to_peer[0].id
+    assert change.peer_link.status == "ACTIVE"
+    actions = list(change.audit_events.order_by("at", "id").values_list("action", flat=True))
+    assert actions.count("change.resumed") == 1
+    assert actions.count("peer_link.created") == 1
+    assert actions[-1] == "change.done"
+    assert change.attempts == 2
+
+
+def test_worker_killed_while_its_create_is_in_flight_resumes_without_a_second_create(
+    world, engineer, start_worker
+):
+    # The cloud takes the create but answers slowly; the worker dies before it hears back, so the
+    # portal never learns the link's id.
+    _queue_fault(
+        world["base"],
+        fault="latency",
+        latency_ms=CREATE_LATENCY_MS,
+        method="POST",
+        path_contains="peer-links",
+    )
+    change = _submit_create(world, engineer)
+    first = start_worker()
+    wait_for(lambda: _fault_taken(world["base"]), what="the worker to send the create")
+    assert _state(change).state == ChangeRequest.State.EXECUTING
+    _kill(first)
+
+    assert _state(change).peer_link is None  # nothing recorded
+    wait_for(lambda: _links_in_cloud(world["base"]) == 1, what="the cloud to make the link anyway")
+
+    _resume(change, start_worker)
+    _assert_one_link_and_resumed(world, change)
+    # The link was adopted by a lookup, not made by a second create (which would carry a request id).
+    assert change.cloud_request_ids == []
+    resumed = change.audit_events.get(action="change.resumed")
+    assert resumed.actor_name == "system"
+    assert resumed.after["attempt"] == 2
+
+
+def test_worker_killed_while_following_the_new_link_resumes_and_only_follows(world, engineer, start_worker):
+    # The create went through and was recorded; the worker dies while it asks how the link is doing.
+    _queue_fault(
+        world["base"],
+        fault="latency",
+        latency_ms=CREATE_LATENCY_MS,
+        method="GET",
+        path_contains="/peer-links/",
+    )
+    change = _submit_create(world, engineer)
+    first = start_worker()
+    wait_for(
+        lambda: _fault_taken(world["base"]) and _state(change).peer_link_id is not None,
+        what="the worker to record the link and follow it",
+    )
+    assert change.state == ChangeRequest.State.EXECUTING
+    _kill(first)
+
+    _resume(change, start_worker)
+    _assert_one_link_and_resumed(world, change)
+    assert len(change.cloud_request_ids) == 1  # the one create, from the first attempt
+    assert AuditEvent.objects.filter(action="peer_link.created").count() == 1
