@@ -39,13 +39,22 @@ def fill_cache(total: int, *, start: int = 0, gateways: list | None = None) -> l
     """Cached links spread over 60 gateways in three regions, bulk inserted."""
     from django.utils import timezone
 
-    from peerlinks.models import CloudProject, Gateway, PeerLink
+    from peerlinks.models import CloudProject, EnterpriseRouter, Gateway, PeerLink
 
     if gateways is None:
         gateways = []
         for region in LIST_REGIONS:
             project, _ = CloudProject.objects.get_or_create(
                 region=region, defaults={"project_id": uuid.uuid4().hex}
+            )
+            EnterpriseRouter.objects.bulk_create(
+                EnterpriseRouter(
+                    cloud_id=str(uuid.uuid4()),
+                    project=project,
+                    name=f"er-{region}-{i:02d}",
+                    state="available",
+                )
+                for i in range(40)
             )
             gateways += Gateway.objects.bulk_create(
                 Gateway(
@@ -57,6 +66,8 @@ def fill_cache(total: int, *, start: int = 0, gateways: list | None = None) -> l
                 )
                 for i in range(20)
             )
+    # Peers are the cached routers and gateways (a real estate has far fewer peers than links).
+    routers = list(EnterpriseRouter.objects.values_list("cloud_id", flat=True))
     now = timezone.now()
     statuses = ["ACTIVE"] * 16 + ["PENDING_CREATE", "PENDING_UPDATE", "ERROR", "ACTIVE"]
     rng = random.Random(start)
@@ -71,7 +82,9 @@ def fill_cache(total: int, *, start: int = 0, gateways: list | None = None) -> l
                 description=f"bench link {i}",
                 status=statuses[i % len(statuses)],
                 peer_type="ER" if i % 5 else "GDGW",
-                peer_gateway_id=str(uuid.uuid4()),
+                peer_gateway_id=rng.choice(routers)
+                if i % 5
+                else gateways[(i * 7 + 1) % len(gateways)].cloud_id,
                 peer_region=LIST_REGIONS[i % 3],
                 peer_project_id=uuid.uuid4().hex,
                 create_owner="dc",
