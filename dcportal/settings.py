@@ -228,7 +228,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-axes reports every login at INFO; lockouts (what matters) are warnings.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- The cloud -------------------------------------------------------------------------------
