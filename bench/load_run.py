@@ -111,12 +111,15 @@ async def user(
     budget: list[int],
     link_ids: list[str],
     gateway_ids: list[str],
+    skip: tuple[str, ...] = (),
 ) -> None:
     rng = random.Random(seed)
     await asyncio.sleep(rng.uniform(0, max(think, 0.05)))  # users arrive spread out, not in one burst
     while time.perf_counter() < until and budget[0] > 0:
         budget[0] -= 1
         page, path, htmx = next_page(rng, link_ids, gateway_ids)
+        while page in skip:
+            page, path, htmx = next_page(rng, link_ids, gateway_ids)
         started = time.perf_counter()
         try:
             status = await fetch(port, path, cookie, htmx, timeout=10.0)
@@ -144,6 +147,7 @@ async def run_load(port: int, cookies: list[str], args: argparse.Namespace, link
                 budget=budget,
                 link_ids=link_ids,
                 gateway_ids=gateway_ids,
+                skip=tuple(getattr(args, "skip", ())),
             )
             for i, cookie in enumerate(cookies)
         )
@@ -197,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--links", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--max-requests", type=int, default=200_000, help="upper bound on requests sent")
+    parser.add_argument("--skip", action="append", default=[], help="a page to leave out, e.g. topology")
     parser.add_argument("--db", choices=("postgres",), default="postgres")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args, _ = parser.parse_known_args(argv)
