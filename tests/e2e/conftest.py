@@ -147,8 +147,11 @@ def worker(cloud, settings, tmp_path) -> Iterator[subprocess.Popen]:
 def engineer_login(transactional_db) -> str:
     from django.contrib.auth import get_user_model
 
-    get_user_model().objects.create_user("e2e-engineer", password=PASSWORD)
-    return "e2e-engineer"
+    from peerlinks.permissions import ensure_role
+
+    user = get_user_model().objects.create_user("e2e-engineer", password=PASSWORD)
+    user.groups.set([ensure_role("Engineer")])
+    return user.username
 
 
 @pytest.fixture

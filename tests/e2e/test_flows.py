@@ -12,6 +12,14 @@ from tests.e2e.conftest import REGION, wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _no_approvals(transactional_db) -> None:
+    """These flows are about carrying changes out; approving them is in test_approvals_flow."""
+    from tests.conftest import set_policy
+
+    set_policy(approvals_create=0, approvals_update=0, approvals_delete=0, window_enabled=False)
+
+
 def _mark_page(page: Page) -> None:
     """A flag that survives htmx swaps but not a reload or a navigation."""
     page.evaluate("window.__e2eSamePage = true")
