@@ -97,7 +97,8 @@ class PeerLinkCreateForm(forms.Form):
         value = self.data.get(name) if self.is_bound else self.initial.get(name)
         if value is None:
             value = self.fields[name].initial
-        return value if isinstance(value, str) else ""
+        # Raw input feeds the queries that build the choices: PostgreSQL refuses NUL in text.
+        return value if isinstance(value, str) and "\x00" not in value else ""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -484,3 +484,12 @@ def test_change_pages_render_for_every_kind(engineer_client, engineer, world):
         assert response.status_code == 200, change.kind
     update = ChangeRequest.objects.get(kind="update")
     assert update.payload["description"] == "old"  # left out: kept, and shown as unchanged
+
+
+@pytest.mark.parametrize("param", ["gateway", "peer_type", "peer_region"])
+def test_a_nul_byte_in_a_create_choice_is_ignored_not_a_server_error(engineer_client, world, param):
+    # PostgreSQL refuses NUL in text parameters; the choices must not be queried with it.
+    response = engineer_client.get(reverse("peerlinks:link_create"), {param: "x\x00y"})
+    assert response.status_code == 200
+    response = engineer_client.post(reverse("peerlinks:link_create"), {param: "x\x00y", "name": "n"})
+    assert response.status_code == 400
