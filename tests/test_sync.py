@@ -379,3 +379,12 @@ def test_sync_peerlinks_command_fails_when_no_region_can_be_synced(demo):
     control(demo, "PUT", "faults", json={"error_rate": 1.0})
     with pytest.raises(CommandError):
         call_command("sync_peerlinks", "--region", REGION)
+
+
+def test_a_second_sync_stamps_unchanged_links_as_fresh_without_rewriting_them(demo):
+    sync_all()
+    first = dict(PeerLink.objects.values_list("cloud_id", "synced_at"))
+    results = sync_all()
+    assert sum(r.links_updated for r in results) == 0
+    second = dict(PeerLink.objects.filter(gone_at__isnull=True).values_list("cloud_id", "synced_at"))
+    assert second and all(second[cloud_id] > first[cloud_id] for cloud_id in second)

@@ -335,7 +335,6 @@ def _apply_links(
                 continue  # written after our fetch (a change of ours): the cache is the fresher one
             before = {f: getattr(row, f) for f in LINK_FIELDS}
             changed = [f for f in LINK_FIELDS if before[f] != values[f]]
-            row.synced_at = now
             if row.gone_at is not None:
                 row.gone_at = None
                 changed.append("gone_at")
@@ -363,7 +362,8 @@ def _apply_links(
                     )
                 for name, value in values.items():
                     setattr(row, name, value)
-            to_update.append(row)
+                row.synced_at = now
+                to_update.append(row)
 
     gone = [
         row
@@ -380,8 +380,12 @@ def _apply_links(
         to_update.append(row)
 
     PeerLink.objects.bulk_create(to_create)
+    # Only rows that changed are rewritten; the rest get their freshness stamp in one statement.
     if to_update:
         PeerLink.objects.bulk_update(to_update, [*LINK_FIELDS, "synced_at", "gone_at"], batch_size=500)
+    PeerLink.objects.filter(gateway_id__in=synced_gateway_pks, gone_at__isnull=True).filter(
+        Q(synced_at__isnull=True) | Q(synced_at__lte=fetched_at)
+    ).update(synced_at=now)
     StatusChange.objects.bulk_create(transitions)
     Drift.objects.bulk_create(drifts)
     AuditEvent.objects.bulk_create(audits)
