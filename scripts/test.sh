@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export DEBUG=1
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+# pytest-xdist processes for the non-browser runs (the browser tests share one worker database: serial).
+WORKERS=${PYTEST_WORKERS:-2}
 started=$SECONDS
 
 step() { echo; echo "== $1 ($((SECONDS - started)) s so far)"; }
@@ -37,7 +39,7 @@ $BIN/ruff check .
 $BIN/ruff format --check .
 
 step "tests on SQLite"
-DATABASE_URL="" run_pytest -m "not e2e" "$@"
+DATABASE_URL="" run_pytest -m "not e2e" -n "$WORKERS" "$@"
 
 pg_url=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/dcportal}
 if $BIN/python - "$pg_url" <<'PY'
@@ -52,7 +54,7 @@ except Exception as exc:
 PY
 then
     step "tests on PostgreSQL"
-    DATABASE_URL=$pg_url run_pytest -m "not e2e" "$@"
+    DATABASE_URL=$pg_url run_pytest -m "not e2e" -n "$WORKERS" "$@"
 elif [[ -n "${CI:-}" ]]; then
     echo "ERROR: CI is set and PostgreSQL is required; set TEST_POSTGRES_URL or start one (.ci/run does)." >&2
     exit 1
