@@ -225,3 +225,21 @@ def test_comments_are_added_over_htmx_and_capped(client, rename, engineer):
     assert "please look" in response.content.decode()
     assert client.post(url, {"body": "x" * 2001}).status_code == 400
     assert AuditEvent.objects.filter(change_request=rename, action="change.commented").count() == 1
+
+
+def test_the_requesters_live_poll_brings_the_approvals_panel_up_to_date(client, rename, engineer, approver):
+    approvals.approve_change(change_id=rename.pk, user=approver)
+    client.force_login(engineer)
+    response = client.get(reverse("peerlinks:change_detail", args=[rename.pk]), **HTMX)
+    body = response.content.decode()
+    assert 'id="change-state"' in body
+    assert 'id="change-decision" class="card change-decision" hx-swap-oob="true"' in body
+    assert approver.get_username() in body
+
+
+def test_an_approvers_live_poll_leaves_their_decision_form_alone(client, rename, approver):
+    client.force_login(approver)
+    response = client.get(reverse("peerlinks:change_detail", args=[rename.pk]), **HTMX)
+    body = response.content.decode()
+    assert 'id="change-state"' in body
+    assert 'id="change-decision"' not in body

@@ -172,8 +172,7 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     queryset = ChangeRequest.objects.select_related("requested_by", "gateway__project", "peer_link")
     change = get_object_or_404(queryset, pk=pk)
     if _is_fragment(request):
-        context = _change_context(change, can_cancel=change.can_be_cancelled_by(request.user))
-        response = render(request, "peerlinks/_change_state.html", context)
+        response = render(request, "peerlinks/_change_live.html", change_page_context(change, request.user))
         return HttpResponseStopPolling(response.content) if change.is_terminal else response
     return render(request, "peerlinks/change_detail.html", change_page_context(change, request.user))
 
