@@ -6,9 +6,11 @@ from django.urls import reverse
 from peerlinks.services.topology import (
     COLUMN_GAP,
     COLUMN_WIDTH,
+    EdgeRow,
     GatewayRow,
     LinkRow,
     RouterRow,
+    group_links,
     layout_topology,
 )
 from tests.conftest import make_gateway, make_peer_link, make_project, make_router
@@ -19,6 +21,10 @@ GW_A = "aaaaaaaa-0000-4000-8000-000000000001"
 GW_B = "bbbbbbbb-0000-4000-8000-000000000002"
 ER_1 = "eeeeeeee-0000-4000-8000-000000000001"
 ER_FAR = "ffffffff-0000-4000-8000-000000000009"
+
+
+def _layout(*, gateways: list, routers: list, links: list[LinkRow]):
+    return layout_topology(gateways=gateways, routers=routers, edges=group_links(links))
 
 
 def _rows() -> dict:
@@ -65,7 +71,7 @@ def _rows() -> dict:
 
 
 def test_layout_puts_each_region_in_its_own_column_gateway_regions_first():
-    topology = layout_topology(**_rows())
+    topology = _layout(**_rows())
     assert [c.region for c in topology.columns] == ["cn-east-3", "cn-north-4", "eu-west-101"]
     assert [c.x for c in topology.columns] == [
         16,
@@ -80,15 +86,15 @@ def test_layout_puts_each_region_in_its_own_column_gateway_regions_first():
 
 def test_layout_is_deterministic_whatever_the_input_order():
     rows = _rows()
-    first = layout_topology(**rows)
+    first = _layout(**rows)
     shuffled = {key: list(reversed(value)) for key, value in rows.items()}
-    second = layout_topology(**shuffled)
+    second = _layout(**shuffled)
     assert [(n.key, n.x, n.y) for n in first.nodes] == [(n.key, n.x, n.y) for n in second.nodes]
     assert [(e.key, e.path) for e in first.edges] == [(e.key, e.path) for e in second.edges]
 
 
 def test_layout_colours_edges_by_status():
-    edges = {e.label: e for e in layout_topology(**_rows()).edges}
+    edges = {e.label: e for e in _layout(**_rows()).edges}
     assert edges["to-er"].tone == "ok"
     assert edges["a-to-b"].tone == "warn"
     assert edges["far"].tone == "bad"
@@ -96,7 +102,7 @@ def test_layout_colours_edges_by_status():
 
 
 def test_a_peer_missing_from_the_cache_is_drawn_labelled_with_its_id():
-    nodes = {n.key: n for n in layout_topology(**_rows()).nodes}
+    nodes = {n.key: n for n in _layout(**_rows()).nodes}
     far = nodes[ER_FAR]
     assert far.known is False
     assert far.label == ER_FAR
@@ -105,7 +111,7 @@ def test_a_peer_missing_from_the_cache_is_drawn_labelled_with_its_id():
 
 
 def test_links_point_to_their_pages_and_routers_to_the_filtered_link_list():
-    topology = layout_topology(**_rows())
+    topology = _layout(**_rows())
     nodes = {n.key: n for n in topology.nodes}
     assert nodes[GW_A].href == reverse("peerlinks:gateway_detail", args=[GW_A])
     assert nodes[ER_1].href == reverse("peerlinks:link_list") + f"?q={ER_1}"
@@ -124,7 +130,7 @@ def test_parallel_links_between_the_same_nodes_do_not_overlap():
         peer_id=GW_A,
         peer_region="cn-north-4",
     )
-    topology = layout_topology(**{**rows, "links": [*rows["links"], twin]})
+    topology = _layout(**{**rows, "links": [*rows["links"], twin]})
     paths = [e.path for e in topology.edges if e.label in ("a-to-b", "b-to-a")]
     assert len(set(paths)) == 2
 
@@ -140,13 +146,13 @@ def test_same_column_links_arc_out_to_the_right():
         peer_id=ER_1,
         peer_region="cn-north-4",
     )
-    edge = next(e for e in layout_topology(**{**rows, "links": [local]}).edges)
+    edge = next(e for e in _layout(**{**rows, "links": [local]}).edges)
     start_x, control_x = re.match(r"M(\d+),\d+ C(\d+),", edge.path).groups()
     assert int(control_x) > int(start_x)
 
 
 def test_layout_of_nothing_is_empty():
-    topology = layout_topology(gateways=[], routers=[], links=[])
+    topology = _layout(gateways=[], routers=[], links=[])
     assert topology.is_empty
     assert topology.edges == []
 
@@ -318,9 +324,105 @@ def test_topology_query_count_does_not_grow_with_links(engineer_client, demo_row
 
 
 def test_links_that_skip_a_column_run_below_every_column_instead_of_across_nodes():
-    topology = layout_topology(**_rows())
+    topology = _layout(**_rows())
     far = next(e for e in topology.edges if e.label == "far")  # cn-east-3 → eu-west-101, past cn-north-4
     bottom = max(c.height for c in topology.columns)
     lowest = max(int(y) for y in re.findall(r",(\d+)", far.path))
     assert lowest > bottom
     assert topology.height > lowest
+
+
+# --- aggregation and the cap ---------------------------------------------------------------------
+
+
+def test_links_between_the_same_gateway_and_peer_are_one_edge_with_their_count_and_worst_status():
+    rows = _rows()
+    twins = [
+        LinkRow(
+            cloud_id=f"22222222-0000-4000-8000-00000000000{i}",
+            name=f"twin-{i}",
+            status=status,
+            gateway_id=GW_A,
+            peer_type="ER",
+            peer_id=ER_1,
+            peer_region="cn-north-4",
+        )
+        for i, status in enumerate(["ACTIVE", "PENDING_UPDATE"])
+    ]
+    edges = _layout(**{**rows, "links": [*rows["links"], *twins]}).edges
+    assert len(edges) == 3  # to-er and the two twins are one connection
+    group = next(e for e in edges if e.count == 3)
+    assert group.label == "3 links"
+    assert group.tone == "warn"  # the worst of ACTIVE, ACTIVE, PENDING_UPDATE
+    assert group.link_id == ""
+    assert "3 peer links" in group.title and "1 pending" in group.title
+    assert group.href == reverse("peerlinks:link_list") + f"?gateway={GW_A}&q={ER_1}"
+
+
+def test_edges_in_error_come_first_then_pending_then_the_busiest():
+    def row(peer: str, count: int, errors: int = 0, pending: int = 0) -> EdgeRow:
+        return EdgeRow(GW_A, "ER", peer, "cn-north-4", count=count, errors=errors, pending=pending)
+
+    rows = [row("p-busy", 9), row("p-err", 2, errors=1), row("p-pend", 2, pending=2), row("p-one", 2)]
+    assert [r.peer_id for r in sorted(rows, key=lambda r: r.rank)] == ["p-err", "p-pend", "p-busy", "p-one"]
+
+
+@pytest.fixture
+def many_links(db) -> dict:
+    """Two gateways, each with links to six routers (one router's link in error): twelve connections."""
+    north = make_project("cn-north-4")
+    gateways = [make_gateway(name=f"gw-{i}", project=north) for i in range(2)]
+    routers = [make_router(name=f"er-{i}", project=north) for i in range(6)]
+    for gw in gateways:
+        for er in routers:
+            make_peer_link(gateway=gw, peer_gateway_id=er.cloud_id)
+            make_peer_link(gateway=gw, peer_gateway_id=er.cloud_id)
+    broken = make_peer_link(gateway=gateways[1], peer_gateway_id=routers[5].cloud_id, status="ERROR")
+    return {"gateways": gateways, "routers": routers, "broken": broken}
+
+
+def test_the_page_draws_one_edge_per_connection(engineer_client, many_links):
+    body = engineer_client.get(URL).content.decode()
+    assert body.count("data-edge=") == 12
+    assert "data-link=" not in body
+    assert 'id="topology-cap"' not in body
+
+
+def test_a_map_over_the_cap_keeps_the_worst_connections_and_says_how_many_are_left_out(
+    engineer_client, many_links, monkeypatch
+):
+    monkeypatch.setattr("peerlinks.services.topology.MAX_EDGES", 4)
+    body = engineer_client.get(URL).content.decode()
+    assert body.count("data-edge=") == 4
+    broken = many_links["broken"]
+    assert f'data-edge="{broken.gateway.cloud_id}&gt;{broken.peer_gateway_id}"' in body  # in error: kept
+    assert "Showing 4 of 12 connections (9 of 25 peer links)" in body
+    assert "filter by gateway, region, status or peer to narrow" in body
+
+
+def test_gateways_without_a_drawn_connection_are_capped_too(engineer_client, many_links, monkeypatch):
+    north = many_links["gateways"][0].project
+    for i in range(3):
+        make_gateway(name=f"idle-{i}", project=north)
+    monkeypatch.setattr("peerlinks.services.topology.MAX_NODES", 9)  # 8 connected nodes + 1 idle gateway
+    body = engineer_client.get(URL).content.decode()
+    assert body.count("data-node=") == 9
+    assert "2 gateways without a drawn connection left out" in body
+
+
+def test_a_capped_map_costs_the_same_queries_whatever_the_number_of_links(
+    engineer_client, many_links, monkeypatch, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr("peerlinks.services.topology.MAX_EDGES", 4)
+    with CaptureQueriesContext(connection) as ctx:
+        assert engineer_client.get(URL).status_code == 200
+    north = many_links["gateways"][0].project
+    for _ in range(5):
+        make_peer_link(
+            gateway=make_gateway(project=north), peer_gateway_id=make_router(project=north).cloud_id
+        )
+    with django_assert_num_queries(len(ctx.captured_queries)):
+        assert engineer_client.get(URL).status_code == 200

@@ -1,13 +1,15 @@
-"""The topology map: global DC gateways and their peers, one column per region, edges for peer links.
+"""The topology map: global DC gateways and their peers, one column per region, one edge per connection.
 
-`build_topology` reads the cache (a fixed number of queries) into plain rows; `layout_topology` is a
-pure function from those rows to positioned nodes and edges that the template draws as SVG.
+A connection is a gateway and one peer: all the peer links between them are one edge with their count
+and worst status. `build_topology` groups and counts them in SQL (a fixed number of queries, rows as
+dicts, never model instances) and keeps the worst MAX_EDGES connections; `layout_topology` is a pure
+function, linear in its rows, from those rows to positioned nodes and edges that the template draws.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 
@@ -23,6 +25,10 @@ NODE_HEIGHT = 40
 ROW = 54
 LABEL_MAX = 30
 LANE = 9  # vertical distance between the lanes of links that skip a column
+
+# A map beyond this is unreadable and slow to draw: the worst connections are kept, a notice says so.
+MAX_EDGES = 150
+MAX_NODES = 200
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,28 @@ class LinkRow:
     peer_id: str
     peer_region: str
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class EdgeRow:
+    """The present peer links from a gateway to one peer: how many, how many in trouble, the one if alone."""
+
+    gateway_id: str
+    peer_type: str
+    peer_id: str
+    peer_region: str
+    count: int
+    errors: int = 0  # neither active nor pending
+    pending: int = 0
+    link_id: str = ""  # the link's own cloud id, name, status and reason when it is the only one
+    name: str = ""
+    status: str = ""
+    reason: str = ""
+
+    @property
+    def rank(self) -> tuple:
+        """Sort key: connections in error first, then pending, then the busiest; ties by ids."""
+        return (-self.errors, -self.pending, -self.count, self.gateway_id, self.peer_id)
 
 
 @dataclass(frozen=True)
@@ -98,6 +126,8 @@ class Edge:
     title: str
     href: str
     path: str = ""
+    count: int = 1
+    link_id: str = ""  # set when the edge is one peer link
 
 
 @dataclass
@@ -123,6 +153,11 @@ class Topology:
     edges: list[Edge]
     width: int
     height: int
+    # What the filters matched, of which the map draws `edges` and the nodes (the rest is capped).
+    total_edges: int = 0
+    total_links: int = 0
+    shown_links: int = 0
+    hidden_gateways: int = 0
 
     @property
     def nodes(self) -> list[Node]:
@@ -132,82 +167,177 @@ class Topology:
     def is_empty(self) -> bool:
         return not self.columns
 
+    @property
+    def is_capped(self) -> bool:
+        return len(self.edges) < self.total_edges or self.hidden_gateways > 0
+
+
+def group_links(links: Iterable[LinkRow]) -> list[EdgeRow]:
+    """One EdgeRow per gateway and peer, in rank order: build_topology's SQL grouping, for plain rows."""
+    groups: dict[tuple[str, str, str], list[LinkRow]] = {}
+    for link in links:
+        groups.setdefault((link.gateway_id, link.peer_type, link.peer_id), []).append(link)
+    rows = []
+    for (gateway_id, peer_type, peer_id), members in groups.items():
+        only = min(members, key=lambda row: row.cloud_id)
+        rows.append(
+            _edge_row(
+                gateway_id=gateway_id,
+                peer_type=peer_type,
+                peer_id=peer_id,
+                peer_region=max(row.peer_region for row in members),
+                count=len(members),
+                errors=sum(edge_tone(row.status) == "bad" for row in members),
+                pending=sum(edge_tone(row.status) == "warn" for row in members),
+                link_id=only.cloud_id,
+                name=only.name,
+                status=only.status,
+                reason=only.reason,
+            )
+        )
+    return sorted(rows, key=lambda row: row.rank)
+
+
+def _edge_row(**values: object) -> EdgeRow:
+    if values["count"] != 1:  # a group has no single name, status or page
+        values.update(link_id="", name="", status="", reason="")
+    return EdgeRow(**values)
+
 
 def build_topology(*, links: QuerySet[PeerLink], gateways: QuerySet[Gateway]) -> Topology:
-    """Read the given links and gateways (plus every peer they name) from the cache and lay them out."""
-    link_rows = [
-        LinkRow(
-            cloud_id=link.cloud_id,
-            name=link.name,
-            status=link.status,
-            gateway_id=link.gateway.cloud_id,
-            peer_type=link.peer_type,
-            peer_id=link.peer_gateway_id,
-            peer_region=link.peer_region,
-            reason=link.reason,
+    """Group the given links by gateway and peer in SQL, keep the worst MAX_EDGES, and lay them out."""
+    not_active = ~Q(status=PeerLink.Status.ACTIVE)
+    grouped = (
+        links.order_by()
+        .values("gateway__cloud_id", "peer_type", "peer_gateway_id")
+        .annotate(
+            n=Count("id"),
+            n_errors=Count("id", filter=not_active & ~Q(status__in=PeerLink.PENDING_STATUSES)),
+            n_pending=Count("id", filter=Q(status__in=PeerLink.PENDING_STATUSES)),
+            any_peer_region=Max("peer_region"),
+            one_id=Min("cloud_id"),
+            one_name=Min("name"),
+            one_status=Max("status"),
+            one_reason=Max("reason"),
         )
-        for link in links.select_related("gateway").order_by("name", "cloud_id")
+    )
+    ranked = grouped.order_by("-n_errors", "-n_pending", "-n", "gateway__cloud_id", "peer_gateway_id")
+    edge_rows = [
+        _edge_row(
+            gateway_id=row["gateway__cloud_id"],
+            peer_type=row["peer_type"],
+            peer_id=row["peer_gateway_id"],
+            peer_region=row["any_peer_region"],
+            count=row["n"],
+            errors=row["n_errors"],
+            pending=row["n_pending"],
+            link_id=row["one_id"],
+            name=row["one_name"],
+            status=row["one_status"],
+            reason=row["one_reason"],
+        )
+        for row in ranked[:MAX_EDGES]
     ]
-    peer_ids = {row.peer_id for row in link_rows} | {row.gateway_id for row in link_rows}
+    shown_links = sum(row.count for row in edge_rows)
+    if len(edge_rows) < MAX_EDGES:
+        total_edges, total_links = len(edge_rows), shown_links
+    else:
+        total_edges, total_links = grouped.count(), links.order_by().count()
+
+    ends = {row.peer_id for row in edge_rows} | {row.gateway_id for row in edge_rows}
+    gateway_fields = ("cloud_id", "name", "project__region", "status", "bgp_asn")
+    gateway_values = list(Gateway.objects.filter(cloud_id__in=ends).values(*gateway_fields))
+    room = max(MAX_NODES - len(ends), 0)
+    others = gateways.exclude(cloud_id__in=ends).order_by("name", "cloud_id").values(*gateway_fields)
+    extra = list(others[: room + 1])
+    hidden_gateways = 0
+    if len(extra) > room:
+        extra = extra[:room]
+        hidden_gateways = others.count() - room
     gateway_rows = [
         GatewayRow(
-            cloud_id=gw.cloud_id, name=gw.name, region=gw.project.region, status=gw.status, bgp_asn=gw.bgp_asn
+            cloud_id=gw["cloud_id"],
+            name=gw["name"],
+            region=gw["project__region"],
+            status=gw["status"],
+            bgp_asn=gw["bgp_asn"],
         )
-        for gw in Gateway.objects.filter(Q(pk__in=gateways.values("pk")) | Q(cloud_id__in=peer_ids))
-        .select_related("project")
-        .order_by("name", "cloud_id")
+        for gw in gateway_values + extra
     ]
-    router_ids = {row.peer_id for row in link_rows if row.peer_type == PeerLink.PeerType.ER}
+    router_ids = {row.peer_id for row in edge_rows if row.peer_type == PeerLink.PeerType.ER}
     router_rows = [
-        RouterRow(cloud_id=er.cloud_id, name=er.name, region=er.project.region, state=er.state, asn=er.asn)
-        for er in EnterpriseRouter.objects.filter(cloud_id__in=router_ids).select_related("project")
+        RouterRow(
+            cloud_id=er["cloud_id"],
+            name=er["name"],
+            region=er["project__region"],
+            state=er["state"],
+            asn=er["asn"],
+        )
+        for er in EnterpriseRouter.objects.filter(cloud_id__in=router_ids).values(
+            "cloud_id", "name", "project__region", "state", "asn"
+        )
     ]
-    region_rows = [RegionRow(region=p.region, sync_error=p.sync_error) for p in CloudProject.objects.all()]
-    return layout_topology(gateways=gateway_rows, routers=router_rows, links=link_rows, regions=region_rows)
+    region_rows = [RegionRow(**p) for p in CloudProject.objects.values("region", "sync_error")]
+    topology = layout_topology(
+        gateways=gateway_rows, routers=router_rows, edges=edge_rows, regions=region_rows
+    )
+    topology.total_edges, topology.total_links = total_edges, total_links
+    topology.shown_links, topology.hidden_gateways = shown_links, hidden_gateways
+    return topology
 
 
 def layout_topology(
     *,
     gateways: Iterable[GatewayRow],
     routers: Iterable[RouterRow],
-    links: Iterable[LinkRow],
+    edges: Iterable[EdgeRow],
     regions: Iterable[RegionRow] = (),
 ) -> Topology:
-    """Place every gateway and peer in its region's column and draw one edge per link. Deterministic."""
-    links = sorted(links, key=lambda row: (row.name, row.cloud_id))
+    """Place every gateway and peer in its region's column and draw one edge per EdgeRow. Deterministic,
+    linear in the rows apart from sorting each column."""
+    edge_rows = sorted(edges, key=lambda row: row.rank)
     nodes: dict[str, Node] = {gw.cloud_id: _gateway_node(gw) for gw in gateways}
     routers_by_id = {er.cloud_id: er for er in routers}
-    for link in links:
-        if link.gateway_id not in nodes:
-            nodes[link.gateway_id] = _unknown_node(link.gateway_id, kind="gateway", region="")
-        if link.peer_id not in nodes:
-            if link.peer_type == PeerLink.PeerType.ER and link.peer_id in routers_by_id:
-                nodes[link.peer_id] = _router_node(routers_by_id[link.peer_id])
+    for row in edge_rows:
+        if row.gateway_id not in nodes:
+            nodes[row.gateway_id] = _unknown_node(row.gateway_id, kind="gateway", region="")
+        if row.peer_id not in nodes:
+            if row.peer_type == PeerLink.PeerType.ER and row.peer_id in routers_by_id:
+                nodes[row.peer_id] = _router_node(routers_by_id[row.peer_id])
             else:
-                kind = "er" if link.peer_type == PeerLink.PeerType.ER else "gateway"
-                nodes[link.peer_id] = _unknown_node(link.peer_id, kind=kind, region=link.peer_region)
+                kind = "er" if row.peer_type == PeerLink.PeerType.ER else "gateway"
+                nodes[row.peer_id] = _unknown_node(row.peer_id, kind=kind, region=row.peer_region)
 
     columns = _place(nodes.values(), sync_errors={r.region: r.sync_error for r in regions})
     bottom = max((column.height for column in columns), default=HEADER + MARGIN)
     for column in columns:
         column.height = bottom  # equal boxes; links that skip a column run in lanes below them
-    edges = []
+    drawn = []
     pair_count: dict[tuple[str, str], int] = {}
     lanes = 0
-    for link in links:
-        a, b = nodes[link.gateway_id], nodes[link.peer_id]
+    for row in edge_rows:
+        a, b = nodes[row.gateway_id], nodes[row.peer_id]
         pair = tuple(sorted((a.key, b.key)))
         nth = pair_count.get(pair, 0)
         pair_count[pair] = nth + 1
         if abs(a.x - b.x) > COLUMN_WIDTH + COLUMN_GAP:
             lanes += 1
-            edge = _edge(link, a, b, nth=nth, lane_y=bottom + 4 + LANE * lanes)
+            edge = _edge(row, a, b, nth=nth, lane_y=bottom + 4 + LANE * lanes)
         else:
-            edge = _edge(link, a, b, nth=nth)
-        edges.append(edge)
+            edge = _edge(row, a, b, nth=nth)
+        drawn.append(edge)
     height = bottom + 4 + LANE * (lanes + 1) if lanes else bottom + 8
     width = MARGIN * 2 + len(columns) * COLUMN_WIDTH + max(len(columns) - 1, 0) * COLUMN_GAP + COLUMN_GAP // 2
-    return Topology(columns=columns, edges=edges, width=width, height=height)
+    shown = sum(row.count for row in edge_rows)
+    return Topology(
+        columns=columns,
+        edges=drawn,
+        width=width,
+        height=height,
+        total_edges=len(drawn),
+        total_links=shown,
+        shown_links=shown,
+    )
 
 
 def edge_tone(status: str) -> str:
@@ -243,8 +373,8 @@ def _place(nodes: Iterable[Node], *, sync_errors: dict[str, str]) -> list[Column
     return columns
 
 
-def _edge(link: LinkRow, a: Node, b: Node, *, nth: int, lane_y: int | None = None) -> Edge:
-    spread = 14 * nth  # parallel links between the same two nodes fan out instead of overlapping
+def _edge(row: EdgeRow, a: Node, b: Node, *, nth: int, lane_y: int | None = None) -> Edge:
+    spread = 14 * nth  # parallel edges between the same two nodes fan out instead of overlapping
     ay, by = a.y + NODE_HEIGHT // 2, b.y + NODE_HEIGHT // 2
     if a.x == b.x:
         # Same column: an arc out to the right, wider the further apart the two nodes are.
@@ -267,17 +397,34 @@ def _edge(link: LinkRow, a: Node, b: Node, *, nth: int, lane_y: int | None = Non
                 f"C{g2},{lane_y} {g2},{lane_y} {g2},{lane_y - 12} L{g2},{ry + 12} "
                 f"C{g2},{ry} {g2},{ry} {x2},{ry}"
             )
-    title = f"{link.name}: {a.label} → {b.label} ({link.status})"
-    if link.reason:
-        title += f" — {link.reason}"
+    if row.count == 1:
+        title = f"{row.name}: {a.label} → {b.label} ({row.status})"
+        if row.reason:
+            title += f" — {row.reason}"
+        return Edge(
+            key=row.link_id,
+            label=row.name,
+            status=row.status,
+            tone=edge_tone(row.status),
+            title=title,
+            href=_url("peerlinks:detail", row.link_id) or _peer_filter_url(row.peer_id),
+            path=path,
+            link_id=row.link_id,
+        )
+    tone = "bad" if row.errors else "warn" if row.pending else "ok"
+    active = row.count - row.errors - row.pending
     return Edge(
-        key=link.cloud_id,
-        label=link.name,
-        status=link.status,
-        tone=edge_tone(link.status),
-        title=title,
-        href=_url("peerlinks:detail", link.cloud_id) or _peer_filter_url(link.gateway_id),
+        key=f"{row.gateway_id}>{row.peer_id}",
+        label=f"{row.count} links",
+        status={"bad": "ERROR", "warn": "PENDING", "ok": "ACTIVE"}[tone],
+        tone=tone,
+        title=(
+            f"{row.count} peer links: {a.label} → {b.label} "
+            f"({active} active, {row.pending} pending, {row.errors} in error); click to list them"
+        ),
+        href=_peer_filter_url(row.peer_id, gateway=row.gateway_id),
         path=path,
+        count=row.count,
     )
 
 
@@ -334,6 +481,7 @@ def _url(name: str, cloud_id: str) -> str:
         return ""
 
 
-def _peer_filter_url(cloud_id: str) -> str:
-    """The peer-link list narrowed to links that touch this peer."""
-    return f"{reverse('peerlinks:link_list')}?{urlencode({'q': cloud_id})}"
+def _peer_filter_url(cloud_id: str, *, gateway: str = "") -> str:
+    """The peer-link list narrowed to links that touch this peer (and start at `gateway`, if given)."""
+    query = {"gateway": gateway, "q": cloud_id} if gateway else {"q": cloud_id}
+    return f"{reverse('peerlinks:link_list')}?{urlencode(query)}"
