@@ -269,9 +269,12 @@ TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "database")
 if TASKS_BACKEND not in _TASK_BACKENDS:
     raise ImproperlyConfigured(f"TASKS_BACKEND must be 'database' or 'immediate', got {TASKS_BACKEND!r}")
 TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASKS_BACKEND]}}
-# Seconds between full syncs of every region, and between re-checks of links still pending.
+# Seconds between full syncs of every region; between looks at a change being followed (and rounds of
+# change upkeep); between re-checks of links still pending (one listing per gateway with a pending link,
+# whoever is watching: short, so a link turning ACTIVE shows within about a second or two).
 SYNC_INTERVAL = envfloat("SYNC_INTERVAL", 60.0)
 PENDING_RECHECK_INTERVAL = envfloat("PENDING_RECHECK_INTERVAL", 3.0)
+PENDING_LINK_RECHECK_INTERVAL = envfloat("PENDING_LINK_RECHECK_INTERVAL", min(1.0, PENDING_RECHECK_INTERVAL))
 # Cached data older than this many seconds is shown as stale.
 STALE_AFTER = envfloat("STALE_AFTER", 300.0)
 # A link still pending after this many seconds is listed as pending too long on the dashboard.

@@ -63,7 +63,9 @@ if ! $BIN/python manage.py sync_peerlinks; then
     echo "The first sync failed (see above); the pages will say so, and the scheduler retries every minute."
 fi
 
-start "Task worker" var/worker.log $BIN/python manage.py db_worker
+# --interval 0.5: an idle worker looks at the queue twice a second (default 1 s), so a pending link's
+# re-check runs soon after the scheduler queues it.
+start "Task worker" var/worker.log $BIN/python manage.py db_worker --interval 0.5
 start "Scheduler" var/scheduler.log $BIN/python manage.py run_scheduler
 
 echo

@@ -1,4 +1,9 @@
-"""Enqueue the periodic work: sync, re-check pending links, resume, expire and release changes."""
+"""Enqueue the periodic work: sync, re-check pending links, resume, expire and release changes.
+
+Three cadences: a full sync every SYNC_INTERVAL; while a link is pending, a re-check of the gateways
+holding one every PENDING_LINK_RECHECK_INTERVAL (what makes a status change show quickly); change upkeep
+every PENDING_RECHECK_INTERVAL.
+"""
 
 import time
 from datetime import datetime
@@ -19,6 +24,12 @@ def _already_queued(task: object) -> bool:
     return DBTaskResult.objects.filter(task_path=path, status__in=["READY", "RUNNING"]).exists()
 
 
+def _enqueue_pending_recheck() -> None:
+    """While any link is pending, one re-check at a time: it lists each gateway that has one, once."""
+    if PeerLink.objects.present().pending().exists() and not _already_queued(tasks.recheck_pending_links):
+        tasks.recheck_pending_links.enqueue()
+
+
 def _enqueue_change_upkeep(*, now: datetime) -> None:
     """Expire undecided requests and release those whose change window opened (both cheap to ask)."""
     pending = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL, expires_at__lte=now)
@@ -36,7 +47,7 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Enqueue what is due now, then exit.")
 
     def handle(self, *args: object, once: bool = False, **options: object) -> None:
-        next_sync = next_recheck = 0.0
+        next_sync = next_recheck = next_upkeep = 0.0
         while True:
             now = time.monotonic()
             if now >= next_sync:
@@ -44,13 +55,13 @@ class Command(BaseCommand):
                     tasks.sync_all_regions.enqueue()
                 next_sync = now + settings.SYNC_INTERVAL
             if now >= next_recheck:
-                if PeerLink.objects.present().pending().exists() and not _already_queued(
-                    tasks.recheck_pending_links
-                ):
-                    tasks.recheck_pending_links.enqueue()
+                _enqueue_pending_recheck()
+                next_recheck = now + settings.PENDING_LINK_RECHECK_INTERVAL
+            if now >= next_upkeep:
                 resume_stalled_changes()
                 _enqueue_change_upkeep(now=timezone.now())
-                next_recheck = now + settings.PENDING_RECHECK_INTERVAL
+                next_upkeep = now + settings.PENDING_RECHECK_INTERVAL
             if once:
                 return
-            time.sleep(max(0.2, min(next_sync, next_recheck) - time.monotonic()))
+            due = min(next_sync, next_recheck, next_upkeep)
+            time.sleep(max(0.05, due - time.monotonic()))
