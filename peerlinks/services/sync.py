@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -303,7 +303,8 @@ def _apply_links(
             ]
         )
     )
-    to_create: list[PeerLink] = []
+    to_create: list[tuple[Gateway, str, dict]] = []
+    created_outside: list[tuple[str, dict]] = []
     to_update: list[PeerLink] = []
     transitions: list[StatusChange] = []
     drifts: list[Drift] = []
@@ -322,14 +323,9 @@ def _apply_links(
             values = link_values(link)
             row = cached.get(link.id)
             if row is None:
-                row = PeerLink(cloud_id=link.id, gateway=gateway, synced_at=now, first_seen_at=now, **values)
-                to_create.append(row)
-                transitions.append(
-                    StatusChange(peer_link=row, to_status=row.status, reason=row.reason, observed_at=now)
-                )
+                to_create.append((gateway, link.id, values))
                 if not baseline and not _explained_create(ours, gateway=gateway, values=values):
-                    drifts.append(Drift(peer_link=row, kind=Drift.Kind.CREATED, detail={"name": row.name}))
-                    audits.append(_audit("peer_link.created_outside", row, after=values, now=now))
+                    created_outside.append((link.id, values))
                 continue
             if row.synced_at is not None and row.synced_at > fetched_at:
                 continue  # written after our fetch (a change of ours): the cache is the fresher one
@@ -379,7 +375,16 @@ def _apply_links(
             audits.append(_audit("peer_link.deleted_outside", row, before={"status": row.status}, now=now))
         to_update.append(row)
 
-    PeerLink.objects.bulk_create(to_create)
+    if to_create:
+        _insert_new_links(to_create, now=now)
+        _record_first_statuses(gateway_pks=synced_gateway_pks, now=now)
+    if created_outside:
+        ids = [cloud_id for cloud_id, _ in created_outside]
+        new_rows = PeerLink.objects.in_bulk(ids, field_name="cloud_id")
+        for cloud_id, values in created_outside:
+            row = new_rows[cloud_id]
+            drifts.append(Drift(peer_link=row, kind=Drift.Kind.CREATED, detail={"name": row.name}))
+            audits.append(_audit("peer_link.created_outside", row, after=values, now=now))
     # Only rows that changed are rewritten; the rest get their freshness stamp in one statement.
     if to_update:
         PeerLink.objects.bulk_update(to_update, [*LINK_FIELDS, "synced_at", "gone_at"], batch_size=500)
@@ -393,6 +398,75 @@ def _apply_links(
     result.links_updated += changed_rows
     result.links_gone += len(gone)
     result.drifts += len(drifts)
+
+
+def _new_link_constants(now: datetime) -> dict:
+    """What every new cached link starts with besides cloud_id, gateway and LINK_FIELDS."""
+    return {
+        "first_seen_at": now,
+        "synced_at": now,
+        "gone_at": None,
+        "owner_team": "",
+        "ticket_ref": "",
+        "labels": [],
+    }
+
+
+def _insert_new_links(new: list[tuple[Gateway, str, dict]], *, now: datetime) -> None:
+    """Insert links seen for the first time with one executemany of plain value tuples.
+
+    bulk_create builds a model instance per row and prepares every value through its field: profiled, that
+    was most of a first sync's time. Here only the cloud's two timestamps are adapted per row; the values
+    every new row shares are prepared once.
+    """
+    meta = PeerLink._meta
+    constants = _new_link_constants(now)
+    stamps = ("cloud_created_at", "cloud_updated_at")  # the only per-row values needing adaptation
+    plain = [name for name in LINK_FIELDS if name not in stamps]
+    names = ["cloud_id", "gateway", *plain, *stamps, *constants]
+    fields = [meta.get_field(name) for name in names]
+    missing = {f.name for f in meta.concrete_fields if not f.primary_key} - set(names)
+    if missing:  # a new model field must be given a value here too
+        raise RuntimeError(f"_insert_new_links does not set {sorted(missing)}")
+    shared = tuple(meta.get_field(n).get_db_prep_save(v, connection) for n, v in constants.items())
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [
+        (
+            cloud_id,
+            gateway.pk,
+            *(values[name] for name in plain),
+            *(adapt(values[name]) for name in stamps),
+            *shared,
+        )
+        for gateway, cloud_id, values in new
+    ]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})", params)
+
+
+def _record_first_statuses(*, gateway_pks: list[int], now: datetime) -> None:
+    """The first status of every link this sync inserted, written by the database in one statement."""
+    quote = connection.ops.quote_name
+    change, link = StatusChange._meta, PeerLink._meta
+    into = ", ".join(
+        quote(change.get_field(name).column)
+        for name in ("peer_link", "from_status", "to_status", "reason", "observed_at")
+    )
+    pk, status, reason, first_seen, gateway = (
+        quote(link.get_field(name).column) for name in ("id", "status", "reason", "first_seen_at", "gateway")
+    )
+    gateways = ", ".join(["%s"] * len(gateway_pks))
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        f"INSERT INTO {quote(change.db_table)} ({into}) "
+        f"SELECT {pk}, '', {status}, {reason}, %s FROM {quote(link.db_table)} "
+        f"WHERE {first_seen} = %s AND {gateway} IN ({gateways})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [stamp, stamp, *gateway_pks])
 
 
 def _audit(
