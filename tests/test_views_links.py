@@ -1,5 +1,6 @@
 import csv
 import io
+import time
 import uuid
 
 import pytest
@@ -376,6 +377,21 @@ def test_detail_shows_the_live_er_attachment_state(engineer_client, demo_simulat
     attachment = response.context["attachment"]
     assert attachment.error == ""
     assert attachment.state
+
+
+def test_a_slow_cloud_holds_the_link_page_at_most_the_attachment_timeout(
+    engineer_client, simulator, settings, monkeypatch
+):
+    settings.CLOUD_ENDPOINT = simulator.base_url
+    settings.CLOUD_MAX_RETRIES = 3
+    monkeypatch.setattr("peerlinks.services.dashboard.ATTACHMENT_TIMEOUT", 0.3)
+    link = make_peer_link(peer_type="ER", link_id=str(uuid.uuid4()), peer_gateway_id=str(uuid.uuid4()))
+    simulator.sim.set_faults(latency_ms=2000)
+    started = time.monotonic()
+    response = engineer_client.get(f"/links/{link.cloud_id}/")
+    assert time.monotonic() - started < 1.5  # one try, not 2 s × 4
+    assert response.status_code == 200
+    assert response.context["attachment"].error
 
 
 # --- local fields -----------------------------------------------------------------------------

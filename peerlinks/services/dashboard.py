@@ -4,7 +4,7 @@ Everything here reads the cache; the one live cloud call (an ER attachment's sta
 cloud outage becomes a message on the page, never an error page.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,6 +28,9 @@ from peerlinks.services.changes import record_audit
 
 RECENT = 10
 LISTED = 50
+# The link page waits at most this long (per connect and per read) for the live attachment state, and
+# does not retry: the state is a nice-to-have, a slow cloud must not hold a web worker for 30 s × retries.
+ATTACHMENT_TIMEOUT = 2.0
 
 
 @dataclass
@@ -177,9 +180,16 @@ def fetch_er_attachment_state(*, link: PeerLink) -> AttachmentState | None:
     """The live state of an ER peer link's attachment; None when there is nothing to ask about."""
     if link.peer_type != PeerLink.PeerType.ER or not link.link_id or link.gone_at is not None:
         return None
+    config = cloud.CloudConfig.from_settings()
+    config = replace(
+        config,
+        connect_timeout=min(config.connect_timeout, ATTACHMENT_TIMEOUT),
+        read_timeout=min(config.read_timeout, ATTACHMENT_TIMEOUT),
+        max_retries=0,
+    )
     try:
         attachment = cloud.show_er_attachment(
-            region=link.peer_region, er_id=link.peer_gateway_id, attachment_id=link.link_id
+            region=link.peer_region, er_id=link.peer_gateway_id, attachment_id=link.link_id, config=config
         )
     except cloud.CloudError as exc:
         return AttachmentState(error=str(exc) or type(exc).__name__)
