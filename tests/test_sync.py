@@ -110,6 +110,32 @@ def test_first_sync_fills_the_cache_from_the_demo_seed(demo):
     assert not Gateway.objects.filter(links_synced_at__isnull=True).exists()
 
 
+def test_links_inserted_by_the_first_sync_read_back_as_the_cloud_sent_them(demo):
+    from peerlinks.services.sync import LINK_FIELDS, link_values
+
+    sync_region(region=REGION)
+    wire = [
+        (g.id, link)
+        for g in cloud.list_global_dc_gateways(region=REGION)
+        for link in cloud.list_peer_links(region=REGION, gateway_id=g.id)
+    ]
+    assert wire
+    ids = [link.id for _, link in wire]
+    rows = PeerLink.objects.select_related("gateway").in_bulk(ids, field_name="cloud_id")
+    for gateway_id, link in wire:
+        row = rows[link.id]
+        assert {f: getattr(row, f) for f in LINK_FIELDS} == link_values(link)
+        assert row.gateway.cloud_id == gateway_id
+        assert (row.labels, row.owner_team, row.ticket_ref, row.gone_at) == ([], "", "", None)
+        assert row.first_seen_at == row.synced_at
+        [first] = row.status_changes.all()
+        assert (first.from_status, first.to_status, first.reason) == ("", row.status, row.reason)
+        assert first.observed_at == row.synced_at
+    # Timestamps are stored as the ORM stores them, so lookups on them match.
+    stamped = next(link for _, link in wire if link.updated_time is not None)
+    assert PeerLink.objects.filter(cloud_id=stamped.id, cloud_updated_at=stamped.updated_time).exists()
+
+
 def test_first_sync_of_an_empty_region_records_the_sync_and_nothing_else(empty):
     [result] = sync_all()
     assert result.ok
