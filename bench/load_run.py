@@ -237,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
         fill_cache(args.links)
         # ER links with an attachment id: their page asks the cloud for the attachment's live state.
         PeerLink.objects.filter(peer_type="ER").update(link_id="0b0b0b0b-0000-4000-8000-000000000000")
+        # Planner statistics, as autovacuum would gather within a minute of a real bulk load: without them
+        # PostgreSQL plans the first queries of the run for an empty table.
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         link_ids = list(PeerLink.objects.order_by("?").values_list("cloud_id", flat=True)[:500])
         gateway_ids = list(Gateway.objects.values_list("cloud_id", flat=True))
         cookies = sessions_for(args.users)
