@@ -165,6 +165,68 @@ def wait_for_port(port: int, *, timeout: float = 30) -> None:
     raise SystemExit(f"nothing answers on {HOST}:{port} after {timeout:.0f} s")
 
 
+def cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU seconds spent so far by these processes (from /proc; 0 for any that is gone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def processes_named(name: str) -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.add(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def children_of(pid: int) -> set[int]:
+    pids = {pid}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == pid:
+                pids.add(int(entry.name))
+    return pids
+
+
+def cpu_snapshot(web_pid: int) -> dict[str, float]:
+    """CPU seconds so far: gunicorn (master and workers), PostgreSQL, this load generator, the machine."""
+    self_usage = os.times()
+    machine = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    busy = sum(int(v) for i, v in enumerate(machine) if i not in (3, 4))  # all but idle, iowait
+    return {
+        "gunicorn": cpu_seconds(children_of(web_pid)),
+        "postgres": cpu_seconds(processes_named("postgres")),
+        "load generator": self_usage.user + self_usage.system,
+        "machine": busy / os.sysconf("SC_CLK_TCK"),
+    }
+
+
+def report_cpu(before: dict[str, float], after: dict[str, float], requests: int, took: float) -> None:
+    cores = os.cpu_count() or 1
+    print(f"  CPU over the run ({cores} cores = {cores * took:.0f} CPU-s available):")
+    used_by = {name: after[name] - before[name] for name in before}
+    used_by["other processes"] = used_by["machine"] - sum(v for k, v in used_by.items() if k != "machine")
+    for name, used in used_by.items():
+        per_request = f", {1000 * used / requests:.1f} ms per request" if requests else ""
+        share = 100 * used / (cores * took)
+        print(f"    {name:<16}{used:7.1f} CPU-s ({share:3.0f}% of the machine{per_request})")
+
+
 def report(results: dict, duration: float, goals: common.Goals) -> None:
     print(f"  {'page':<20}{'requests':>9}{'errors':>8}{'p50':>10}{'p95':>10}{'p99':>10}")
     everything: list[float] = []
@@ -280,9 +342,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             assert all(status == 200 for rows in warm.values() for _, status in rows), dict(warm)
+            cpu_before = cpu_snapshot(web.pid)
             began = time.perf_counter()
             results = asyncio.run(run_load(web_port, cookies, args, link_ids, gateway_ids))
             took = time.perf_counter() - began
+            cpu_after = cpu_snapshot(web.pid)
         finally:
             web.terminate()
             web.wait(timeout=30)
@@ -291,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         sim.wait(timeout=10)
     goals = common.Goals()
     report(results, took, goals)
+    report_cpu(cpu_before, cpu_after, sum(len(rows) for rows in results.values()), took)
     return goals.finish(strict=args.strict)
 
 
