@@ -7,6 +7,8 @@ never raise.
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
 
 from peerlinks.models import AuditEvent, CloudProject, Gateway, PeerLink
 
@@ -15,10 +17,31 @@ def region_choices() -> list[tuple[str, str]]:
     return [(region, region) for region in CloudProject.objects.values_list("region", flat=True)]
 
 
+class PlainSelect(forms.Select):
+    """The same <select> as Django's, built in Python: Django renders every <option> through a template,
+    which for the gateway list of a filter form cost more than the page's own query."""
+
+    def render(self, name: str, value: object, attrs: dict | None = None, renderer: object = None) -> str:
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (option["value"], flatatt(option["attrs"]), option["label"])
+                for _, group, _ in widget["optgroups"]
+                for option in group
+            ),
+        )
+        return format_html(
+            '<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]), options
+        )
+
+
 class GatewayChoiceFilter(django_filters.ModelChoiceFilter):
     """A gateway chosen by its cloud id, labelled with its name and region."""
 
     def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("widget", PlainSelect)
         kwargs.setdefault("queryset", Gateway.objects.select_related("project").order_by("name"))
         kwargs.setdefault("to_field_name", "cloud_id")
         super().__init__(**kwargs)
@@ -63,12 +86,17 @@ class PeerLinkFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": "Name, ID, description, peer ID", "type": "search"}),
     )
     gateway = GatewayChoiceFilter(empty_label="All gateways")
-    status = django_filters.ChoiceFilter(choices=PeerLink.Status.choices, empty_label="Any status")
+    status = django_filters.ChoiceFilter(
+        choices=PeerLink.Status.choices, empty_label="Any status", widget=PlainSelect
+    )
     peer_type = django_filters.ChoiceFilter(
-        choices=PeerLink.PeerType.choices, empty_label="Any peer", label="Peer type"
+        choices=PeerLink.PeerType.choices, empty_label="Any peer", label="Peer type", widget=PlainSelect
     )
     region = django_filters.ChoiceFilter(
-        field_name="gateway__project__region", choices=region_choices, empty_label="All regions"
+        field_name="gateway__project__region",
+        choices=region_choices,
+        empty_label="All regions",
+        widget=PlainSelect,
     )
     show_gone = django_filters.BooleanFilter(
         method="filter_gone", widget=forms.CheckboxInput, label="Show gone"

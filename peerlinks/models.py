@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -181,6 +182,16 @@ class PeerLink(models.Model):
             models.Index(fields=["status"]),
             models.Index(fields=["gone_at", "name"]),
             models.Index(fields=["peer_gateway_id"]),
+            # The list's default order over present links, whole and by status: a page is an index range
+            # read instead of sorting every present link (first page at 5,000 links: 9 ms -> 0.3 ms).
+            models.Index(
+                fields=["name", "cloud_id"], condition=Q(gone_at__isnull=True), name="peerlink_present_name"
+            ),
+            models.Index(
+                fields=["status", "name", "cloud_id"],
+                condition=Q(gone_at__isnull=True),
+                name="peerlink_present_status_name",
+            ),
         ]
 
     def __str__(self) -> str:
