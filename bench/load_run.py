@@ -165,61 +165,56 @@ def wait_for_port(port: int, *, timeout: float = 30) -> None:
     raise SystemExit(f"nothing answers on {HOST}:{port} after {timeout:.0f} s")
 
 
-def cpu_seconds(pids: set[int]) -> float:
-    """User + system CPU seconds spent so far by these processes (from /proc; 0 for any that is gone)."""
+def cpu_by_pid(pids: set[int]) -> dict[int, float]:
+    """User + system CPU seconds spent so far by each of these processes (from /proc; gone ones left out)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    seconds = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return seconds
 
 
-def processes_named(name: str) -> set[int]:
-    pids = set()
+def our_processes(web_pid: int, database: str) -> dict[str, set[int]]:
+    """gunicorn's master and workers, and the PostgreSQL backends serving the load database."""
+    found: dict[str, set[int]] = {"gunicorn": {web_pid}, "postgres": set()}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == name:
-                    pids.add(int(entry.name))
-            except OSError:
-                continue
-    return pids
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == web_pid:
+            found["gunicorn"].add(int(entry.name))
+        elif cmdline.startswith(b"postgres: ") and f" {database} ".encode() in cmdline:
+            found["postgres"].add(int(entry.name))
+    return found
 
 
-def children_of(pid: int) -> set[int]:
-    pids = {pid}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid == pid:
-                pids.add(int(entry.name))
-    return pids
-
-
-def cpu_snapshot(web_pid: int) -> dict[str, float]:
-    """CPU seconds so far: gunicorn (master and workers), PostgreSQL, this load generator, the machine."""
+def cpu_snapshot(web_pid: int, database: str) -> dict[str, dict]:
+    """CPU seconds so far per process: gunicorn, PostgreSQL for this run, this load generator, the machine."""
     self_usage = os.times()
     machine = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     busy = sum(int(v) for i, v in enumerate(machine) if i not in (3, 4))  # all but idle, iowait
-    return {
-        "gunicorn": cpu_seconds(children_of(web_pid)),
-        "postgres": cpu_seconds(processes_named("postgres")),
-        "load generator": self_usage.user + self_usage.system,
-        "machine": busy / os.sysconf("SC_CLK_TCK"),
-    }
+    snapshot = {name: cpu_by_pid(pids) for name, pids in our_processes(web_pid, database).items()}
+    snapshot["load generator"] = {0: self_usage.user + self_usage.system}
+    snapshot["machine"] = {0: busy / os.sysconf("SC_CLK_TCK")}
+    return snapshot
 
 
-def report_cpu(before: dict[str, float], after: dict[str, float], requests: int, took: float) -> None:
+def report_cpu(before: dict[str, dict], after: dict[str, dict], requests: int, took: float) -> None:
     cores = os.cpu_count() or 1
     print(f"  CPU over the run ({cores} cores = {cores * took:.0f} CPU-s available):")
-    used_by = {name: after[name] - before[name] for name in before}
+    # Processes that started during the run count from zero; those that ended are not counted.
+    used_by = {
+        name: sum(seconds - before[name].get(pid, 0.0) for pid, seconds in after[name].items())
+        for name in after
+    }
     used_by["other processes"] = used_by["machine"] - sum(v for k, v in used_by.items() if k != "machine")
     for name, used in used_by.items():
         per_request = f", {1000 * used / requests:.1f} ms per request" if requests else ""
@@ -285,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
         regions = ["cn-north-4", "cn-east-3", "ap-southeast-1"]
         url = common.fresh_database("postgres", "load")
+        database = url.rsplit("/", 1)[1]
         common.setup_django(
             url,
             CLOUD_ENDPOINT=f"http://{HOST}:{sim_port}",
@@ -342,11 +338,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             assert all(status == 200 for rows in warm.values() for _, status in rows), dict(warm)
-            cpu_before = cpu_snapshot(web.pid)
+            cpu_before = cpu_snapshot(web.pid, database)
             began = time.perf_counter()
             results = asyncio.run(run_load(web_port, cookies, args, link_ids, gateway_ids))
             took = time.perf_counter() - began
-            cpu_after = cpu_snapshot(web.pid)
+            cpu_after = cpu_snapshot(web.pid, database)
         finally:
             web.terminate()
             web.wait(timeout=30)
