@@ -32,8 +32,10 @@ class CloudProject(models.Model):
         return self.region
 
 
-class GatewayQuerySet(models.QuerySet):
-    def present(self) -> "GatewayQuerySet":
+class CachedQuerySet(models.QuerySet):
+    """Rows mirrored from the cloud; those gone from it are kept for history with `gone_at` set."""
+
+    def present(self) -> "CachedQuerySet":
         return self.filter(gone_at__isnull=True)
 
 
@@ -63,7 +65,7 @@ class Gateway(models.Model):
     links_synced_at = models.DateTimeField(null=True, blank=True)
     gone_at = models.DateTimeField(null=True, blank=True)
 
-    objects = GatewayQuerySet.as_manager()
+    objects = CachedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "cloud_id"]
@@ -84,11 +86,6 @@ class Gateway(models.Model):
         return self.available_peer_link_count > 0
 
 
-class EnterpriseRouterQuerySet(models.QuerySet):
-    def present(self) -> "EnterpriseRouterQuerySet":
-        return self.filter(gone_at__isnull=True)
-
-
 class EnterpriseRouter(models.Model):
     """An enterprise router in one region: a possible peer of a gateway."""
 
@@ -103,7 +100,7 @@ class EnterpriseRouter(models.Model):
     synced_at = models.DateTimeField(null=True, blank=True)
     gone_at = models.DateTimeField(null=True, blank=True)
 
-    objects = EnterpriseRouterQuerySet.as_manager()
+    objects = CachedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "cloud_id"]
@@ -120,10 +117,7 @@ class EnterpriseRouter(models.Model):
         return self.state == self.AVAILABLE
 
 
-class PeerLinkQuerySet(models.QuerySet):
-    def present(self) -> "PeerLinkQuerySet":
-        return self.filter(gone_at__isnull=True)
-
+class PeerLinkQuerySet(CachedQuerySet):
     def for_list(self) -> "PeerLinkQuerySet":
         return self.select_related("gateway", "gateway__project")
 
