@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from peerlinks import cloud
-from peerlinks.cloud.transport import backoff_delay, parse_retry_after
+from peerlinks.cloud.sending import backoff_delay, parse_retry_after
 
 
 def test_repr_hides_ak_sk_and_password():

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from peerlinks import cloud
-from peerlinks.cloud import iam, transport
+from peerlinks.cloud import iam, sending
 
 PROJECT = "b197c48159d44a66b32c538c3f8da89a"
 GATEWAY = "1c6edc27-5fdb-4dae-ac77-72d47c70ed83"
@@ -136,7 +136,7 @@ def stub():
 @pytest.fixture
 def sleeps(monkeypatch):
     recorded: list[float] = []
-    monkeypatch.setattr(transport, "sleep", recorded.append)
+    monkeypatch.setattr(sending, "sleep", recorded.append)
     return recorded
 
 

@@ -38,7 +38,7 @@ from peerlinks.cloud.errors import (
     ServerError,
     Throttled,
 )
-from peerlinks.cloud.iam import clear_caches, create_token, get_project_id
+from peerlinks.cloud.iam import clear_caches, get_project_id
 from peerlinks.cloud.models import (
     AddressFamily,
     AttachmentState,
@@ -68,6 +68,7 @@ from peerlinks.cloud.models import (
 )
 from peerlinks.cloud.pagination import Page
 from peerlinks.cloud.signing import sign_request
+from peerlinks.cloud.tokens import create_token
 
 __all__ = [
     "AddressFamily",

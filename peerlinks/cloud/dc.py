@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 
-from peerlinks.cloud import pagination, transport
+from peerlinks.cloud import pagination, sending, transport
 from peerlinks.cloud.config import CloudConfig, resolve
 from peerlinks.cloud.errors import CloudError, CloudTimeout, CloudUnreachable, InvalidRequest, ServerError
 from peerlinks.cloud.iam import get_project_id
@@ -269,9 +269,7 @@ def _find_created(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        transport.sleep(
-            min(remaining, config.backoff_cap, max(config.backoff_base, 0.05) * 2 ** (lookup - 1))
-        )
+        sending.sleep(min(remaining, config.backoff_cap, max(config.backoff_base, 0.05) * 2 ** (lookup - 1)))
     logger.warning(
         "CreatePeerLink failed (%s) and no link named %r exists; not retrying", type(error).__name__, name
     )

@@ -116,10 +116,6 @@ class WireModel(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    def to_wire(self) -> dict[str, Any]:
-        """The JSON-ready dict of exactly the keys that were received or set."""
-        return self.model_dump(mode="json", exclude_unset=True)
-
 
 class BandwidthInfo(WireModel):
     bandwidth_size: int | None = None
