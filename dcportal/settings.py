@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "peerlinks.context_processors.nav_counts",
+                "peerlinks.context_processors.live_updates",
             ],
         },
     },
@@ -275,6 +276,8 @@ TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASKS_BACKEND]}}
 SYNC_INTERVAL = envfloat("SYNC_INTERVAL", 60.0)
 PENDING_RECHECK_INTERVAL = envfloat("PENDING_RECHECK_INTERVAL", 3.0)
 PENDING_LINK_RECHECK_INTERVAL = envfloat("PENDING_LINK_RECHECK_INTERVAL", min(1.0, PENDING_RECHECK_INTERVAL))
+# Seconds between an open page's looks at something still changing (a pending link's badge, an open change).
+POLL_INTERVAL = envfloat("POLL_INTERVAL", 2.0)
 # Cached data older than this many seconds is shown as stale.
 STALE_AFTER = envfloat("STALE_AFTER", 300.0)
 # A link still pending after this many seconds is listed as pending too long on the dashboard.

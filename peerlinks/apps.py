@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class PeerlinksConfig(AppConfig):
@@ -7,3 +8,7 @@ class PeerlinksConfig(AppConfig):
 
     def ready(self) -> None:
         from peerlinks import checks  # noqa: F401  (registers the system checks)
+        from peerlinks.permissions import ensure_roles
+
+        # As Django makes permissions: after every migrate (and flush), so a new database has the roles.
+        post_migrate.connect(ensure_roles, sender=self, dispatch_uid="peerlinks.ensure_roles")

@@ -1,4 +1,5 @@
-"""Template context for every page: the counts shown as badges in the navigation.
+"""Template context for every page: the counts shown as badges in the navigation, and how often live
+elements poll.
 
 The values are callables, which templates call only when they show them: a fragment that has no
 navigation costs no query.
@@ -6,6 +7,7 @@ navigation costs no query.
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from peerlinks.models import ChangeRequest
@@ -25,3 +27,8 @@ def nav_counts(request: HttpRequest) -> dict[str, Callable[[], int]]:
         return pending.exclude(requested_by=user).count()
 
     return {"approvals_waiting": approvals_waiting, "notices_unread": lambda: unread_notice_count(user)}
+
+
+def live_updates(request: HttpRequest) -> dict[str, int]:
+    """`poll_ms`: the interval of every polling element (hx-trigger="every {{ poll_ms }}ms")."""
+    return {"poll_ms": round(settings.POLL_INTERVAL * 1000)}

@@ -1,4 +1,5 @@
-"""Forms: asking for changes to peer links, filtering change requests, and a link's local fields.
+"""Every form of the site: asking for changes to peer links, deciding and discussing them, filtering change
+requests, a link's local fields, the lead view's period, marking notices read.
 
 The rules a new link must follow live in `peerlinks.services.changes` (so the worker can check them
 again); the forms offer the choices, check the wire constraints and put rule breaks on the right field.
@@ -12,6 +13,9 @@ from django.core.validators import RegexValidator
 
 from peerlinks.models import ChangeRequest, Gateway, PeerLink
 from peerlinks.services import changes
+from peerlinks.services.approvals import COMMENT_MAX, rejection_comment
+from peerlinks.services.lead import DEFAULT_PERIOD, PERIODS
+from peerlinks.services.lifecycle import ChangeRefused
 
 NAME_HELP = "1 to 64 letters, digits, Chinese characters, '_', '-' or '.'."
 name_validator = RegexValidator(changes.NAME_RE, f"Use {NAME_HELP}")
@@ -164,6 +168,40 @@ class PeerLinkDeleteForm(forms.Form):
         return value
 
 
+class ChangeEditForm(forms.Form):
+    """The name and description of a pending create or rename."""
+
+    name = name_field()
+    description = description_field()
+
+
+class DecisionForm(forms.Form):
+    """An approver's comment: optional to approve; to reject, the comment the rejection rule asks for."""
+
+    comment = forms.CharField(
+        required=False, max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, rejecting: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rejecting = rejecting
+
+    def clean_comment(self) -> str:
+        comment = self.cleaned_data["comment"]
+        if self.rejecting:
+            try:
+                return rejection_comment(comment)
+            except ChangeRefused as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return comment
+
+
+class CommentForm(forms.Form):
+    """A message in a change request's discussion."""
+
+    body = forms.CharField(max_length=COMMENT_MAX, label="Comment", widget=forms.Textarea(attrs={"rows": 3}))
+
+
 class ChangeFilterForm(forms.Form):
     """Filters of the change request list."""
 
@@ -227,3 +265,20 @@ class LocalFieldsForm(forms.Form):
                 f"“{too_long[0][:MAX_LABEL_LENGTH]}…” is longer."
             )
         return labels
+
+
+class LeadPeriodForm(forms.Form):
+    """The period the lead view's provisioning times and failed requests cover."""
+
+    days = forms.TypedChoiceField(
+        choices=[(days, f"Last {days} days") for days in PERIODS],
+        coerce=int,
+        required=False,
+        empty_value=DEFAULT_PERIOD,
+    )
+
+
+class NoticeReadForm(forms.Form):
+    """Which notice to mark read; none means all of them."""
+
+    id = forms.IntegerField(required=False, min_value=1)

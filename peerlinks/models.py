@@ -7,12 +7,11 @@ with `gone_at` set, for history, and hidden by default.
 import datetime
 import hashlib
 import json
-from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 
@@ -262,6 +261,8 @@ class ChangeRequest(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
+    # Every state is one or the other; the transitions between them are in peerlinks.services.lifecycle.
+    OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED, State.EXECUTING)
     TERMINAL_STATES = (State.DONE, State.FAILED, State.REJECTED, State.CANCELLED, State.EXPIRED)
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -317,39 +318,6 @@ class ChangeRequest(models.Model):
         canonical = json.dumps(self.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
-    def can_be_decided_by(self, user: Any) -> bool:
-        """Approvers decide others' pending requests; nobody decides their own (four eyes)."""
-        return (
-            self.state == self.State.PENDING_APPROVAL
-            and user.has_perm("peerlinks.approve_change")
-            and user.pk != self.requested_by_id
-        )
-
-    def can_be_cancelled_by(self, user: Any) -> bool:
-        """The requester may withdraw a request until it starts running."""
-        return (
-            self.state in (self.State.PENDING_APPROVAL, self.State.APPROVED)
-            and user.pk == self.requested_by_id
-            and user.has_perm("peerlinks.submit_change")
-        )
-
-    def can_be_edited_by(self, user: Any) -> bool:
-        """The requester may change the name/description of a pending create or rename."""
-        return (
-            self.state == self.State.PENDING_APPROVAL
-            and self.kind in (self.Kind.CREATE, self.Kind.UPDATE)
-            and user.pk == self.requested_by_id
-            and user.has_perm("peerlinks.submit_change")
-        )
-
-    def can_be_retried_by(self, user: Any) -> bool:
-        """A failed request may be asked for again, once, as a new request that needs approval again."""
-        return (
-            self.state == self.State.FAILED
-            and user.has_perm("peerlinks.retry_change")
-            and not self.retries.exists()
-        )
-
 
 class AuditEvent(models.Model):
     """An append-only record of something done: who, what, to which object, before and after."""
@@ -376,6 +344,18 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or 'system'} {self.action} {self.object_repr}"
+
+    @property
+    def object_url(self) -> str:
+        """The page of what the event touched, or "" when it has none."""
+        try:
+            if self.object_type == "peer_link":
+                return reverse("peerlinks:detail", args=[self.object_id])
+            if self.object_type == "change_request":
+                return reverse("peerlinks:change_detail", args=[int(self.object_id)])
+        except (NoReverseMatch, ValueError):  # an id that is not a UUID or a number has no page
+            pass
+        return ""
 
 
 class Approval(models.Model):

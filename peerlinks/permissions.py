@@ -1,6 +1,7 @@
 """Who may do what: one decorator for views, naming the permission a role must hold.
 
-Roles are groups (Viewer, Engineer, Approver, Admin, made by migration 0003) holding these permissions:
+Roles are groups (Viewer, Engineer, Approver, Admin; `ROLES` below, made after every migrate) holding these
+permissions:
 
 - `peerlinks.view_peerlink`: read every page (Viewer and up).
 - `peerlinks.export_peerlink`: download the peer-link CSV (Viewer and up).
@@ -16,6 +17,8 @@ which tells them to ask an admin for a role. The Django admin is for staff only 
 from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.models import Group, Permission
+from django.db.models import QuerySet
 
 VIEW = "peerlinks.view_peerlink"
 EXPORT = "peerlinks.export_peerlink"
@@ -33,22 +36,48 @@ def permission_required_or_403(perm: str) -> Callable[[Callable], Callable]:
     return decorator
 
 
-def ensure_role(name: str) -> object:
-    """The group of a role with its permissions, made again if missing (a flushed test database)."""
-    import importlib
+VIEWER = [
+    f"view_{model}"
+    for model in (
+        "cloudproject",
+        "gateway",
+        "enterpriserouter",
+        "peerlink",
+        "statuschange",
+        "drift",
+        "changerequest",
+        "auditevent",
+        "approval",
+        "comment",
+    )
+] + ["export_peerlink"]
+ENGINEER = [*VIEWER, "submit_change", "retry_change"]
+APPROVER = [*ENGINEER, "approve_change"]
+# Each role's peerlinks permissions (codenames); Admin holds every peerlinks and auth permission except
+# those that would rewrite the append-only audit log.
+ROLES: dict[str, list[str]] = {"Viewer": VIEWER, "Engineer": ENGINEER, "Approver": APPROVER}
+ADMIN = "Admin"
+AUDIT_REWRITES = ["add_auditevent", "change_auditevent", "delete_auditevent"]
 
-    from django.contrib.auth.models import Group, Permission
 
+def role_permissions(name: str) -> "QuerySet[Permission]":
+    """The permissions role `name` holds."""
+    if name == ADMIN:
+        return Permission.objects.filter(content_type__app_label__in=["peerlinks", "auth"]).exclude(
+            codename__in=AUDIT_REWRITES
+        )
+    return Permission.objects.filter(content_type__app_label="peerlinks", codename__in=ROLES[name])
+
+
+def ensure_role(name: str) -> Group:
+    """The group of role `name`, made with its permissions if missing (an existing one is left as is)."""
     group, created = Group.objects.get_or_create(name=name)
     if created:
-        roles = importlib.import_module("peerlinks.migrations.0003_roles")
-        if name == "Admin":
-            perms = Permission.objects.filter(content_type__app_label__in=["peerlinks", "auth"]).exclude(
-                codename__in=["add_auditevent", "change_auditevent", "delete_auditevent"]
-            )
-        else:
-            perms = Permission.objects.filter(
-                content_type__app_label="peerlinks", codename__in=roles.ROLES[name]
-            )
-        group.permissions.set(perms)
+        group.permissions.set(role_permissions(name))
     return group
+
+
+def ensure_roles(**kwargs: object) -> None:
+    """Make every missing role (run after each migrate, once the permissions exist, and after a flush)."""
+    for name in [*ROLES, ADMIN]:
+        ensure_role(name)

@@ -1,15 +1,15 @@
-"""Background tasks (Django's Tasks API). Each one is a thin call into a service."""
+"""Background tasks (Django's Tasks API). Each one is a thin call into a service; services queue them
+through `peerlinks.services.dispatch`, by these names."""
 
-from django.conf import settings
 from django_tasks import task
 
-from peerlinks.services import sync
+from peerlinks.services import approvals, execution, notifications, sync
 
 
 @task()
 def sync_all_regions() -> list[dict]:
     """Full sync of every managed region."""
-    return [vars(result) for result in sync.sync_all(regions=settings.CLOUD_REGIONS)]
+    return [vars(result) for result in sync.sync_all()]
 
 
 @task()
@@ -21,30 +21,28 @@ def recheck_pending_links() -> int:
 @task()
 def execute_change_task(change_id: int) -> str:
     """Carry out one approved change request."""
-    from peerlinks.services.execution import execute_change
-
-    return execute_change(change_id=change_id).state
+    return execution.execute_change(change_id=change_id).state
 
 
 @task()
 def follow_change_task(change_id: int) -> str:
     """Look again at the link a change is waiting for."""
-    from peerlinks.services.execution import follow_change
-
-    return follow_change(change_id=change_id).state
+    return execution.follow_change(change_id=change_id).state
 
 
 @task()
 def expire_changes_task() -> int:
     """End pending change requests nobody decided in time as expired."""
-    from peerlinks.services.approvals import expire_due_changes
-
-    return expire_due_changes()
+    return approvals.expire_due_changes()
 
 
 @task()
 def release_changes_task() -> int:
     """Queue approved change requests whose change window has opened."""
-    from peerlinks.services.approvals import release_due_changes
+    return approvals.release_due_changes()
 
-    return release_due_changes()
+
+@task()
+def notify_task(event: str, change_id: int, approval_id: int | None = None) -> None:
+    """Mail and notify the people a change request's event concerns."""
+    notifications.notify(event, change_id=change_id, approval_id=approval_id)

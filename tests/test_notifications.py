@@ -299,33 +299,39 @@ def test_a_request_nobody_can_approve_is_logged(caplog):
     assert f"change #{change.pk} waits for approval but nobody active may approve it" in caplog.text
 
 
-# --- called by the change services after commit -----------------------------------------------
+# --- sent by the task worker, queued by the change services after commit ------------------------
 
 
-def test_submitting_a_change_that_needs_approval_mails_the_approvers_after_commit(
-    django_capture_on_commit_callbacks,
-):
+def run_queued_tasks() -> None:
+    """What the task worker does: run every queued task once."""
+    from django.core.management import call_command
+
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_submitting_a_change_that_needs_approval_mails_the_approvers_after_commit():
     requester = person("alice", group="Engineer")
     person("bob", group="Approver")
     link = make_peer_link(name="pl-doomed")
-    with django_capture_on_commit_callbacks(execute=True):
-        change = submit_change(
-            user=requester, kind="delete", gateway=link.gateway, payload={}, peer_link=link
-        )
+    change = submit_change(user=requester, kind="delete", gateway=link.gateway, payload={}, peer_link=link)
     assert change.state == "pending_approval"
+    assert mail.outbox == []  # not in the request: the worker sends it
+    run_queued_tasks()
     [message] = mail.outbox
     assert message.to == ["bob@example.net"]
     assert message.subject == f"[dcportal] #{change.pk} delete pl-doomed needs your approval"
 
 
-def test_rejecting_and_expiring_mail_the_requester_after_commit(django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+def test_rejecting_and_expiring_mail_the_requester_after_commit():
     requester = person("alice", group="Engineer")
     lead = person("bob", group="Approver")
     rejected = make_change(requester, expires_at=timezone.now() + timedelta(days=1))
     expired = make_change(requester, expires_at=timezone.now() - timedelta(seconds=1))
-    with django_capture_on_commit_callbacks(execute=True):
-        reject_change(change_id=rejected.pk, user=lead, comment="Not this week")
-        expire_due_changes()
+    reject_change(change_id=rejected.pk, user=lead, comment="Not this week")
+    expire_due_changes()
+    run_queued_tasks()
     subjects = sorted(message.subject for message in mail.outbox)
     assert subjects == [
         f"[dcportal] #{rejected.pk} create pl-x rejected by bob",

@@ -1,5 +1,6 @@
 """The change pages: create, rename/describe and delete forms, change request list, detail and cancel."""
 
+import re
 import uuid
 
 import pytest
@@ -344,14 +345,14 @@ def test_delete_with_the_exact_name_submits_a_delete_request(engineer_client, db
 
 
 @pytest.fixture
-def some_changes(engineer, outsider, db):
+def some_changes(engineer, approver, db):
     link = make_peer_link(name="mine-link")
     other = make_peer_link(name="their-link")
     mine = changes.submit_change(
         user=engineer, kind="update", gateway=link.gateway, payload={"name": "renamed"}, peer_link=link
     )
     theirs = changes.submit_change(
-        user=outsider, kind="delete", gateway=other.gateway, payload={}, peer_link=other
+        user=approver, kind="delete", gateway=other.gateway, payload={}, peer_link=other
     )
     return mine, theirs
 
@@ -385,6 +386,18 @@ def test_change_list_filters(engineer_client, some_changes, query, shown, hidden
 def test_change_list_with_a_bad_filter_shows_everything(engineer_client, some_changes):
     response = engineer_client.get(reverse("peerlinks:change_list"), {"state": "bogus", "page": "x"})
     assert response.status_code == 200
+    html = response.content.decode()
+    # The bad filter is ignored, not an error: every request is listed, on the first page.
+    for change in some_changes:
+        assert f'href="{change.get_absolute_url()}"' in html
+    assert "mine-link" in html and "their-link" in html
+    assert "No change requests match" not in html
+    assert [change.pk for change in response.context["page"].object_list] == sorted(
+        (change.pk for change in some_changes), reverse=True
+    )
+    assert response.context["page"].number == 1
+    state = re.search(r'<select name="state".*?</select>', html, flags=re.S).group(0)
+    assert "selected" not in state  # the filter shows "Any state", as the list does
 
 
 def test_change_list_query_count_does_not_grow_with_rows(
@@ -402,7 +415,7 @@ def test_change_detail_polls_while_open(engineer_client, some_changes):
     response = engineer_client.get(mine.get_absolute_url())
     html = response.content.decode()
     assert response.status_code == 200
-    assert 'hx-trigger="every 2s"' in html
+    assert 'hx-trigger="every 2000ms"' in html
     assert "renamed" in html
     assert "change.submitted" in html
     response = engineer_client.get(mine.get_absolute_url(), **HTMX)

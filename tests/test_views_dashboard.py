@@ -126,8 +126,9 @@ def test_dashboard_query_count_does_not_grow_with_rows(engineer_client, engineer
         engineer_client.get("/")
 
 
-def test_refresh_queues_a_sync_and_redirects_back(engineer_client):
-    response = engineer_client.post("/refresh/", {"next": "/links/?status=ERROR"})
+def test_refresh_queues_a_sync_and_redirects_back(engineer_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = engineer_client.post("/refresh/", {"next": "/links/?status=ERROR"})
     assert response.status_code == 302
     assert response["Location"] == "/links/?status=ERROR"
     assert DBTaskResult.objects.filter(task_path="peerlinks.tasks.sync_all_regions").count() == 1
@@ -140,8 +141,11 @@ def test_refresh_never_redirects_off_site(engineer_client):
     assert response["Location"] == "/"
 
 
-def test_refresh_over_htmx_returns_the_sync_queued_fragment(engineer_client):
-    response = engineer_client.post("/refresh/", {"next": "/gateways/"}, **HX)
+def test_refresh_over_htmx_returns_the_sync_queued_fragment(
+    engineer_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = engineer_client.post("/refresh/", {"next": "/gateways/"}, **HX)
     assert response.status_code == 200
     assert [t.name for t in response.templates] == ["peerlinks/_sync_queued.html"]
     body = response.content.decode()

@@ -193,12 +193,12 @@ def test_pending_badge_polls_the_status_url_every_two_seconds(engineer_client):
     link = make_peer_link(status="PENDING_CREATE")
     body = engineer_client.get("/links/").content.decode()
     assert f'hx-get="/links/{link.cloud_id}/status/"' in body
-    assert 'hx-trigger="every 2s"' in body
+    assert 'hx-trigger="every 2000ms"' in body
 
 
 def test_final_badge_does_not_poll(engineer_client):
     make_peer_link(status="ACTIVE")
-    assert "every 2s" not in engineer_client.get("/links/").content.decode()
+    assert "every 2000ms" not in engineer_client.get("/links/").content.decode()
 
 
 def test_link_status_keeps_polling_while_pending(engineer_client):
@@ -206,7 +206,7 @@ def test_link_status_keeps_polling_while_pending(engineer_client):
     response = engineer_client.get(f"/links/{link.cloud_id}/status/", **HX)
     assert response.status_code == 200
     assert "Creating" in response.content.decode()
-    assert "every 2s" in response.content.decode()
+    assert "every 2000ms" in response.content.decode()
 
 
 def test_link_status_stops_polling_with_286_and_the_final_badge(engineer_client):
@@ -384,7 +384,7 @@ def test_a_slow_cloud_holds_the_link_page_at_most_the_attachment_timeout(
 ):
     settings.CLOUD_ENDPOINT = simulator.base_url
     settings.CLOUD_MAX_RETRIES = 3
-    monkeypatch.setattr("peerlinks.services.dashboard.ATTACHMENT_TIMEOUT", 0.3)
+    monkeypatch.setattr("peerlinks.services.links.ATTACHMENT_TIMEOUT", 0.3)
     link = make_peer_link(peer_type="ER", link_id=str(uuid.uuid4()), peer_gateway_id=str(uuid.uuid4()))
     simulator.sim.set_faults(latency_ms=2000)
     started = time.monotonic()

@@ -3,16 +3,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from peerlinks.services.topology import (
-    COLUMN_GAP,
-    COLUMN_WIDTH,
-    EdgeRow,
-    GatewayRow,
-    LinkRow,
-    RouterRow,
-    group_links,
-    layout_topology,
-)
+from peerlinks.models import EnterpriseRouter, Gateway, PeerLink
+from peerlinks.presentation.topology import COLUMN_GAP, COLUMN_WIDTH
 from tests.conftest import make_gateway, make_peer_link, make_project, make_router
 
 URL = reverse("peerlinks:topology")
@@ -22,56 +14,72 @@ GW_B = "bbbbbbbb-0000-4000-8000-000000000002"
 ER_1 = "eeeeeeee-0000-4000-8000-000000000001"
 ER_FAR = "ffffffff-0000-4000-8000-000000000009"
 
+# The layout is tested on what the page runs: rows in the database, read by the topology service's SQL
+# and laid out by the presentation module, as the view does it (its context's `topology`).
 
-def _layout(*, gateways: list, routers: list, links: list[LinkRow]):
-    return layout_topology(gateways=gateways, routers=routers, edges=group_links(links))
-
-
-def _rows() -> dict:
-    return {
-        "gateways": [
-            GatewayRow(cloud_id=GW_B, name="gw-b", region="cn-east-3", status="ACTIVE"),
-            GatewayRow(cloud_id=GW_A, name="gw-a", region="cn-north-4", status="ACTIVE", bgp_asn=64512),
-        ],
-        "routers": [RouterRow(cloud_id=ER_1, name="er-one", region="cn-north-4", state="available")],
-        "links": [
-            LinkRow(
-                cloud_id="11111111-0000-4000-8000-000000000001",
-                name="to-er",
-                status="ACTIVE",
-                gateway_id=GW_A,
-                peer_type="ER",
-                peer_id=ER_1,
-                peer_region="cn-north-4",
-            ),
-            LinkRow(
-                cloud_id="11111111-0000-4000-8000-000000000002",
-                name="a-to-b",
-                status="PENDING_CREATE",
-                gateway_id=GW_A,
-                peer_type="GDGW",
-                peer_id=GW_B,
-                peer_region="cn-east-3",
-            ),
-            LinkRow(
-                cloud_id="11111111-0000-4000-8000-000000000003",
-                name="far",
-                status="ERROR",
-                reason="ER not available",
-                gateway_id=GW_B,
-                peer_type="ER",
-                peer_id=ER_FAR,
-                peer_region="eu-west-101",
-            ),
-        ],
-    }
+LINKS = [
+    # cloud_id, name, status, gateway, peer type, peer, peer region, reason
+    ("11111111-0000-4000-8000-000000000001", "to-er", "ACTIVE", GW_A, "ER", ER_1, "cn-north-4", ""),
+    ("11111111-0000-4000-8000-000000000002", "a-to-b", "PENDING_CREATE", GW_A, "GDGW", GW_B, "cn-east-3", ""),
+    (
+        "11111111-0000-4000-8000-000000000003",
+        "far",
+        "ERROR",
+        GW_B,
+        "ER",
+        ER_FAR,
+        "eu-west-101",
+        "ER not available",
+    ),
+]
 
 
-# --- layout (pure) -----------------------------------------------------------------------------
+def _world(links: list[tuple] = LINKS, *, reverse_order: bool = False) -> None:
+    """Two gateways in two regions, a router, and `links` between them, in the cache."""
+    PeerLink.objects.all().delete()
+    Gateway.objects.all().delete()
+    north, east = make_project("cn-north-4"), make_project("cn-east-3")
+    gateways = [
+        {"cloud_id": GW_B, "name": "gw-b", "project": east},
+        {"cloud_id": GW_A, "name": "gw-a", "project": north, "bgp_asn": 64512},
+    ]
+    for values in reversed(gateways) if reverse_order else gateways:
+        make_gateway(**values)
+    if not EnterpriseRouter.objects.filter(cloud_id=ER_1).exists():
+        make_router(cloud_id=ER_1, name="er-one", project=north)
+    by_id = {gw.cloud_id: gw for gw in Gateway.objects.all()}
+    for cloud_id, name, status, gateway, peer_type, peer, peer_region, reason in (
+        reversed(links) if reverse_order else links
+    ):
+        make_peer_link(
+            cloud_id=cloud_id,
+            name=name,
+            status=status,
+            gateway=by_id[gateway],
+            peer_type=peer_type,
+            peer_gateway_id=peer,
+            peer_region=peer_region,
+            reason=reason,
+        )
 
 
-def test_layout_puts_each_region_in_its_own_column_gateway_regions_first():
-    topology = _layout(**_rows())
+def _drawn(client, **params: str):
+    """The map the topology page draws, as the view laid it out."""
+    response = client.get(URL, params)
+    assert response.status_code == 200
+    return response.context["topology"]
+
+
+@pytest.fixture
+def world(db) -> None:
+    _world()
+
+
+# --- layout --------------------------------------------------------------------------------------
+
+
+def test_layout_puts_each_region_in_its_own_column_gateway_regions_first(engineer_client, world):
+    topology = _drawn(engineer_client)
     assert [c.region for c in topology.columns] == ["cn-east-3", "cn-north-4", "eu-west-101"]
     assert [c.x for c in topology.columns] == [
         16,
@@ -84,25 +92,24 @@ def test_layout_puts_each_region_in_its_own_column_gateway_regions_first():
     assert all(n.x == north.nodes[0].x for n in north.nodes)
 
 
-def test_layout_is_deterministic_whatever_the_input_order():
-    rows = _rows()
-    first = _layout(**rows)
-    shuffled = {key: list(reversed(value)) for key, value in rows.items()}
-    second = _layout(**shuffled)
+def test_layout_is_the_same_whatever_order_the_rows_were_written_in(engineer_client, world):
+    first = _drawn(engineer_client)
+    _world(reverse_order=True)
+    second = _drawn(engineer_client)
     assert [(n.key, n.x, n.y) for n in first.nodes] == [(n.key, n.x, n.y) for n in second.nodes]
     assert [(e.key, e.path) for e in first.edges] == [(e.key, e.path) for e in second.edges]
 
 
-def test_layout_colours_edges_by_status():
-    edges = {e.label: e for e in _layout(**_rows()).edges}
+def test_layout_colours_edges_by_status(engineer_client, world):
+    edges = {e.label: e for e in _drawn(engineer_client).edges}
     assert edges["to-er"].tone == "ok"
     assert edges["a-to-b"].tone == "warn"
     assert edges["far"].tone == "bad"
     assert "ER not available" in edges["far"].title
 
 
-def test_a_peer_missing_from_the_cache_is_drawn_labelled_with_its_id():
-    nodes = {n.key: n for n in _layout(**_rows()).nodes}
+def test_a_peer_missing_from_the_cache_is_drawn_labelled_with_its_id(engineer_client, world):
+    nodes = {n.key: n for n in _drawn(engineer_client).nodes}
     far = nodes[ER_FAR]
     assert far.known is False
     assert far.label == ER_FAR
@@ -110,8 +117,8 @@ def test_a_peer_missing_from_the_cache_is_drawn_labelled_with_its_id():
     assert far.kind == "er"
 
 
-def test_links_point_to_their_pages_and_routers_to_the_filtered_link_list():
-    topology = _layout(**_rows())
+def test_links_point_to_their_pages_and_routers_to_the_filtered_link_list(engineer_client, world):
+    topology = _drawn(engineer_client)
     nodes = {n.key: n for n in topology.nodes}
     assert nodes[GW_A].href == reverse("peerlinks:gateway_detail", args=[GW_A])
     assert nodes[ER_1].href == reverse("peerlinks:link_list") + f"?q={ER_1}"
@@ -119,40 +126,22 @@ def test_links_point_to_their_pages_and_routers_to_the_filtered_link_list():
     assert edge.href == reverse("peerlinks:detail", args=["11111111-0000-4000-8000-000000000001"])
 
 
-def test_parallel_links_between_the_same_nodes_do_not_overlap():
-    rows = _rows()
-    twin = LinkRow(
-        cloud_id="11111111-0000-4000-8000-000000000004",
-        name="b-to-a",
-        status="ACTIVE",
-        gateway_id=GW_B,
-        peer_type="GDGW",
-        peer_id=GW_A,
-        peer_region="cn-north-4",
-    )
-    topology = _layout(**{**rows, "links": [*rows["links"], twin]})
-    paths = [e.path for e in topology.edges if e.label in ("a-to-b", "b-to-a")]
+def test_parallel_links_between_the_same_nodes_do_not_overlap(engineer_client, db):
+    twin = ("11111111-0000-4000-8000-000000000004", "b-to-a", "ACTIVE", GW_B, "GDGW", GW_A, "cn-north-4", "")
+    _world([*LINKS, twin])
+    paths = [e.path for e in _drawn(engineer_client).edges if e.label in ("a-to-b", "b-to-a")]
     assert len(set(paths)) == 2
 
 
-def test_same_column_links_arc_out_to_the_right():
-    rows = _rows()
-    local = LinkRow(
-        cloud_id="11111111-0000-4000-8000-000000000005",
-        name="local",
-        status="ACTIVE",
-        gateway_id=GW_A,
-        peer_type="ER",
-        peer_id=ER_1,
-        peer_region="cn-north-4",
-    )
-    edge = next(e for e in _layout(**{**rows, "links": [local]}).edges)
+def test_same_column_links_arc_out_to_the_right(engineer_client, db):
+    _world([("11111111-0000-4000-8000-000000000005", "local", "ACTIVE", GW_A, "ER", ER_1, "cn-north-4", "")])
+    edge = next(e for e in _drawn(engineer_client, region="cn-north-4").edges)
     start_x, control_x = re.match(r"M(\d+),\d+ C(\d+),", edge.path).groups()
     assert int(control_x) > int(start_x)
 
 
-def test_layout_of_nothing_is_empty():
-    topology = _layout(gateways=[], routers=[], links=[])
+def test_layout_of_nothing_is_empty(engineer_client, db):
+    topology = _drawn(engineer_client)
     assert topology.is_empty
     assert topology.edges == []
 
@@ -323,8 +312,8 @@ def test_topology_query_count_does_not_grow_with_links(engineer_client, demo_row
         assert engineer_client.get(URL, {"region": "cn-north-4"}).status_code == 200
 
 
-def test_links_that_skip_a_column_run_below_every_column_instead_of_across_nodes():
-    topology = _layout(**_rows())
+def test_links_that_skip_a_column_run_below_every_column_instead_of_across_nodes(engineer_client, world):
+    topology = _drawn(engineer_client)
     far = next(e for e in topology.edges if e.label == "far")  # cn-east-3 → eu-west-101, past cn-north-4
     bottom = max(c.height for c in topology.columns)
     lowest = max(int(y) for y in re.findall(r",(\d+)", far.path))
@@ -335,21 +324,15 @@ def test_links_that_skip_a_column_run_below_every_column_instead_of_across_nodes
 # --- aggregation and the cap ---------------------------------------------------------------------
 
 
-def test_links_between_the_same_gateway_and_peer_are_one_edge_with_their_count_and_worst_status():
-    rows = _rows()
+def test_links_between_the_same_gateway_and_peer_are_one_edge_with_their_count_and_worst_status(
+    engineer_client, db
+):
     twins = [
-        LinkRow(
-            cloud_id=f"22222222-0000-4000-8000-00000000000{i}",
-            name=f"twin-{i}",
-            status=status,
-            gateway_id=GW_A,
-            peer_type="ER",
-            peer_id=ER_1,
-            peer_region="cn-north-4",
-        )
+        (f"22222222-0000-4000-8000-00000000000{i}", f"twin-{i}", status, GW_A, "ER", ER_1, "cn-north-4", "")
         for i, status in enumerate(["ACTIVE", "PENDING_UPDATE"])
     ]
-    edges = _layout(**{**rows, "links": [*rows["links"], *twins]}).edges
+    _world([*LINKS, *twins])
+    edges = _drawn(engineer_client).edges
     assert len(edges) == 3  # to-er and the two twins are one connection
     group = next(e for e in edges if e.count == 3)
     assert group.label == "3 links"
@@ -359,12 +342,18 @@ def test_links_between_the_same_gateway_and_peer_are_one_edge_with_their_count_a
     assert group.href == reverse("peerlinks:link_list") + f"?gateway={GW_A}&q={ER_1}"
 
 
-def test_edges_in_error_come_first_then_pending_then_the_busiest():
-    def row(peer: str, count: int, errors: int = 0, pending: int = 0) -> EdgeRow:
-        return EdgeRow(GW_A, "ER", peer, "cn-north-4", count=count, errors=errors, pending=pending)
-
-    rows = [row("p-busy", 9), row("p-err", 2, errors=1), row("p-pend", 2, pending=2), row("p-one", 2)]
-    assert [r.peer_id for r in sorted(rows, key=lambda r: r.rank)] == ["p-err", "p-pend", "p-busy", "p-one"]
+def test_edges_in_error_come_first_then_pending_then_the_busiest(engineer_client, db):
+    gateway = make_gateway(cloud_id=GW_A, project=make_project("cn-north-4"))
+    peers = {"p-busy": ["ACTIVE"] * 9, "p-err": ["ACTIVE", "ERROR"], "p-pend": ["PENDING_CREATE"] * 2}
+    peers["p-one"] = ["ACTIVE", "ACTIVE"]
+    ids = {}
+    for name, statuses in peers.items():
+        ids[name] = make_router(name=name, project=gateway.project).cloud_id
+        for status in statuses:
+            make_peer_link(gateway=gateway, peer_gateway_id=ids[name], status=status)
+    order = {cloud_id: name for name, cloud_id in ids.items()}
+    edges = _drawn(engineer_client).edges
+    assert [order[e.key.split(">")[1]] for e in edges] == ["p-err", "p-pend", "p-busy", "p-one"]
 
 
 @pytest.fixture

@@ -1,54 +1,16 @@
-"""The four roles as groups with their permissions, and the default approval policy row."""
+"""The default approval policy row.
 
-from django.contrib.auth.management import create_permissions
+This migration once also made the four roles; they are now made (when missing) after every migrate by
+`peerlinks.permissions.ensure_roles`, where the roles are defined, so a database made today gets the same
+groups as one made by the first release.
+"""
+
 from django.db import migrations
 
-VIEWER = [
-    f"view_{model}"
-    for model in (
-        "cloudproject",
-        "gateway",
-        "enterpriserouter",
-        "peerlink",
-        "statuschange",
-        "drift",
-        "changerequest",
-        "auditevent",
-        "approval",
-        "comment",
-    )
-] + ["export_peerlink"]
-ENGINEER = [*VIEWER, "submit_change", "retry_change"]
-APPROVER = [*ENGINEER, "approve_change"]
-ROLES = {"Viewer": VIEWER, "Engineer": ENGINEER, "Approver": APPROVER}
 
-
-def create_roles(apps, schema_editor):
-    # Permissions are normally created after all migrations; roles need them now.
-    from django.apps import apps as global_apps
-
-    for label in ("contenttypes", "auth", "peerlinks"):
-        create_permissions(global_apps.get_app_config(label), apps=apps, verbosity=0)
-
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            Permission.objects.filter(content_type__app_label="peerlinks", codename__in=codenames)
-        )
-    admin, _ = Group.objects.get_or_create(name="Admin")
-    admin.permissions.set(
-        Permission.objects.filter(content_type__app_label__in=["peerlinks", "auth"]).exclude(
-            codename__in=["add_auditevent", "change_auditevent", "delete_auditevent"]
-        )
-    )
+def create_policy(apps, schema_editor):
     Policy = apps.get_model("peerlinks", "Policy")
     Policy.objects.get_or_create(pk=1)
-
-
-def remove_roles(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=[*ROLES, "Admin"]).delete()
 
 
 class Migration(migrations.Migration):
@@ -58,4 +20,4 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(create_roles, remove_roles)]
+    operations = [migrations.RunPython(create_policy, migrations.RunPython.noop)]

@@ -1,8 +1,9 @@
-"""Deciding change requests: approve, reject, edit while pending, expire, release at the window, retry.
+"""Deciding change requests: approve, reject, edit while pending, comment, expire, release, retry.
 
 Four eyes: nobody decides their own request, and with 2+ approvals required each comes from a different
 approver. An approval is bound to the payload it was given on (its digest): after an edit, only approvals
-of the current payload count. Every decision is written to the audit log with before and after.
+of the current payload count. Every decision is written to the audit log with before and after; who may
+take which step, and when, is declared in `lifecycle`.
 """
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -10,16 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from peerlinks.models import Approval, ChangeRequest, Comment, Policy
-from peerlinks.services import notifications
-from peerlinks.services.changes import (
-    ChangeForbidden,
-    ChangeRefused,
-    approve_now,
-    check_payload,
-    enqueue_execution,
-    record_audit,
-    submit_change,
-)
+from peerlinks.services import dispatch, lifecycle
+from peerlinks.services.changes import authorize, check_payload, submit_change
+from peerlinks.services.lifecycle import ChangeRefused
 
 COMMENT_MAX = 2000
 
@@ -43,19 +37,6 @@ def _lock(change_id: int) -> ChangeRequest:
     return ChangeRequest.objects.select_for_update().get(pk=change_id)
 
 
-def _check_decidable(change: ChangeRequest, user: AbstractBaseUser) -> None:
-    if change.requested_by_id == user.pk:
-        raise ChangeForbidden("You asked for this change: someone else has to approve or reject it.")
-    if not user.has_perm("peerlinks.approve_change"):
-        raise ChangeForbidden("Only approvers can approve or reject change requests.")
-    if change.state != ChangeRequest.State.PENDING_APPROVAL:
-        raise ChangeRefused(
-            f"This change is {change.get_state_display().lower()}: there is nothing to decide."
-        )
-    if change.expires_at is not None and change.expires_at <= timezone.now():
-        raise ChangeRefused("This change has expired: nobody decided in time.")
-
-
 def approve_change(*, change_id: int, user: AbstractBaseUser, comment: str = "") -> ChangeRequest:
     """Add one approval; with enough approvals of the current payload, the change is approved and queued.
 
@@ -66,7 +47,7 @@ def approve_change(*, change_id: int, user: AbstractBaseUser, comment: str = "")
         digest = change.payload_digest
         if change.approvals.filter(approver=user, payload_digest=digest).exists():
             return change
-        _check_decidable(change, user)
+        lifecycle.check(change, "approve", user=user)
         try:
             with transaction.atomic():
                 approval = Approval.objects.create(
@@ -79,30 +60,35 @@ def approve_change(*, change_id: int, user: AbstractBaseUser, comment: str = "")
         except IntegrityError:
             return change  # the same approver's other click got there first
         received = len(valid_approvals(change))
-        record_audit(
-            action="change.approval_added",
+        lifecycle.apply(
+            change,
+            "approve",
             actor=user,
-            obj=change,
             before={"approvals": received - 1, "required": change.approvals_required},
             after={"approvals": received, "required": change.approvals_required, "comment": approval.comment},
-            change=change,
         )
         if received >= change.approvals_required:
-            approve_now(change, policy=Policy.current(), by=user.get_username())
-        transaction.on_commit(lambda: notifications.notify_decided(change=change, approval=approval))
+            authorize(change, policy=Policy.current(), by=user.get_username())
+        dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk)
     return change
 
 
-def reject_change(*, change_id: int, user: AbstractBaseUser, comment: str) -> ChangeRequest:
-    """End a pending change as rejected; the comment (required) tells the requester why."""
+def rejection_comment(comment: str | None) -> str:
+    """The comment a rejection needs, stripped: it says why, in at most COMMENT_MAX characters."""
     comment = (comment or "").strip()
     if not comment:
         raise ChangeRefused("Say why: a rejection needs a comment.")
     if len(comment) > COMMENT_MAX:
         raise ChangeRefused(f"The comment must be at most {COMMENT_MAX} characters.")
+    return comment
+
+
+def reject_change(*, change_id: int, user: AbstractBaseUser, comment: str) -> ChangeRequest:
+    """End a pending change as rejected; the comment (required) tells the requester why."""
+    comment = rejection_comment(comment)
     with transaction.atomic():
         change = _lock(change_id)
-        _check_decidable(change, user)
+        lifecycle.check(change, "reject", user=user)
         approval = Approval.objects.create(
             change_request=change,
             approver=user,
@@ -110,18 +96,14 @@ def reject_change(*, change_id: int, user: AbstractBaseUser, comment: str) -> Ch
             comment=comment,
             payload_digest=change.payload_digest,
         )
-        change.state = ChangeRequest.State.REJECTED
-        change.finished_at = timezone.now()
-        change.save(update_fields=["state", "finished_at", "updated_at"])
-        record_audit(
-            action="change.rejected",
+        lifecycle.apply(
+            change,
+            "reject",
             actor=user,
-            obj=change,
-            before={"state": ChangeRequest.State.PENDING_APPROVAL},
-            after={"state": change.state, "comment": comment},
-            change=change,
+            before={"state": change.state},
+            after={"state": ChangeRequest.State.REJECTED, "comment": comment},
         )
-        transaction.on_commit(lambda: notifications.notify_decided(change=change, approval=approval))
+        dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk)
     return change
 
 
@@ -129,10 +111,7 @@ def edit_change(*, change_id: int, user: AbstractBaseUser, name: str, descriptio
     """Change the name/description of one's own pending create or rename; earlier approvals stop counting."""
     with transaction.atomic():
         change = _lock(change_id)
-        if change.requested_by_id != user.pk:
-            raise ChangeForbidden("Only the person who asked for this change can edit it.")
-        if not change.can_be_edited_by(user):
-            raise ChangeRefused("Only a pending create or rename can be edited.")
+        lifecycle.check(change, "edit", user=user)
         payload = {**change.payload, "name": name, "description": description}
         check_payload(change.kind, payload)
         before = {"name": change.payload.get("name"), "description": change.payload.get("description")}
@@ -140,15 +119,13 @@ def edit_change(*, change_id: int, user: AbstractBaseUser, name: str, descriptio
         if before == after:
             raise ChangeRefused("Nothing to change: the name and description are as they are now.")
         dropped = len(valid_approvals(change))
-        change.payload = payload
-        change.save(update_fields=["payload", "updated_at"])
-        record_audit(
-            action="change.edited",
+        lifecycle.apply(
+            change,
+            "edit",
             actor=user,
-            obj=change,
+            fields={"payload": payload},
             before=before,
             after={**after, "approvals_dropped": dropped},
-            change=change,
         )
     return change
 
@@ -162,10 +139,9 @@ def add_comment(*, change_id: int, user: AbstractBaseUser, body: str) -> Comment
         raise ChangeRefused(f"A comment is at most {COMMENT_MAX} characters.")
     with transaction.atomic():
         change = ChangeRequest.objects.get(pk=change_id)
+        lifecycle.check(change, "comment", user=user)
         comment = Comment.objects.create(change_request=change, author=user, body=body)
-        record_audit(
-            action="change.commented", actor=user, obj=change, after={"comment": body}, change=change
-        )
+        lifecycle.apply(change, "comment", actor=user, after={"comment": body})
     return comment
 
 
@@ -177,13 +153,7 @@ def retry_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
             .select_related("gateway", "peer_link")
             .get(pk=change_id)
         )
-        if change.state != ChangeRequest.State.FAILED:
-            raise ChangeRefused("Only a failed change can be retried.")
-        existing = change.retries.order_by("pk").first()
-        if existing is not None:
-            raise ChangeRefused(f"This change was already retried as #{existing.pk}.")
-        if not user.has_perm("peerlinks.retry_change"):
-            raise ChangeForbidden("You may not retry changes.")
+        lifecycle.check(change, "retry", user=user)
         payload = {key: value for key, value in change.payload.items() if key not in ("link_name", "before")}
         new = submit_change(
             user=user,
@@ -193,39 +163,28 @@ def retry_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
             peer_link=change.peer_link,
             retry_of=change,
         )
-        record_audit(
-            action="change.retried",
-            actor=user,
-            obj=change,
-            before={"state": change.state},
-            after={"retry": new.pk},
-            change=change,
-        )
+        lifecycle.apply(change, "retry", actor=user, before={"state": change.state}, after={"retry": new.pk})
     return new
 
 
 def expire_due_changes() -> int:
     """End pending requests nobody decided in time as expired; returns how many."""
-    now = timezone.now()
-    due = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL, expires_at__lte=now)
+    due = ChangeRequest.objects.filter(
+        state=ChangeRequest.State.PENDING_APPROVAL, expires_at__lte=timezone.now()
+    )
     count = 0
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
             change = _lock(pk)
-            if change.state != ChangeRequest.State.PENDING_APPROVAL or change.expires_at > timezone.now():
+            if not lifecycle.allows(change, "expire"):
                 continue  # decided or cancelled meanwhile
-            change.state = ChangeRequest.State.EXPIRED
-            change.finished_at = timezone.now()
-            change.save(update_fields=["state", "finished_at", "updated_at"])
-            record_audit(
-                action="change.expired",
-                actor=None,
-                obj=change,
-                before={"state": ChangeRequest.State.PENDING_APPROVAL},
-                after={"state": change.state, "expires_at": change.expires_at.isoformat()},
-                change=change,
+            lifecycle.apply(
+                change,
+                "expire",
+                before={"state": change.state},
+                after={"state": ChangeRequest.State.EXPIRED, "expires_at": change.expires_at},
             )
-            transaction.on_commit(lambda change=change: notifications.notify_expired(change=change))
+            dispatch.notify("expired", change_id=change.pk)
             count += 1
     return count
 
@@ -239,19 +198,15 @@ def release_due_changes() -> int:
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
             change = _lock(pk)
-            if change.state != ChangeRequest.State.APPROVED or change.not_before is None:
+            if not lifecycle.allows(change, "release"):
                 continue
-            waited_for = change.not_before
-            change.not_before = None
-            change.save(update_fields=["not_before", "updated_at"])
-            record_audit(
-                action="change.released",
-                actor=None,
-                obj=change,
-                before={"not_before": waited_for.isoformat()},
+            lifecycle.apply(
+                change,
+                "release",
+                fields={"not_before": None},
+                before={"not_before": change.not_before},
                 after={"not_before": None},
-                change=change,
             )
-            transaction.on_commit(lambda change=change: enqueue_execution(change))
+            dispatch.execute_change(change.pk)
             count += 1
     return count

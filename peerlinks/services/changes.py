@@ -1,7 +1,7 @@
-"""Change requests: the rules a change must follow, submitting, cancelling, and the audit log.
+"""Change requests: the rules a change must follow, submitting and cancelling.
 
 Approving, rejecting, editing, expiring and retrying live in `approvals`; carrying out an approved
-change against the cloud lives in `execution`.
+change against the cloud lives in `execution`; the transitions all three take are in `lifecycle`.
 """
 
 import logging
@@ -14,16 +14,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from peerlinks.models import (
-    AuditEvent,
-    ChangeRequest,
-    CloudProject,
-    EnterpriseRouter,
-    Gateway,
-    PeerLink,
-    Policy,
-)
-from peerlinks.services import notifications
+from peerlinks.models import ChangeRequest, CloudProject, EnterpriseRouter, Gateway, PeerLink, Policy
+from peerlinks.services import dispatch, lifecycle
+from peerlinks.services.lifecycle import ChangeForbidden, ChangeRefused
 
 logger = logging.getLogger(__name__)
 
@@ -31,21 +24,8 @@ CREATE_FIELDS = ("name", "description", "peer_type", "peer_gateway_id", "peer_re
 UPDATE_FIELDS = ("name", "description")
 NAME_RE = re.compile(r"^[\u4e00-\u9fa5A-Za-z0-9_.\-]{1,64}$")
 DESCRIPTION_MAX = 128
-OPEN_STATES = (
-    ChangeRequest.State.PENDING_APPROVAL,
-    ChangeRequest.State.APPROVED,
-    ChangeRequest.State.EXECUTING,
-)
-CANCELLABLE_STATES = (ChangeRequest.State.PENDING_APPROVAL, ChangeRequest.State.APPROVED)
-
-
-class ChangeRefused(Exception):
-    """A change request that breaks a rule; the message is for the user."""
-
-
-class ChangeForbidden(ChangeRefused):
-    """The rule broken is who is asking: the change is someone else's."""
-
+OPEN_STATES = ChangeRequest.OPEN_STATES
+__all__ = ["ChangeForbidden", "ChangeRefused"]  # raised here, declared with the transitions
 
 # --- Who may be linked to whom -------------------------------------------------------------------
 
@@ -181,37 +161,6 @@ def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: 
 # --- Submitting and cancelling -------------------------------------------------------------------
 
 
-def record_audit(
-    *,
-    action: str,
-    actor: AbstractBaseUser | None,
-    obj: object,
-    before: dict | None = None,
-    after: dict | None = None,
-    cloud_request_id: str | None = "",
-    change: ChangeRequest | None = None,
-) -> AuditEvent:
-    """Append one event to the audit log."""
-    if isinstance(obj, PeerLink):
-        object_type, object_id = "peer_link", obj.cloud_id
-    elif isinstance(obj, ChangeRequest):
-        object_type, object_id = "change_request", str(obj.pk)
-    else:
-        object_type, object_id = type(obj).__name__.lower(), str(getattr(obj, "pk", ""))
-    return AuditEvent.objects.create(
-        actor=actor,
-        actor_name=actor.get_username() if actor else "system",
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        object_repr=str(obj)[:200],
-        before=before,
-        after=after,
-        cloud_request_id=cloud_request_id or "",
-        change_request=change,
-    )
-
-
 def link_refusal(peer_link: PeerLink) -> str:
     """Why this link cannot be changed from here right now ("" if it can)."""
     if peer_link.is_read_only:
@@ -241,6 +190,7 @@ def submit_change(
 
     The policy is snapshot: approvals required and the expiry time do not move if an admin edits it.
     """
+    lifecycle.check(ChangeRequest(kind=kind, requested_by=user), "submit", user=user)
     allowed = {"create": CREATE_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
     payload = {key: payload[key] for key in allowed if key in payload}
     if kind == ChangeRequest.Kind.CREATE:
@@ -283,33 +233,29 @@ def submit_change(
             approvals_required=policy.approvals_for(kind),
             expires_at=timezone.now() + policy.expire_after,
         )
-        record_audit(action="change.submitted", actor=user, obj=change, after=payload, change=change)
+        lifecycle.apply(change, "submit", actor=user, after=payload)
         if change.approvals_required == 0:
-            approve_now(change, policy=policy, by="policy")
+            authorize(change, policy=policy, by="policy")
         else:
-            transaction.on_commit(lambda: notifications.notify_submitted(change=change))
+            dispatch.notify("submitted", change_id=change.pk)
     return change
 
 
-def approve_now(change: ChangeRequest, *, policy: Policy, by: str) -> None:
-    """Mark a locked change approved; queue it now, or leave it for the scheduler until the window opens."""
+def authorize(change: ChangeRequest, *, policy: Policy, by: str) -> None:
+    """Approve a locked change that has its approvals; queue it now, or at the change window's opening."""
     opening = next_window_opening(policy, now=timezone.now())
-    change.state = ChangeRequest.State.APPROVED
-    change.not_before = opening
-    change.save(update_fields=["state", "not_before", "updated_at"])
-    after = {"state": change.state, "by": by}
+    after = {"state": ChangeRequest.State.APPROVED, "by": by}
     if opening is not None:
         after["not_before"] = opening.isoformat()
-    record_audit(
-        action="change.approved",
-        actor=None,
-        obj=change,
-        before={"state": ChangeRequest.State.PENDING_APPROVAL},
+    lifecycle.apply(
+        change,
+        "authorize",
+        fields={"not_before": opening},
+        before={"state": change.state},
         after=after,
-        change=change,
     )
     if opening is None:
-        transaction.on_commit(lambda: enqueue_execution(change))
+        dispatch.execute_change(change.pk)
 
 
 def next_window_opening(policy: Policy, *, now: datetime) -> datetime | None:
@@ -368,32 +314,9 @@ def cancel_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
     """Withdraw one's own request before it starts running."""
     with transaction.atomic():
         change = ChangeRequest.objects.select_for_update().get(pk=change_id)
-        if change.requested_by_id != user.pk:
-            raise ChangeForbidden("Only the person who asked for this change can cancel it.")
-        if change.state not in CANCELLABLE_STATES:
-            raise ChangeRefused(
-                f"This change is {change.get_state_display().lower()} and can no longer be cancelled."
-            )
+        lifecycle.check(change, "cancel", user=user)
         before = {"state": change.state}
-        change.state = ChangeRequest.State.CANCELLED
-        change.finished_at = timezone.now()
-        change.save(update_fields=["state", "finished_at", "updated_at"])
-        record_audit(
-            action="change.cancelled",
-            actor=user,
-            obj=change,
-            before=before,
-            after={"state": change.state},
-            change=change,
+        lifecycle.apply(
+            change, "cancel", actor=user, before=before, after={"state": ChangeRequest.State.CANCELLED}
         )
     return change
-
-
-def enqueue_execution(change: ChangeRequest, *, delay: float = 0.0) -> None:
-    """Queue (or re-queue after `delay` seconds) the execution of an approved change."""
-    from peerlinks.tasks import execute_change_task
-
-    if delay > 0:
-        execute_change_task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(change.pk)
-    else:
-        execute_change_task.enqueue(change.pk)

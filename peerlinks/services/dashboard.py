@@ -1,20 +1,16 @@
-"""Read models for the pages: the dashboard summary, a peer link's whole story, drift acknowledgement.
-
-Everything here reads the cache; the one live cloud call (an ER attachment's state) is wrapped so a
-cloud outage becomes a message on the page, never an error page.
+"""The dashboard's reads: counts by status, links in trouble, how fresh each region's data is, drift and
+recent activity; acknowledging drift; gateways by region. Everything here reads the cache.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from peerlinks import cloud
 from peerlinks.models import (
     AuditEvent,
     ChangeRequest,
@@ -22,15 +18,11 @@ from peerlinks.models import (
     Drift,
     Gateway,
     PeerLink,
-    StatusChange,
 )
-from peerlinks.services.changes import record_audit
+from peerlinks.services.audit import record_audit
 
 RECENT = 10
 LISTED = 50
-# The link page waits at most this long (per connect and per read) for the live attachment state, and
-# does not retry: the state is a nice-to-have, a slow cloud must not hold a web worker for 30 s × retries.
-ATTACHMENT_TIMEOUT = 2.0
 
 
 @dataclass
@@ -59,10 +51,6 @@ class Dashboard:
     pending_too_long_after: timedelta = field(default_factory=lambda: timedelta(0))
 
     @property
-    def any_stale(self) -> bool:
-        return any(region.stale for region in self.regions)
-
-    @property
     def pending_limit(self) -> str:
         seconds = self.pending_too_long_after.total_seconds()
         return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
@@ -88,23 +76,9 @@ def build_dashboard(*, now: datetime | None = None) -> Dashboard:
         recent_changes=list(
             ChangeRequest.objects.select_related("requested_by", "gateway", "peer_link")[:RECENT]
         ),
-        recent_events=with_object_urls(list(AuditEvent.objects.all()[:RECENT])),
+        recent_events=list(AuditEvent.objects.all()[:RECENT]),
         pending_too_long_after=too_long,
     )
-
-
-def with_object_urls(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Give each event an `object_url` to the page of what it touched, when there is one."""
-    for event in events:
-        event.object_url = ""
-        try:
-            if event.object_type == "peer_link":
-                event.object_url = reverse("peerlinks:detail", args=[event.object_id])
-            elif event.object_type == "change_request":
-                event.object_url = reverse("peerlinks:change_detail", args=[int(event.object_id)])
-        except (NoReverseMatch, ValueError):
-            pass
-    return events
 
 
 def pending_too_long(*, now: datetime) -> QuerySet[PeerLink]:
@@ -165,81 +139,6 @@ def acknowledge_drift(*, drift_id: int, user: AbstractBaseUser) -> Drift:
             after={"drift": drift.pk, "kind": drift.kind},
         )
     return drift
-
-
-@dataclass
-class AttachmentState:
-    """The ER side of an ER peer link, as the cloud says right now (or why we could not ask)."""
-
-    state: str = ""
-    error: str = ""
-    attachment: "cloud.ErAttachment | None" = None
-
-
-def fetch_er_attachment_state(*, link: PeerLink) -> AttachmentState | None:
-    """The live state of an ER peer link's attachment; None when there is nothing to ask about."""
-    if link.peer_type != PeerLink.PeerType.ER or not link.link_id or link.gone_at is not None:
-        return None
-    config = cloud.CloudConfig.from_settings()
-    config = replace(
-        config,
-        connect_timeout=min(config.connect_timeout, ATTACHMENT_TIMEOUT),
-        read_timeout=min(config.read_timeout, ATTACHMENT_TIMEOUT),
-        max_retries=0,
-    )
-    try:
-        attachment = cloud.show_er_attachment(
-            region=link.peer_region, er_id=link.peer_gateway_id, attachment_id=link.link_id, config=config
-        )
-    except cloud.CloudError as exc:
-        return AttachmentState(error=str(exc) or type(exc).__name__)
-    return AttachmentState(state=str(attachment.state or "unknown"), attachment=attachment)
-
-
-@dataclass
-class LinkStory:
-    """What a peer link's page shows besides its own fields."""
-
-    timeline: list[StatusChange]
-    changes: list[ChangeRequest]
-    events: list[AuditEvent]
-    cloud_request_ids: list[str]
-    drifts: list[Drift]
-
-
-def build_link_story(*, link: PeerLink) -> LinkStory:
-    """Status history, the change requests and audit events that touched the link, its cloud request ids."""
-    changes = list(link.change_requests.select_related("requested_by"))
-    events = list(
-        AuditEvent.objects.filter(
-            Q(object_type="peer_link", object_id=link.cloud_id) | Q(change_request__peer_link=link)
-        ).distinct()[:100]
-    )
-    request_ids = [rid for change in reversed(changes) for rid in change.cloud_request_ids]
-    request_ids += [event.cloud_request_id for event in reversed(events) if event.cloud_request_id]
-    return LinkStory(
-        timeline=list(link.status_changes.all()),
-        changes=changes,
-        events=events,
-        cloud_request_ids=list(dict.fromkeys(request_ids)),
-        drifts=list(link.drifts.select_related("acknowledged_by")),
-    )
-
-
-def update_local_fields(
-    *, link_id: int, user: AbstractBaseUser, owner_team: str, ticket_ref: str, labels: list[str]
-) -> PeerLink:
-    """Set a link's local fields and audit the change (nothing is written when nothing changed)."""
-    with transaction.atomic():
-        link = PeerLink.objects.select_for_update().get(pk=link_id)
-        before = {"owner_team": link.owner_team, "ticket_ref": link.ticket_ref, "labels": list(link.labels)}
-        after = {"owner_team": owner_team, "ticket_ref": ticket_ref, "labels": list(labels)}
-        if before == after:
-            return link
-        link.owner_team, link.ticket_ref, link.labels = owner_team, ticket_ref, list(labels)
-        link.save(update_fields=["owner_team", "ticket_ref", "labels"])
-        record_audit(action="peer_link.local_fields", actor=user, obj=link, before=before, after=after)
-    return link
 
 
 def gateways_by_region(*, now: datetime | None = None) -> list[tuple[RegionSync, list[Gateway]]]:

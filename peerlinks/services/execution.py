@@ -12,15 +12,15 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from peerlinks import cloud
-from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink, StatusChange
-from peerlinks.services import notifications
-from peerlinks.services.changes import UPDATE_FIELDS, enqueue_execution, link_summary, record_audit
-from peerlinks.services.sync import link_values
+from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink
+from peerlinks.services import dispatch, lifecycle
+from peerlinks.services.changes import UPDATE_FIELDS, link_summary
+from peerlinks.services.mirror import link_values, mark_gone, store_link
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,6 @@ def _claim(change_id: int) -> tuple[ChangeRequest, bool] | None:
 
     Returns the change and whether an earlier attempt may already have reached the cloud.
     """
-    lease = timedelta(seconds=settings.CHANGE_EXECUTION_LEASE)
     with transaction.atomic():
         change = (
             # Lock the change row only: peer_link is an outer join, which PostgreSQL cannot lock.
@@ -77,24 +76,24 @@ def _claim(change_id: int) -> tuple[ChangeRequest, bool] | None:
         )
         if change is None:
             return None
-        stale = change.state == ChangeRequest.State.EXECUTING and change.updated_at < timezone.now() - lease
-        if change.state != ChangeRequest.State.APPROVED and not stale:
-            return None
-        if change.not_before is not None and change.not_before > timezone.now():
-            return None  # waits for the change window; the scheduler releases it
-        resumed = stale or change.attempts > 0
-        first_started = change.started_at
-        # A resumed change gets a fresh follow window: the outage was ours, not the cloud's.
-        change.started_at = timezone.now() if stale or first_started is None else first_started
-        change.state = ChangeRequest.State.EXECUTING
-        change.attempts += 1
-        change.save(update_fields=["state", "attempts", "started_at", "updated_at"])
-        if stale:
-            after = {
-                "attempt": change.attempts,
-                "first_started_at": first_started and first_started.isoformat(),
-            }
-            record_audit(action="change.resumed", actor=None, obj=change, after=after, change=change)
+        now = timezone.now()
+        attempt = change.attempts + 1
+        if lifecycle.allows(change, "claim", now=now):
+            resumed = change.attempts > 0
+            started_at = change.started_at or now
+            lifecycle.apply(change, "claim", fields={"attempts": attempt, "started_at": started_at})
+        elif lifecycle.allows(change, "resume", now=now):
+            # A resumed change gets a fresh follow window: the outage was ours, not the cloud's.
+            resumed = True
+            first_started = change.started_at
+            lifecycle.apply(
+                change,
+                "resume",
+                fields={"attempts": attempt, "started_at": now},
+                after={"attempt": attempt, "first_started_at": first_started},
+            )
+        else:
+            return None  # done, cancelled, another worker's, or waiting for the change window
     return change, resumed
 
 
@@ -118,20 +117,18 @@ def _send_create(change: ChangeRequest, *, resumed: bool) -> None:
         if result.recovered:
             logger.warning("change %s: create reply lost; found link %s by lookup", change.pk, existing.id)
     with transaction.atomic():
-        row = _store_link(gateway=gateway, link=existing)
-        change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
-        change.peer_link = row
-        if request_id:
-            change.cloud_request_ids = [*change.cloud_request_ids, request_id]
-        change.save(update_fields=["peer_link", "cloud_request_ids", "updated_at"])
-        record_audit(
-            action="peer_link.created",
+        row = store_link(gateway=gateway, link=existing)
+        locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+        lifecycle.apply(
+            locked,
+            "execute",
             actor=change.requested_by,
-            obj=row,
-            after=_jsonable(link_values(existing)),
+            fields={"peer_link": row, "cloud_request_ids": _with_request_id(locked, request_id)},
+            after=link_values(existing),
+            audit_on=row,
             cloud_request_id=request_id,
-            change=change,
         )
+        change.peer_link, change.cloud_request_ids = row, locked.cloud_request_ids
 
 
 def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink | None":
@@ -219,16 +216,13 @@ def _send_update(change: ChangeRequest, *, resumed: bool) -> None:
         )
         link, request_id = result.peer_link, result.request_id
     with transaction.atomic():
-        row = _store_link(gateway=change.gateway, link=link)
-        _add_request_id(change, request_id)
-        record_audit(
-            action="peer_link.updated",
-            actor=change.requested_by,
-            obj=row,
+        row = store_link(gateway=change.gateway, link=link)
+        _executed(
+            change,
+            on=row,
+            request_id=request_id,
             before={field: before.get(field, "") for field in UPDATE_FIELDS},
             after={field: getattr(row, field) for field in UPDATE_FIELDS},
-            cloud_request_id=request_id,
-            change=change,
         )
 
 
@@ -247,24 +241,34 @@ def _send_delete(change: ChangeRequest, *, resumed: bool) -> None:
     except cloud.Conflict as exc:
         raise _Retry(f"The link is busy in the cloud ({exc.error_msg}); the delete waits.") from exc
     with transaction.atomic():
-        _add_request_id(change, request_id)
-        record_audit(
-            action="peer_link.delete_sent",
-            actor=change.requested_by,
-            obj=row,
-            before=link_summary(row),
-            cloud_request_id=request_id,
-            change=change,
-        )
+        _executed(change, on=row, request_id=request_id, before=link_summary(row))
 
 
-def _add_request_id(change: ChangeRequest, request_id: str | None) -> None:
-    if not request_id:
-        return
+def _executed(
+    change: ChangeRequest,
+    *,
+    on: PeerLink,
+    request_id: str | None,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    """Record that a rename or delete reached the cloud (with its request id), in the open transaction."""
     locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
-    locked.cloud_request_ids = [*locked.cloud_request_ids, request_id]
-    locked.save(update_fields=["cloud_request_ids", "updated_at"])
+    lifecycle.apply(
+        locked,
+        "execute",
+        actor=change.requested_by,
+        fields={"cloud_request_ids": _with_request_id(locked, request_id)} if request_id else None,
+        before=before,
+        after=after,
+        audit_on=on,
+        cloud_request_id=request_id,
+    )
     change.cloud_request_ids = locked.cloud_request_ids
+
+
+def _with_request_id(change: ChangeRequest, request_id: str | None) -> list[str]:
+    return [*change.cloud_request_ids, request_id] if request_id else list(change.cloud_request_ids)
 
 
 # --- Following ------------------------------------------------------------------------------------
@@ -290,14 +294,14 @@ def follow_change(*, change_id: int) -> ChangeRequest:
     if change.kind == ChangeRequest.Kind.DELETE:
         if link is not None:
             return _keep_following(change)
-        _mark_gone(row)
+        mark_gone(row)
         return _finish(change)
     if link is None:
         return _finish(
             change, failed=True, error_code=LINK_VANISHED, error_msg="The link disappeared from the cloud."
         )
     with transaction.atomic():
-        row = _store_link(gateway=change.gateway, link=link)
+        row = store_link(gateway=change.gateway, link=link)
     if row.is_pending:
         return _keep_following(change)
     if change.kind == ChangeRequest.Kind.UPDATE or row.status == PeerLink.Status.ACTIVE:
@@ -311,14 +315,6 @@ def follow_change(*, change_id: int) -> ChangeRequest:
     )
 
 
-def _mark_gone(row: PeerLink) -> None:
-    with transaction.atomic():
-        row = PeerLink.objects.select_for_update().get(pk=row.pk)
-        if row.gone_at is None:
-            row.gone_at = timezone.now()
-            row.save(update_fields=["gone_at"])
-
-
 def _keep_following(change: ChangeRequest) -> ChangeRequest:
     deadline = (change.started_at or change.created_at) + timedelta(seconds=settings.CHANGE_FOLLOW_TIMEOUT)
     if timezone.now() > deadline:
@@ -329,18 +325,11 @@ def _keep_following(change: ChangeRequest) -> ChangeRequest:
             error_msg=f"The cloud did not finish the change within {settings.CHANGE_FOLLOW_TIMEOUT:.0f} s.",
         )
     # A sign of life, so the change is not taken for stalled while it is being followed.
-    ChangeRequest.objects.filter(pk=change.pk, state=ChangeRequest.State.EXECUTING).update(
+    ChangeRequest.objects.filter(pk=change.pk, state__in=lifecycle.TRANSITIONS["follow"].sources).update(
         updated_at=timezone.now()
     )
-    _schedule_follow(change)
+    dispatch.follow_change(change.pk, delay=settings.PENDING_RECHECK_INTERVAL)
     return change
-
-
-def _schedule_follow(change: ChangeRequest) -> None:
-    from peerlinks.tasks import follow_change_task
-
-    run_after = timezone.now() + timedelta(seconds=settings.PENDING_RECHECK_INTERVAL)
-    follow_change_task.using(run_after=run_after).enqueue(change.pk)
 
 
 def _handle_cloud_error(change: ChangeRequest, exc: cloud.CloudError) -> ChangeRequest:
@@ -381,17 +370,16 @@ def _retry_later(
     )
     with transaction.atomic():
         change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
-        if change.state != ChangeRequest.State.EXECUTING:
+        if not lifecycle.allows(change, "requeue"):
             return change
-        change.state = ChangeRequest.State.APPROVED
-        change.error_code, change.error_msg = error_code, error_msg
-        if request_id:
-            change.cloud_request_ids = [*change.cloud_request_ids, request_id]
-        change.save(update_fields=["state", "error_code", "error_msg", "cloud_request_ids", "updated_at"])
-        record_audit(
-            action="change.retry_scheduled",
-            actor=None,
-            obj=change,
+        lifecycle.apply(
+            change,
+            "requeue",
+            fields={
+                "error_code": error_code,
+                "error_msg": error_msg,
+                "cloud_request_ids": _with_request_id(change, request_id),
+            },
             after={
                 "attempt": change.attempts,
                 "delay": delay,
@@ -399,9 +387,8 @@ def _retry_later(
                 "error_msg": error_msg,
             },
             cloud_request_id=request_id,
-            change=change,
         )
-        transaction.on_commit(lambda: enqueue_execution(change, delay=delay))
+        dispatch.execute_change(change.pk, delay=delay)
     return change
 
 
@@ -413,74 +400,25 @@ def _finish(
     error_msg: str = "",
     request_id: str | None = None,
 ) -> ChangeRequest:
+    step = "fail" if failed else "done"
     with transaction.atomic():
         change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
-        if change.is_terminal:
+        if not lifecycle.allows(change, step):
             return change
-        change.state = ChangeRequest.State.FAILED if failed else ChangeRequest.State.DONE
-        change.finished_at = timezone.now()
-        change.error_code = (error_code or "ERROR")[:64] if failed else ""
-        change.error_msg = error_msg if failed else ""
-        if request_id:
-            change.cloud_request_ids = [*change.cloud_request_ids, request_id]
-        change.save(
-            update_fields=[
-                "state",
-                "finished_at",
-                "error_code",
-                "error_msg",
-                "cloud_request_ids",
-                "updated_at",
-            ]
-        )
-        record_audit(
-            action="change.failed" if failed else "change.done",
-            actor=None,
-            obj=change,
-            after={"error_code": change.error_code, "error_msg": error_msg} if failed else {"state": "done"},
+        error_code = (error_code or "ERROR")[:64] if failed else ""
+        lifecycle.apply(
+            change,
+            step,
+            fields={
+                "error_code": error_code,
+                "error_msg": error_msg if failed else "",
+                "cloud_request_ids": _with_request_id(change, request_id),
+            },
+            after={"error_code": error_code, "error_msg": error_msg} if failed else {"state": "done"},
             cloud_request_id=request_id,
-            change=change,
         )
-        transaction.on_commit(lambda: notifications.notify_finished(change=change))
+        dispatch.notify("finished", change_id=change.pk)
     return change
-
-
-def _store_link(*, gateway: Gateway, link: "cloud.PeerLink") -> PeerLink:
-    """Write what the cloud just said about a link into the cache, with its status history."""
-    values = link_values(link)
-    now = timezone.now()
-    row = PeerLink.objects.select_for_update().filter(cloud_id=link.id).first()
-    if row is None:
-        try:
-            with transaction.atomic():
-                row = PeerLink.objects.create(
-                    cloud_id=link.id, gateway=gateway, synced_at=now, first_seen_at=now, **values
-                )
-                StatusChange.objects.create(
-                    peer_link=row, to_status=row.status, reason=row.reason, observed_at=now
-                )
-            return row
-        except IntegrityError:
-            # A sync stored it a moment ago; update that row instead.
-            row = PeerLink.objects.select_for_update().get(cloud_id=link.id)
-    if row.status != values["status"]:
-        StatusChange.objects.create(
-            peer_link=row,
-            from_status=row.status,
-            to_status=values["status"],
-            reason=values["reason"],
-            observed_at=now,
-        )
-    for name, value in values.items():
-        setattr(row, name, value)
-    row.synced_at = now
-    row.gone_at = None
-    row.save(update_fields=[*values, "synced_at", "gone_at"])
-    return row
-
-
-def _jsonable(values: dict) -> dict:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in values.items()}
 
 
 def resume_stalled_changes() -> int:
@@ -490,7 +428,7 @@ def resume_stalled_changes() -> int:
     one that long untouched lost its queued task and is queued again. A duplicate task is harmless:
     only one of them can claim the change.
     """
-    stale = timezone.now() - timedelta(seconds=settings.CHANGE_EXECUTION_LEASE)
+    stale = lifecycle.lease_expired_before(now=timezone.now())
     stalled = list(
         ChangeRequest.objects.filter(
             Q(state=ChangeRequest.State.EXECUTING)
@@ -498,8 +436,6 @@ def resume_stalled_changes() -> int:
             updated_at__lt=stale,
         ).values_list("pk", flat=True)
     )
-    from peerlinks.tasks import execute_change_task
-
     for pk in stalled:
-        execute_change_task.enqueue(pk)
+        dispatch.execute_change(pk)
     return len(stalled)

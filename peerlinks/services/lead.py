@@ -75,60 +75,25 @@ class LeadSummary:
 
 @dataclass
 class DailyTimes:
+    """Provisioning times of the links that went ACTIVE on one day, in seconds."""
+
     day: date
     count: int
     p50: float
     p95: float
 
-    @property
-    def p50_label(self) -> str:
-        return format_duration(self.p50)
-
-    @property
-    def p95_label(self) -> str:
-        return format_duration(self.p95)
-
-
-@dataclass
-class ChartSeries:
-    name: str
-    color: str
-    points: str
-    markers: list[tuple[float, float, str]]
-    legend_x: float = 0
-
-
-@dataclass
-class Chart:
-    """Geometry of the provisioning chart, ready for the SVG template (no JavaScript)."""
-
-    width: int
-    height: int
-    left: int
-    top: int
-    right: int
-    bottom: int
-    y_ticks: list[tuple[float, str]]
-    x_ticks: list[tuple[float, str]]
-    series: list[ChartSeries]
-
 
 @dataclass
 class Provisioning:
+    """Provisioning times over a period: how many, their p50 and p95 in seconds, and per day."""
+
     samples: int
     p50: float | None
     p95: float | None
     daily: list[DailyTimes]
-    chart: Chart
+    first_day: date
+    days: int
     capped: bool = False
-
-    @property
-    def p50_label(self) -> str:
-        return format_duration(self.p50)
-
-    @property
-    def p95_label(self) -> str:
-        return format_duration(self.p95)
 
 
 @dataclass
@@ -260,7 +225,8 @@ def provisioning_times(*, since: datetime, days: int) -> Provisioning:
         p50=percentile(durations, 50) if durations else None,
         p95=percentile(durations, 95) if durations else None,
         daily=daily,
-        chart=provisioning_chart(daily=daily, first_day=first_day, days=days),
+        first_day=first_day,
+        days=days,
         capped=capped,
     )
 
@@ -277,73 +243,3 @@ def percentile(values: Sequence[float], p: float) -> float:
     rank = (len(ordered) - 1) * p / 100
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def format_duration(seconds: float | None) -> str:
-    """'55 s', '4.5 min', '2.1 h': the unit a person reads best."""
-    if seconds is None:
-        return "–"
-    if seconds < 120:
-        return f"{round(seconds, 1):g} s"
-    if seconds < 120 * 60:
-        return f"{round(seconds / 60, 1):g} min"
-    return f"{round(seconds / 3600, 1):g} h"
-
-
-# Tick steps for the time axis, in seconds: each one reads as a round number in its unit.
-_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
-_COLORS = {"p50": "#0969da", "p95": "#bc4c00"}
-
-
-def provisioning_chart(*, daily: list[DailyTimes], first_day: date, days: int) -> Chart:
-    """A daily p50/p95 line chart: one slot per day of the period, time on the y axis from zero."""
-    width, height, left, top, right, bottom = 720, 260, 64, 24, 16, 36
-    plot_w, plot_h = width - left - right, height - top - bottom
-    highest = max((point.p95 for point in daily), default=0.0)
-    step = next((s for s in _STEPS if highest / s <= 5), _STEPS[-1] * math.ceil(highest / (5 * _STEPS[-1])))
-    y_max = step * max(1, math.ceil(highest / step))
-
-    def x_of(day: date) -> float:
-        return round(left + ((day - first_day).days + 0.5) * plot_w / days, 1)
-
-    def y_of(seconds: float) -> float:
-        return round(top + plot_h * (1 - seconds / y_max), 1)
-
-    y_ticks = [(y_of(step * i), format_duration(step * i)) for i in range(int(y_max // step) + 1)]
-    every = {7: 1, 30: 5, 90: 15}.get(days, max(1, days // 6))
-    x_ticks = [
-        (x_of(first_day + timedelta(days=i)), (first_day + timedelta(days=i)).strftime("%b %d"))
-        for i in range(days - 1, -1, -every)
-    ]
-    series = []
-    for i, name in enumerate(("p50", "p95")):
-        markers = [
-            (
-                x_of(point.day),
-                y_of(getattr(point, name)),
-                f"{point.day:%Y-%m-%d}: {name} {format_duration(getattr(point, name))} "
-                f"({point.count} link{'s' if point.count != 1 else ''})",
-            )
-            for point in daily
-        ]
-        points = " ".join(f"{x},{y}" for x, y, _ in markers)
-        series.append(
-            ChartSeries(
-                name=name,
-                color=_COLORS[name],
-                points=points,
-                markers=markers,
-                legend_x=left + 12 + 56 * i,
-            )
-        )
-    return Chart(
-        width=width,
-        height=height,
-        left=left,
-        top=top,
-        right=width - right,
-        bottom=height - bottom,
-        y_ticks=y_ticks,
-        x_ticks=sorted(x_ticks),
-        series=series,
-    )

@@ -1,7 +1,8 @@
 """Telling people what happened to a change request: an email and an in-app notice per person.
 
-Called after the change's transaction commits. Notifying is best effort: a mail server that is down
-or a bad address is logged and never undoes or breaks the change that triggered it.
+Run by the task worker (`notify`, queued by `dispatch.notify` after the change's transaction commits), so
+a slow mail server never holds a web request. Notifying is best effort: a mail server that is down or a
+bad address is logged and never undoes or breaks the change that triggered it.
 """
 
 import functools
@@ -115,6 +116,26 @@ def notify_expired(*, change: ChangeRequest) -> None:
         notice=f"{change_label(change)} expired without a decision",
         event="expired",
     )
+
+
+def notify(event: str, *, change_id: int, approval_id: int | None = None) -> None:
+    """Tell the people `event` ("submitted", "decided", "finished", "expired") concerns about a change."""
+    change = ChangeRequest.objects.select_related("requested_by", "gateway").filter(pk=change_id).first()
+    if change is None:
+        logger.warning("no change #%s to notify about (%s)", change_id, event)
+        return
+    if event == "decided":
+        approval = Approval.objects.select_related("approver").get(pk=approval_id)
+        notify_decided(change=change, approval=approval)
+    else:
+        EVENTS[event](change=change)
+
+
+EVENTS: dict[str, Callable[..., None]] = {
+    "submitted": notify_submitted,
+    "finished": notify_finished,
+    "expired": notify_expired,
+}
 
 
 def approvers_for(*, change: ChangeRequest) -> QuerySet:

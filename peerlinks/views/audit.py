@@ -1,28 +1,28 @@
-"""The audit log: every action, newest first, filterable by action, actor, object and date."""
+"""`/audit/`: the append-only audit log, newest first, filterable by action, actor, object and date."""
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from peerlinks.filters import AuditEventFilter
+from peerlinks.htmx import render_htmx
 from peerlinks.models import AuditEvent
 from peerlinks.permissions import VIEW, permission_required_or_403
-from peerlinks.services.dashboard import with_object_urls
 
 PAGE_SIZE = 50
 
 
 @permission_required_or_403(VIEW)
+@require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
-    """The append-only audit log, filtered and paginated; htmx gets just the table."""
+    """The audit log, filtered and paginated; htmx gets just the table."""
     filterset = AuditEventFilter(request.GET, queryset=AuditEvent.objects.order_by("-at", "-id"))
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = with_object_urls(list(page.object_list))
+    page.object_list = list(page.object_list)
     for event in page.object_list:
         event.changes = compact_changes(event.before, event.after)
-    fragment = request.htmx and not request.htmx.boosted
-    template = "peerlinks/_audit_table.html" if fragment else "peerlinks/audit_list.html"
-    return render(request, template, {"filter": filterset, "page": page})
+    context = {"filter": filterset, "page": page}
+    return render_htmx(request, "peerlinks/audit_list.html", context, fragment="peerlinks/_audit_table.html")
 
 
 def compact_changes(before: object, after: object) -> list[tuple[str, object, object]]:

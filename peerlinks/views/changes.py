@@ -1,138 +1,29 @@
-"""Asking for changes (create, rename/describe, delete a peer link) and following the change requests."""
+"""Every `/changes/…` URL: the list of change requests, one request's page (polled live until final), and
+what people do on it: cancel, edit, approve, reject, retry, comment.
 
+What each person may do is asked of the lifecycle (`actions` in the page's context), the same guard the
+services enforce, so a button is shown exactly when pressing it would succeed.
+"""
+
+from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling
 
-from peerlinks.forms import ChangeFilterForm, PeerLinkCreateForm, PeerLinkDeleteForm, PeerLinkEditForm
-from peerlinks.models import ChangeRequest, Gateway, PeerLink
-from peerlinks.permissions import SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services import changes
+from peerlinks.forms import ChangeEditForm, ChangeFilterForm, CommentForm, DecisionForm
+from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
+from peerlinks.models import ChangeRequest
+from peerlinks.permissions import APPROVE, RETRY, SUBMIT, VIEW, permission_required_or_403
+from peerlinks.services import approvals, changes, lifecycle
+from peerlinks.services.lifecycle import ChangeForbidden, ChangeRefused
+from peerlinks.services.notifications import approvers_for
 
-
-def _is_fragment(request: HttpRequest) -> bool:
-    return bool(request.htmx and not request.htmx.boosted)
-
-
-def _render(
-    request: HttpRequest, page: str, fragment: str, context: dict[str, Any], *, status: int = 200
-) -> HttpResponse:
-    """One view, two renderings; htmx only swaps 2xx, so a fragment always answers 200."""
-    if _is_fragment(request):
-        return render(request, fragment, context)
-    return render(request, page, context, status=status)
-
-
-def _posted(request: HttpRequest) -> Any:
-    """The submitted data of a POST (even an empty one, which is then invalid), else None."""
-    return request.POST if request.method == "POST" else None
-
-
-def _form_status(form: Any, refusal: str = "", refusal_status: int = 409) -> int:
-    if refusal:
-        return refusal_status
-    return 400 if form.is_bound and form.errors else 200
-
-
-def _to_change(request: HttpRequest, change: ChangeRequest) -> HttpResponse:
-    if request.htmx:
-        return HttpResponseClientRedirect(change.get_absolute_url())
-    return redirect(change)
-
-
-def _editable_link(cloud_id: object) -> PeerLink:
-    return get_object_or_404(PeerLink.objects.for_list(), cloud_id=str(cloud_id))
-
-
-@permission_required_or_403(SUBMIT)
-@require_http_methods(["GET", "POST"])
-def link_create(request: HttpRequest) -> HttpResponse:
-    """Ask for a new peer link; the peer list follows the chosen gateway, type and region."""
-    form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict())
-    if request.method == "POST" and form.is_valid():
-        gateway = Gateway.objects.get(cloud_id=form.cleaned_data["gateway"])
-        try:
-            change = changes.submit_change(
-                user=request.user, kind="create", gateway=gateway, payload=form.payload()
-            )
-        except changes.ChangeRefused as exc:
-            form.add_error(None, str(exc))
-        else:
-            return _to_change(request, change)
-    page, fragment = "peerlinks/peerlink_form.html", "peerlinks/_create_form.html"
-    return _render(request, page, fragment, {"form": form}, status=_form_status(form))
-
-
-@permission_required_or_403(SUBMIT)
-@require_GET
-def peer_options(request: HttpRequest) -> HttpResponse:
-    """The peer select for the chosen gateway, type and region (loaded by htmx as choices change)."""
-    if not _is_fragment(request):
-        return redirect(f"{reverse('peerlinks:link_create')}?{request.GET.urlencode()}")
-    form = PeerLinkCreateForm(initial=request.GET.dict())
-    return render(request, "peerlinks/_peer_options.html", {"form": form})
-
-
-@permission_required_or_403(SUBMIT)
-@require_http_methods(["GET", "POST"])
-def link_edit(request: HttpRequest, cloud_id: object) -> HttpResponse:
-    """Rename a link or change its description, through a change request."""
-    link = _editable_link(cloud_id)
-    refusal = changes.link_refusal(link)
-    form = PeerLinkEditForm(_posted(request), link=link)
-    if request.method == "POST" and not refusal and form.is_valid():
-        try:
-            change = changes.submit_change(
-                user=request.user,
-                kind="update",
-                gateway=link.gateway,
-                payload=form.cleaned_data,
-                peer_link=link,
-            )
-        except changes.ChangeRefused as exc:
-            form.add_error(None, str(exc))
-        else:
-            return _to_change(request, change)
-    context = {"form": form, "link": link, "refusal": refusal}
-    status = _form_status(form, refusal, 403 if link.is_read_only else 409)
-    return _render(
-        request, "peerlinks/peerlink_edit_form.html", "peerlinks/_edit_form.html", context, status=status
-    )
-
-
-@permission_required_or_403(SUBMIT)
-@require_http_methods(["GET", "POST"])
-def link_delete(request: HttpRequest, cloud_id: object) -> HttpResponse:
-    """Show what the link connects, and ask for a delete once its exact name is typed."""
-    link = _editable_link(cloud_id)
-    refusal = changes.link_refusal(link)
-    form = PeerLinkDeleteForm(_posted(request), link=link)
-    if request.method == "POST" and not refusal and form.is_valid():
-        try:
-            change = changes.submit_change(
-                user=request.user, kind="delete", gateway=link.gateway, payload={}, peer_link=link
-            )
-        except changes.ChangeRefused as exc:
-            form.add_error(None, str(exc))
-        else:
-            return _to_change(request, change)
-    context = {"form": form, "link": link, "refusal": refusal, "peer_name": _peer_name(link)}
-    status = _form_status(form, refusal, 403 if link.is_read_only else 409)
-    page, fragment = "peerlinks/peerlink_confirm_delete.html", "peerlinks/_delete_form.html"
-    return _render(request, page, fragment, context, status=status)
-
-
-def _peer_name(link: PeerLink) -> str:
-    """The cached name of the link's peer (router or gateway), or "" when not cached."""
-    from peerlinks.models import EnterpriseRouter
-
-    model = EnterpriseRouter if link.peer_type == PeerLink.PeerType.ER else Gateway
-    return model.objects.filter(cloud_id=link.peer_gateway_id).values_list("name", flat=True).first() or ""
+PAGE = "peerlinks/change_detail.html"
 
 
 @permission_required_or_403(VIEW)
@@ -145,53 +36,168 @@ def change_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
-    return _render(request, "peerlinks/change_list.html", "peerlinks/_change_rows.html", context)
+    return render_htmx(request, "peerlinks/change_list.html", context, fragment="peerlinks/_change_rows.html")
 
 
-def _change_context(change: ChangeRequest, **extra: Any) -> dict[str, Any]:
-    events = change.audit_events.order_by("at", "id")
-    return {"change": change, "events": events, **extra}
+def _change(pk: int) -> ChangeRequest:
+    queryset = ChangeRequest.objects.select_related("requested_by", "gateway__project", "peer_link")
+    return get_object_or_404(queryset, pk=pk)
 
 
-def change_page_context(change: ChangeRequest, user: Any) -> dict[str, Any]:
-    """Everything the change page shows: its state, the decision panel and the comments."""
-    from peerlinks.views.approvals import CommentForm, decision_context
-
+def _context(change: ChangeRequest, user: Any, **extra: Any) -> dict[str, Any]:
+    """Everything the change page and its panels show, and what `user` may do on it now."""
+    counted = approvals.valid_approvals(change)
+    counted_ids = {approval.pk for approval in counted}
+    decisions = [(a, a.pk in counted_ids) for a in change.approvals.select_related("approver")]
+    undecidable = lifecycle.refusal(change, "approve", user=user)
     return {
-        **decision_context(change, user),
-        **_change_context(change, can_cancel=change.can_be_cancelled_by(user)),
+        "change": change,
+        "actions": lifecycle.allowed(change, user),
+        # Why nobody can decide a pending request now (it expired), whoever is looking.
+        "decision_closed": "" if isinstance(undecidable, ChangeForbidden) else str(undecidable or ""),
+        "is_own": change.requested_by_id == user.pk,
+        "decisions": decisions,
+        "received": len(counted),
+        "dropped": any(a.payload_digest != change.payload_digest for a, _ in decisions),
+        "approvers": approvers_for(change=change),
+        "decision_form": DecisionForm(),
+        "events": change.audit_events.order_by("at", "id"),
         "comments": change.comments.select_related("author"),
         "comment_form": CommentForm(),
+        **extra,
     }
+
+
+def _answer(
+    request: HttpRequest, change: ChangeRequest, *, fragment: str, status: int = 200, **extra: Any
+) -> HttpResponse:
+    """After an action: htmx gets the panel it acted on; a plain post goes back to the page (PRG), or
+    sees the page with the problem when the action was refused."""
+    change.refresh_from_db()
+    if not wants_fragment(request) and status == 200:
+        return vary_on_htmx(redirect(change))
+    return render_htmx(
+        request, PAGE, _context(change, request.user, **extra), fragment=fragment, status=status
+    )
+
+
+def _refused(
+    request: HttpRequest, change: ChangeRequest, exc: ChangeRefused, *, fragment: str
+) -> HttpResponse:
+    """A refused action: a 403 page for someone who may not do it at all, else the reason where they acted."""
+    if isinstance(exc, ChangeForbidden) and not wants_fragment(request):
+        raise PermissionDenied(str(exc)) from exc
+    status = 403 if isinstance(exc, ChangeForbidden) else 409
+    return _answer(request, change, fragment=fragment, status=status, action_error=str(exc))
 
 
 @permission_required_or_403(VIEW)
 @require_GET
 def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """What a change request asks for, where it stands (polled live until final), and its audit trail."""
-    queryset = ChangeRequest.objects.select_related("requested_by", "gateway__project", "peer_link")
-    change = get_object_or_404(queryset, pk=pk)
-    if _is_fragment(request):
-        response = render(request, "peerlinks/_change_live.html", change_page_context(change, request.user))
-        return HttpResponseStopPolling(response.content) if change.is_terminal else response
-    return render(request, "peerlinks/change_detail.html", change_page_context(change, request.user))
+    change = _change(pk)
+    response = render_htmx(
+        request, PAGE, _context(change, request.user), fragment="peerlinks/_change_live.html"
+    )
+    if wants_fragment(request) and change.is_terminal:
+        return vary_on_htmx(HttpResponseStopPolling(response.content))
+    return response
 
 
 @permission_required_or_403(SUBMIT)
 @require_POST
 def change_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """Withdraw one's own request while it waits for approval or execution."""
-    change = get_object_or_404(ChangeRequest, pk=pk)
+    change = _change(pk)
     try:
-        change = changes.cancel_change(change_id=change.pk, user=request.user)
-    except changes.ChangeRefused as exc:
-        status = 403 if isinstance(exc, changes.ChangeForbidden) else 409
-        change.refresh_from_db()
-        if _is_fragment(request):
-            context = _change_context(change, can_cancel=False, action_error=str(exc))
-            return render(request, "peerlinks/_change_state.html", context)
-        context = {**change_page_context(change, request.user), "action_error": str(exc)}
-        return render(request, "peerlinks/change_detail.html", context, status=status)
-    if _is_fragment(request):
-        return render(request, "peerlinks/_change_state.html", _change_context(change, can_cancel=False))
-    return redirect(change)
+        changes.cancel_change(change_id=change.pk, user=request.user)
+    except ChangeRefused as exc:
+        return _refused(request, change, exc, fragment="peerlinks/_change_state.html")
+    return _answer(request, change, fragment="peerlinks/_change_state.html")
+
+
+@permission_required_or_403(SUBMIT)
+@require_http_methods(["GET", "POST"])
+def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The requester changes a pending request's name/description; earlier approvals stop counting."""
+    change = _change(pk)
+    problem = lifecycle.refusal(change, "edit", user=request.user)
+    if isinstance(problem, ChangeForbidden):
+        raise PermissionDenied(str(problem))
+    initial = {"name": change.payload.get("name", ""), "description": change.payload.get("description", "")}
+    form = ChangeEditForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and problem is None and form.is_valid():
+        try:
+            approvals.edit_change(change_id=change.pk, user=request.user, **form.cleaned_data)
+        except ChangeRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            return leave_to(request, change.get_absolute_url())
+    status = 409 if problem else 400 if form.errors else 200
+    context = {"change": change, "form": form, "refusal": str(problem or "")}
+    template = "peerlinks/change_edit_form.html"
+    return render_htmx(request, template, context, fragment=template, status=status)
+
+
+@permission_required_or_403(APPROVE)
+@require_POST
+def change_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add this approver's approval; the panel comes back re-rendered (or the page, without htmx)."""
+    return _decide(request, pk, decide=approvals.approve_change)
+
+
+@permission_required_or_403(APPROVE)
+@require_POST
+def change_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    """Reject with a comment (required): the request ends as rejected."""
+    return _decide(request, pk, decide=approvals.reject_change, rejecting=True)
+
+
+def _decide(
+    request: HttpRequest, pk: int, *, decide: Callable[..., Any], rejecting: bool = False
+) -> HttpResponse:
+    """An approver's decision with its comment: the panel again, or why it was refused."""
+    change = _change(pk)
+    panel = "peerlinks/_change_decision.html"
+    form = DecisionForm(request.POST, rejecting=rejecting)
+    if not form.is_valid():
+        return _answer(request, change, fragment=panel, status=400, decision_form=form)
+    try:
+        decide(change_id=change.pk, user=request.user, comment=form.cleaned_data["comment"])
+    except ChangeRefused as exc:
+        return _refused(request, change, exc, fragment=panel)
+    return _answer(request, change, fragment=panel)
+
+
+@permission_required_or_403(RETRY)
+@require_POST
+def change_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask again for a failed change: a new linked request, which goes through approval again."""
+    change = _change(pk)
+    try:
+        new = approvals.retry_change(change_id=change.pk, user=request.user)
+    except ChangeRefused as exc:
+        return _refused(request, change, exc, fragment="peerlinks/_change_decision.html")
+    return leave_to(request, new.get_absolute_url())
+
+
+@permission_required_or_403(SUBMIT)
+@require_POST
+def change_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add to the request's discussion; htmx gets the thread back with an empty form."""
+    change = _change(pk)
+    thread = "peerlinks/_change_comments.html"
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            approvals.add_comment(change_id=change.pk, user=request.user, body=form.cleaned_data["body"])
+        except ChangeRefused as exc:
+            form.add_error("body", str(exc))
+        else:
+            if not wants_fragment(request):
+                return vary_on_htmx(redirect(f"{change.get_absolute_url()}#change-comments"))
+            form = CommentForm()
+    status = 400 if form.errors else 200
+    return render_htmx(
+        request, PAGE, _context(change, request.user, comment_form=form), fragment=thread, status=status
+    )

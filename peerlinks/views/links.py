@@ -1,40 +1,42 @@
-"""Peer links: the filtered table and its CSV export, one link's page, its live status badge, local fields."""
+"""Every `/links/…` URL: the filtered table and its CSV export, asking for a new link (with its peer
+select), one link's page with its live status badge and local fields, and asking to rename or delete it."""
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from peerlinks.filters import PEER_LINK_SORTS, PeerLinkFilter
-from peerlinks.forms import LocalFieldsForm
-from peerlinks.models import PeerLink
+from peerlinks.forms import LocalFieldsForm, PeerLinkCreateForm, PeerLinkDeleteForm, PeerLinkEditForm
+from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
+from peerlinks.models import Gateway, PeerLink
 from peerlinks.permissions import EXPORT, SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services.dashboard import build_link_story, fetch_er_attachment_state, update_local_fields
+from peerlinks.services import changes, links
 
 PAGE_SIZE = 50
 
 
-def _fragment(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.boosted
-
-
 @permission_required_or_403(VIEW)
+@require_GET
 def link_list(request: HttpRequest) -> HttpResponse:
     """Every peer link, filtered, sorted and paginated; htmx gets just the table."""
     filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list())
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     sort = (filterset.form.cleaned_data.get("sort") or [""])[0]
     context = {"filter": filterset, "page": page, "sort": sort, "columns": _sort_columns(sort)}
-    template = "peerlinks/_peerlink_table.html" if _fragment(request) else "peerlinks/peerlink_list.html"
-    return render(request, template, context)
+    return render_htmx(
+        request, "peerlinks/peerlink_list.html", context, fragment="peerlinks/_peerlink_table.html"
+    )
 
 
 def _sort_columns(current: str) -> dict[str, dict[str, str]]:
@@ -88,14 +90,15 @@ class _Echo:
         return value
 
 
-def _csv_rows(links: Iterator[PeerLink]) -> Iterator[str]:
+def _csv_rows(rows: Iterator[PeerLink]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow([name for name, _ in EXPORT_COLUMNS])
-    for link in links:
+    for link in rows:
         yield writer.writerow([_cell(get(link)) for _, get in EXPORT_COLUMNS])
 
 
 @permission_required_or_403(EXPORT)
+@require_GET
 def link_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered set (same filters and order as the table, all pages) as CSV, streamed."""
     filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list())
@@ -112,34 +115,33 @@ def _get_link(cloud_id: UUID) -> PeerLink:
 
 
 @permission_required_or_403(VIEW)
+@require_GET
 def link_detail(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """One peer link: every field, its status history, its ER attachment, local fields and its changes."""
     link = _get_link(cloud_id)
-    return _render_detail(request, link, LocalFieldsForm.for_link(link))
+    return _detail(request, link, LocalFieldsForm.for_link(link))
 
 
-def _render_detail(
-    request: HttpRequest, link: PeerLink, form: LocalFieldsForm, status: int = 200
-) -> HttpResponse:
+def _detail(request: HttpRequest, link: PeerLink, form: LocalFieldsForm, status: int = 200) -> HttpResponse:
     context = {
         "link": link,
-        "story": build_link_story(link=link),
-        "attachment": fetch_er_attachment_state(link=link),
+        "story": links.build_link_story(link=link),
+        "attachment": links.fetch_er_attachment_state(link=link),
         "form": form,
     }
-    return render(request, "peerlinks/peerlink_detail.html", context, status=status)
+    return render_htmx(request, "peerlinks/peerlink_detail.html", context, status=status)
 
 
 @permission_required_or_403(VIEW)
+@require_GET
 def link_status(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """The status badge, polled by htmx while the link is pending; status 286 stops the polling."""
     link = _get_link(cloud_id)
-    if not request.htmx:
-        return redirect(link)
+    if not wants_fragment(request):
+        return vary_on_htmx(redirect(link))
     html = render_to_string("peerlinks/_status_badge.html", {"link": link}, request=request)
-    if link.is_pending and link.gone_at is None:
-        return HttpResponse(html)
-    return HttpResponseStopPolling(html)
+    final = not link.is_pending or link.gone_at is not None
+    return vary_on_htmx(HttpResponseStopPolling(html) if final else HttpResponse(html))
 
 
 @permission_required_or_403(SUBMIT)
@@ -150,11 +152,125 @@ def link_local_fields(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     form = LocalFieldsForm(request.POST)
     saved = form.is_valid()
     if saved:
-        link = update_local_fields(link_id=link.pk, user=request.user, **form.cleaned_data)
+        link = links.update_local_fields(link_id=link.pk, user=request.user, **form.cleaned_data)
         form = LocalFieldsForm.for_link(link)
-    if not _fragment(request):
-        if not saved:
-            return _render_detail(request, link, form, status=400)
-        messages.success(request, "Local fields saved.")
-        return redirect(link)
-    return render(request, "peerlinks/_local_fields.html", {"link": link, "form": form, "saved": saved})
+    if wants_fragment(request):
+        context = {"link": link, "form": form, "saved": saved}
+        return render_htmx(request, "peerlinks/_local_fields.html", context)
+    if not saved:
+        return _detail(request, link, form, status=400)
+    messages.success(request, "Local fields saved.")
+    return vary_on_htmx(redirect(link))
+
+
+# --- Asking for changes ---------------------------------------------------------------------------
+
+
+def _posted(request: HttpRequest) -> Any:
+    """The submitted data of a POST (even an empty one, which is then invalid), else None."""
+    return request.POST if request.method == "POST" else None
+
+
+def _form_status(form: Any, refusal: str = "", refusal_status: int = 409) -> int:
+    if refusal:
+        return refusal_status
+    return 400 if form.is_bound and form.errors else 200
+
+
+@permission_required_or_403(SUBMIT)
+@require_http_methods(["GET", "POST"])
+def link_create(request: HttpRequest) -> HttpResponse:
+    """Ask for a new peer link; the peer list follows the chosen gateway, type and region."""
+    form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict())
+    if request.method == "POST" and form.is_valid():
+        gateway = Gateway.objects.get(cloud_id=form.cleaned_data["gateway"])
+        try:
+            change = changes.submit_change(
+                user=request.user, kind="create", gateway=gateway, payload=form.payload()
+            )
+        except changes.ChangeRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            return leave_to(request, change.get_absolute_url())
+    return render_htmx(
+        request,
+        "peerlinks/peerlink_form.html",
+        {"form": form},
+        fragment="peerlinks/_create_form.html",
+        status=_form_status(form),
+    )
+
+
+@permission_required_or_403(SUBMIT)
+@require_GET
+def peer_options(request: HttpRequest) -> HttpResponse:
+    """The peer select for the chosen gateway, type and region (loaded by htmx as choices change)."""
+    if not wants_fragment(request):
+        return vary_on_htmx(redirect(f"{reverse('peerlinks:link_create')}?{request.GET.urlencode()}"))
+    form = PeerLinkCreateForm(initial=request.GET.dict())
+    return render_htmx(request, "peerlinks/_peer_options.html", {"form": form})
+
+
+@permission_required_or_403(SUBMIT)
+@require_http_methods(["GET", "POST"])
+def link_edit(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
+    """Rename a link or change its description, through a change request."""
+    link = _get_link(cloud_id)
+    form = PeerLinkEditForm(_posted(request), link=link)
+    return _ask_for_change_to(
+        request,
+        link,
+        form,
+        kind="update",
+        payload=lambda: form.cleaned_data,
+        page="peerlinks/peerlink_edit_form.html",
+        fragment="peerlinks/_edit_form.html",
+    )
+
+
+@permission_required_or_403(SUBMIT)
+@require_http_methods(["GET", "POST"])
+def link_delete(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
+    """Show what the link connects, and ask for a delete once its exact name is typed."""
+    link = _get_link(cloud_id)
+    return _ask_for_change_to(
+        request,
+        link,
+        PeerLinkDeleteForm(_posted(request), link=link),
+        kind="delete",
+        payload=dict,
+        page="peerlinks/peerlink_confirm_delete.html",
+        fragment="peerlinks/_delete_form.html",
+        peer_name=links.peer_name(link),
+    )
+
+
+def _ask_for_change_to(
+    request: HttpRequest,
+    link: PeerLink,
+    form: Any,
+    *,
+    kind: str,
+    payload: Callable[[], dict],
+    page: str,
+    fragment: str,
+    **extra: Any,
+) -> HttpResponse:
+    """The form asking for a change to an existing link; once valid, the change request it makes."""
+    refusal = changes.link_refusal(link)
+    if request.method == "POST" and not refusal and form.is_valid():
+        try:
+            change = changes.submit_change(
+                user=request.user, kind=kind, gateway=link.gateway, payload=payload(), peer_link=link
+            )
+        except changes.ChangeRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            return leave_to(request, change.get_absolute_url())
+    return render_htmx(
+        request,
+        page,
+        {"form": form, "link": link, "refusal": refusal, **extra},
+        fragment=fragment,
+        status=_form_status(form, refusal, 403 if link.is_read_only else 409),
+    )

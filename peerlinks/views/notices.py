@@ -1,29 +1,21 @@
-"""In-app notices: what happened to your change requests and what waits for your approval."""
+"""Every `/notices/…` URL: your in-app notices (what happened to your requests, what waits for you), and
+marking them read."""
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
+from peerlinks.forms import NoticeReadForm
+from peerlinks.htmx import render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Notice
 from peerlinks.services.notifications import mark_notices_read, unread_notice_count
 
 PER_PAGE = 50
 UNREAD_FIRST = Case(When(read_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField())
-
-
-class NoticeReadForm(forms.Form):
-    """Which notice to mark read; none means all of them."""
-
-    id = forms.IntegerField(required=False, min_value=1)
-
-
-def _is_fragment(request: HttpRequest) -> bool:
-    return bool(request.htmx and not request.htmx.boosted)
 
 
 def _list_context(request: HttpRequest) -> dict:
@@ -40,8 +32,9 @@ def _list_context(request: HttpRequest) -> dict:
 @require_GET
 def notice_list(request: HttpRequest) -> HttpResponse:
     """Your notices, unread first, newest first within each."""
-    template = "peerlinks/_notice_list.html" if _is_fragment(request) else "peerlinks/notice_list.html"
-    return render(request, template, _list_context(request))
+    return render_htmx(
+        request, "peerlinks/notice_list.html", _list_context(request), fragment="peerlinks/_notice_list.html"
+    )
 
 
 @login_required
@@ -55,9 +48,9 @@ def notice_mark_read(request: HttpRequest) -> HttpResponse:
     if notice_id is not None:
         get_object_or_404(Notice, pk=notice_id, user=request.user)
     marked = mark_notices_read(user=request.user, notice_id=notice_id)
-    if _is_fragment(request):
+    if wants_fragment(request):
         context = {**_list_context(request), "oob_nav": True}
-        return render(request, "peerlinks/_notice_list.html", context)
+        return render_htmx(request, "peerlinks/_notice_list.html", context)
     if notice_id is None:
         messages.success(request, f"{marked} notice{'s' if marked != 1 else ''} marked read.")
-    return redirect("peerlinks:notice_list")
+    return vary_on_htmx(redirect("peerlinks:notice_list"))

@@ -1,0 +1,76 @@
+"""The one place work is queued for the task worker, always after the current transaction commits.
+
+Tasks are named by their path in `peerlinks.tasks` (as the queue stores them), so the tasks, which call
+services, and the services, which queue tasks, never import each other.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_tasks_db.models import DBTaskResult
+
+TASKS_MODULE = "peerlinks.tasks"
+# Rows of the database queue that are waiting or being worked on.
+UNFINISHED = ("READY", "RUNNING")
+
+
+def _task(name: str) -> Any:
+    return import_string(f"{TASKS_MODULE}.{name}")
+
+
+def _enqueue(name: str, *args: object, delay: float = 0.0) -> None:
+    task = _task(name)
+    if delay > 0:
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
+    transaction.on_commit(lambda: task.enqueue(*args))
+
+
+def is_queued(name: str) -> bool:
+    """Whether a run of task `name` is waiting or running (the database queue; never with inline tasks)."""
+    return DBTaskResult.objects.filter(task_path=f"{TASKS_MODULE}.{name}", status__in=UNFINISHED).exists()
+
+
+def _enqueue_once(name: str) -> bool:
+    """Queue `name` unless a run is already waiting or running, which then covers this ask too."""
+    if is_queued(name):
+        return False
+    _enqueue(name)
+    return True
+
+
+def execute_change(change_id: int, *, delay: float = 0.0) -> None:
+    """Carry out an approved change (now, or after `delay` seconds)."""
+    _enqueue("execute_change_task", change_id, delay=delay)
+
+
+def follow_change(change_id: int, *, delay: float) -> None:
+    """Look at the link of an executing change again after `delay` seconds."""
+    _enqueue("follow_change_task", change_id, delay=delay)
+
+
+def sync_all_regions() -> bool:
+    """A full sync of every region; merged into one already waiting or running. True if queued."""
+    return _enqueue_once("sync_all_regions")
+
+
+def recheck_pending_links() -> bool:
+    """A re-check of the gateways holding a pending link; merged like the full sync."""
+    return _enqueue_once("recheck_pending_links")
+
+
+def expire_changes() -> bool:
+    """End undecided requests whose time ran out."""
+    return _enqueue_once("expire_changes_task")
+
+
+def release_changes() -> bool:
+    """Queue approved requests whose change window opened."""
+    return _enqueue_once("release_changes_task")
+
+
+def notify(event: str, *, change_id: int, approval_id: int | None = None) -> None:
+    """Tell people about a change request (`peerlinks.services.notifications.EVENTS`), by mail and notice."""
+    _enqueue("notify_task", event, change_id, approval_id)

@@ -1,0 +1,275 @@
+"""A change request's lifecycle, declared once: every transition with its source states, who may take it,
+when it may be taken, and the audit action it writes.
+
+Services enforce it (`check`, then `apply` under the row lock); pages ask the same guard (`allowed`) to
+show a button exactly when pressing it would succeed.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from peerlinks.models import ChangeRequest
+from peerlinks.permissions import APPROVE, RETRY, SUBMIT
+from peerlinks.services.audit import record_audit
+
+State = ChangeRequest.State
+Kind = ChangeRequest.Kind
+ANY_STATE = frozenset(State.values)
+
+
+class ChangeRefused(Exception):
+    """A change request that breaks a rule; the message is for the user."""
+
+
+class ChangeForbidden(ChangeRefused):
+    """The rule broken is who is asking (someone else's change, or a role they lack)."""
+
+
+Who = Callable[[ChangeRequest, Any], str]
+When = Callable[[ChangeRequest, datetime], str]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One step of the lifecycle. `who` and `when` return "" when allowed, else why not, for the user."""
+
+    name: str
+    sources: frozenset[str]
+    target: str | None  # None: the state stays (an approval counted, an edit, a look at the link)
+    # What the audit log records: one action, one per kind of change, or "" (nothing worth an event).
+    audit_action: str | dict[str, str]
+    wrong_state: str = "This change is {state}."
+    who: Who | None = None  # the person asking; None for the steps the system takes
+    when: When | None = None
+
+    def action_for(self, change: ChangeRequest) -> str:
+        if isinstance(self.audit_action, dict):
+            return self.audit_action[change.kind]
+        return self.audit_action
+
+
+def _requester(verb: str) -> Who:
+    def who(change: ChangeRequest, user: Any) -> str:
+        if user is None or user.pk != change.requested_by_id:
+            return f"Only the person who asked for this change can {verb} it."
+        return "" if user.has_perm(SUBMIT) else f"Your role does not let you {verb} change requests."
+
+    return who
+
+
+def _decider(change: ChangeRequest, user: Any) -> str:
+    if user is None or user.pk == change.requested_by_id:
+        return "You asked for this change: someone else has to approve or reject it."
+    return "" if user.has_perm(APPROVE) else "Only approvers can approve or reject change requests."
+
+
+def _holder_of(permission: str, refusal: str) -> Who:
+    def who(change: ChangeRequest, user: Any) -> str:
+        return "" if user is not None and user.has_perm(permission) else refusal
+
+    return who
+
+
+def _not_expired(change: ChangeRequest, now: datetime) -> str:
+    if change.expires_at is not None and change.expires_at <= now:
+        return "This change has expired: nobody decided in time."
+    return ""
+
+
+def _expired(change: ChangeRequest, now: datetime) -> str:
+    return "" if change.expires_at is not None and change.expires_at <= now else "It has not expired yet."
+
+
+def _editable_kind(change: ChangeRequest, now: datetime) -> str:
+    return (
+        "" if change.kind in (Kind.CREATE, Kind.UPDATE) else "Only a pending create or rename can be edited."
+    )
+
+
+def _window_open(change: ChangeRequest, now: datetime) -> str:
+    if change.not_before is not None and change.not_before > now:
+        opens = timezone.localtime(change.not_before)
+        return f"It waits for the change window, which opens {opens:%Y-%m-%d %H:%M}."
+    return ""
+
+
+def _waits_for_window(change: ChangeRequest, now: datetime) -> str:
+    return "" if change.not_before is not None and change.not_before <= now else "It waits for nothing."
+
+
+def _stalled(change: ChangeRequest, now: datetime) -> str:
+    return "" if is_stalled(change, now=now) else "A worker is carrying it out."
+
+
+def _not_retried(change: ChangeRequest, now: datetime) -> str:
+    existing = change.retries.order_by("pk").first()
+    return f"This change was already retried as #{existing.pk}." if existing is not None else ""
+
+
+def lease_expired_before(*, now: datetime) -> datetime:
+    """A change untouched since before this instant showed no sign of life for CHANGE_EXECUTION_LEASE."""
+    return now - timedelta(seconds=settings.CHANGE_EXECUTION_LEASE)
+
+
+def is_stalled(change: ChangeRequest, *, now: datetime) -> bool:
+    """An executing change with no sign of life for longer than the lease: its worker died."""
+    return change.state == State.EXECUTING and change.updated_at < lease_expired_before(now=now)
+
+
+PENDING = frozenset({State.PENDING_APPROVAL})
+APPROVED = frozenset({State.APPROVED})
+EXECUTING = frozenset({State.EXECUTING})
+NOTHING_TO_DECIDE = "This change is {state}: there is nothing to decide."
+
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in (
+        Transition(
+            "submit",
+            frozenset(),
+            State.PENDING_APPROVAL,
+            "change.submitted",
+            who=_holder_of(SUBMIT, "Only engineers can ask for changes."),
+        ),
+        # One approver's approval counted; once enough of them count (or none are needed), `authorize`.
+        Transition(
+            "approve", PENDING, None, "change.approval_added", NOTHING_TO_DECIDE, _decider, _not_expired
+        ),
+        Transition("authorize", PENDING, State.APPROVED, "change.approved", NOTHING_TO_DECIDE),
+        Transition(
+            "reject", PENDING, State.REJECTED, "change.rejected", NOTHING_TO_DECIDE, _decider, _not_expired
+        ),
+        Transition(
+            "cancel",
+            PENDING | APPROVED,
+            State.CANCELLED,
+            "change.cancelled",
+            "This change is {state} and can no longer be cancelled.",
+            _requester("cancel"),
+        ),
+        Transition(
+            "edit",
+            PENDING,
+            None,
+            "change.edited",
+            "Only a pending create or rename can be edited.",
+            _requester("edit"),
+            _editable_kind,
+        ),
+        Transition(
+            "comment",
+            ANY_STATE,
+            None,
+            "change.commented",
+            who=_holder_of(SUBMIT, "Only engineers can comment on change requests."),
+        ),
+        Transition("expire", PENDING, State.EXPIRED, "change.expired", NOTHING_TO_DECIDE, when=_expired),
+        Transition("release", APPROVED, None, "change.released", when=_waits_for_window),
+        Transition("claim", APPROVED, State.EXECUTING, "", when=_window_open),
+        Transition("resume", EXECUTING, State.EXECUTING, "change.resumed", when=_stalled),
+        Transition(
+            "execute",
+            EXECUTING,
+            None,
+            {
+                Kind.CREATE: "peer_link.created",
+                Kind.UPDATE: "peer_link.updated",
+                Kind.DELETE: "peer_link.delete_sent",
+            },
+        ),
+        Transition("follow", EXECUTING, None, ""),
+        Transition("requeue", EXECUTING, State.APPROVED, "change.retry_scheduled"),
+        Transition("done", EXECUTING, State.DONE, "change.done"),
+        Transition("fail", EXECUTING, State.FAILED, "change.failed"),
+        # A failed request asked for again: a new, linked request, which goes through approval again.
+        Transition(
+            "retry",
+            frozenset({State.FAILED}),
+            None,
+            "change.retried",
+            "Only a failed change can be retried.",
+            _holder_of(RETRY, "You may not retry changes."),
+            _not_retried,
+        ),
+    )
+}
+# What a person can do on a change's page.
+USER_ACTIONS = tuple(name for name, t in TRANSITIONS.items() if t.who is not None and name != "submit")
+
+
+def refusal(
+    change: ChangeRequest, name: str, *, user: Any = None, now: datetime | None = None
+) -> ChangeRefused | None:
+    """Why `name` cannot be done to `change` now (by `user`, for the steps a person takes); None if it can."""
+    transition = TRANSITIONS[name]
+    if transition.who is not None:
+        problem = transition.who(change, user)
+        if problem:
+            return ChangeForbidden(problem)
+    if transition.sources and change.state not in transition.sources:  # no sources: a new request
+        state = change.get_state_display().lower()
+        return ChangeRefused(transition.wrong_state.format(state=state))
+    if transition.when is not None:
+        problem = transition.when(change, now or timezone.now())
+        if problem:
+            return ChangeRefused(problem)
+    return None
+
+
+def check(change: ChangeRequest, name: str, *, user: Any = None, now: datetime | None = None) -> None:
+    """Raise ChangeForbidden or ChangeRefused unless `name` may be done to `change` now."""
+    problem = refusal(change, name, user=user, now=now)
+    if problem is not None:
+        raise problem
+
+
+def allows(change: ChangeRequest, name: str, *, user: Any = None, now: datetime | None = None) -> bool:
+    return refusal(change, name, user=user, now=now) is None
+
+
+def allowed(change: ChangeRequest, user: Any, *, now: datetime | None = None) -> frozenset[str]:
+    """The steps `user` may take on `change` right now: what its page offers as buttons and forms."""
+    now = now or timezone.now()
+    return frozenset(name for name in USER_ACTIONS if allows(change, name, user=user, now=now))
+
+
+def apply(
+    change: ChangeRequest,
+    name: str,
+    *,
+    actor: Any = None,
+    fields: dict[str, Any] | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    audit_on: object = None,
+    cloud_request_id: str | None = None,
+) -> ChangeRequest:
+    """Take step `name` on a locked change: move it to the step's target state, set `fields`, save, and record
+    the step's audit action, if it has one (on `audit_on`; the change itself unless given). Check it first."""
+    transition = TRANSITIONS[name]
+    changed = dict(fields or {})
+    if transition.target is not None:
+        changed["state"] = transition.target
+        if transition.target in ChangeRequest.TERMINAL_STATES:
+            changed.setdefault("finished_at", timezone.now())
+    for field, value in changed.items():
+        setattr(change, field, value)
+    if changed:
+        change.save(update_fields=[*changed, "updated_at"])
+    action = transition.action_for(change)
+    if action:
+        record_audit(
+            action=action,
+            actor=actor,
+            obj=change if audit_on is None else audit_on,
+            before=before,
+            after=after,
+            cloud_request_id=cloud_request_id,
+            change=change,
+        )
+    return change

@@ -1,0 +1,109 @@
+"""A peer link's page: its whole story (status history, change requests, audit events, drift), the live
+state of its ER attachment, the name of its peer, and its local fields.
+
+The one live cloud call (the attachment's state) is bounded and wrapped, so a slow or failing cloud
+becomes a message on the page, never an error page or a held web worker.
+"""
+
+from dataclasses import dataclass, replace
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+
+from peerlinks import cloud
+from peerlinks.models import (
+    AuditEvent,
+    ChangeRequest,
+    Drift,
+    EnterpriseRouter,
+    Gateway,
+    PeerLink,
+    StatusChange,
+)
+from peerlinks.services.audit import record_audit
+
+# The link page waits at most this long (per connect and per read) for the live attachment state, and
+# does not retry: the state is a nice-to-have, a slow cloud must not hold a web worker for 30 s × retries.
+ATTACHMENT_TIMEOUT = 2.0
+
+
+@dataclass
+class AttachmentState:
+    """The ER side of an ER peer link, as the cloud says right now (or why we could not ask)."""
+
+    state: str = ""
+    error: str = ""
+    attachment: "cloud.ErAttachment | None" = None
+
+
+def fetch_er_attachment_state(*, link: PeerLink) -> AttachmentState | None:
+    """The live state of an ER peer link's attachment; None when there is nothing to ask about."""
+    if link.peer_type != PeerLink.PeerType.ER or not link.link_id or link.gone_at is not None:
+        return None
+    config = cloud.CloudConfig.from_settings()
+    config = replace(
+        config,
+        connect_timeout=min(config.connect_timeout, ATTACHMENT_TIMEOUT),
+        read_timeout=min(config.read_timeout, ATTACHMENT_TIMEOUT),
+        max_retries=0,
+    )
+    try:
+        attachment = cloud.show_er_attachment(
+            region=link.peer_region, er_id=link.peer_gateway_id, attachment_id=link.link_id, config=config
+        )
+    except cloud.CloudError as exc:
+        return AttachmentState(error=str(exc) or type(exc).__name__)
+    return AttachmentState(state=str(attachment.state or "unknown"), attachment=attachment)
+
+
+@dataclass
+class LinkStory:
+    """What a peer link's page shows besides its own fields."""
+
+    timeline: list[StatusChange]
+    changes: list[ChangeRequest]
+    events: list[AuditEvent]
+    cloud_request_ids: list[str]
+    drifts: list[Drift]
+
+
+def build_link_story(*, link: PeerLink) -> LinkStory:
+    """Status history, the change requests and audit events that touched the link, its cloud request ids."""
+    changes = list(link.change_requests.select_related("requested_by"))
+    events = list(
+        AuditEvent.objects.filter(
+            Q(object_type="peer_link", object_id=link.cloud_id) | Q(change_request__peer_link=link)
+        ).distinct()[:100]
+    )
+    request_ids = [rid for change in reversed(changes) for rid in change.cloud_request_ids]
+    request_ids += [event.cloud_request_id for event in reversed(events) if event.cloud_request_id]
+    return LinkStory(
+        timeline=list(link.status_changes.all()),
+        changes=changes,
+        events=events,
+        cloud_request_ids=list(dict.fromkeys(request_ids)),
+        drifts=list(link.drifts.select_related("acknowledged_by")),
+    )
+
+
+def update_local_fields(
+    *, link_id: int, user: AbstractBaseUser, owner_team: str, ticket_ref: str, labels: list[str]
+) -> PeerLink:
+    """Set a link's local fields and audit the change (nothing is written when nothing changed)."""
+    with transaction.atomic():
+        link = PeerLink.objects.select_for_update().get(pk=link_id)
+        before = {"owner_team": link.owner_team, "ticket_ref": link.ticket_ref, "labels": list(link.labels)}
+        after = {"owner_team": owner_team, "ticket_ref": ticket_ref, "labels": list(labels)}
+        if before == after:
+            return link
+        link.owner_team, link.ticket_ref, link.labels = owner_team, ticket_ref, list(labels)
+        link.save(update_fields=["owner_team", "ticket_ref", "labels"])
+        record_audit(action="peer_link.local_fields", actor=user, obj=link, before=before, after=after)
+    return link
+
+
+def peer_name(link: PeerLink) -> str:
+    """The cached name of the link's peer (router or gateway), or "" when it is not cached."""
+    model = EnterpriseRouter if link.peer_type == PeerLink.PeerType.ER else Gateway
+    return model.objects.filter(cloud_id=link.peer_gateway_id).values_list("name", flat=True).first() or ""

@@ -1,0 +1,139 @@
+"""Notification mail goes out from the task worker after the change commits, never inside the web request:
+a mail server that accepts the connection and then says nothing cannot hold a submit."""
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core.management import call_command
+from django.urls import reverse
+
+from peerlinks.models import Notice
+from tests.conftest import _user, make_peer_link
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class StallingSmtpServer:
+    """Accepts connections and never sends a byte (not even the greeting), until stopped."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def stop(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], str]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content.decode()))
+        return "250 Message accepted for delivery"
+
+
+def _smtp_settings(settings, port: int) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 1.0
+    settings.SITE_URL = "https://dcportal.example.net"
+
+
+@pytest.fixture
+def stalling_smtp(settings) -> Iterator[StallingSmtpServer]:
+    server = StallingSmtpServer()
+    _smtp_settings(settings, server.port)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_inbox(settings) -> Iterator[Inbox]:
+    inbox = Inbox()
+    with socket.create_server(("127.0.0.1", 0)) as probe:  # aiosmtpd needs a port number up front
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    _smtp_settings(settings, port)
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def requester_client(client):
+    client.force_login(_user("alice", "Engineer", email="alice@example.net"))
+    return client
+
+
+@pytest.fixture
+def approver_with_mail():
+    return _user("bob", "Approver", email="bob@example.net")
+
+
+def _ask_to_delete(client) -> tuple[float, object]:
+    link = make_peer_link(name="pl-doomed")
+    started = time.monotonic()
+    response = client.post(
+        reverse("peerlinks:link_delete", args=[link.cloud_id]), {"confirm_name": "pl-doomed"}
+    )
+    return time.monotonic() - started, response
+
+
+def _run_worker() -> None:
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+
+
+def test_a_submit_answers_at_once_when_the_mail_server_accepts_and_never_replies(
+    requester_client, approver_with_mail, stalling_smtp, settings, caplog
+):
+    settings.EMAIL_TIMEOUT = 3.0
+    elapsed, response = _ask_to_delete(requester_client)
+    assert response.status_code == 302 and "/changes/" in response["Location"]
+    assert stalling_smtp.connections == []  # the request did not even try to send
+    assert elapsed < settings.EMAIL_TIMEOUT  # sending in the request would have waited for the timeout
+
+    settings.EMAIL_TIMEOUT = 0.5
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="peerlinks.services.notifications"):
+        _run_worker()
+    # The worker waited for the silent server only as long as EMAIL_TIMEOUT, logged it and went on.
+    assert time.monotonic() - started < 5
+    assert len(stalling_smtp.connections) == 1
+    assert "not sent to 1 recipient(s)" in caplog.text
+    assert Notice.objects.filter(user=approver_with_mail, message__contains="needs your approval").exists()
+
+
+def test_the_worker_delivers_the_approval_request_to_a_real_mail_server(
+    requester_client, approver_with_mail, smtp_inbox
+):
+    _, response = _ask_to_delete(requester_client)
+    assert response.status_code == 302
+    assert smtp_inbox.messages == []  # nothing sent by the web request
+    _run_worker()
+    [(sender, recipients, content)] = smtp_inbox.messages
+    assert recipients == ["bob@example.net"]
+    assert "pl-doomed needs your approval" in content
+    assert "https://dcportal.example.net/changes/" in content
