@@ -1,9 +1,15 @@
-"""Shared fixtures: the simulator on an ephemeral loopback port, and a guard that keeps tests offline."""
+"""Shared fixtures and helpers: the simulator on an ephemeral loopback port and its clock, one way to wait
+for something (`poll_until`), people and cached rows, and a guard that keeps tests offline."""
 
 import ipaddress
 import socket
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 _real_connect = socket.socket.connect
 
@@ -53,6 +59,36 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# --- Waiting ------------------------------------------------------------------------------------
+
+
+def poll_until(
+    condition: Callable[[], T],
+    *,
+    what: str | Callable[[], str],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+) -> T:
+    """Call `condition` until it returns something truthy, and return that.
+
+    After `timeout` seconds, fail with an AssertionError naming `what` was awaited (a callable `what` is
+    called then, to describe how far things got). Whatever the condition raises (an assertion that
+    something went wrong meanwhile, say) ends the wait at once.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            description = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {description}")
+        time.sleep(interval)
+
+
+# --- The simulator ---------------------------------------------------------------------------------
+
+
 @pytest.fixture(scope="session")
 def simulator_session():
     """One simulator process-wide (in a background thread), on an ephemeral port, empty seed."""
@@ -63,12 +99,22 @@ def simulator_session():
     handle.stop()
 
 
+def _put_back(handle) -> None:
+    """After a test: the simulator on real time again, empty, with no faults and its start config."""
+    handle.sim.clock = time.time
+    handle.reset(seed="empty")
+
+
 @pytest.fixture
 def simulator(simulator_session):
-    """The shared simulator, reset to the empty seed with no faults before each test."""
+    """The shared simulator, reset to the empty seed with no faults before each test.
+
+    A test that needs other timings or quotas sets them with `simulator.sim.set_config(...)` (undone by
+    the next reset); it does not start a simulator of its own.
+    """
     simulator_session.reset(seed="empty")
     yield simulator_session
-    simulator_session.reset(seed="empty")
+    _put_back(simulator_session)
 
 
 @pytest.fixture
@@ -76,7 +122,78 @@ def demo_simulator(simulator_session):
     """The shared simulator, reset to the demo seed before each test."""
     simulator_session.reset(seed="demo")
     yield simulator_session
-    simulator_session.reset(seed="empty")
+    _put_back(simulator_session)
+
+
+class SimClock:
+    """The simulator's clock in a test: real time plus an offset the test moves forward.
+
+    The simulator's store is clock-driven and lazy: a link due ACTIVE (or gone) is so at the first read
+    after the clock has passed its due time. So a test that only waits for `transition_delay` or
+    `delete_delay` to pass calls `settle()` instead of sleeping. Keep the total offset under the 15 minutes
+    of clock skew the simulator allows an AK/SK signature, unless skew is what the test is about.
+    """
+
+    def __init__(self, sim) -> None:
+        self.sim = sim
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        assert seconds >= 0, "the simulator's clock only moves forward"
+        self.offset += seconds
+
+    def settle(self) -> None:
+        """Move past the simulator's current transition and delete delays: what is pending now is due."""
+        config = self.sim.get_config()
+        self.advance(max(config["transition_delay"], config["delete_delay"]) + 0.001)
+
+
+@pytest.fixture
+def sim_clock(simulator_session) -> SimClock:
+    """The shared simulator's clock, under the test's control (with `simulator` or `demo_simulator`)."""
+    clock = SimClock(simulator_session.sim)
+    simulator_session.sim.clock = clock
+    yield clock
+    simulator_session.sim.clock = time.time
+
+
+def run_tasks_until(
+    change,
+    *,
+    sim_clock: SimClock | None = None,
+    until: Callable | None = None,
+    timeout: float = 20.0,
+):
+    """Run the queued tasks in-process (`db_worker --batch`), round after round, until the change request
+    is final or `until(change)` holds; return it. With `sim_clock`, the simulator's clock moves past its
+    delays between rounds, so links settle without waiting for them."""
+    from django.core.management import call_command
+
+    until_default = until is None
+    until = until or (lambda c: c.is_terminal)
+
+    def round_done() -> bool:
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+        change.refresh_from_db()
+        if until(change):
+            return True
+        if sim_clock is not None:
+            sim_clock.settle()
+        return False
+
+    poll_until(
+        round_done,
+        what=lambda: (
+            f"change #{change.pk} to be {'final' if until_default else 'where the test needs it'}"
+            f" (it is {change.state}: {change.error_msg or 'no error'})"
+        ),
+        timeout=timeout,
+        interval=0.02,
+    )
+    return change
 
 
 # --- People and cached rows -------------------------------------------------------------------

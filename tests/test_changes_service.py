@@ -1,9 +1,9 @@
 """Change requests executed for real: the simulator as the cloud, the database task backend as the queue.
 
-Queued tasks run in-process through `db_worker --batch`, in a loop, until the request is final.
+Queued tasks run in-process through `db_worker --batch`, in a loop, until the request is final; between
+rounds the simulator's clock moves past its delays, so links settle without the test waiting for them.
 """
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -17,6 +17,7 @@ from peerlinks import cloud
 from peerlinks.models import AuditEvent, ChangeRequest, CloudProject, EnterpriseRouter, Gateway, PeerLink
 from peerlinks.services import changes, execution
 from peerlinks.services.sync import sync_region
+from tests.conftest import run_tasks_until
 
 # These tests are about carrying changes out: the policy approves every change at submission.
 pytestmark = pytest.mark.usefixtures("no_approvals")
@@ -28,8 +29,9 @@ OTHER_REGION = "cn-east-3"
 class Cloud:
     """The simulator as the test sees it: its control routes and what the portal's client reads."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, clock) -> None:
         self.base = base_url
+        self.clock = clock
 
     def control(self, verb: str, path: str, **body: object) -> dict:
         response = requests.request(verb, f"{self.base}/_dcsim/{path}", json=body, timeout=5)
@@ -39,16 +41,21 @@ class Cloud:
     def links(self, gateway: Gateway) -> list:
         return list(cloud.list_peer_links(region=gateway.region, gateway_id=gateway.cloud_id))
 
+    def run_worker(self, change: ChangeRequest, *, until=None) -> ChangeRequest:
+        """Run queued tasks until the change is final (or `until(change)` holds); the simulator's clock
+        moves past its delays between rounds."""
+        return run_tasks_until(change, sim_clock=self.clock, until=until)
+
 
 @pytest.fixture
-def sim(simulator, settings, transactional_db):
+def sim(simulator, sim_clock, settings, transactional_db):
     """An empty simulator with one gateway (quota 3) and two routers in cn-north-4, synced into the cache."""
     settings.CLOUD_ENDPOINT = simulator.base_url
     settings.CLOUD_REGIONS = [REGION, OTHER_REGION]
-    settings.PENDING_RECHECK_INTERVAL = 0.1
+    settings.PENDING_RECHECK_INTERVAL = 0.02
     settings.CLOUD_MAX_RETRIES = 1
     cloud.clear_caches()
-    handle = Cloud(simulator.base_url)
+    handle = Cloud(simulator.base_url, sim_clock)
     handle.control("PUT", "config", transition_delay=0.3, delete_delay=0.3)
     handle.control("POST", "global-dc-gateways", name="gw-core", region=REGION, quota=3)
     handle.control("POST", "enterprise-routers", name="er-prod", region=REGION)
@@ -81,25 +88,12 @@ def submit_create(user, gateway: Gateway, peer: EnterpriseRouter, name: str = "t
     return changes.submit_change(user=user, kind="create", gateway=gateway, payload=payload)
 
 
-def run_worker(change: ChangeRequest, *, timeout: float = 20.0, until=None) -> ChangeRequest:
-    """Run queued tasks until the change is final (or `until(change)` holds)."""
-    until = until or (lambda c: c.is_terminal)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
-        change.refresh_from_db()
-        if until(change):
-            return change
-        time.sleep(0.05)
-    raise AssertionError(f"change #{change.pk} still {change.state} after {timeout} s")
-
-
 def actions(change: ChangeRequest) -> list[str]:
     return list(change.audit_events.order_by("at", "id").values_list("action", flat=True))
 
 
 def test_create_to_an_available_router_ends_done_with_the_link_active(sim, gateway, engineer):
-    change = run_worker(submit_create(engineer, gateway, router("er-prod")))
+    change = sim.run_worker(submit_create(engineer, gateway, router("er-prod")))
     assert change.state == ChangeRequest.State.DONE
     assert change.error_code == ""
     link = change.peer_link
@@ -131,19 +125,19 @@ def test_create_to_another_gateway_ends_done(sim, gateway, engineer):
         "peer_region": OTHER_REGION,
     }
     change = changes.submit_change(user=engineer, kind="create", gateway=gateway, payload=payload)
-    change = run_worker(change)
+    change = sim.run_worker(change)
     assert change.state == ChangeRequest.State.DONE, change.error_msg
     assert change.peer_link.peer_type == "GDGW"
     assert change.peer_link.status == "ACTIVE"
 
 
 def test_create_to_a_router_that_fails_meanwhile_ends_failed_with_the_reason(sim, gateway, engineer):
-    sim.control("PUT", "config", transition_delay=1.0)
+    sim.control("PUT", "config", transition_delay=60)  # settles only when the test moves the clock
     er = router("er-prod")
-    change = run_worker(submit_create(engineer, gateway, er), until=lambda c: c.peer_link_id is not None)
+    change = sim.run_worker(submit_create(engineer, gateway, er), until=lambda c: c.peer_link_id is not None)
     assert change.state == ChangeRequest.State.EXECUTING
     sim.control("PATCH", f"enterprise-routers/{er.cloud_id}", state="failed")
-    change = run_worker(change)
+    change = sim.run_worker(change)
     assert change.state == ChangeRequest.State.FAILED
     assert change.error_code == execution.LINK_ERROR
     assert "is failed, expected available" in change.error_msg
@@ -155,7 +149,7 @@ def test_create_is_not_sent_when_the_router_is_no_longer_available(sim, gateway,
     er = router("er-prod")
     change = submit_create(engineer, gateway, er)
     sim.control("PATCH", f"enterprise-routers/{er.cloud_id}", state="failed")
-    change = run_worker(change)
+    change = sim.run_worker(change)
     assert change.state == ChangeRequest.State.FAILED
     assert change.error_code == execution.PRECHECK_FAILED
     assert "nothing was sent" in change.error_msg
@@ -164,7 +158,7 @@ def test_create_is_not_sent_when_the_router_is_no_longer_available(sim, gateway,
 
 def test_create_is_not_sent_when_the_cloud_has_no_quota_left(sim, gateway, engineer):
     sim.control("PATCH", f"global-dc-gateways/{gateway.cloud_id}", quota=0)
-    change = run_worker(submit_create(engineer, gateway, router("er-prod")))
+    change = sim.run_worker(submit_create(engineer, gateway, router("er-prod")))
     assert change.state == ChangeRequest.State.FAILED
     assert "no peer-link quota left in the cloud" in change.error_msg
     assert sim.links(gateway) == []
@@ -173,7 +167,7 @@ def test_create_is_not_sent_when_the_cloud_has_no_quota_left(sim, gateway, engin
 def test_a_permanent_cloud_refusal_ends_failed_with_the_clouds_code_and_message(sim, gateway, engineer):
     # The cached project of the peer's region is stale: the cloud answers 400 DC.0002.
     CloudProject.objects.filter(region=OTHER_REGION).update(project_id="f" * 32)
-    change = run_worker(submit_create(engineer, gateway, router("er-east")))
+    change = sim.run_worker(submit_create(engineer, gateway, router("er-east")))
     assert change.state == ChangeRequest.State.FAILED
     assert change.attempts == 1
     assert change.error_code == "DC.0002"
@@ -184,7 +178,7 @@ def test_a_permanent_cloud_refusal_ends_failed_with_the_clouds_code_and_message(
 
 def test_a_dropped_create_response_still_makes_exactly_one_link(sim, gateway, engineer):
     sim.control("POST", "faults/next", fault="drop_create_response", method="POST")
-    change = run_worker(submit_create(engineer, gateway, router("er-prod")))
+    change = sim.run_worker(submit_create(engineer, gateway, router("er-prod")))
     assert change.state == ChangeRequest.State.DONE
     assert len(sim.links(gateway)) == 1
     assert change.peer_link.cloud_id == sim.links(gateway)[0].id
@@ -193,7 +187,7 @@ def test_a_dropped_create_response_still_makes_exactly_one_link(sim, gateway, en
 
 def test_transient_errors_are_retried_until_the_create_goes_through(sim, gateway, engineer):
     sim.control("POST", "faults/next", fault="503", method="POST", count=2)
-    change = run_worker(submit_create(engineer, gateway, router("er-prod")))
+    change = sim.run_worker(submit_create(engineer, gateway, router("er-prod")))
     assert change.state == ChangeRequest.State.DONE
     assert change.attempts == 3
     assert actions(change).count("change.retry_scheduled") == 2
@@ -203,7 +197,7 @@ def test_transient_errors_are_retried_until_the_create_goes_through(sim, gateway
 def test_transient_errors_end_failed_once_attempts_run_out(sim, gateway, engineer, settings):
     settings.CHANGE_MAX_ATTEMPTS = 2
     sim.control("POST", "faults/next", fault="503", method="POST", count=5)
-    change = run_worker(submit_create(engineer, gateway, router("er-prod")))
+    change = sim.run_worker(submit_create(engineer, gateway, router("er-prod")))
     assert change.state == ChangeRequest.State.FAILED
     assert change.attempts == 2
     assert "Gave up after 2 attempts" in change.error_msg
@@ -211,7 +205,7 @@ def test_transient_errors_end_failed_once_attempts_run_out(sim, gateway, enginee
 
 
 def test_rename_ends_done_and_updates_the_cache_with_before_and_after(sim, gateway, engineer):
-    link = run_worker(submit_create(engineer, gateway, router("er-prod"), name="old-name")).peer_link
+    link = sim.run_worker(submit_create(engineer, gateway, router("er-prod"), name="old-name")).peer_link
     change = changes.submit_change(
         user=engineer,
         kind="update",
@@ -219,7 +213,7 @@ def test_rename_ends_done_and_updates_the_cache_with_before_and_after(sim, gatew
         payload={"name": "new-name", "description": "renamed"},
         peer_link=link,
     )
-    change = run_worker(change)
+    change = sim.run_worker(change)
     assert change.state == ChangeRequest.State.DONE
     link.refresh_from_db()
     assert (link.name, link.description, link.status) == ("new-name", "renamed", "ACTIVE")
@@ -231,8 +225,8 @@ def test_rename_ends_done_and_updates_the_cache_with_before_and_after(sim, gatew
 
 
 def test_delete_ends_done_and_the_link_is_gone(sim, gateway, engineer):
-    link = run_worker(submit_create(engineer, gateway, router("er-prod"))).peer_link
-    change = run_worker(
+    link = sim.run_worker(submit_create(engineer, gateway, router("er-prod"))).peer_link
+    change = sim.run_worker(
         changes.submit_change(user=engineer, kind="delete", gateway=gateway, payload={}, peer_link=link)
     )
     assert change.state == ChangeRequest.State.DONE
@@ -260,7 +254,7 @@ def test_a_change_whose_worker_died_after_creating_resumes_without_a_second_link
         state=ChangeRequest.State.EXECUTING, attempts=1, started_at=long_ago, updated_at=long_ago
     )
     assert execution.resume_stalled_changes() == 1
-    change = run_worker(change)
+    change = sim.run_worker(change)
     assert change.state == ChangeRequest.State.DONE, change.error_msg
     assert change.attempts == 2
     assert len(sim.links(gateway)) == 1
@@ -285,7 +279,7 @@ def test_a_cancelled_change_is_never_executed(sim, gateway, engineer):
 
 
 def test_submit_refuses_a_peer_the_gateway_already_links_to(sim, gateway, engineer):
-    run_worker(submit_create(engineer, gateway, router("er-prod")))
+    sim.run_worker(submit_create(engineer, gateway, router("er-prod")))
     with pytest.raises(changes.ChangeRefused, match="already linked"):
         submit_create(engineer, gateway, router("er-prod"), name="second")
     assert AuditEvent.objects.filter(action="change.submitted").count() == 1
@@ -309,8 +303,8 @@ def test_a_link_asked_for_in_the_browser_turns_active_and_its_page_stops_polling
     assert response["HX-Redirect"] == change.get_absolute_url()
     polled = client.get(change.get_absolute_url(), HTTP_HX_REQUEST="true")
     assert polled.status_code == 200
-    assert 'hx-trigger="every 2s"' in polled.content.decode()
-    run_worker(change)
+    assert 'hx-trigger="every 2000ms"' in polled.content.decode()
+    sim.run_worker(change)
     polled = client.get(change.get_absolute_url(), HTTP_HX_REQUEST="true")
     assert polled.status_code == 286
     html = polled.content.decode()

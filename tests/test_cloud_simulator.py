@@ -3,7 +3,6 @@
 import logging
 import socket
 import threading
-import time
 import uuid
 
 import pytest
@@ -11,7 +10,7 @@ import requests
 
 import dcsim
 from peerlinks import cloud
-from peerlinks.cloud import iam, transport
+from peerlinks.cloud import iam, sending, tokens, transport
 
 REGION = "cn-north-4"
 PEER_REGION = "cn-east-3"
@@ -54,7 +53,7 @@ def control(simulator) -> Control:
 @pytest.fixture
 def sleeps(monkeypatch):
     recorded: list[float] = []
-    monkeypatch.setattr(transport, "sleep", recorded.append)
+    monkeypatch.setattr(sending, "sleep", recorded.append)
     return recorded
 
 
@@ -98,43 +97,28 @@ def create_to_router(config: cloud.CloudConfig, gateway: dict, router: dict, nam
     )
 
 
-def wait_for(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "the simulator did not get there in time"
-        time.sleep(0.05)
+def show_once_settled(sim_clock, config: cloud.CloudConfig, gateway_id: str, link_id: str) -> cloud.PeerLink:
+    """Move the simulator's clock past its transition delay, then read the link: it must be ACTIVE."""
+    sim_clock.settle()
+    link = cloud.show_peer_link(
+        region=REGION, gateway_id=gateway_id, peer_link_id=link_id, config=config
+    ).peer_link
+    assert link.status == cloud.PeerLinkStatus.ACTIVE, (link.status, link.reason)
+    return link
 
 
-def wait_until_active(config: cloud.CloudConfig, gateway_id: str, link_id: str) -> cloud.PeerLink:
-    def active() -> cloud.PeerLink | None:
-        link = cloud.show_peer_link(
-            region=REGION, gateway_id=gateway_id, peer_link_id=link_id, config=config
-        ).peer_link
-        assert link.status != cloud.PeerLinkStatus.ERROR, link.reason
-        return link if link.status == cloud.PeerLinkStatus.ACTIVE else None
-
-    return wait_for(active)
-
-
-def wait_until_gone(config: cloud.CloudConfig, gateway_id: str, link_id: str) -> None:
-    def gone() -> bool:
-        try:
-            cloud.show_peer_link(region=REGION, gateway_id=gateway_id, peer_link_id=link_id, config=config)
-        except cloud.NotFound:
-            return True
-        return False
-
-    wait_for(gone)
+def assert_gone_once_settled(sim_clock, config: cloud.CloudConfig, gateway_id: str, link_id: str) -> None:
+    """Move the simulator's clock past its delete delay, then the link must be unknown to the cloud."""
+    sim_clock.settle()
+    with pytest.raises(cloud.NotFound):
+        cloud.show_peer_link(region=REGION, gateway_id=gateway_id, peer_link_id=link_id, config=config)
 
 
 def links_on(config: cloud.CloudConfig, gateway_id: str) -> list[cloud.PeerLink]:
     return list(cloud.list_peer_links(region=REGION, gateway_id=gateway_id, config=config))
 
 
-def run_lifecycle(config: cloud.CloudConfig, gateway: dict, router: dict) -> None:
+def run_lifecycle(sim_clock, config: cloud.CloudConfig, gateway: dict, router: dict) -> None:
     created = create_to_router(config, gateway, router)
     link = created.peer_link
     assert link.status == cloud.PeerLinkStatus.PENDING_CREATE
@@ -142,7 +126,7 @@ def run_lifecycle(config: cloud.CloudConfig, gateway: dict, router: dict) -> Non
     assert link.description is None
     assert created.request_id and not created.recovered
 
-    active = wait_until_active(config, gateway["id"], link.id)
+    active = show_once_settled(sim_clock, config, gateway["id"], link.id)
     assert active.peer_site.link_id
     assert active.create_owner == cloud.CreateOwner.DC
     attachments = list(
@@ -167,31 +151,31 @@ def run_lifecycle(config: cloud.CloudConfig, gateway: dict, router: dict) -> Non
     )
     assert updated.peer_link.name == "pl-renamed"
     assert updated.peer_link.description == "moved to the new router"
-    wait_until_active(config, gateway["id"], link.id)
+    show_once_settled(sim_clock, config, gateway["id"], link.id)
     cleared = cloud.update_peer_link(
         region=REGION, gateway_id=gateway["id"], peer_link_id=link.id, description="", config=config
     )
     assert cleared.peer_link.description == ""
-    wait_until_active(config, gateway["id"], link.id)
+    show_once_settled(sim_clock, config, gateway["id"], link.id)
 
     request_id = cloud.delete_peer_link(
         region=REGION, gateway_id=gateway["id"], peer_link_id=link.id, config=config
     )
     assert request_id
-    wait_until_gone(config, gateway["id"], link.id)
+    assert_gone_once_settled(sim_clock, config, gateway["id"], link.id)
     assert links_on(config, gateway["id"]) == []
     assert list(cloud.list_er_attachments(region=PEER_REGION, er_id=router["id"], config=config)) == []
 
 
-def test_er_peer_link_lifecycle_create_activate_update_delete(simulator, control):
-    run_lifecycle(config_for(simulator), control.gateway(), control.router())
+def test_er_peer_link_lifecycle_create_activate_update_delete(simulator, control, sim_clock):
+    run_lifecycle(sim_clock, config_for(simulator), control.gateway(), control.router())
 
 
-def test_token_mode_runs_the_same_lifecycle(simulator, control):
-    run_lifecycle(token_config(simulator), control.gateway(), control.router())
+def test_token_mode_runs_the_same_lifecycle(simulator, control, sim_clock):
+    run_lifecycle(sim_clock, token_config(simulator), control.gateway(), control.router())
 
 
-def test_gdgw_peer_link_lifecycle(simulator, control):
+def test_gdgw_peer_link_lifecycle(simulator, control, sim_clock):
     config = config_for(simulator)
     here = control.gateway(name="gdgw-here")
     there = control.gateway(name="gdgw-there", region=PEER_REGION)
@@ -206,12 +190,12 @@ def test_gdgw_peer_link_lifecycle(simulator, control):
         config=config,
     ).peer_link
     assert link.peer_site.type == cloud.PeerSiteType.GDGW
-    active = wait_until_active(config, here["id"], link.id)
+    active = show_once_settled(sim_clock, config, here["id"], link.id)
     assert active.peer_site.link_id
     gateway = cloud.show_global_dc_gateway(region=REGION, gateway_id=here["id"], config=config)
     assert gateway.current_peer_link_count == 1
     cloud.delete_peer_link(region=REGION, gateway_id=here["id"], peer_link_id=link.id, config=config)
-    wait_until_gone(config, here["id"], link.id)
+    assert_gone_once_settled(sim_clock, config, here["id"], link.id)
 
 
 def test_seven_links_stream_in_pages_of_two(simulator, control):
@@ -390,16 +374,16 @@ def test_dropped_connection_on_get_is_retried(simulator, control, sleeps):
     assert len(sleeps) == 1
 
 
-def test_dropped_delete_response_then_404_counts_as_deleted(simulator, control):
+def test_dropped_delete_response_then_404_counts_as_deleted(simulator, control, sim_clock):
     config = config_for(simulator)
     control.config(delete_delay=0)
     gateway, router = control.gateway(), control.router()
     link = create_to_router(config, gateway, router).peer_link
-    wait_until_active(config, gateway["id"], link.id)
+    show_once_settled(sim_clock, config, gateway["id"], link.id)
     control.next_fault("drop_create_response", method="DELETE")
     control.next_fault("drop", method="DELETE")
     cloud.delete_peer_link(region=REGION, gateway_id=gateway["id"], peer_link_id=link.id, config=config)
-    wait_until_gone(config, gateway["id"], link.id)
+    assert_gone_once_settled(sim_clock, config, gateway["id"], link.id)
 
 
 def test_unreachable_endpoint_is_cloud_unreachable(sleeps):
@@ -467,11 +451,11 @@ def test_stale_token_is_refreshed_once(simulator, control):
     config = token_config(simulator)
     gateway = control.gateway()
     links_on(config, gateway["id"])
-    stale = iam.token_for(region=REGION, config=config).model_copy()
+    stale = tokens.token_for(region=REGION, config=config).model_copy()
     stale.value = "not-a-valid-token"
-    iam._tokens[(config, REGION)] = stale
+    tokens._tokens[(config, REGION)] = stale
     assert links_on(config, gateway["id"]) == []
-    assert iam.token_for(region=REGION, config=config).value != "not-a-valid-token"
+    assert tokens.token_for(region=REGION, config=config).value != "not-a-valid-token"
 
 
 @pytest.mark.parametrize(
@@ -526,7 +510,7 @@ def test_other_operations_validate_their_ids_too(simulator):
     )
 
 
-def test_no_secret_reaches_the_logs_over_both_auth_modes(simulator, control, caplog, sleeps):
+def test_no_secret_reaches_the_logs_over_both_auth_modes(simulator, control, caplog, sleeps, sim_clock):
     gateway, router = control.gateway(quota=10), control.router()
     aksk, token = config_for(simulator), token_config(simulator)
     with caplog.at_level(logging.DEBUG):
@@ -538,21 +522,21 @@ def test_no_secret_reaches_the_logs_over_both_auth_modes(simulator, control, cap
                 cloud.update_peer_link(
                     region=REGION, gateway_id=gateway["id"], peer_link_id=link.id, name="x", config=config
                 )
-            wait_until_active(config, gateway["id"], link.id)
+            show_once_settled(sim_clock, config, gateway["id"], link.id)
             cloud.delete_peer_link(
                 region=REGION, gateway_id=gateway["id"], peer_link_id=link.id, config=config
             )
-        tokens = [t.value for t in iam._tokens.values()]
+        token_values = [t.value for t in tokens._tokens.values()]
         with pytest.raises(cloud.AuthenticationFailed):
             cloud.get_project_id(
                 region=PEER_REGION, config=config_for(simulator, sk="wrong-secret-value-123")
             )
     text = caplog.text
     assert "CreatePeerLink POST" in text
-    secrets = [dcsim.DEMO_AK, dcsim.DEMO_SK, dcsim.DEMO_IAM_PASSWORD, "wrong-secret-value-123", *tokens]
+    secrets = [dcsim.DEMO_AK, dcsim.DEMO_SK, dcsim.DEMO_IAM_PASSWORD, "wrong-secret-value-123", *token_values]
     for secret in [*secrets, "Authorization", "X-Auth-Token", "X-Subject-Token", "Signature="]:
         assert secret not in text
-    assert tokens
+    assert token_values
 
 
 def test_concurrent_threads_share_one_token_and_one_project_lookup(simulator, control, caplog):

@@ -1,7 +1,6 @@
 """The simulator's DC, ER and IAM routes over real HTTP: shapes, lifecycle, validation, paging and auth."""
 
 import json
-import time
 
 import pytest
 import requests
@@ -13,27 +12,6 @@ REGION = "cn-north-4"
 PROJECT = project_id_for(REGION)
 GDGWS = f"/v3/{PROJECT}/dcaas/global-dc-gateways"
 MISSING = "00000000-0000-4000-8000-000000000000"
-
-
-class FakeClock:
-    """Real time plus an offset that tests move forward, so lifecycles settle without sleeping."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-
-@pytest.fixture
-def clock(simulator):
-    fake = FakeClock()
-    simulator.sim.clock = fake
-    yield fake
-    simulator.sim.clock = time.time
 
 
 def call(
@@ -71,7 +49,7 @@ def peer_link_body(router_id: str, name: str = "pl-a", **extra: object) -> dict:
 
 
 @pytest.fixture
-def estate(simulator, clock):
+def estate(simulator, sim_clock):
     """An ACTIVE gateway (quota 3) and an available ER in cn-north-4, on a clock the test controls."""
     gateway = simulator.sim.add_gateway(name="gdgw-a", region=REGION)
     router = simulator.sim.add_router(name="er-a", region=REGION)
@@ -113,12 +91,12 @@ def test_create_answers_pending_with_explicit_nulls_and_no_owner_or_update_time(
     assert link["created_time"].endswith("Z") and len(link["created_time"]) == len("2025-01-01T00:00:05.000Z")
 
 
-def test_link_turns_active_after_the_delay_with_an_er_attachment(estate, clock) -> None:
+def test_link_turns_active_after_the_delay_with_an_er_attachment(estate, sim_clock) -> None:
     simulator, gateway_id, router_id = estate
     link = create_link(simulator, gateway_id, router_id)
     pending = show_link(simulator, gateway_id, link["id"]).json()["peer_link"]
     assert pending["status"] == "PENDING_CREATE" and pending["create_owner"] is None
-    clock.advance(1)
+    sim_clock.advance(1)
     active = show_link(simulator, gateway_id, link["id"]).json()["peer_link"]
     assert active["status"] == "ACTIVE" and active["create_owner"] == "dc" and active["updated_time"]
     attachments = call(simulator, "GET", f"/v3/{PROJECT}/enterprise-router/{router_id}/attachments").json()
@@ -132,18 +110,18 @@ def test_link_turns_active_after_the_delay_with_an_er_attachment(estate, clock) 
     assert "previous_marker" not in attachments["page_info"]
 
 
-def test_link_to_an_unavailable_er_ends_in_error_naming_the_er(estate, clock) -> None:
+def test_link_to_an_unavailable_er_ends_in_error_naming_the_er(estate, sim_clock) -> None:
     simulator, gateway_id, router_id = estate
     link = create_link(simulator, gateway_id, router_id)
     simulator.sim.set_router_state(router_id, "failed")
-    clock.advance(1)
+    sim_clock.advance(1)
     failed = show_link(simulator, gateway_id, link["id"]).json()["peer_link"]
     assert failed["status"] == "ERROR"
     assert "er-a" in failed["reason"] and "failed" in failed["reason"]
     assert failed["peer_site"]["link_id"] is None
 
 
-def test_link_between_gateways_gets_a_link_id_and_needs_an_active_peer(estate, clock) -> None:
+def test_link_between_gateways_gets_a_link_id_and_needs_an_active_peer(estate, sim_clock) -> None:
     simulator, gateway_id, _ = estate
     peer = simulator.sim.add_gateway(name="gdgw-peer", region="cn-east-3")
     down = simulator.sim.add_gateway(name="gdgw-down", region="cn-east-3", status="DOWN")
@@ -158,13 +136,13 @@ def test_link_between_gateways_gets_a_link_id_and_needs_an_active_peer(estate, c
         response = call(simulator, "POST", f"{GDGWS}/{gateway_id}/peer-links", body=body)
         assert response.json()["peer_link"]["peer_site"]["type"] == "GDGW"
         links.append(response.json()["peer_link"]["id"])
-    clock.advance(1)
+    sim_clock.advance(1)
     to_peer, to_down = (show_link(simulator, gateway_id, i).json()["peer_link"] for i in links)
     assert to_peer["status"] == "ACTIVE" and len(to_peer["peer_site"]["link_id"]) == 36
     assert to_down["status"] == "ERROR" and "DOWN" in to_down["reason"]
 
 
-def test_update_passes_through_pending_update_and_omits_instance_id(estate, clock) -> None:
+def test_update_passes_through_pending_update_and_omits_instance_id(estate, sim_clock) -> None:
     simulator, gateway_id, router_id = estate
     link = create_link(simulator, gateway_id, router_id)
     path = f"{GDGWS}/{gateway_id}/peer-links/{link['id']}"
@@ -174,29 +152,29 @@ def test_update_passes_through_pending_update_and_omits_instance_id(estate, cloc
         "DC.0001",
         "resource is busy",
     )
-    clock.advance(1)
+    sim_clock.advance(1)
     response = call(simulator, "PUT", path, body={"peer_link": {"name": "pl-b", "description": ""}})
     updated = response.json()["peer_link"]
     assert response.status_code == 200
     assert (updated["name"], updated["description"], updated["status"]) == ("pl-b", "", "PENDING_UPDATE")
     assert "instance_id" not in updated and updated["updated_time"]
-    clock.advance(1)
+    sim_clock.advance(1)
     assert show_link(simulator, gateway_id, link["id"]).json()["peer_link"]["status"] == "ACTIVE"
 
 
-def test_delete_keeps_the_link_visible_then_404_and_frees_quota(estate, clock) -> None:
+def test_delete_keeps_the_link_visible_then_404_and_frees_quota(estate, sim_clock) -> None:
     simulator, gateway_id, router_id = estate
     link = create_link(simulator, gateway_id, router_id)
     path = f"{GDGWS}/{gateway_id}/peer-links/{link['id']}"
     assert call(simulator, "DELETE", path).status_code == 409
-    clock.advance(1)
+    sim_clock.advance(1)
     response = call(simulator, "DELETE", path)
     assert (response.status_code, response.content) == (204, b"")
     assert "X-Request-Id" in response.headers
     assert show_link(simulator, gateway_id, link["id"]).json()["peer_link"]["status"] == "ACTIVE"
     gateway = call(simulator, "GET", f"{GDGWS}/{gateway_id}").json()["global_dc_gateway"]
     assert (gateway["current_peer_link_count"], gateway["available_peer_link_count"]) == (1, 2)
-    clock.advance(1)
+    sim_clock.advance(1)
     gone = show_link(simulator, gateway_id, link["id"])
     assert (gone.status_code, gone.json()["error_code"]) == (404, "DC.0002")
     gateway = call(simulator, "GET", f"{GDGWS}/{gateway_id}").json()["global_dc_gateway"]
@@ -402,7 +380,7 @@ def test_bad_list_queries_are_dc_0001(estate, query: str) -> None:
     assert (response.status_code, response.json()["error_code"]) == (400, "DC.0001")
 
 
-def test_gateway_crud_and_status_filter(simulator, clock) -> None:
+def test_gateway_crud_and_status_filter(simulator, sim_clock) -> None:
     response = call(
         simulator, "POST", GDGWS, body={"global_dc_gateway": {"name": "gdgw-new", "bgp_asn": "64512"}}
     )
@@ -410,7 +388,7 @@ def test_gateway_crud_and_status_filter(simulator, clock) -> None:
     assert response.status_code == 201 and created["status"] == "DOWN" and created["region_id"] is None
     assert created["current_peer_link_count"] is None and "updated_time" not in created
     assert call(simulator, "GET", GDGWS, query="status=ACTIVE").json()["global_dc_gateways"] == []
-    clock.advance(5)
+    sim_clock.advance(5)
     active = call(simulator, "GET", GDGWS, query="status=ACTIVE,DOWN").json()["global_dc_gateways"]
     assert [(g["status"], g["region_id"]) for g in active] == [("ACTIVE", REGION)]
     renamed = call(

@@ -2,6 +2,7 @@
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -210,10 +211,18 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
         env=env,
     )
     try:
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready, "the simulator printed nothing in 30 s"
         line = process.stdout.readline()
         assert DEMO_AK in line
         url = line.split()[2]
         assert requests.get(f"{url}/_dcsim/state", timeout=5).json()["global_dc_gateways"] >= 4
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=5) == 0
+        try:
+            returncode = process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+            raise
+    assert returncode == 0

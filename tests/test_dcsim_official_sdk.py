@@ -1,7 +1,6 @@
 """The official SDK against the simulator: the whole peer-link lifecycle, no error, no lost field."""
 
 import json
-import time
 
 import pytest
 import requests
@@ -100,17 +99,7 @@ def estate(simulator):
     return simulator, gateway, router
 
 
-def _wait_for(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
-def test_sdk_runs_the_whole_peer_link_lifecycle_without_losing_a_field(estate) -> None:
+def test_sdk_runs_the_whole_peer_link_lifecycle_without_losing_a_field(estate, sim_clock) -> None:
     simulator, gateway, router = estate
     dc, er = _dc(simulator), _er(simulator)
     base = f"/v3/{PROJECT}/dcaas/global-dc-gateways"
@@ -141,7 +130,9 @@ def test_sdk_runs_the_whole_peer_link_lifecycle_without_losing_a_field(estate) -
 
     link_path = f"{base}/{gateway['id']}/peer-links/{link_id}"
     request = ShowPeerLinkRequest(global_dc_gateway_id=gateway["id"], peer_link_id=link_id)
-    active = _wait_for(lambda: (r := dc.show_peer_link(request)).peer_link.status == "ACTIVE" and r)
+    sim_clock.settle()
+    active = dc.show_peer_link(request)
+    assert active.peer_link.status == "ACTIVE"
     assert active.peer_link.create_owner == "dc"
     assert active.peer_link.peer_site.link_id
     assert_nothing_lost(active.peer_link, _raw(simulator, link_path)["peer_link"])
@@ -190,7 +181,9 @@ def test_sdk_runs_the_whole_peer_link_lifecycle_without_losing_a_field(estate) -
     )
     assert updated.peer_link.name == "pl-sdk-renamed"
     assert updated.peer_link.updated_time
-    settled = _wait_for(lambda: (r := dc.show_peer_link(request)).peer_link.status == "ACTIVE" and r)
+    sim_clock.settle()
+    settled = dc.show_peer_link(request)
+    assert settled.peer_link.status == "ACTIVE"
     assert settled.peer_link.description == "now described"
 
     routers = er.list_enterprise_routers(ListEnterpriseRoutersRequest())
@@ -218,16 +211,10 @@ def test_sdk_runs_the_whole_peer_link_lifecycle_without_losing_a_field(estate) -
         DeletePeerLinkRequest(global_dc_gateway_id=gateway["id"], peer_link_id=link_id)
     )
     assert deleted.status_code == 204
-
-    def gone() -> bool:
-        try:
-            dc.show_peer_link(request)
-        except ClientRequestException as exc:
-            assert (exc.status_code, exc.error_code) == (404, "DC.0002")
-            return True
-        return False
-
-    _wait_for(gone)
+    sim_clock.settle()
+    with pytest.raises(ClientRequestException) as gone:
+        dc.show_peer_link(request)
+    assert (gone.value.status_code, gone.value.error_code) == (404, "DC.0002")
     remaining = er.list_attachments(ListAttachmentsRequest(er_id=router["id"]))
     assert attachment.id not in [a.id for a in remaining.attachments]
 
@@ -264,13 +251,10 @@ def test_sdk_sees_401_with_code_message_and_request_id(simulator, ak: str, sk: s
     assert len(caught.value.request_id) == 32
 
 
-def test_sdk_with_a_skewed_clock_is_refused(simulator) -> None:
-    simulator.sim.clock = lambda: time.time() + 20 * 60
-    try:
-        with pytest.raises(ClientRequestException) as caught:
-            _dc(simulator).list_global_dc_gateways(ListGlobalDcGatewaysRequest())
-    finally:
-        simulator.sim.clock = time.time
+def test_sdk_with_a_skewed_clock_is_refused(simulator, sim_clock) -> None:
+    sim_clock.advance(20 * 60)
+    with pytest.raises(ClientRequestException) as caught:
+        _dc(simulator).list_global_dc_gateways(ListGlobalDcGatewaysRequest())
     assert caught.value.status_code == 401
     assert "signature expired" in caught.value.error_msg
 

@@ -2,7 +2,6 @@
 unhandled exception, and the cloud client's models either parse a body or raise pydantic's ValidationError.
 """
 
-import contextlib
 import datetime
 import json
 
@@ -178,21 +177,52 @@ def shaped_like(model: type[pydantic.BaseModel]) -> st.SearchStrategy[dict]:
     return st.dictionaries(st.sampled_from(names), json_values, max_size=len(names))
 
 
+def parse_or_refusal(parse, value: object) -> pydantic.BaseModel | pydantic.ValidationError:
+    """What parsing gave: the model, or the ValidationError it raised (any other exception propagates)."""
+    try:
+        return parse(value)
+    except pydantic.ValidationError as refusal:
+        return refusal
+
+
+def assert_parsed_or_refused_clearly(model: type[pydantic.BaseModel], outcome: object) -> None:
+    """A parsed body is the model and can be written out again; a refusal names the model and says where."""
+    if isinstance(outcome, pydantic.ValidationError):
+        assert outcome.title == model.__name__
+        assert outcome.errors(), "a refusal without a single error"
+        assert all("loc" in error and error["msg"] for error in outcome.errors())
+    else:
+        assert type(outcome) is model, type(outcome)
+        assert isinstance(json.loads(outcome.model_dump_json()), dict)
+
+
 @settings(max_examples=60, deadline=None)
 @given(model=st.sampled_from(MODELS), data=st.data())
 def test_client_models_parse_or_raise_validation_error(model, data):
     value = data.draw(st.one_of(json_values, shaped_like(model)))
-    with contextlib.suppress(pydantic.ValidationError):
-        model.model_validate(value)
-    with contextlib.suppress(pydantic.ValidationError):
-        model.model_validate_json(json.dumps(value))
+    from_python = parse_or_refusal(model.model_validate, value)
+    assert_parsed_or_refused_clearly(model, from_python)
+    assert_parsed_or_refused_clearly(model, parse_or_refusal(model.model_validate_json, json.dumps(value)))
+    if not isinstance(value, dict):
+        assert isinstance(from_python, pydantic.ValidationError), f"{model.__name__} took {value!r}"
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is one
+        return False
+    return True
 
 
 @settings(max_examples=30, deadline=None)
 @given(model=st.sampled_from(MODELS), body=st.binary(max_size=200))
 def test_client_models_refuse_garbage_bytes_with_validation_error(model, body):
-    with contextlib.suppress(pydantic.ValidationError):
-        model.model_validate_json(body)
+    outcome = parse_or_refusal(model.model_validate_json, body)
+    assert_parsed_or_refused_clearly(model, outcome)
+    if not _is_json(body):
+        assert isinstance(outcome, pydantic.ValidationError), f"{model.__name__} took {body!r}"
+        assert [error["type"] for error in outcome.errors()] == ["json_invalid"]
 
 
 wire_times = st.datetimes(min_value=datetime.datetime(2000, 1, 1), timezones=st.just(datetime.UTC)).map(

@@ -7,7 +7,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from dcportal.logging import JsonFormatter, RequestIdFilter, request_id
 from peerlinks.models import CloudProject
+from tests.conftest import poll_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,16 +165,18 @@ def test_gunicorn_with_two_workers_serves_health_static_files_and_the_login_page
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
+
+    def health_status() -> int | None:
+        try:
+            return _get(f"{base}/healthz")[0]
+        except OSError:
+            assert server.poll() is None, "gunicorn exited:\n" + log.read_text()
+            return None
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, _, _ = _get(f"{base}/healthz")
-                break
-            except OSError:
-                assert server.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "gunicorn did not answer in 30 s:\n" + log.read_text()
-                time.sleep(0.2)
+        status = poll_until(
+            health_status, what=lambda: "gunicorn to answer:\n" + log.read_text(), timeout=30, interval=0.2
+        )
         # Load balancers probe over plain HTTP: no redirect to https for these two.
         assert status == 200
         status, _, body = _get(f"{base}/readyz")
@@ -199,7 +201,11 @@ def test_gunicorn_with_two_workers_serves_health_static_files_and_the_login_page
         assert redirect.value.headers["Location"].startswith("https://")
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     assert any("Booting worker" in line["message"] for line in lines)
     assert any("/login/" in line["message"] and "rid=" in line["message"] for line in lines)

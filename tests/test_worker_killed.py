@@ -24,6 +24,7 @@ from peerlinks import cloud
 from peerlinks.models import AuditEvent, ChangeRequest, Gateway
 from peerlinks.services import changes
 from peerlinks.services.execution import resume_stalled_changes
+from tests.conftest import poll_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,13 +46,6 @@ def _database_url() -> str:
         auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
         return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     pytest.skip(f"no worker support for {db['ENGINE']}")
-
-
-def wait_for(condition: Callable[[], object], *, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -145,13 +139,14 @@ def _state(change: ChangeRequest) -> ChangeRequest:
 
 def _resume(change: ChangeRequest, start_worker: Callable[[], subprocess.Popen]) -> None:
     """What a restart does: a new worker, and the scheduler's pass that re-queues stalled changes."""
-    wait_for(
+    poll_until(
         lambda: time.time() - _state(change).updated_at.timestamp() > LEASE + 0.2,
         what="the execution lease to run out",
+        timeout=15,
     )
     start_worker()
     assert resume_stalled_changes() == 1
-    wait_for(lambda: _state(change).is_terminal, what="the resumed change to finish", timeout=20)
+    poll_until(lambda: _state(change).is_terminal, what="the resumed change to finish", timeout=20)
 
 
 def _assert_one_link_and_resumed(world: dict, change: ChangeRequest) -> None:
@@ -183,12 +178,14 @@ def test_worker_killed_while_its_create_is_in_flight_resumes_without_a_second_cr
     )
     change = _submit_create(world, engineer)
     first = start_worker()
-    wait_for(lambda: _fault_taken(world["base"]), what="the worker to send the create")
+    poll_until(lambda: _fault_taken(world["base"]), what="the worker to send the create", timeout=15)
     assert _state(change).state == ChangeRequest.State.EXECUTING
     _kill(first)
 
     assert _state(change).peer_link is None  # nothing recorded
-    wait_for(lambda: _links_in_cloud(world["base"]) == 1, what="the cloud to make the link anyway")
+    poll_until(
+        lambda: _links_in_cloud(world["base"]) == 1, what="the cloud to make the link anyway", timeout=15
+    )
 
     _resume(change, start_worker)
     _assert_one_link_and_resumed(world, change)
@@ -210,9 +207,10 @@ def test_worker_killed_while_following_the_new_link_resumes_and_only_follows(wor
     )
     change = _submit_create(world, engineer)
     first = start_worker()
-    wait_for(
+    poll_until(
         lambda: _fault_taken(world["base"]) and _state(change).peer_link_id is not None,
         what="the worker to record the link and follow it",
+        timeout=15,
     )
     assert change.state == ChangeRequest.State.EXECUTING
     _kill(first)

@@ -16,6 +16,7 @@ from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from peerlinks.models import AuditEvent
+from tests.conftest import poll_until
 from tests.worker_tasks import record_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,14 +68,19 @@ def test_four_workers_run_500_tasks_each_exactly_once(transactional_db, tmp_path
                     stderr=subprocess.STDOUT,
                 )
             )
+
+    def done() -> int:
+        return DBTaskResult.objects.filter(status="SUCCESSFUL").count()
+
+    def all_done() -> bool:
+        exited = [log for worker, log in zip(workers, logs, strict=True) if worker.poll() is not None]
+        assert not exited, "a worker exited:\n" + exited[0].read_text()[-3000:]
+        return done() >= TASKS
+
     try:
-        deadline = started + 60
-        while DBTaskResult.objects.filter(status="SUCCESSFUL").count() < TASKS:
-            assert all(w.poll() is None for w in workers), "a worker exited:\n" + logs[0].read_text()[-3000:]
-            assert time.monotonic() < deadline, (
-                f"{DBTaskResult.objects.filter(status='SUCCESSFUL').count()} of {TASKS} done after 60 s"
-            )
-            time.sleep(0.1)
+        poll_until(
+            all_done, what=lambda: f"all {TASKS} tasks to run ({done()} done)", timeout=60, interval=0.1
+        )
         elapsed = time.monotonic() - started
         time.sleep(0.5)  # a task run twice would show up now
     finally:

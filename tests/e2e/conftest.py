@@ -11,7 +11,6 @@ import io
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,16 +167,15 @@ def logged_in(page, engineer_login):
 
 
 @pytest.fixture
-def make_active_link(cloud):
-    """Make a link directly in the cloud (as if done elsewhere), let it settle, and sync it into the cache."""
+def make_active_link(cloud, sim_clock):
+    """Make a link directly in the cloud (as if done elsewhere), let it settle (the simulator's clock moves
+    past the transition delay), and sync it into the cache."""
     from django.core.management import call_command
 
     import dcsim
     from peerlinks import cloud as api
 
     def make(name: str, router: str, *, description: str = "") -> str:
-        sim = cloud["simulator"].sim
-        sim.set_config(transition_delay=0)
         result = api.create_peer_link(
             region=REGION,
             gateway_id=cloud["gateway_id"],
@@ -187,17 +185,8 @@ def make_active_link(cloud):
             peer_region=REGION,
             peer_project_id=dcsim.project_id_for(REGION),
         )
+        sim_clock.settle()
         call_command("sync_peerlinks", stdout=io.StringIO())
-        sim.set_config(transition_delay=2.5)
         return result.peer_link.id
 
     return make
-
-
-def wait_for(condition, *, timeout: float = TIMEOUT_MS / 1000, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")

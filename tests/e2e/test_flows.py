@@ -7,7 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import REGION, wait_for
+from tests.conftest import poll_until
+from tests.e2e.conftest import REGION, TIMEOUT_MS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -75,9 +76,11 @@ def test_a_link_that_ends_in_error_shows_the_clouds_reason(logged_in, cloud, wor
     # The router breaks after the worker sent the create, while the link is still PENDING_CREATE: the
     # cloud ends the link in ERROR with a reason (a router already broken is refused before sending).
     sim = cloud["simulator"].sim
-    wait_for(
+    poll_until(
         lambda: any(link.name == "e2e-doomed" for link in list(sim.store.peer_links.values())),
         what="the worker to send the create",
+        timeout=TIMEOUT_MS / 1000,
+        interval=0.1,
     )
     sim.set_router_state(cloud["routers"]["er-e2e-doomed"], "failed")
     _mark_page(page)
