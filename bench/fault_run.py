@@ -160,7 +160,7 @@ def compare_cache_with_cloud(gateway_ids: list[str]) -> list[str]:
     """Every link of every gateway, field by field: the cache against a fresh listing from the cloud."""
     from peerlinks import cloud
     from peerlinks.models import PeerLink
-    from peerlinks.services.sync import LINK_FIELDS, link_values
+    from peerlinks.services.mirror import LINK_FIELDS, link_values
 
     problems = []
     for gateway_id in gateway_ids:

@@ -274,6 +274,10 @@ TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASKS_BACKEND]}}
 # change upkeep); between re-checks of links still pending (one listing per gateway with a pending link,
 # whoever is watching: short, so a link turning ACTIVE shows within about a second or two).
 SYNC_INTERVAL = envfloat("SYNC_INTERVAL", 60.0)
+# Seconds a region's sync claim lasts unless renewed (a running sync renews it between pages): a worker
+# killed mid-sync blocks that region this long at most, and a full sync waits this long at most for
+# another sync of its region to finish.
+SYNC_LEASE = envfloat("SYNC_LEASE", 60.0)
 PENDING_RECHECK_INTERVAL = envfloat("PENDING_RECHECK_INTERVAL", 3.0)
 PENDING_LINK_RECHECK_INTERVAL = envfloat("PENDING_LINK_RECHECK_INTERVAL", min(1.0, PENDING_RECHECK_INTERVAL))
 # Seconds between an open page's looks at something still changing (a pending link's badge, an open change).

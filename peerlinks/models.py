@@ -23,6 +23,10 @@ class CloudProject(models.Model):
     synced_at = models.DateTimeField(null=True, blank=True)
     sync_error = models.TextField(blank=True)
     sync_failed_at = models.DateTimeField(null=True, blank=True)
+    # The region's sync claim (peerlinks.services.sync): who holds it ("" for nobody) and until when,
+    # by the database's clock, unless renewed.
+    sync_claim = models.CharField(max_length=32, blank=True)
+    sync_claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["region"]

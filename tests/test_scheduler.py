@@ -7,32 +7,50 @@ from django_tasks_db.models import DBTaskResult
 from peerlinks.management.commands import run_scheduler
 from tests.conftest import make_peer_link
 
+SYNC_PATH = "peerlinks.tasks.sync_all_regions"
 RECHECK_PATH = "peerlinks.tasks.recheck_pending_links"
 
 pytestmark = pytest.mark.django_db
 
 
-def _queued_rechecks() -> int:
-    return DBTaskResult.objects.filter(task_path=RECHECK_PATH).count()
+@pytest.fixture
+def schedule_once(django_capture_on_commit_callbacks):
+    """One `run_scheduler --once`; what it queues is queued after commit, as outside a test."""
+
+    def run() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("run_scheduler", "--once")
+
+    return run
 
 
-def test_a_pending_link_queues_a_recheck():
+def _queued(path: str) -> int:
+    return DBTaskResult.objects.filter(task_path=path).count()
+
+
+def test_a_pending_link_queues_a_recheck(schedule_once):
     make_peer_link(status="PENDING_CREATE")
-    call_command("run_scheduler", "--once")
-    assert _queued_rechecks() == 1
+    schedule_once()
+    assert _queued(RECHECK_PATH) == 1
 
 
-def test_no_pending_link_queues_no_recheck():
+def test_no_pending_link_queues_no_recheck(schedule_once):
     make_peer_link(status="ACTIVE")
-    call_command("run_scheduler", "--once")
-    assert _queued_rechecks() == 0
+    schedule_once()
+    assert _queued(RECHECK_PATH) == 0
 
 
-def test_a_recheck_still_queued_is_not_queued_again():
+def test_a_recheck_still_queued_is_not_queued_again(schedule_once):
     make_peer_link(status="PENDING_CREATE")
-    call_command("run_scheduler", "--once")
-    call_command("run_scheduler", "--once")
-    assert _queued_rechecks() == 1
+    schedule_once()
+    schedule_once()
+    assert _queued(RECHECK_PATH) == 1
+
+
+def test_a_sync_still_queued_is_not_queued_again(schedule_once):
+    schedule_once()
+    schedule_once()
+    assert _queued(SYNC_PATH) == 1
 
 
 def test_pending_links_are_rechecked_more_often_than_change_upkeep(settings, monkeypatch):
@@ -40,6 +58,7 @@ def test_pending_links_are_rechecked_more_often_than_change_upkeep(settings, mon
     settings.PENDING_RECHECK_INTERVAL = 3.0
     settings.PENDING_LINK_RECHECK_INTERVAL = 1.0
     clock = [1000.0]
+    syncs: list[float] = []
     rechecks: list[float] = []
     upkeeps: list[float] = []
 
@@ -48,12 +67,11 @@ def test_pending_links_are_rechecked_more_often_than_change_upkeep(settings, mon
         if clock[0] >= 1006.0:
             raise StopIteration
 
-    monkeypatch.setattr(run_scheduler.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(run_scheduler.time, "sleep", sleep)
+    monkeypatch.setattr(run_scheduler, "_enqueue_sync", lambda: syncs.append(clock[0]))
     monkeypatch.setattr(run_scheduler, "_enqueue_pending_recheck", lambda: rechecks.append(clock[0]))
-    monkeypatch.setattr(run_scheduler, "resume_stalled_changes", lambda: upkeeps.append(clock[0]))
-    monkeypatch.setattr(run_scheduler, "_enqueue_change_upkeep", lambda now: None)
+    monkeypatch.setattr(run_scheduler, "_enqueue_change_upkeep", lambda now: upkeeps.append(clock[0]))
     with pytest.raises(StopIteration):
-        call_command("run_scheduler")
+        run_scheduler.Scheduler(clock=lambda: clock[0], sleep=sleep).run()
+    assert syncs == [1000.0]
     assert rechecks == [1000.0, 1001.0, 1002.0, 1003.0, 1004.0, 1005.0]
     assert upkeeps == [1000.0, 1003.0]

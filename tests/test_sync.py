@@ -111,7 +111,7 @@ def test_first_sync_fills_the_cache_from_the_demo_seed(demo):
 
 
 def test_links_inserted_by_the_first_sync_read_back_as_the_cloud_sent_them(demo):
-    from peerlinks.services.sync import LINK_FIELDS, link_values
+    from peerlinks.services.mirror import LINK_FIELDS, first_status, link_values
 
     sync_region(region=REGION)
     wire = [
@@ -128,9 +128,12 @@ def test_links_inserted_by_the_first_sync_read_back_as_the_cloud_sent_them(demo)
         assert row.gateway.cloud_id == gateway_id
         assert (row.labels, row.owner_team, row.ticket_ref, row.gone_at) == ([], "", "", None)
         assert row.first_seen_at == row.synced_at
+        # The bulk path records the first status mirror.first_status makes for one link.
         [first] = row.status_changes.all()
-        assert (first.from_status, first.to_status, first.reason) == ("", row.status, row.reason)
-        assert first.observed_at == row.synced_at
+        expected = first_status(row, now=row.first_seen_at)
+        fields = ("peer_link_id", "from_status", "to_status", "reason", "observed_at")
+        assert [getattr(first, f) for f in fields] == [getattr(expected, f) for f in fields]
+        assert (first.from_status, first.to_status) == ("", row.status)
     # Timestamps are stored as the ORM stores them, so lookups on them match.
     stamped = next(link for _, link in wire if link.updated_time is not None)
     assert PeerLink.objects.filter(cloud_id=stamped.id, cloud_updated_at=stamped.updated_time).exists()

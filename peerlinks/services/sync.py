@@ -3,14 +3,33 @@
 A region is fetched whole (gateways, enterprise routers, every gateway's peer links page by page)
 before anything is written, so a failed fetch never wipes or half-updates the cache: it is recorded
 on the region instead, and the pages show the data as stale with the reason.
+
+At most one sync per region runs at a time, whoever asked (the Refresh button, the scheduler, a re-check,
+the command). The claim is a lease on the region's CloudProject row: a token and an expiry, taken with one
+conditional UPDATE and judged by the database's clock, so it holds across processes and hosts, on SQLite
+as on PostgreSQL. A running sync renews it between pages and gives it back at the end; a worker killed
+mid-sync blocks the region until the lease runs out (SYNC_LEASE), no longer. A lease and not a row lock
+held for the whole sync: that would keep a transaction open across minutes of network calls (on SQLite,
+blocking every writer); nor an advisory lock, which SQLite lacks. A re-check that finds the region claimed
+is merged: the sync holding it reads those links too, and the next tick asks again. A full sync waits
+(up to SYNC_LEASE) and then runs, so a person's Refresh always gets a fetch that began after they asked.
+
+Lock order in the write, as for every writer of the cache (peerlinks.services.mirror): the region row
+first (the claim is checked under it), then its gateways in pk order, stamped links_synced_at in the
+same statements, then their peer links in pk order, and nothing after.
 """
 
 import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
-from django.db.models import Q
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import DateTimeField, F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from peerlinks import cloud
@@ -24,47 +43,25 @@ from peerlinks.models import (
     PeerLink,
     StatusChange,
 )
+from peerlinks.services.audit import audit_event
+from peerlinks.services.mirror import (
+    GATEWAY_FIELDS,
+    LINK_FIELDS,
+    ROUTER_FIELDS,
+    apply_link,
+    gateway_values,
+    link_values,
+    router_values,
+)
 
 logger = logging.getLogger(__name__)
 
-# Fields a sync copies from the cloud onto a cached peer link; a change to name or description that no
-# change request of ours explains is drift.
-LINK_FIELDS = (
-    "name",
-    "description",
-    "status",
-    "reason",
-    "peer_type",
-    "peer_gateway_id",
-    "peer_region",
-    "peer_project_id",
-    "peer_site_code",
-    "link_id",
-    "bandwidth_size",
-    "gcb_id",
-    "create_owner",
-    "instance_id",
-    "tenant_id",
-    "cloud_created_at",
-    "cloud_updated_at",
-)
+# A change to these that no change request of ours explains is drift.
 DRIFT_FIELDS = ("name", "description")
-GATEWAY_FIELDS = (
-    "name",
-    "description",
-    "region_id",
-    "bgp_asn",
-    "status",
-    "admin_state_up",
-    "current_peer_link_count",
-    "available_peer_link_count",
-    "reason",
-    "cloud_created_at",
-    "cloud_updated_at",
-)
-ROUTER_FIELDS = ("name", "description", "state", "asn")
 # A change request of ours finished longer ago than this no longer explains what a sync sees.
 EXPLAINS_FOR = timedelta(hours=1)
+# How often a full sync waiting for its region looks again whether the claim is free.
+CLAIM_POLL = 0.1
 
 
 @dataclass
@@ -74,6 +71,8 @@ class SyncResult:
     region: str
     ok: bool = True
     error: str = ""
+    # A re-check that found the region being synced by another, which covers it.
+    merged: bool = False
     gateways: int = 0
     links_created: int = 0
     links_updated: int = 0
@@ -92,15 +91,61 @@ class _RegionSnapshot:
     failed_gateways: dict[str, str]
 
 
+class _ClaimLost(Exception):
+    """Another sync took the region over after this one's lease ran out."""
+
+
+class _Claim:
+    """This sync's lease on its region; see the module docstring."""
+
+    def __init__(self, project_pk: int) -> None:
+        self.project_pk = project_pk
+        self.token = uuid.uuid4().hex
+        self.lease = timedelta(seconds=settings.SYNC_LEASE)
+        self.renewed_at = 0.0
+
+    def take(self) -> bool:
+        """Claim the region if nobody holds it or the holder's lease ran out; True if claimed."""
+        free = Q(sync_claimed_until__isnull=True) | Q(sync_claimed_until__lt=Now())
+        taken = CloudProject.objects.filter(free, pk=self.project_pk).update(
+            sync_claim=self.token, sync_claimed_until=Now() + self.lease
+        )
+        self.renewed_at = time.monotonic()
+        return taken == 1
+
+    def renew(self) -> None:
+        """Extend the lease once a third of it has passed; raises _ClaimLost if another sync took it."""
+        if time.monotonic() - self.renewed_at < self.lease.total_seconds() / 3:
+            return
+        renewed = CloudProject.objects.filter(pk=self.project_pk, sync_claim=self.token).update(
+            sync_claimed_until=Now() + self.lease
+        )
+        if not renewed:
+            raise _ClaimLost
+        self.renewed_at = time.monotonic()
+
+    def check(self, project: CloudProject) -> None:
+        """Under the region's row lock: raises _ClaimLost unless the claim is still ours."""
+        if project.sync_claim != self.token:
+            raise _ClaimLost
+
+    def release(self) -> None:
+        """Give the region back (unless another sync took it over meanwhile)."""
+        CloudProject.objects.filter(pk=self.project_pk, sync_claim=self.token).update(
+            sync_claim="", sync_claimed_until=None
+        )
+
+
 def sync_all(*, regions: list[str] | None = None) -> list[SyncResult]:
     """Sync every managed region; one region failing does not stop the others."""
-    from django.conf import settings
-
     return [sync_region(region=region) for region in (regions or settings.CLOUD_REGIONS)]
 
 
 def recheck_pending() -> int:
-    """Re-fetch the links of every gateway that has a link still pending; returns how many gateways."""
+    """Re-fetch the links of every gateway that has a link still pending; returns how many gateways.
+
+    A region being synced meanwhile is left to that sync (its gateways are not counted).
+    """
     pending = (
         PeerLink.objects.present()
         .pending()
@@ -110,9 +155,11 @@ def recheck_pending() -> int:
     by_region: dict[str, list[str]] = {}
     for region, gateway_id in pending:
         by_region.setdefault(region, []).append(gateway_id)
+    checked = 0
     for region, gateway_ids in by_region.items():
-        sync_region(region=region, gateway_ids=gateway_ids)
-    return sum(len(ids) for ids in by_region.values())
+        if not sync_region(region=region, gateway_ids=gateway_ids).merged:
+            checked += len(gateway_ids)
+    return checked
 
 
 def sync_region(*, region: str, gateway_ids: list[str] | None = None) -> SyncResult:
@@ -123,10 +170,52 @@ def sync_region(*, region: str, gateway_ids: list[str] | None = None) -> SyncRes
     """
     project, _ = CloudProject.objects.get_or_create(region=region)
     result = SyncResult(region=region)
+    full = gateway_ids is None
+    # A re-check is merged into the sync holding the region; a full sync (maybe someone's Refresh) waits.
+    claim = _claim_region(project, wait=full)
+    if claim is None and not full:
+        result.merged = True
+        return result
+    if claim is None:
+        logger.warning("sync of %s not run: another sync held the region for %gs", region, _claim_wait())
+        result.ok = False
+        result.error = f"Another sync of {region} was still running after {_claim_wait():g} s; not synced."
+        return result
+    try:
+        return _sync_claimed(project, claim=claim, gateway_ids=gateway_ids, result=result)
+    except _ClaimLost:
+        logger.warning("sync of %s dropped: its claim ran out and another sync took over", region)
+        result.ok = False
+        result.error = f"Another sync of {region} took over: this one's claim ran out as it fetched."
+        return result
+    finally:
+        claim.release()
+
+
+def _claim_wait() -> float:
+    """Seconds a full sync waits at most for another sync of its region to finish."""
+    return settings.SYNC_LEASE
+
+
+def _claim_region(project: CloudProject, *, wait: bool) -> _Claim | None:
+    """Claim the region; `wait`ing until the holder is done or its lease ran out. None if not claimed."""
+    claim = _Claim(project.pk)
+    deadline = time.monotonic() + _claim_wait() + CLAIM_POLL
+    while not claim.take():
+        if not wait or time.monotonic() >= deadline:
+            return None
+        time.sleep(CLAIM_POLL)
+    return claim
+
+
+def _sync_claimed(
+    project: CloudProject, *, claim: _Claim, gateway_ids: list[str] | None, result: SyncResult
+) -> SyncResult:
+    region = project.region
     # Rows written after this instant (a change being executed) are newer than what we fetch.
     fetched_at = timezone.now()
     try:
-        snapshot = _fetch_region(region=region, gateway_ids=gateway_ids)
+        snapshot = _fetch_region(region=region, gateway_ids=gateway_ids, keep_alive=claim.renew)
     except cloud.CloudError as exc:
         logger.warning("sync of %s failed: %s", region, exc)
         CloudProject.objects.filter(pk=project.pk).update(sync_error=str(exc), sync_failed_at=timezone.now())
@@ -134,48 +223,42 @@ def sync_region(*, region: str, gateway_ids: list[str] | None = None) -> SyncRes
         result.error = str(exc)
         return result
 
-    now = timezone.now()
-    with transaction.atomic():
-        if gateway_ids is None:
-            project.project_id = snapshot.project_id
-            _apply_gateways(project=project, gateways=snapshot.gateways, now=now)
-            _apply_routers(project=project, routers=snapshot.routers, now=now)
-        gateways = {g.cloud_id: g for g in Gateway.objects.filter(project=project)}
-        if gateway_ids is None:
-            # A gateway gone from the cloud took its links with it.
-            for cloud_id, gateway in gateways.items():
-                if gateway.gone_at is not None and cloud_id not in snapshot.links_by_gateway:
-                    snapshot.links_by_gateway[cloud_id] = []
-        _apply_links(
-            project=project,
-            gateways=gateways,
-            links_by_gateway=snapshot.links_by_gateway,
-            now=now,
-            fetched_at=fetched_at,
-            result=result,
-        )
-        Gateway.objects.filter(project=project, cloud_id__in=list(snapshot.links_by_gateway)).update(
-            links_synced_at=now
-        )
-        if snapshot.failed_gateways:
-            result.warnings = [f"{gid}: {err}" for gid, err in snapshot.failed_gateways.items()]
-            project.sync_error = "; ".join(result.warnings)
-            project.sync_failed_at = now
-        else:
-            project.sync_error = ""
-            project.sync_failed_at = None
-        if gateway_ids is None:
-            project.synced_at = now
-        project.save()
-    result.gateways = len(snapshot.links_by_gateway)
+    result.warnings = [f"{gid}: {err}" for gid, err in snapshot.failed_gateways.items()]
+    # A link the executor stored a moment ago can collide with one inserted here (PostgreSQL): write
+    # again, then it is a cached row, newer than the fetch, and kept.
+    for attempt in range(2):
+        try:
+            _write_region(
+                project,
+                claim=claim,
+                snapshot=snapshot,
+                full=gateway_ids is None,
+                fetched_at=fetched_at,
+                result=result,
+            )
+            break
+        except IntegrityError:
+            if attempt:
+                raise
+            logger.info("sync of %s met a link stored meanwhile; writing again", region)
     return result
 
 
-def _fetch_region(*, region: str, gateway_ids: list[str] | None) -> _RegionSnapshot:
+def _fetch_region(
+    *, region: str, gateway_ids: list[str] | None, keep_alive: Callable[[], None]
+) -> _RegionSnapshot:
+    def listed(items: Iterable) -> list:
+        # Items arrive a page at a time: renewing the claim here renews it between pages.
+        kept = []
+        for item in items:
+            keep_alive()
+            kept.append(item)
+        return kept
+
     project_id = cloud.get_project_id(region=region)
     if gateway_ids is None:
-        gateways = list(cloud.list_global_dc_gateways(region=region))
-        routers = list(cloud.list_enterprise_routers(region=region))
+        gateways = listed(cloud.list_global_dc_gateways(region=region))
+        routers = listed(cloud.list_enterprise_routers(region=region))
         wanted = [g.id for g in gateways]
     else:
         gateways, routers, wanted = [], [], gateway_ids
@@ -183,7 +266,7 @@ def _fetch_region(*, region: str, gateway_ids: list[str] | None) -> _RegionSnaps
     failed: dict[str, str] = {}
     for gateway_id in wanted:
         try:
-            links_by_gateway[gateway_id] = list(cloud.list_peer_links(region=region, gateway_id=gateway_id))
+            links_by_gateway[gateway_id] = listed(cloud.list_peer_links(region=region, gateway_id=gateway_id))
         except cloud.NotFound:
             links_by_gateway[gateway_id] = []
         except cloud.CloudError as exc:
@@ -192,51 +275,73 @@ def _fetch_region(*, region: str, gateway_ids: list[str] | None) -> _RegionSnaps
     return _RegionSnapshot(project_id, gateways, routers, links_by_gateway, failed)
 
 
-def _apply_gateways(*, project: CloudProject, gateways: list["cloud.GlobalDcGateway"], now: datetime) -> None:
-    rows = [
-        Gateway(
-            cloud_id=g.id,
-            project=project,
-            name=g.name or "",
-            description=g.description or "",
-            region_id=g.region_id or "",
-            bgp_asn=g.bgp_asn,
-            status=str(g.status or ""),
-            admin_state_up=bool(g.admin_state_up) if g.admin_state_up is not None else True,
-            current_peer_link_count=g.current_peer_link_count or 0,
-            available_peer_link_count=g.available_peer_link_count or 0,
-            reason=g.reason or "",
-            cloud_created_at=g.created_time,
-            cloud_updated_at=g.updated_time,
-            synced_at=now,
-            gone_at=None,
+def _write_region(
+    project: CloudProject,
+    *,
+    claim: _Claim,
+    snapshot: _RegionSnapshot,
+    full: bool,
+    fetched_at: datetime,
+    result: SyncResult,
+) -> None:
+    """Write a fetched region in one transaction, in the cache's lock order (see the module docstring)."""
+    now = timezone.now()
+    with transaction.atomic():
+        claim.check(CloudProject.objects.select_for_update(no_key=True).get(pk=project.pk))
+        region = {
+            "sync_error": "; ".join(result.warnings),
+            "sync_failed_at": now if result.warnings else None,
+        }
+        if full:
+            region |= {"project_id": snapshot.project_id, "synced_at": now}
+        CloudProject.objects.filter(pk=project.pk).update(**region)
+        if full:
+            _write_routers(project=project, routers=snapshot.routers, now=now)
+            gateways, links_by_gateway, first_look = _write_gateways(
+                project=project, snapshot=snapshot, now=now
+            )
+        else:
+            links_by_gateway = snapshot.links_by_gateway
+            gateways, first_look = _stamp_gateways(
+                project=project, links_by_gateway=links_by_gateway, now=now
+            )
+        _apply_links(
+            gateways=gateways,
+            first_look=first_look,
+            links_by_gateway=links_by_gateway,
+            now=now,
+            fetched_at=fetched_at,
+            result=result,
         )
-        for g in gateways
-    ]
-    Gateway.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["cloud_id"],
-        update_fields=[*GATEWAY_FIELDS, "project", "synced_at", "gone_at"],
-    )
-    seen = [g.id for g in gateways]
-    Gateway.objects.filter(project=project, gone_at__isnull=True).exclude(cloud_id__in=seen).update(
-        gone_at=now
-    )
+    result.gateways = len(links_by_gateway)
 
 
-def _apply_routers(*, project: CloudProject, routers: list["cloud.EnterpriseRouter"], now: datetime) -> None:
+def _lock_gateways(rows: QuerySet) -> dict[str, Gateway]:
+    """Lock gateway rows in pk order; by cloud id. No key lock: a link may still be inserted under them."""
+    return {row.cloud_id: row for row in rows.select_for_update(no_key=True).order_by("pk")}
+
+
+def _first_look(cached: dict[str, Gateway], links_by_gateway: dict[str, list]) -> set[str]:
+    """The gateways whose links are seen for the first time: that look is the baseline, not drift."""
+    return {
+        cloud_id
+        for cloud_id in links_by_gateway
+        if cloud_id not in cached or cached[cloud_id].links_synced_at is None
+    }
+
+
+def _stamp_gateways(
+    *, project: CloudProject, links_by_gateway: dict[str, list["cloud.PeerLink"]], now: datetime
+) -> tuple[dict[str, Gateway], set[str]]:
+    """Lock the re-checked gateways and stamp links_synced_at; the rows by cloud id, and the first looks."""
+    cached = _lock_gateways(Gateway.objects.filter(project=project, cloud_id__in=list(links_by_gateway)))
+    Gateway.objects.filter(pk__in=[row.pk for row in cached.values()]).update(links_synced_at=now)
+    return cached, _first_look(cached, links_by_gateway)
+
+
+def _write_routers(*, project: CloudProject, routers: list["cloud.EnterpriseRouter"], now: datetime) -> None:
     rows = [
-        EnterpriseRouter(
-            cloud_id=r.id,
-            project=project,
-            name=r.name or "",
-            description=r.description or "",
-            state=str(r.state or ""),
-            asn=r.asn,
-            synced_at=now,
-            gone_at=None,
-        )
+        EnterpriseRouter(cloud_id=r.id, project=project, synced_at=now, gone_at=None, **router_values(r))
         for r in routers
     ]
     EnterpriseRouter.objects.bulk_create(
@@ -251,35 +356,56 @@ def _apply_routers(*, project: CloudProject, routers: list["cloud.EnterpriseRout
     )
 
 
-def link_values(link: "cloud.PeerLink") -> dict:
-    """The cache's view of a wire peer link."""
-    site = link.peer_site
-    bandwidth = link.bandwidth_info
-    return {
-        "name": link.name or "",
-        "description": link.description or "",
-        "status": str(link.status or ""),
-        "reason": link.reason or "",
-        "peer_type": str(site.type or "") if site else "",
-        "peer_gateway_id": (site.gateway_id or "") if site else "",
-        "peer_region": (site.region_id or "") if site else "",
-        "peer_project_id": (site.project_id or "") if site else "",
-        "peer_site_code": (site.site_code or "") if site else "",
-        "link_id": (site.link_id or "") if site else "",
-        "bandwidth_size": (bandwidth.bandwidth_size or 0) if bandwidth else 0,
-        "gcb_id": (bandwidth.gcb_id or "") if bandwidth else "",
-        "create_owner": str(link.create_owner or ""),
-        "instance_id": link.instance_id or "",
-        "tenant_id": link.tenant_id or "",
-        "cloud_created_at": link.created_time,
-        "cloud_updated_at": link.updated_time,
+def _write_gateways(
+    *, project: CloudProject, snapshot: _RegionSnapshot, now: datetime
+) -> tuple[dict[str, Gateway], dict[str, list["cloud.PeerLink"]], set[str]]:
+    """Lock the region's gateways, upsert what the cloud listed and mark the rest gone.
+
+    Each gateway whose links were fetched is stamped links_synced_at with the rest of its row. Returns the
+    rows by cloud id, the links of each gateway (none for a gone one) and the first looks.
+    """
+    cached = _lock_gateways(Gateway.objects.filter(project=project))
+    seen = {g.id for g in snapshot.gateways}
+    # A gateway gone from the cloud took its links with it.
+    links_by_gateway = snapshot.links_by_gateway | {
+        cloud_id: [] for cloud_id in cached if cloud_id not in seen
     }
+    first_look = _first_look(cached, links_by_gateway)
+
+    def links_synced_at(cloud_id: str) -> datetime | None:
+        if cloud_id in links_by_gateway:
+            return now
+        return cached[cloud_id].links_synced_at if cloud_id in cached else None
+
+    rows = [
+        Gateway(
+            cloud_id=g.id,
+            project=project,
+            synced_at=now,
+            links_synced_at=links_synced_at(g.id),
+            gone_at=None,
+            **gateway_values(g),
+        )
+        for g in snapshot.gateways
+    ]
+    # Sets each row's pk, inserted or updated (RETURNING: PostgreSQL, SQLite 3.35+).
+    Gateway.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["cloud_id"],
+        update_fields=[*GATEWAY_FIELDS, "project", "synced_at", "links_synced_at", "gone_at"],
+    )
+    gone = {cloud_id: row for cloud_id, row in cached.items() if cloud_id not in seen}
+    Gateway.objects.filter(pk__in=[row.pk for row in gone.values()]).update(
+        gone_at=Coalesce(F("gone_at"), Value(now, output_field=DateTimeField())), links_synced_at=now
+    )
+    return {row.cloud_id: row for row in rows} | gone, links_by_gateway, first_look
 
 
 def _apply_links(
     *,
-    project: CloudProject,
     gateways: dict[str, Gateway],
+    first_look: set[str],
     links_by_gateway: dict[str, list["cloud.PeerLink"]],
     now: datetime,
     fetched_at: datetime,
@@ -288,7 +414,9 @@ def _apply_links(
     synced_gateway_pks = [gateways[gid].pk for gid in links_by_gateway if gid in gateways]
     cached = {
         row.cloud_id: row
-        for row in PeerLink.objects.filter(gateway_id__in=synced_gateway_pks).select_related("gateway")
+        for row in PeerLink.objects.filter(gateway_id__in=synced_gateway_pks)
+        .select_for_update(no_key=True)
+        .order_by("pk")
     }
     # Changes of ours that explain what the cloud shows: anything not finished, or finished lately.
     ours = list(
@@ -310,63 +438,44 @@ def _apply_links(
     drifts: list[Drift] = []
     audits: list[AuditEvent] = []
     seen: set[str] = set()
-    changed_rows = 0
 
     for gateway_id, links in links_by_gateway.items():
         gateway = gateways.get(gateway_id)
         if gateway is None:
             continue
-        # The first look at a gateway's links is the baseline, not drift.
-        baseline = gateway.links_synced_at is None
         for link in links:
             seen.add(link.id)
             values = link_values(link)
             row = cached.get(link.id)
             if row is None:
                 to_create.append((gateway, link.id, values))
-                if not baseline and not _explained_create(ours, gateway=gateway, values=values):
+                if gateway_id not in first_look and not _explained_create(
+                    ours, gateway=gateway, values=values
+                ):
                     created_outside.append((link.id, values))
                 continue
-            if row.synced_at is not None and row.synced_at > fetched_at:
-                continue  # written after our fetch (a change of ours): the cache is the fresher one
+            if _newer_than_fetch(row, fetched_at):
+                continue
             before = {f: getattr(row, f) for f in LINK_FIELDS}
-            changed = [f for f in LINK_FIELDS if before[f] != values[f]]
-            if row.gone_at is not None:
-                row.gone_at = None
-                changed.append("gone_at")
+            drifted = {
+                f: {"before": before[f], "after": values[f]}
+                for f in DRIFT_FIELDS
+                if before[f] != values[f] and not _explained_update(ours, row=row, values=values)
+            }
+            if drifted:
+                drifts.append(Drift(peer_link=row, kind=Drift.Kind.CHANGED, detail=drifted))
+                audits.append(_audit("peer_link.changed_outside", row, before=before, after=values, now=now))
+            changed, transition = apply_link(row, values, now=now)
             if changed:
-                changed_rows += 1
-                if before["status"] != values["status"]:
-                    transitions.append(
-                        StatusChange(
-                            peer_link=row,
-                            from_status=before["status"],
-                            to_status=values["status"],
-                            reason=values["reason"],
-                            observed_at=now,
-                        )
-                    )
-                drifted = {
-                    f: {"before": before[f], "after": values[f]}
-                    for f in DRIFT_FIELDS
-                    if before[f] != values[f] and not _explained_update(ours, row=row, values=values)
-                }
-                if drifted:
-                    drifts.append(Drift(peer_link=row, kind=Drift.Kind.CHANGED, detail=drifted))
-                    audits.append(
-                        _audit("peer_link.changed_outside", row, before=before, after=values, now=now)
-                    )
-                for name, value in values.items():
-                    setattr(row, name, value)
-                row.synced_at = now
                 to_update.append(row)
+            if transition is not None:
+                transitions.append(transition)
+    changed_rows = len(to_update)
 
     gone = [
         row
         for cloud_id, row in cached.items()
-        if cloud_id not in seen
-        and row.gone_at is None
-        and not (row.synced_at is not None and row.synced_at > fetched_at)
+        if cloud_id not in seen and row.gone_at is None and not _newer_than_fetch(row, fetched_at)
     ]
     for row in gone:
         row.gone_at = now
@@ -385,8 +494,10 @@ def _apply_links(
             row = new_rows[cloud_id]
             drifts.append(Drift(peer_link=row, kind=Drift.Kind.CREATED, detail={"name": row.name}))
             audits.append(_audit("peer_link.created_outside", row, after=values, now=now))
-    # Only rows that changed are rewritten; the rest get their freshness stamp in one statement.
+    # Only rows that changed are rewritten (in pk order, as locked); the rest get their freshness stamp
+    # in one statement.
     if to_update:
+        to_update.sort(key=lambda row: row.pk)
         PeerLink.objects.bulk_update(to_update, [*LINK_FIELDS, "synced_at", "gone_at"], batch_size=500)
     PeerLink.objects.filter(gateway_id__in=synced_gateway_pks, gone_at__isnull=True).filter(
         Q(synced_at__isnull=True) | Q(synced_at__lte=fetched_at)
@@ -394,22 +505,28 @@ def _apply_links(
     StatusChange.objects.bulk_create(transitions)
     Drift.objects.bulk_create(drifts)
     AuditEvent.objects.bulk_create(audits)
-    result.links_created += len(to_create)
-    result.links_updated += changed_rows
-    result.links_gone += len(gone)
-    result.drifts += len(drifts)
+    result.links_created = len(to_create)
+    result.links_updated = changed_rows
+    result.links_gone = len(gone)
+    result.drifts = len(drifts)
+
+
+def _newer_than_fetch(row: PeerLink, fetched_at: datetime) -> bool:
+    """Written after our fetch began (a change of ours): the cache is the fresher one."""
+    return row.synced_at is not None and row.synced_at > fetched_at
 
 
 def _new_link_constants(now: datetime) -> dict:
-    """What every new cached link starts with besides cloud_id, gateway and LINK_FIELDS."""
-    return {
-        "first_seen_at": now,
-        "synced_at": now,
-        "gone_at": None,
-        "owner_team": "",
-        "ticket_ref": "",
-        "labels": [],
+    """What every new cached link starts with besides cloud_id, gateway and LINK_FIELDS: seen and synced
+    now, and the model's defaults (as `PeerLink.objects.create` in mirror.store_link gives them)."""
+    stamps = {"first_seen_at": now, "synced_at": now}
+    given = {"cloud_id", "gateway", *LINK_FIELDS, *stamps}
+    defaults = {
+        f.name: f.get_default()
+        for f in PeerLink._meta.concrete_fields
+        if not f.primary_key and f.name not in given
     }
+    return stamps | defaults
 
 
 def _insert_new_links(new: list[tuple[Gateway, str, dict]], *, now: datetime) -> None:
@@ -425,9 +542,6 @@ def _insert_new_links(new: list[tuple[Gateway, str, dict]], *, now: datetime) ->
     plain = [name for name in LINK_FIELDS if name not in stamps]
     names = ["cloud_id", "gateway", *plain, *stamps, *constants]
     fields = [meta.get_field(name) for name in names]
-    missing = {f.name for f in meta.concrete_fields if not f.primary_key} - set(names)
-    if missing:  # a new model field must be given a value here too
-        raise RuntimeError(f"_insert_new_links does not set {sorted(missing)}")
     shared = tuple(meta.get_field(n).get_db_prep_save(v, connection) for n, v in constants.items())
     adapt = connection.ops.adapt_datetimefield_value
     params = [
@@ -446,7 +560,11 @@ def _insert_new_links(new: list[tuple[Gateway, str, dict]], *, now: datetime) ->
         if connection.vendor == "postgresql":
             # COPY streams the rows in one command, formatted by the driver; an executemany would still
             # send every row as a statement of its own (measured: 3x slower at 5,000 links).
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # Past Django's cursor wrapper, so its error translation (IntegrityError) is asked for here.
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+            ):
                 for row in params:
                     copy.write_row(row)
         else:
@@ -456,7 +574,8 @@ def _insert_new_links(new: list[tuple[Gateway, str, dict]], *, now: datetime) ->
 
 
 def _record_first_statuses(*, gateway_pks: list[int], now: datetime) -> None:
-    """The first status of every link this sync inserted, written by the database in one statement."""
+    """The first status of every link this sync inserted (the row mirror.first_status makes), written by
+    the database in one statement."""
     quote = connection.ops.quote_name
     change, link = StatusChange._meta, PeerLink._meta
     into = ", ".join(
@@ -480,22 +599,7 @@ def _record_first_statuses(*, gateway_pks: list[int], now: datetime) -> None:
 def _audit(
     action: str, row: PeerLink, *, before: dict | None = None, after: dict | None = None, now: datetime
 ) -> AuditEvent:
-    return AuditEvent(
-        at=now,
-        actor_name="sync",
-        action=action,
-        object_type="peer_link",
-        object_id=row.cloud_id,
-        object_repr=row.name[:200],
-        before=_jsonable(before),
-        after=_jsonable(after),
-    )
-
-
-def _jsonable(values: dict | None) -> dict | None:
-    if values is None:
-        return None
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
+    return audit_event(action=action, obj=row, actor_name="sync", before=before, after=after, at=now)
 
 
 def _explained_create(ours: list[ChangeRequest], *, gateway: Gateway, values: dict) -> bool:

@@ -1,7 +1,7 @@
 """Sync the cache with the cloud now, in this process, and say what changed."""
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from peerlinks.services.sync import sync_all
 
@@ -9,7 +9,7 @@ from peerlinks.services.sync import sync_all
 class Command(BaseCommand):
     help = "Fetch every managed region's gateways, routers and peer links and reconcile the cache."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--region", action="append", help="Only this region (repeatable).")
 
     def handle(self, *args: object, region: list[str] | None = None, **options: object) -> None:
