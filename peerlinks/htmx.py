@@ -18,9 +18,13 @@ def wants_fragment(request: HttpRequest) -> bool:
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
+# The request headers `wants_fragment` reads: each one can turn the page into the fragment or back.
+HTMX_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
+
+
 def vary_on_htmx(response: HttpResponse) -> HttpResponse:
     """Caches must keep the page and the fragment of one URL apart."""
-    patch_vary_headers(response, ("HX-Request",))
+    patch_vary_headers(response, HTMX_HEADERS)
     return response
 
 

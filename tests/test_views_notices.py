@@ -56,7 +56,10 @@ def test_notice_list_shows_own_notices_unread_first_then_newest(
 def test_notice_list_over_htmx_is_the_fragment(engineer_client, engineer_notices):
     response = engineer_client.get("/notices/", **HX)
     assert response.status_code == 200
-    assert [t.name for t in response.templates] == ["peerlinks/_notice_list.html"]
+    assert [t.name for t in response.templates] == [
+        "peerlinks/_notice_list.html",
+        "peerlinks/_pagination.html",
+    ]
     assert response.content.decode().lstrip().startswith('<div id="notice-list">')
 
 
@@ -95,6 +98,7 @@ def test_marking_read_over_htmx_returns_the_refreshed_list(engineer_client, engi
     assert response.status_code == 200
     assert [t.name for t in response.templates] == [
         "peerlinks/_notice_list.html",
+        "peerlinks/_pagination.html",
         "peerlinks/_nav_notices.html",
     ]
     body = response.content.decode()

@@ -33,9 +33,7 @@ def change_list(request: HttpRequest) -> HttpResponse:
     form = ChangeFilterForm(request.GET or None)
     queryset = ChangeRequest.objects.select_related("requested_by", "gateway", "peer_link")
     page = Paginator(form.filter(queryset, user=request.user), 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    context = {"form": form, "page": page}
     return render_htmx(request, "peerlinks/change_list.html", context, fragment="peerlinks/_change_rows.html")
 
 
