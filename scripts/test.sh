@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export DEBUG=1
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-# pytest-xdist processes for the non-browser runs (the browser tests share one worker database: serial).
+# pytest-xdist processes for each run.
 WORKERS=${PYTEST_WORKERS:-2}
 started=$SECONDS
 
@@ -64,7 +64,9 @@ fi
 
 if [[ -x "$CHROMIUM" ]]; then
     step "browser tests (e2e) on SQLite with $($CHROMIUM --version 2>/dev/null | head -n1)"
-    DATABASE_URL="" CHROMIUM="$CHROMIUM" E2E_REQUIRED=1 run_pytest -m e2e "$@"
+    # Each xdist process has its own live server, simulator, worker and file database: the browser tests
+    # mostly wait (for polls, the worker, the simulator's delays), so two run side by side.
+    DATABASE_URL="" CHROMIUM="$CHROMIUM" E2E_REQUIRED=1 run_pytest -m e2e -n "$WORKERS" "$@"
 elif [[ -n "${CI:-}" ]]; then
     echo "ERROR: CI is set and $CHROMIUM is missing (.ci/run installs Debian's chromium)." >&2
     exit 1

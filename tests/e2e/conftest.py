@@ -68,6 +68,15 @@ def _database_url() -> str:
     pytest.skip(f"no worker support for {db['ENGINE']}")
 
 
+POLL = 0.5  # seconds between two looks of a polling element in these tests
+
+
+@pytest.fixture(autouse=True)
+def _fast_polling(settings) -> None:
+    """Pages poll every POLL_INTERVAL; the live server runs in this process, so this reaches the browser."""
+    settings.POLL_INTERVAL = POLL
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not os.access(CHROMIUM, os.X_OK):
@@ -99,13 +108,13 @@ def cloud(simulator, settings, transactional_db) -> dict:
     from django.core.management import call_command
 
     sim = simulator.sim
-    sim.set_config(transition_delay=2.5)  # long enough to see a link pending before it settles
+    sim.set_config(transition_delay=1.0)  # long enough to see a link pending before it settles
     gateway = sim.add_gateway(name="gdgw-e2e", region=REGION, quota=10)
     names = ("er-e2e-ok", "er-e2e-doomed", "er-e2e-3")
     routers = {name: sim.add_router(name=name, region=REGION)["id"] for name in names}
     settings.CLOUD_ENDPOINT = simulator.base_url
     settings.CLOUD_REGIONS = [REGION]
-    settings.PENDING_RECHECK_INTERVAL = 0.5
+    settings.PENDING_RECHECK_INTERVAL = 0.25
     call_command("sync_peerlinks", stdout=io.StringIO())
     return {"simulator": simulator, "gateway_id": gateway["id"], "routers": routers}
 
@@ -118,7 +127,7 @@ def worker(cloud, settings, tmp_path) -> Iterator[subprocess.Popen]:
         "DATABASE_URL": _database_url(),
         "CLOUD_ENDPOINT": settings.CLOUD_ENDPOINT,
         "CLOUD_REGIONS": ",".join(settings.CLOUD_REGIONS),
-        "PENDING_RECHECK_INTERVAL": "0.5",
+        "PENDING_RECHECK_INTERVAL": "0.25",
         "DEBUG": "1",
         "TASKS_BACKEND": "database",
     }

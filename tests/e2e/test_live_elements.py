@@ -7,8 +7,7 @@ even when htmx has no snapshot of it (a history-cache miss: htmx then asks the s
 page, not the fragment). On every page: no console error, no request to a URL the page did not mean to ask,
 and never a fragment URL in the address bar.
 
-Polling runs every 0.5 s here (POLL_INTERVAL); the live server runs in this process, so the `settings`
-fixture reaches it.
+Polling runs every POLL (0.5 s) here: tests/e2e/conftest.py sets POLL_INTERVAL for the live server.
 """
 
 import io
@@ -33,11 +32,10 @@ from playwright.sync_api import (
 )
 
 from tests.conftest import _user, make_gateway, make_peer_link, make_router, poll_until, set_policy
-from tests.e2e.conftest import REGION, TIMEOUT_MS
+from tests.e2e.conftest import POLL, REGION, TIMEOUT_MS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-POLL = 0.5  # seconds between two looks of a polling element (POLL_INTERVAL)
 CYCLES = 3  # polling cycles watched at least
 SHOTS = Path("/tmp/e2e-shots")
 # Paths htmx may ask for but that are never a page: one of them in the address bar is the original defect.
@@ -63,11 +61,6 @@ STATE_JS = """() => ({
   lost: Object.entries(window.__kept || {}).filter(([, e]) => !e.isConnected).map(([s]) => s),
   counts: Object.fromEntries((window.__once || []).map((s) => [s, document.querySelectorAll(s).length])),
 })"""
-
-
-@pytest.fixture(autouse=True)
-def _fast_polling(settings) -> None:
-    settings.POLL_INTERVAL = POLL
 
 
 # --- People and tabs ------------------------------------------------------------------------------
