@@ -133,3 +133,22 @@ def test_every_transition_names_its_sources_and_its_audit_action():
     for transition in lifecycle.TRANSITIONS.values():
         if transition.sources & set(ChangeRequest.TERMINAL_STATES) and transition.name != "comment":
             assert transition.target is None, transition.name
+
+
+@pytest.mark.parametrize("step", ["expire", "release", "resume"])
+def test_the_scheduler_finds_exactly_the_changes_a_system_step_may_be_taken_on(people, settings, step):
+    settings.CHANGE_EXECUTION_LEASE = 60
+    now = timezone.now()
+    changes_made = []
+    for state in State.values:
+        for offset in (timedelta(minutes=-5), timedelta(minutes=5)):
+            change = _rename_in(state, people["requester"])
+            change.expires_at = change.not_before = now + offset
+            change.save()
+            # updated_at is set on every save; move it back past the lease for half of them
+            ChangeRequest.objects.filter(pk=change.pk).update(updated_at=now + offset)
+            changes_made.append(ChangeRequest.objects.get(pk=change.pk))
+    found = set(ChangeRequest.objects.filter(lifecycle.due(step, now=now)).values_list("pk", flat=True))
+    allowed = {change.pk for change in changes_made if lifecycle.allows(change, step, now=now)}
+    assert found == allowed
+    assert allowed  # each step is due on some of them

@@ -8,7 +8,6 @@ take which step, and when, is declared in `lifecycle`.
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from peerlinks.models import Approval, ChangeRequest, Comment, Policy
 from peerlinks.services import dispatch, lifecycle
@@ -169,9 +168,7 @@ def retry_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
 
 def expire_due_changes() -> int:
     """End pending requests nobody decided in time as expired; returns how many."""
-    due = ChangeRequest.objects.filter(
-        state=ChangeRequest.State.PENDING_APPROVAL, expires_at__lte=timezone.now()
-    )
+    due = ChangeRequest.objects.filter(lifecycle.due("expire"))
     count = 0
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
@@ -191,9 +188,7 @@ def expire_due_changes() -> int:
 
 def release_due_changes() -> int:
     """Queue approved changes whose change window has opened; returns how many."""
-    due = ChangeRequest.objects.filter(
-        state=ChangeRequest.State.APPROVED, not_before__isnull=False, not_before__lte=timezone.now()
-    )
+    due = ChangeRequest.objects.filter(lifecycle.due("release"))
     count = 0
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():

@@ -1,7 +1,7 @@
 """The audit log's one writer: who did what to which object, before and after.
 
-`record_audit` appends one event now; `audit_event` builds one unsaved, for a sync that writes many with
-one `bulk_create`. Both name objects the same way, so the log reads the same whoever wrote it.
+`record_audit` appends one event now; `record_audits` appends many at once (a sync's, built with
+`audit_event`). Objects are named the same way everywhere, so the log reads the same whoever wrote it.
 """
 
 from datetime import datetime
@@ -49,6 +49,11 @@ def record_audit(**fields: Any) -> AuditEvent:
     event = audit_event(**fields)
     event.save(force_insert=True)
     return event
+
+
+def record_audits(events: list[AuditEvent]) -> None:
+    """Append events built with `audit_event`, in one statement."""
+    AuditEvent.objects.bulk_create(events)
 
 
 def _identify(obj: object) -> tuple[str, str]:

@@ -428,13 +428,16 @@ def resume_stalled_changes() -> int:
     one that long untouched lost its queued task and is queued again. A duplicate task is harmless:
     only one of them can claim the change.
     """
-    stale = lifecycle.lease_expired_before(now=timezone.now())
+    now = timezone.now()
+    lost_task = Q(
+        state=ChangeRequest.State.APPROVED,
+        not_before__isnull=True,
+        updated_at__lt=lifecycle.lease_expired_before(now=now),
+    )
     stalled = list(
-        ChangeRequest.objects.filter(
-            Q(state=ChangeRequest.State.EXECUTING)
-            | Q(state=ChangeRequest.State.APPROVED, not_before__isnull=True),
-            updated_at__lt=stale,
-        ).values_list("pk", flat=True)
+        ChangeRequest.objects.filter(lifecycle.due("resume", now=now) | lost_task).values_list(
+            "pk", flat=True
+        )
     )
     for pk in stalled:
         dispatch.execute_change(pk)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from peerlinks.models import ChangeRequest
@@ -32,6 +33,7 @@ class ChangeForbidden(ChangeRefused):
 
 Who = Callable[[ChangeRequest, Any], str]
 When = Callable[[ChangeRequest, datetime], str]
+Due = Callable[[datetime], Q]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Transition:
     wrong_state: str = "This change is {state}."
     who: Who | None = None  # the person asking; None for the steps the system takes
     when: When | None = None
+    # `when` as a query, for the steps the scheduler looks for (which changes are due now).
+    due: Due | None = None
 
     def action_for(self, change: ChangeRequest) -> str:
         if isinstance(self.audit_action, dict):
@@ -85,6 +89,10 @@ def _expired(change: ChangeRequest, now: datetime) -> str:
     return "" if change.expires_at is not None and change.expires_at <= now else "It has not expired yet."
 
 
+def _expired_by(now: datetime) -> Q:
+    return Q(expires_at__lte=now)
+
+
 def _editable_kind(change: ChangeRequest, now: datetime) -> str:
     return (
         "" if change.kind in (Kind.CREATE, Kind.UPDATE) else "Only a pending create or rename can be edited."
@@ -102,8 +110,16 @@ def _waits_for_window(change: ChangeRequest, now: datetime) -> str:
     return "" if change.not_before is not None and change.not_before <= now else "It waits for nothing."
 
 
+def _window_opened_by(now: datetime) -> Q:
+    return Q(not_before__isnull=False, not_before__lte=now)
+
+
 def _stalled(change: ChangeRequest, now: datetime) -> str:
     return "" if is_stalled(change, now=now) else "A worker is carrying it out."
+
+
+def _stalled_by(now: datetime) -> Q:
+    return Q(updated_at__lt=lease_expired_before(now=now))
 
 
 def _not_retried(change: ChangeRequest, now: datetime) -> str:
@@ -168,10 +184,20 @@ TRANSITIONS: dict[str, Transition] = {
             "change.commented",
             who=_holder_of(SUBMIT, "Only engineers can comment on change requests."),
         ),
-        Transition("expire", PENDING, State.EXPIRED, "change.expired", NOTHING_TO_DECIDE, when=_expired),
-        Transition("release", APPROVED, None, "change.released", when=_waits_for_window),
+        Transition(
+            "expire",
+            PENDING,
+            State.EXPIRED,
+            "change.expired",
+            NOTHING_TO_DECIDE,
+            when=_expired,
+            due=_expired_by,
+        ),
+        Transition(
+            "release", APPROVED, None, "change.released", when=_waits_for_window, due=_window_opened_by
+        ),
         Transition("claim", APPROVED, State.EXECUTING, "", when=_window_open),
-        Transition("resume", EXECUTING, State.EXECUTING, "change.resumed", when=_stalled),
+        Transition("resume", EXECUTING, State.EXECUTING, "change.resumed", when=_stalled, due=_stalled_by),
         Transition(
             "execute",
             EXECUTING,
@@ -198,6 +224,8 @@ TRANSITIONS: dict[str, Transition] = {
         ),
     )
 }
+# States from which a change may have reached the cloud: it was approved, and maybe sent.
+MAY_HAVE_REACHED_CLOUD = frozenset({State.APPROVED, State.EXECUTING, State.DONE, State.FAILED})
 # What a person can do on a change's page.
 USER_ACTIONS = tuple(name for name, t in TRANSITIONS.items() if t.who is not None and name != "submit")
 
@@ -219,6 +247,14 @@ def refusal(
         if problem:
             return ChangeRefused(problem)
     return None
+
+
+def due(name: str, *, now: datetime | None = None) -> Q:
+    """The changes on which the system step `name` may be taken now, as a query filter."""
+    transition = TRANSITIONS[name]
+    if transition.due is None:
+        raise ValueError(f"{name} is not a step the scheduler looks for")
+    return Q(state__in=transition.sources) & transition.due(now or timezone.now())
 
 
 def check(change: ChangeRequest, name: str, *, user: Any = None, now: datetime | None = None) -> None:

@@ -43,7 +43,8 @@ from peerlinks.models import (
     PeerLink,
     StatusChange,
 )
-from peerlinks.services.audit import audit_event
+from peerlinks.services import lifecycle
+from peerlinks.services.audit import audit_event, record_audits
 from peerlinks.services.mirror import (
     GATEWAY_FIELDS,
     LINK_FIELDS,
@@ -422,14 +423,7 @@ def _apply_links(
     ours = list(
         ChangeRequest.objects.filter(gateway_id__in=synced_gateway_pks)
         .filter(Q(finished_at__isnull=True) | Q(finished_at__gte=now - EXPLAINS_FOR))
-        .exclude(
-            state__in=[
-                ChangeRequest.State.REJECTED,
-                ChangeRequest.State.CANCELLED,
-                ChangeRequest.State.EXPIRED,
-                ChangeRequest.State.PENDING_APPROVAL,
-            ]
-        )
+        .filter(state__in=lifecycle.MAY_HAVE_REACHED_CLOUD)
     )
     to_create: list[tuple[Gateway, str, dict]] = []
     created_outside: list[tuple[str, dict]] = []
@@ -504,7 +498,7 @@ def _apply_links(
     ).update(synced_at=now)
     StatusChange.objects.bulk_create(transitions)
     Drift.objects.bulk_create(drifts)
-    AuditEvent.objects.bulk_create(audits)
+    record_audits(audits)
     result.links_created = len(to_create)
     result.links_updated = changed_rows
     result.links_gone = len(gone)

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from peerlinks.models import ChangeRequest, PeerLink
-from peerlinks.services import dispatch
+from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.execution import resume_stalled_changes
 
 
@@ -33,9 +33,9 @@ def _enqueue_pending_recheck() -> None:
 def _enqueue_change_upkeep(*, now: datetime) -> None:
     """Resume stalled executions, expire undecided requests, release those whose change window opened."""
     resume_stalled_changes()
-    if ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL, expires_at__lte=now).exists():
+    if ChangeRequest.objects.filter(lifecycle.due("expire", now=now)).exists():
         dispatch.expire_changes()
-    if ChangeRequest.objects.filter(state=ChangeRequest.State.APPROVED, not_before__lte=now).exists():
+    if ChangeRequest.objects.filter(lifecycle.due("release", now=now)).exists():
         dispatch.release_changes()
 
 
