@@ -50,11 +50,6 @@ class Dashboard:
     recent_events: list[AuditEvent]
     pending_too_long_after: timedelta = field(default_factory=lambda: timedelta(0))
 
-    @property
-    def pending_limit(self) -> str:
-        seconds = self.pending_too_long_after.total_seconds()
-        return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
-
 
 def build_dashboard(*, now: datetime | None = None) -> Dashboard:
     """Everything the home page shows, in a fixed number of queries."""

@@ -1,5 +1,7 @@
 """Template filters of the site."""
 
+from datetime import timedelta
+
 from django import template
 
 from peerlinks.presentation.charts import format_duration
@@ -8,6 +10,6 @@ register = template.Library()
 
 
 @register.filter
-def duration(seconds: float | None) -> str:
-    """Seconds as a person reads them: '55 s', '4.5 min', '2.1 h' ('–' for none)."""
-    return format_duration(seconds)
+def duration(value: float | timedelta | None) -> str:
+    """Seconds (or a timedelta) as a person reads them: '55 s', '4.5 min', '2.1 h' ('–' for none)."""
+    return format_duration(value.total_seconds() if isinstance(value, timedelta) else value)
