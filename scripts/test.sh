@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole check: Django's system checks, migrations in sync, lint, then the test suite:
 #   1. everything but the browser tests on SQLite,
-#   2. the same on PostgreSQL (TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/dcportal),
+#   2. those that use the database again on PostgreSQL (TEST_POSTGRES_URL, default
+#      postgres://postgres@127.0.0.1:5432/dcportal),
 #   3. the browser tests (marked e2e) once, on SQLite, driving Debian's chromium.
 # Locally a missing PostgreSQL or chromium skips that step with a warning; with CI set both are required.
 # Extra arguments go to every pytest run, e.g. `./scripts/test.sh -k topology`.
@@ -54,7 +55,8 @@ except Exception as exc:
 PY
 then
     step "tests on PostgreSQL"
-    DATABASE_URL=$pg_url run_pytest -m "not e2e" -n "$WORKERS" "$@"
+    # Only the tests that use the database: the others answer the same on any database (tests/conftest.py).
+    DATABASE_URL=$pg_url DATABASE_TESTS_ONLY=1 run_pytest -m "not e2e" -n "$WORKERS" "$@"
 elif [[ -n "${CI:-}" ]]; then
     echo "ERROR: CI is set and PostgreSQL is required; set TEST_POSTGRES_URL or start one (.ci/run does)." >&2
     exit 1

@@ -358,3 +358,20 @@ def make_peer_link(**overrides: object):
     if "gateway" not in values:
         values["gateway"] = make_gateway()
     return PeerLink.objects.create(**values)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With DATABASE_TESTS_ONLY set (make test's PostgreSQL pass), only the tests that use the database:
+    the others (the cloud client, the simulator, settings, fuzzing the wire models) give the same answer
+    whatever the database, and already ran in the SQLite pass."""
+    import os
+
+    if not os.environ.get("DATABASE_TESTS_ONLY"):
+        return
+    uses_database = [
+        item
+        for item in items
+        if item.get_closest_marker("django_db") is not None or "_django_db_helper" in item.fixturenames
+    ]
+    config.hook.pytest_deselected(items=[item for item in items if item not in uses_database])
+    items[:] = uses_database
