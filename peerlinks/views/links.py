@@ -171,6 +171,16 @@ def _posted(request: HttpRequest) -> Any:
     return request.POST if request.method == "POST" else None
 
 
+def _submit(request: HttpRequest, form: Any, **change: Any) -> HttpResponse | None:
+    """Ask for the change a valid form describes: off to its page, or None with the refusal on the form."""
+    try:
+        submitted = changes.submit_change(user=request.user, **change)
+    except changes.ChangeRefused as exc:
+        form.add_error(None, str(exc))
+        return None
+    return leave_to(request, submitted.get_absolute_url())
+
+
 def _form_status(form: Any, refusal: str = "", refusal_status: int = 409) -> int:
     if refusal:
         return refusal_status
@@ -184,14 +194,9 @@ def link_create(request: HttpRequest) -> HttpResponse:
     form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict())
     if request.method == "POST" and form.is_valid():
         gateway = Gateway.objects.get(cloud_id=form.cleaned_data["gateway"])
-        try:
-            change = changes.submit_change(
-                user=request.user, kind="create", gateway=gateway, payload=form.payload()
-            )
-        except changes.ChangeRefused as exc:
-            form.add_error(None, str(exc))
-        else:
-            return leave_to(request, change.get_absolute_url())
+        submitted = _submit(request, form, kind="create", gateway=gateway, payload=form.payload())
+        if submitted is not None:
+            return submitted
     return render_htmx(
         request,
         "peerlinks/peerlink_form.html",
@@ -259,14 +264,9 @@ def _ask_for_change_to(
     """The form asking for a change to an existing link; once valid, the change request it makes."""
     refusal = changes.link_refusal(link)
     if request.method == "POST" and not refusal and form.is_valid():
-        try:
-            change = changes.submit_change(
-                user=request.user, kind=kind, gateway=link.gateway, payload=payload(), peer_link=link
-            )
-        except changes.ChangeRefused as exc:
-            form.add_error(None, str(exc))
-        else:
-            return leave_to(request, change.get_absolute_url())
+        submitted = _submit(request, form, kind=kind, gateway=link.gateway, payload=payload(), peer_link=link)
+        if submitted is not None:
+            return submitted
     return render_htmx(
         request,
         page,
