@@ -31,7 +31,7 @@ from playwright.sync_api import (
     expect,
 )
 
-from tests.conftest import _user, make_gateway, make_peer_link, make_router, poll_until, set_policy
+from tests.conftest import make_gateway, make_peer_link, make_router, poll_until, set_policy
 from tests.e2e.conftest import POLL, REGION, TIMEOUT_MS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -66,19 +66,15 @@ STATE_JS = """() => ({
 # --- People and tabs ------------------------------------------------------------------------------
 
 
+# The suite's people (tests/conftest.py): `engineer` is engineer1; the two approvers are lead1 and lead2.
 @pytest.fixture
-def engineer(transactional_db):
-    return _user("e2e-eng", "Engineer")
-
-
-@pytest.fixture
-def lead(transactional_db):
-    return _user("e2e-lead", "Approver")
+def lead(approver):
+    return approver
 
 
 @pytest.fixture
-def second_lead(transactional_db):
-    return _user("e2e-lead2", "Approver")
+def second_lead(second_approver):
+    return second_approver
 
 
 @dataclass
@@ -514,9 +510,9 @@ def test_a_change_page_shows_approvals_in_place_and_stops_polling_once_final(
 
     approvals.approve_change(change_id=pending_change.pk, user=lead, comment="Router checked.")
     expect(decision).to_contain_text("1 of 2 approvals received")
-    expect(decision).to_contain_text("Approved by e2e-lead")
+    expect(decision).to_contain_text("Approved by lead1")
     expect(decision.locator("blockquote")).to_have_text("Router checked.")
-    expect(state).to_contain_text("e2e-lead")  # the approval in the audit trail
+    expect(state).to_contain_text("lead1")  # the approval in the audit trail
     expect(state.locator(".badge").first).to_have_text("Pending approval")
     expect(page.locator("#change-decision")).to_have_count(1)
     expect(page.locator("#change-state")).to_have_count(1)
@@ -562,7 +558,7 @@ def test_an_approver_typing_a_comment_keeps_it_while_the_change_page_polls(
 
     approvals.approve_change(change_id=pending_change.pk, user=lead)
     # The state panel follows (the approval is in its audit trail); the form being typed in stays.
-    expect(page.locator("#change-state")).to_contain_text("e2e-lead")
+    expect(page.locator("#change-state")).to_contain_text("lead1")
     _watch([(approver, before, path)])
     expect(comment).to_have_value("Looks right, go ahead.")
     expect(requester.page.locator("#change-decision")).to_contain_text("1 of 2 approvals received")
@@ -570,7 +566,7 @@ def test_an_approver_typing_a_comment_keeps_it_while_the_change_page_polls(
     page.get_by_role("button", name="Approve").click()
     decision = page.locator("#change-decision")
     expect(decision).to_contain_text("2 of 2 approvals received")
-    expect(decision.locator("li", has_text="e2e-lead2").locator("blockquote")).to_have_text(
+    expect(decision.locator("li", has_text="lead2").locator("blockquote")).to_have_text(
         "Looks right, go ahead."
     )
     expect(page.locator("#change-state .badge").first).to_have_text("Approved")
@@ -852,7 +848,7 @@ def test_the_refresh_button_and_drift_acknowledge_swap_only_their_element(open_t
     tab.assert_held(before)
 
     page.locator(f"#drift-{drifts[1].pk}").get_by_role("button", name="Acknowledge").click()
-    expect(page.locator(f"#drift-{drifts[1].pk}")).to_contain_text("Acknowledged by e2e-eng")
+    expect(page.locator(f"#drift-{drifts[1].pk}")).to_contain_text("Acknowledged by engineer1")
     expect(page.locator(f"#drift-{drifts[1].pk}")).to_have_count(1)
     expect(page.locator(f"#drift-{drifts[0].pk}").get_by_role("button", name="Acknowledge")).to_be_visible()
     tab.assert_held(before)
