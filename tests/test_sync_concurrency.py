@@ -23,12 +23,12 @@ from django.core.management.base import CommandError
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-import dcsim
 from peerlinks import cloud
 from peerlinks.models import AuditEvent, CloudProject, Drift, Gateway, PeerLink, StatusChange
 from peerlinks.services import mirror, sync
 from peerlinks.services.sync import SyncResult, recheck_pending, sync_region
 from tests.conftest import poll_until
+from tests.test_sync import create_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,21 +80,9 @@ def world(simulator, settings) -> dict:
     gateways = [sim.add_gateway(name=f"gw-{i}", region=REGION, quota=20)["id"] for i in range(2)]
     router = sim.add_router(name="er-1", region=REGION)["id"]
     for gateway in gateways:
-        _create_link(gateway, router, name=f"old-{gateway[:8]}")
+        create_link(gateway_id=gateway, router_id=router, name=f"old-{gateway[:8]}")
     assert sync_region(region=REGION).ok
     return {"sim": sim, "base": simulator.base_url, "gateways": gateways, "router": router}
-
-
-def _create_link(gateway_id: str, router_id: str, *, name: str) -> str:
-    """A peer link made straight through the API, as someone outside dcportal would."""
-    return cloud.create_peer_link(
-        region=REGION,
-        gateway_id=gateway_id,
-        name=name,
-        peer_gateway_id=router_id,
-        peer_region=REGION,
-        peer_project_id=dcsim.project_id_for(REGION),
-    ).peer_link.id
 
 
 def _links_in_cloud(gateway_ids: list[str]) -> set[str]:
@@ -159,7 +147,7 @@ def meet_in_the_write(monkeypatch) -> Callable[[], contextlib.AbstractContextMan
 
 def test_two_full_syncs_meeting_the_same_new_links_store_each_once(world, meet_in_the_write):
     new = [
-        _create_link(gateway, world["router"], name=f"new-{i}-{gateway[:8]}")
+        create_link(gateway_id=gateway, router_id=world["router"], name=f"new-{i}-{gateway[:8]}")
         for gateway in world["gateways"]
         for i in range(5)
     ]
@@ -175,10 +163,10 @@ def test_two_full_syncs_meeting_the_same_new_links_store_each_once(world, meet_i
 def test_a_full_sync_and_a_pending_recheck_together_store_each_link_once(world, meet_in_the_write):
     world["sim"].set_config(transition_delay=3600)
     gateway = world["gateways"][0]
-    pending = _create_link(gateway, world["router"], name="pending")
+    pending = create_link(gateway_id=gateway, router_id=world["router"], name="pending")
     assert sync_region(region=REGION).ok
     assert PeerLink.objects.get(cloud_id=pending).status == "PENDING_CREATE"
-    new = [_create_link(gateway, world["router"], name=f"new-{i}") for i in range(5)]
+    new = [create_link(gateway_id=gateway, router_id=world["router"], name=f"new-{i}") for i in range(5)]
     world["sim"].force_peer_link(pending, status="ACTIVE")
     world["sim"].set_faults(latency_ms=LATENCY_MS)
 
@@ -195,7 +183,7 @@ def test_a_full_sync_and_a_pending_recheck_together_store_each_link_once(world, 
 
 def test_a_recheck_while_another_sync_holds_the_region_is_merged(world):
     world["sim"].set_config(transition_delay=3600)
-    pending = _create_link(world["gateways"][0], world["router"], name="pending")
+    pending = create_link(gateway_id=world["gateways"][0], router_id=world["router"], name="pending")
     assert sync_region(region=REGION).ok
     world["sim"].force_peer_link(pending, status="ACTIVE")
     _hold_region(for_seconds=60)
@@ -211,7 +199,7 @@ def test_a_recheck_while_another_sync_holds_the_region_is_merged(world):
 
 
 def test_a_full_sync_while_another_holds_the_region_waits_and_then_runs(world):
-    added = _create_link(world["gateways"][0], world["router"], name="added")
+    added = create_link(gateway_id=world["gateways"][0], router_id=world["router"], name="added")
     _hold_region(for_seconds=60)
     refresh = Background(lambda: sync_region(region=REGION))
     time.sleep(0.5)
@@ -226,7 +214,7 @@ def test_a_full_sync_while_another_holds_the_region_waits_and_then_runs(world):
 
 def test_a_full_sync_waits_for_a_live_holder_no_longer_than_the_lease(world, settings):
     settings.SYNC_LEASE = 0.5
-    added = _create_link(world["gateways"][0], world["router"], name="added")
+    added = create_link(gateway_id=world["gateways"][0], router_id=world["router"], name="added")
     _hold_region(for_seconds=60)  # a holder that keeps renewing
     started = time.monotonic()
     result = sync_region(region=REGION)
@@ -267,7 +255,7 @@ def _database_url() -> str:
 def test_a_worker_killed_mid_sync_blocks_the_region_no_longer_than_the_lease(world, settings, tmp_path):
     lease = 1.5
     settings.SYNC_LEASE = lease
-    added = _create_link(world["gateways"][0], world["router"], name="added")
+    added = create_link(gateway_id=world["gateways"][0], router_id=world["router"], name="added")
     # The other process's first listing of links hangs: it dies holding the claim.
     world["sim"].queue_fault("latency", method="GET", path_contains="peer-links", latency_ms=10_000)
     env = {
@@ -313,7 +301,7 @@ def test_a_link_stored_by_the_executor_while_the_sync_writes_is_cached_once(worl
     if connection.vendor != "postgresql":
         pytest.skip("on SQLite the executor's write waits for the sync's: they cannot meet inside it")
     gateway_id = world["gateways"][0]
-    made = _create_link(gateway_id, world["router"], name="ours")
+    made = create_link(gateway_id=gateway_id, router_id=world["router"], name="ours")
     [wire] = [link for link in cloud.list_peer_links(region=REGION, gateway_id=gateway_id) if link.id == made]
     real_insert = sync._insert_new_links
     stored: list[object] = []
