@@ -230,6 +230,7 @@ class Drift(models.Model):
         CREATED = "created", "Created outside dcportal"
         CHANGED = "changed", "Changed outside dcportal"
         DELETED = "deleted", "Deleted outside dcportal"
+        DUPLICATE = "duplicate", "Duplicate link to the same peer"
 
     peer_link = models.ForeignKey(PeerLink, on_delete=models.CASCADE, related_name="drifts")
     kind = models.CharField(max_length=10, choices=Kind.choices)

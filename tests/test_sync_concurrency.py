@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -71,18 +72,23 @@ def together(*actions: Callable[[], object]) -> list[object]:
 
 @pytest.fixture
 def world(simulator, settings) -> dict:
-    """Two gateways with a link each and a router in the simulator, synced once."""
+    """Two gateways with a link each (to a router of its own) in the simulator, synced once."""
     settings.CLOUD_ENDPOINT = simulator.base_url
     settings.CLOUD_REGIONS = [REGION]
     settings.CLOUD_MAX_RETRIES = 0
     sim = simulator.sim
     sim.set_config(transition_delay=0)
     gateways = [sim.add_gateway(name=f"gw-{i}", region=REGION, quota=20)["id"] for i in range(2)]
-    router = sim.add_router(name="er-1", region=REGION)["id"]
+    world = {"sim": sim, "base": simulator.base_url, "gateways": gateways}
     for gateway in gateways:
-        create_link(gateway_id=gateway, router_id=router, name=f"old-{gateway[:8]}")
+        create_link(gateway_id=gateway, router_id=new_router(world), name=f"old-{gateway[:8]}")
     assert sync_region(region=REGION).ok
-    return {"sim": sim, "base": simulator.base_url, "gateways": gateways, "router": router}
+    return world
+
+
+def new_router(world: dict) -> str:
+    """A router of its own for each new link: two links from one gateway to one peer are a duplicate."""
+    return world["sim"].add_router(name=f"er-{uuid.uuid4().hex[:8]}", region=REGION)["id"]
 
 
 def _links_in_cloud(gateway_ids: list[str]) -> set[str]:
@@ -147,7 +153,7 @@ def meet_in_the_write(monkeypatch) -> Callable[[], contextlib.AbstractContextMan
 
 def test_two_full_syncs_meeting_the_same_new_links_store_each_once(world, meet_in_the_write):
     new = [
-        create_link(gateway_id=gateway, router_id=world["router"], name=f"new-{i}-{gateway[:8]}")
+        create_link(gateway_id=gateway, router_id=new_router(world), name=f"new-{i}-{gateway[:8]}")
         for gateway in world["gateways"]
         for i in range(5)
     ]
@@ -163,10 +169,10 @@ def test_two_full_syncs_meeting_the_same_new_links_store_each_once(world, meet_i
 def test_a_full_sync_and_a_pending_recheck_together_store_each_link_once(world, meet_in_the_write):
     world["sim"].set_config(transition_delay=3600)
     gateway = world["gateways"][0]
-    pending = create_link(gateway_id=gateway, router_id=world["router"], name="pending")
+    pending = create_link(gateway_id=gateway, router_id=new_router(world), name="pending")
     assert sync_region(region=REGION).ok
     assert PeerLink.objects.get(cloud_id=pending).status == "PENDING_CREATE"
-    new = [create_link(gateway_id=gateway, router_id=world["router"], name=f"new-{i}") for i in range(5)]
+    new = [create_link(gateway_id=gateway, router_id=new_router(world), name=f"new-{i}") for i in range(5)]
     world["sim"].force_peer_link(pending, status="ACTIVE")
     world["sim"].set_faults(latency_ms=LATENCY_MS)
 
@@ -183,7 +189,7 @@ def test_a_full_sync_and_a_pending_recheck_together_store_each_link_once(world, 
 
 def test_a_recheck_while_another_sync_holds_the_region_is_merged(world):
     world["sim"].set_config(transition_delay=3600)
-    pending = create_link(gateway_id=world["gateways"][0], router_id=world["router"], name="pending")
+    pending = create_link(gateway_id=world["gateways"][0], router_id=new_router(world), name="pending")
     assert sync_region(region=REGION).ok
     world["sim"].force_peer_link(pending, status="ACTIVE")
     _hold_region(for_seconds=60)
@@ -199,7 +205,7 @@ def test_a_recheck_while_another_sync_holds_the_region_is_merged(world):
 
 
 def test_a_full_sync_while_another_holds_the_region_waits_and_then_runs(world):
-    added = create_link(gateway_id=world["gateways"][0], router_id=world["router"], name="added")
+    added = create_link(gateway_id=world["gateways"][0], router_id=new_router(world), name="added")
     _hold_region(for_seconds=60)
     refresh = Background(lambda: sync_region(region=REGION))
     time.sleep(0.5)
@@ -214,7 +220,7 @@ def test_a_full_sync_while_another_holds_the_region_waits_and_then_runs(world):
 
 def test_a_full_sync_waits_for_a_live_holder_no_longer_than_the_lease(world, settings):
     settings.SYNC_LEASE = 0.5
-    added = create_link(gateway_id=world["gateways"][0], router_id=world["router"], name="added")
+    added = create_link(gateway_id=world["gateways"][0], router_id=new_router(world), name="added")
     _hold_region(for_seconds=60)  # a holder that keeps renewing
     started = time.monotonic()
     result = sync_region(region=REGION)
@@ -255,7 +261,7 @@ def _database_url() -> str:
 def test_a_worker_killed_mid_sync_blocks_the_region_no_longer_than_the_lease(world, settings, tmp_path):
     lease = 1.5
     settings.SYNC_LEASE = lease
-    added = create_link(gateway_id=world["gateways"][0], router_id=world["router"], name="added")
+    added = create_link(gateway_id=world["gateways"][0], router_id=new_router(world), name="added")
     # The other process's first listing of links hangs: it dies holding the claim.
     world["sim"].queue_fault("latency", method="GET", path_contains="peer-links", latency_ms=10_000)
     env = {
@@ -301,7 +307,7 @@ def test_a_link_stored_by_the_executor_while_the_sync_writes_is_cached_once(worl
     if connection.vendor != "postgresql":
         pytest.skip("on SQLite the executor's write waits for the sync's: they cannot meet inside it")
     gateway_id = world["gateways"][0]
-    made = create_link(gateway_id=gateway_id, router_id=world["router"], name="ours")
+    made = create_link(gateway_id=gateway_id, router_id=new_router(world), name="ours")
     [wire] = [link for link in cloud.list_peer_links(region=REGION, gateway_id=gateway_id) if link.id == made]
     real_insert = sync._insert_new_links
     stored: list[object] = []

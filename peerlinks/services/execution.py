@@ -4,6 +4,13 @@ A change is claimed once (a stale claim whose worker died is resumed). Just befo
 request is re-checked against fresh cloud state; a resumed or retried execution looks for the link an
 earlier attempt may have made (so there is never a second link). Transient cloud errors are retried later
 with backoff; permanent ones end the request as failed with the cloud's code and message.
+
+Fencing: each claim or resume numbers its attempt (`ChangeRequest.attempts`). An attempt holds the change
+only while that number is current: `_hold` checks it under the row lock and renews the lease immediately
+before every cloud write and between the steps of a pre-check, and the reply of a write is recorded only
+if the attempt still holds the change then. A worker paused past CHANGE_EXECUTION_LEASE (a VM stall, swap,
+SIGSTOP) while another attempt resumed the change therefore sends nothing more, and its late reply never
+lands over newer state.
 """
 
 import logging
@@ -19,6 +26,7 @@ from django.utils import timezone
 from peerlinks import cloud
 from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink
 from peerlinks.services import dispatch, lifecycle
+from peerlinks.services.audit import record_audit
 from peerlinks.services.changes import UPDATE_FIELDS, link_summary
 from peerlinks.services.mirror import link_values, mark_gone, store_link
 
@@ -39,6 +47,10 @@ class _Precheck(Exception):
     """A fresh look at the cloud shows the change can no longer be made; nothing was sent."""
 
 
+class _Superseded(Exception):
+    """Another attempt took the change over while this one was paused past its lease: stand down."""
+
+
 def execute_change(*, change_id: int) -> ChangeRequest:
     """Claim an approved change and carry it out; then follow the link until its status is final."""
     claimed = _claim(change_id)
@@ -52,6 +64,8 @@ def execute_change(*, change_id: int) -> ChangeRequest:
             _send_update(change, resumed=resumed)
         else:
             _send_delete(change, resumed=resumed)
+    except _Superseded as exc:
+        return _stand_down(change, str(exc))
     except _Precheck as exc:
         return _finish(change, failed=True, error_code=PRECHECK_FAILED, error_msg=str(exc))
     except _Retry as exc:
@@ -104,6 +118,7 @@ def _send_create(change: ChangeRequest, *, resumed: bool) -> None:
     existing = _recheck_create(change, resumed=resumed)
     request_id = None
     if existing is None:
+        _hold(change)
         result = cloud.create_peer_link(
             region=gateway.region,
             gateway_id=gateway.cloud_id,
@@ -117,8 +132,8 @@ def _send_create(change: ChangeRequest, *, resumed: bool) -> None:
         if result.recovered:
             logger.warning("change %s: create reply lost; found link %s by lookup", change.pk, existing.id)
     with transaction.atomic():
+        locked = _held(change, reply=existing)
         row = store_link(gateway=gateway, link=existing)
-        locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
         lifecycle.apply(
             locked,
             "execute",
@@ -149,6 +164,7 @@ def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink 
         raise _Precheck(
             f"The gateway already has a peer link to this peer ({to_peer[0].name}); nothing was sent."
         )
+    _hold(change)
     fresh = cloud.show_global_dc_gateway(region=gateway.region, gateway_id=gateway.cloud_id)
     if str(fresh.status or "") != Gateway.Status.ACTIVE:
         raise _Precheck(
@@ -156,6 +172,7 @@ def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink 
         )
     if fresh.available_peer_link_count is not None and fresh.available_peer_link_count <= 0:
         raise _Precheck("The gateway has no peer-link quota left in the cloud; nothing was sent.")
+    _hold(change)
     if payload["peer_type"] == PeerLink.PeerType.ER:
         router = _show_peer(cloud.show_enterprise_router, region=payload["peer_region"], er_id=peer_id)
         if str(router.state or "") != EnterpriseRouter.AVAILABLE:
@@ -207,6 +224,7 @@ def _send_update(change: ChangeRequest, *, resumed: bool) -> None:
     else:
         if str(current.status) in PeerLink.PENDING_STATUSES:
             raise _Retry(f"The link is {current.status}; the rename waits until it is final.")
+        _hold(change)
         result = cloud.update_peer_link(
             region=change.gateway.region,
             gateway_id=change.gateway.cloud_id,
@@ -216,6 +234,7 @@ def _send_update(change: ChangeRequest, *, resumed: bool) -> None:
         )
         link, request_id = result.peer_link, result.request_id
     with transaction.atomic():
+        _held(change, reply=link)
         row = store_link(gateway=change.gateway, link=link)
         _executed(
             change,
@@ -232,6 +251,7 @@ def _send_delete(change: ChangeRequest, *, resumed: bool) -> None:
         _recheck_link(change, resumed=False)
     elif row is None:
         raise _Precheck("The link is no longer known here; nothing was sent.")
+    _hold(change)
     try:
         request_id = cloud.delete_peer_link(
             region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
@@ -241,6 +261,7 @@ def _send_delete(change: ChangeRequest, *, resumed: bool) -> None:
     except cloud.Conflict as exc:
         raise _Retry(f"The link is busy in the cloud ({exc.error_msg}); the delete waits.") from exc
     with transaction.atomic():
+        _held(change)
         _executed(change, on=row, request_id=request_id, before=link_summary(row))
 
 
@@ -265,6 +286,47 @@ def _executed(
         cloud_request_id=request_id,
     )
     change.cloud_request_ids = locked.cloud_request_ids
+
+
+def _hold(change: ChangeRequest) -> None:
+    """Renew this attempt's lease if it still holds the change, checked under the row lock; else stand down.
+
+    One conditional UPDATE: the database locks the row, re-checks state and attempt, and stamps the sign
+    of life that keeps the scheduler from resuming the change. Called immediately before every cloud
+    write and between the steps of a pre-check (each step can take a cloud call's full timeout).
+    """
+    held = ChangeRequest.objects.filter(
+        pk=change.pk, state=ChangeRequest.State.EXECUTING, attempts=change.attempts
+    ).update(updated_at=timezone.now())
+    if not held:
+        raise _Superseded(f"attempt {change.attempts} no longer holds the change; nothing was sent")
+
+
+def _held(change: ChangeRequest, *, reply: "cloud.PeerLink | None" = None) -> ChangeRequest:
+    """Lock the change to record a cloud reply, if this attempt still holds it (in the open transaction).
+
+    A worker paused between its write and this point finds another attempt took over: its reply is
+    discarded (it is older than what the other attempt or the sync recorded).
+    """
+    locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+    if locked.state != ChangeRequest.State.EXECUTING or locked.attempts != change.attempts:
+        link = f" (link {reply.id}, {reply.status})" if reply is not None else ""
+        raise _Superseded(
+            f"attempt {change.attempts} no longer holds the change; its cloud reply{link} was discarded"
+        )
+    return locked
+
+
+def _stand_down(change: ChangeRequest, why: str) -> ChangeRequest:
+    """A superseded attempt stops here: logged and audited, nothing else written."""
+    logger.warning("change %s: %s (paused past CHANGE_EXECUTION_LEASE?)", change.pk, why)
+    record_audit(
+        action="change.attempt_superseded",
+        obj=change,
+        change=change,
+        after={"attempt": change.attempts, "detail": why},
+    )
+    return ChangeRequest.objects.get(pk=change.pk)
 
 
 def _with_request_id(change: ChangeRequest, request_id: str | None) -> list[str]:

@@ -129,6 +129,12 @@ def apply_link(row: PeerLink, values: dict, *, now: datetime) -> tuple[list[str]
     return changed, transition
 
 
+def is_older(values: dict, *, than: PeerLink) -> bool:
+    """Whether `values` (from `link_values`) describe the link as it was before the row's state."""
+    theirs, ours = values["cloud_updated_at"], than.cloud_updated_at
+    return theirs is not None and ours is not None and theirs < ours
+
+
 def first_status(row: PeerLink, *, now: datetime) -> StatusChange:
     """The status a link had when dcportal first saw it."""
     return StatusChange(peer_link=row, to_status=row.status, reason=row.reason, observed_at=now)
@@ -137,7 +143,9 @@ def first_status(row: PeerLink, *, now: datetime) -> StatusChange:
 def store_link(*, gateway: Gateway, link: "cloud.PeerLink") -> PeerLink:
     """Write what the cloud just said about one link into the cache, with its status history.
 
-    Call inside a transaction: the row stays locked until it commits.
+    A reply older than what the row holds (the cloud's `updated_at` before the row's: a slow call
+    answered after a sync or another attempt recorded newer state) is not written. Call inside a
+    transaction: the row stays locked until it commits.
     """
     values = link_values(link)
     now = timezone.now()
@@ -153,6 +161,8 @@ def store_link(*, gateway: Gateway, link: "cloud.PeerLink") -> PeerLink:
         except IntegrityError:
             # A sync stored it a moment ago; update that row instead.
             row = PeerLink.objects.select_for_update().get(cloud_id=link.id)
+    if is_older(values, than=row):
+        return row
     changed, transition = apply_link(row, values, now=now)
     if transition is not None:
         transition.save()

@@ -424,7 +424,10 @@ def _apply_links(
         ChangeRequest.objects.filter(gateway_id__in=synced_gateway_pks)
         .filter(Q(finished_at__isnull=True) | Q(finished_at__gte=now - EXPLAINS_FOR))
         .filter(state__in=lifecycle.MAY_HAVE_REACHED_CLOUD)
+        .select_related("peer_link")
     )
+    # Each create of ours explains one link at most: the one it recorded, or else the first seen.
+    explaining: set[int] = set()
     to_create: list[tuple[Gateway, str, dict]] = []
     created_outside: list[tuple[str, dict]] = []
     to_update: list[PeerLink] = []
@@ -444,7 +447,7 @@ def _apply_links(
             if row is None:
                 to_create.append((gateway, link.id, values))
                 if gateway_id not in first_look and not _explained_create(
-                    ours, gateway=gateway, values=values
+                    ours, gateway=gateway, link_id=link.id, values=values, used=explaining
                 ):
                     created_outside.append((link.id, values))
                 continue
@@ -481,13 +484,18 @@ def _apply_links(
     if to_create:
         _insert_new_links(to_create, now=now)
         _record_first_statuses(gateway_pks=synced_gateway_pks, now=now)
+    duplicates = _duplicates(links_by_gateway, gateways=gateways, ours=ours)
     if created_outside:
-        ids = [cloud_id for cloud_id, _ in created_outside]
+        ids = [cloud_id for cloud_id, _ in created_outside if cloud_id not in duplicates]
         new_rows = PeerLink.objects.in_bulk(ids, field_name="cloud_id")
         for cloud_id, values in created_outside:
+            if cloud_id in duplicates:
+                continue  # reported below, as what it is
             row = new_rows[cloud_id]
             drifts.append(Drift(peer_link=row, kind=Drift.Kind.CREATED, detail={"name": row.name}))
             audits.append(_audit("peer_link.created_outside", row, after=values, now=now))
+    if duplicates:
+        _report_duplicates(duplicates, drifts=drifts, audits=audits, now=now)
     # Only rows that changed are rewritten (in pk order, as locked); the rest get their freshness stamp
     # in one statement.
     if to_update:
@@ -596,14 +604,80 @@ def _audit(
     return audit_event(action=action, obj=row, actor_name="sync", before=before, after=after, at=now)
 
 
-def _explained_create(ours: list[ChangeRequest], *, gateway: Gateway, values: dict) -> bool:
-    return any(
-        cr.kind == ChangeRequest.Kind.CREATE
-        and cr.gateway_id == gateway.pk
-        and cr.payload.get("name") == values["name"]
-        and cr.payload.get("peer_gateway_id") == values["peer_gateway_id"]
-        for cr in ours
+def _explained_create(
+    ours: list[ChangeRequest], *, gateway: Gateway, link_id: str, values: dict, used: set[int]
+) -> bool:
+    """A create of ours made this link: the one it recorded, or (not recorded yet) the first one seen with
+    its name and peer. A create explains one link only: a second link it would match is a duplicate."""
+    for cr in ours:
+        if not (
+            cr.kind == ChangeRequest.Kind.CREATE
+            and cr.gateway_id == gateway.pk
+            and cr.payload.get("name") == values["name"]
+            and cr.payload.get("peer_gateway_id") == values["peer_gateway_id"]
+        ):
+            continue
+        recorded = cr.peer_link.cloud_id if cr.peer_link is not None else None
+        if recorded == link_id or (recorded is None and cr.pk not in used):
+            used.add(cr.pk)
+            return True
+    return False
+
+
+def _duplicates(
+    links_by_gateway: dict[str, list["cloud.PeerLink"]],
+    *,
+    gateways: dict[str, Gateway],
+    ours: list[ChangeRequest],
+) -> dict[str, tuple["cloud.PeerLink", "cloud.PeerLink"]]:
+    """Links that repeat another link of their gateway to the same peer: {duplicate id: (duplicate, first)}.
+
+    dcportal never makes two (the executor's pre-check refuses it); two exist only when something went
+    wrong (an outside tool, or a create sent twice). The oldest is the original. Not counted: a link one
+    of our deletes is taking away (a delete-then-create is not a duplicate), and Cloud Connect's links,
+    which Cloud Connect manages beside the gateway's own.
+    """
+    leaving = {cr.peer_link.cloud_id for cr in ours if cr.kind == ChangeRequest.Kind.DELETE and cr.peer_link}
+    found: dict[str, tuple[cloud.PeerLink, cloud.PeerLink]] = {}
+    for gateway_id, links in links_by_gateway.items():
+        if gateway_id not in gateways:
+            continue
+        by_peer: dict[str, list[cloud.PeerLink]] = {}
+        for link in links:
+            peer = link.peer_site.gateway_id if link.peer_site else None
+            if peer and link.id not in leaving and str(link.create_owner or "") != "cc":
+                by_peer.setdefault(peer, []).append(link)
+        for same in by_peer.values():
+            if len(same) < 2:
+                continue
+            same.sort(key=lambda link: (link.created_time is None, link.created_time or 0, link.id))
+            for duplicate in same[1:]:
+                found[duplicate.id] = (duplicate, same[0])
+    return found
+
+
+def _report_duplicates(
+    duplicates: dict[str, tuple["cloud.PeerLink", "cloud.PeerLink"]],
+    *,
+    drifts: list[Drift],
+    audits: list[AuditEvent],
+    now: datetime,
+) -> None:
+    """A drift (listed on the dashboard) and an audit event for each duplicate not reported before."""
+    rows = PeerLink.objects.in_bulk(list(duplicates), field_name="cloud_id")
+    reported = set(
+        Drift.objects.filter(kind=Drift.Kind.DUPLICATE, peer_link__in=rows.values()).values_list(
+            "peer_link__cloud_id", flat=True
+        )
     )
+    for cloud_id, (link, first) in duplicates.items():
+        row = rows.get(cloud_id)
+        if row is None or cloud_id in reported:
+            continue
+        detail = {"name": link.name or "", "peer": row.peer_gateway_id, "duplicate_of": first.id}
+        detail["duplicate_of_name"] = first.name or ""
+        drifts.append(Drift(peer_link=row, kind=Drift.Kind.DUPLICATE, detail=detail))
+        audits.append(_audit("peer_link.duplicate", row, after=detail, now=now))
 
 
 def _explained_update(ours: list[ChangeRequest], *, row: PeerLink, values: dict) -> bool:
