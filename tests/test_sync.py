@@ -211,6 +211,85 @@ def test_a_link_created_through_dcportal_is_not_drift(empty, engineer):
     assert not Drift.objects.exists()
 
 
+def test_a_create_of_ours_sent_twice_explains_one_link_and_the_other_is_reported_as_a_duplicate(
+    empty, engineer
+):
+    from peerlinks.models import ChangeRequest
+
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    router_id = add_router(empty, name="er-a")
+    sync_region(region=REGION)
+    ChangeRequest.objects.create(
+        kind="create",
+        state="executing",
+        requested_by=engineer,
+        gateway=Gateway.objects.get(cloud_id=gateway_id),
+        payload={"name": "ours", "peer_gateway_id": router_id},
+    )
+    first = create_link(gateway_id=gateway_id, router_id=router_id, name="ours")
+    second = create_link(gateway_id=gateway_id, router_id=router_id, name="ours")
+    assert sync_region(region=REGION).links_created == 2
+
+    # Which of the two the create made cannot be known: one is explained, the other is the duplicate.
+    drift = Drift.objects.get()
+    assert drift.kind == Drift.Kind.DUPLICATE
+    duplicate, original = drift.peer_link.cloud_id, drift.detail["duplicate_of"]
+    assert {duplicate, original} == {first, second}
+    event = AuditEvent.objects.get(action="peer_link.duplicate")
+    assert event.object_id == duplicate and event.after["duplicate_of"] == original
+    assert not AuditEvent.objects.filter(action="peer_link.created_outside").exists()
+
+    # Reported once, not at every sync.
+    sync_region(region=REGION)
+    assert Drift.objects.count() == 1
+    assert AuditEvent.objects.filter(action="peer_link.duplicate").count() == 1
+
+
+def test_a_create_of_ours_that_recorded_its_link_explains_no_other(empty, engineer):
+    from peerlinks.models import ChangeRequest
+
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    router_id = add_router(empty, name="er-a")
+    recorded = create_link(gateway_id=gateway_id, router_id=router_id, name="ours")
+    sync_region(region=REGION)
+    ChangeRequest.objects.create(
+        kind="create",
+        state="executing",
+        requested_by=engineer,
+        gateway=Gateway.objects.get(cloud_id=gateway_id),
+        payload={"name": "ours", "peer_gateway_id": router_id},
+        peer_link=PeerLink.objects.get(cloud_id=recorded),
+    )
+    # A worker paused past its lease sends its create after another attempt made and recorded the link.
+    late = create_link(gateway_id=gateway_id, router_id=router_id, name="ours")
+    sync_region(region=REGION)
+    assert list(Drift.objects.values_list("kind", "peer_link__cloud_id")) == [(Drift.Kind.DUPLICATE, late)]
+
+
+def test_two_links_to_one_peer_made_outside_are_a_creation_and_a_duplicate_on_the_dashboard(
+    empty, client, viewer
+):
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    router_id = add_router(empty, name="er-a")
+    sync_region(region=REGION)
+    first = create_link(gateway_id=gateway_id, router_id=router_id, name="one")
+    second = create_link(gateway_id=gateway_id, router_id=router_id, name="two")
+    sync_region(region=REGION)
+    kinds = dict(Drift.objects.values_list("peer_link__cloud_id", "kind"))
+    assert kinds == {first: Drift.Kind.CREATED, second: Drift.Kind.DUPLICATE}
+
+    client.force_login(viewer)
+    page = client.get("/").content.decode()
+    assert "Duplicate link to the same peer" in page
+    assert "repeats <strong>one</strong>" in page
+
+
+def test_a_cloud_connect_link_beside_the_gateways_own_to_the_same_peer_is_no_duplicate(demo):
+    sync_all()
+    sync_all()
+    assert not Drift.objects.filter(kind=Drift.Kind.DUPLICATE).exists()
+
+
 def test_links_of_a_gateway_gone_from_the_cloud_are_marked_gone(demo):
     sync_all(regions=[REGION])
     gateway = Gateway.objects.filter(project__region=REGION, peer_links__isnull=False).distinct().first()

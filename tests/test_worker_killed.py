@@ -1,4 +1,6 @@
-"""Nothing is lost when a worker dies mid-execution: a restart resumes the change, without a second create.
+"""Nothing is lost when a worker dies mid-execution: a restart resumes the change, without a second create;
+and nothing is done twice when a worker is only paused (SIGSTOP, as a VM stall or swap would) past its lease
+while another attempt resumes the change: the late worker sends nothing and its stale reply is discarded.
 
 A real `manage.py db_worker` runs the change against the simulator and is killed (SIGKILL: no cleanup)
 while the request is executing; a new worker plus the scheduler's resume pass finish it. The worker opens
@@ -19,6 +21,7 @@ import pytest
 import requests
 from django.core.management import call_command
 from django.db import connection
+from django_tasks_db.models import DBTaskResult
 
 from peerlinks import cloud
 from peerlinks.models import AuditEvent, ChangeRequest, Gateway
@@ -219,3 +222,86 @@ def test_worker_killed_while_following_the_new_link_resumes_and_only_follows(wor
     _assert_one_link_and_resumed(world, change)
     assert len(change.cloud_request_ids) == 1  # the one create, from the first attempt
     assert AuditEvent.objects.filter(action="peer_link.created").count() == 1
+
+
+def _pause(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGSTOP)
+
+
+def _wait_for_tasks_to_end() -> None:
+    """Every task the workers took has ended (the woken worker's included)."""
+    poll_until(
+        lambda: not DBTaskResult.objects.filter(status="RUNNING").exists(),
+        what="the workers' tasks to end",
+        timeout=20,
+    )
+
+
+def _superseded_events(change: ChangeRequest) -> list[AuditEvent]:
+    return list(change.audit_events.filter(action="change.attempt_superseded"))
+
+
+def test_a_worker_paused_past_its_lease_in_the_precheck_sends_no_create_after_another_took_over(
+    world, engineer, start_worker
+):
+    # The last look before the create (the router's state) answers slowly; the worker is paused while it
+    # waits, longer than its lease, and another worker resumes the change and makes the link.
+    _queue_fault(
+        world["base"],
+        fault="latency",
+        latency_ms=CREATE_LATENCY_MS,
+        method="GET",
+        path_contains=world["router_id"],
+    )
+    change = _submit_create(world, engineer)
+    first = start_worker()
+    poll_until(lambda: _fault_taken(world["base"]), what="the worker to look at the router", timeout=15)
+    _pause(first)
+    try:
+        _resume(change, start_worker)
+        _assert_one_link_and_resumed(world, change)
+    finally:
+        first.send_signal(signal.SIGCONT)
+
+    # The paused worker wakes up with the router's answer: it finds its attempt superseded and stands down.
+    _wait_for_tasks_to_end()
+    assert _links_in_cloud(world["base"]) == 1
+    assert len(_state(change).cloud_request_ids) == 1  # the resumed attempt's create only
+    (event,) = _superseded_events(change)
+    assert event.after["attempt"] == 1
+    assert "nothing was sent" in event.after["detail"]
+    assert first.poll() is None  # the worker itself carries on
+
+
+def test_a_late_create_reply_never_lands_over_the_link_another_attempt_recorded(
+    world, engineer, start_worker
+):
+    # The create reaches the cloud but its reply (PENDING_CREATE) is slow; the worker is paused meanwhile.
+    # Another attempt adopts the link and follows it to ACTIVE; then the paused worker wakes with its reply.
+    _queue_fault(
+        world["base"],
+        fault="latency",
+        latency_ms=CREATE_LATENCY_MS,
+        method="POST",
+        path_contains="peer-links",
+    )
+    change = _submit_create(world, engineer)
+    first = start_worker()
+    poll_until(lambda: _fault_taken(world["base"]), what="the worker to send the create", timeout=15)
+    _pause(first)
+    try:
+        _resume(change, start_worker)
+        _assert_one_link_and_resumed(world, change)
+    finally:
+        first.send_signal(signal.SIGCONT)
+
+    _wait_for_tasks_to_end()
+    link = _state(change).peer_link
+    link.refresh_from_db()
+    assert link.status == "ACTIVE"
+    # No false step back in the link's history.
+    assert not link.status_changes.filter(from_status="ACTIVE").exists()
+    assert _state(change).state == ChangeRequest.State.DONE
+    assert _links_in_cloud(world["base"]) == 1
+    (event,) = _superseded_events(change)
+    assert "PENDING_CREATE" in event.after["detail"] and "discarded" in event.after["detail"]

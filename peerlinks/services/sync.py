@@ -428,6 +428,7 @@ def _apply_links(
     )
     # Each create of ours explains one link at most: the one it recorded, or else the first seen.
     explaining: set[int] = set()
+    known = set(cached)  # links cached before or made by a change of ours: originals, not duplicates
     to_create: list[tuple[Gateway, str, dict]] = []
     created_outside: list[tuple[str, dict]] = []
     to_update: list[PeerLink] = []
@@ -446,9 +447,9 @@ def _apply_links(
             row = cached.get(link.id)
             if row is None:
                 to_create.append((gateway, link.id, values))
-                if gateway_id not in first_look and not _explained_create(
-                    ours, gateway=gateway, link_id=link.id, values=values, used=explaining
-                ):
+                if _explained_create(ours, gateway=gateway, link_id=link.id, values=values, used=explaining):
+                    known.add(link.id)
+                elif gateway_id not in first_look:
                     created_outside.append((link.id, values))
                 continue
             if _newer_than_fetch(row, fetched_at):
@@ -484,7 +485,7 @@ def _apply_links(
     if to_create:
         _insert_new_links(to_create, now=now)
         _record_first_statuses(gateway_pks=synced_gateway_pks, now=now)
-    duplicates = _duplicates(links_by_gateway, gateways=gateways, ours=ours)
+    duplicates = _duplicates(links_by_gateway, gateways=gateways, ours=ours, known=known)
     if created_outside:
         ids = [cloud_id for cloud_id, _ in created_outside if cloud_id not in duplicates]
         new_rows = PeerLink.objects.in_bulk(ids, field_name="cloud_id")
@@ -629,16 +630,19 @@ def _duplicates(
     *,
     gateways: dict[str, Gateway],
     ours: list[ChangeRequest],
-) -> dict[str, tuple["cloud.PeerLink", "cloud.PeerLink"]]:
-    """Links that repeat another link of their gateway to the same peer: {duplicate id: (duplicate, first)}.
+    known: set[str],
+) -> dict[str, tuple["cloud.PeerLink", "cloud.PeerLink", bool]]:
+    """Links that repeat another link of their gateway to the same peer.
 
-    dcportal never makes two (the executor's pre-check refuses it); two exist only when something went
-    wrong (an outside tool, or a create sent twice). The oldest is the original. Not counted: a link one
-    of our deletes is taking away (a delete-then-create is not a duplicate), and Cloud Connect's links,
-    which Cloud Connect manages beside the gateway's own.
+    {duplicate id: (duplicate, original, reported before)}. dcportal never makes two (the executor's
+    pre-check refuses it); two exist only when something went wrong (an outside tool, or a create sent
+    twice). The original is, in this order: not reported as a duplicate before (so the answer stays the
+    same from one sync to the next), `known` (cached before, or made by a change of ours), the oldest.
+    Not counted: a link one of our deletes is taking away (a delete-then-create is not a duplicate), and
+    Cloud Connect's links, which Cloud Connect manages beside the gateway's own.
     """
     leaving = {cr.peer_link.cloud_id for cr in ours if cr.kind == ChangeRequest.Kind.DELETE and cr.peer_link}
-    found: dict[str, tuple[cloud.PeerLink, cloud.PeerLink]] = {}
+    groups: list[list[cloud.PeerLink]] = []
     for gateway_id, links in links_by_gateway.items():
         if gateway_id not in gateways:
             continue
@@ -647,35 +651,48 @@ def _duplicates(
             peer = link.peer_site.gateway_id if link.peer_site else None
             if peer and link.id not in leaving and str(link.create_owner or "") != "cc":
                 by_peer.setdefault(peer, []).append(link)
-        for same in by_peer.values():
-            if len(same) < 2:
-                continue
-            same.sort(key=lambda link: (link.created_time is None, link.created_time or 0, link.id))
-            for duplicate in same[1:]:
-                found[duplicate.id] = (duplicate, same[0])
+        groups.extend(same for same in by_peer.values() if len(same) > 1)
+    if not groups:
+        return {}
+    reported = set(
+        Drift.objects.filter(
+            kind=Drift.Kind.DUPLICATE, peer_link__cloud_id__in=[link.id for same in groups for link in same]
+        ).values_list("peer_link__cloud_id", flat=True)
+    )
+    found: dict[str, tuple[cloud.PeerLink, cloud.PeerLink, bool]] = {}
+    for same in groups:
+        same.sort(
+            key=lambda link: (
+                link.id in reported,
+                link.id not in known,
+                link.created_time is None,
+                link.created_time or 0,
+                link.id,
+            )
+        )
+        for duplicate in same[1:]:
+            found[duplicate.id] = (duplicate, same[0], duplicate.id in reported)
     return found
 
 
 def _report_duplicates(
-    duplicates: dict[str, tuple["cloud.PeerLink", "cloud.PeerLink"]],
+    duplicates: dict[str, tuple["cloud.PeerLink", "cloud.PeerLink", bool]],
     *,
     drifts: list[Drift],
     audits: list[AuditEvent],
     now: datetime,
 ) -> None:
     """A drift (listed on the dashboard) and an audit event for each duplicate not reported before."""
-    rows = PeerLink.objects.in_bulk(list(duplicates), field_name="cloud_id")
-    reported = set(
-        Drift.objects.filter(kind=Drift.Kind.DUPLICATE, peer_link__in=rows.values()).values_list(
-            "peer_link__cloud_id", flat=True
-        )
-    )
-    for cloud_id, (link, first) in duplicates.items():
-        row = rows.get(cloud_id)
-        if row is None or cloud_id in reported:
-            continue
-        detail = {"name": link.name or "", "peer": row.peer_gateway_id, "duplicate_of": first.id}
-        detail["duplicate_of_name"] = first.name or ""
+    new = {cloud_id: pair for cloud_id, (*pair, reported) in duplicates.items() if not reported}
+    rows = PeerLink.objects.in_bulk(list(new), field_name="cloud_id")
+    for cloud_id, (link, original) in new.items():
+        row = rows[cloud_id]
+        detail = {
+            "name": link.name or "",
+            "peer": row.peer_gateway_id,
+            "duplicate_of": original.id,
+            "duplicate_of_name": original.name or "",
+        }
         drifts.append(Drift(peer_link=row, kind=Drift.Kind.DUPLICATE, detail=detail))
         audits.append(_audit("peer_link.duplicate", row, after=detail, now=now))
 
