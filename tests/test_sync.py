@@ -73,6 +73,21 @@ def create_link(*, gateway_id: str, router_id: str, name: str) -> str:
     ).peer_link.id
 
 
+def _create_of_ours(engineer, *, gateway_id: str, router_id: str, recorded: str | None = None) -> None:
+    """A create request of dcportal's for a link named "ours", executing (and, if given, having recorded
+    the link it made)."""
+    from peerlinks.models import ChangeRequest
+
+    ChangeRequest.objects.create(
+        kind="create",
+        state="executing",
+        requested_by=engineer,
+        gateway=Gateway.objects.get(cloud_id=gateway_id),
+        payload={"name": "ours", "peer_gateway_id": router_id},
+        peer_link=PeerLink.objects.get(cloud_id=recorded) if recorded else None,
+    )
+
+
 def snapshot() -> dict:
     return {
         "gateways": sorted(Gateway.objects.values_list("cloud_id", "name", "status", "gone_at")),
@@ -194,18 +209,10 @@ def test_a_link_created_outside_dcportal_is_drift_of_kind_created(empty):
 
 
 def test_a_link_created_through_dcportal_is_not_drift(empty, engineer):
-    from peerlinks.models import ChangeRequest
-
     gateway_id = _add_gateway(empty, name="gw-a", quota=3)
     router_id = add_router(empty, name="er-a")
     sync_region(region=REGION)
-    ChangeRequest.objects.create(
-        kind="create",
-        state="executing",
-        requested_by=engineer,
-        gateway=Gateway.objects.get(cloud_id=gateway_id),
-        payload={"name": "ours", "peer_gateway_id": router_id},
-    )
+    _create_of_ours(engineer, gateway_id=gateway_id, router_id=router_id)
     create_link(gateway_id=gateway_id, router_id=router_id, name="ours")
     assert sync_region(region=REGION).links_created == 1
     assert not Drift.objects.exists()
@@ -214,18 +221,10 @@ def test_a_link_created_through_dcportal_is_not_drift(empty, engineer):
 def test_a_create_of_ours_sent_twice_explains_one_link_and_the_other_is_reported_as_a_duplicate(
     empty, engineer
 ):
-    from peerlinks.models import ChangeRequest
-
     gateway_id = _add_gateway(empty, name="gw-a", quota=3)
     router_id = add_router(empty, name="er-a")
     sync_region(region=REGION)
-    ChangeRequest.objects.create(
-        kind="create",
-        state="executing",
-        requested_by=engineer,
-        gateway=Gateway.objects.get(cloud_id=gateway_id),
-        payload={"name": "ours", "peer_gateway_id": router_id},
-    )
+    _create_of_ours(engineer, gateway_id=gateway_id, router_id=router_id)
     first = create_link(gateway_id=gateway_id, router_id=router_id, name="ours")
     second = create_link(gateway_id=gateway_id, router_id=router_id, name="ours")
     assert sync_region(region=REGION).links_created == 2
@@ -246,20 +245,11 @@ def test_a_create_of_ours_sent_twice_explains_one_link_and_the_other_is_reported
 
 
 def test_a_create_of_ours_that_recorded_its_link_explains_no_other(empty, engineer):
-    from peerlinks.models import ChangeRequest
-
     gateway_id = _add_gateway(empty, name="gw-a", quota=3)
     router_id = add_router(empty, name="er-a")
     recorded = create_link(gateway_id=gateway_id, router_id=router_id, name="ours")
     sync_region(region=REGION)
-    ChangeRequest.objects.create(
-        kind="create",
-        state="executing",
-        requested_by=engineer,
-        gateway=Gateway.objects.get(cloud_id=gateway_id),
-        payload={"name": "ours", "peer_gateway_id": router_id},
-        peer_link=PeerLink.objects.get(cloud_id=recorded),
-    )
+    _create_of_ours(engineer, gateway_id=gateway_id, router_id=router_id, recorded=recorded)
     # A worker paused past its lease sends its create after another attempt made and recorded the link.
     late = create_link(gateway_id=gateway_id, router_id=router_id, name="ours")
     sync_region(region=REGION)

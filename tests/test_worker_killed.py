@@ -167,22 +167,33 @@ def _assert_one_link_and_resumed(world: dict, change: ChangeRequest) -> None:
     assert change.attempts == 2
 
 
+def _first_worker_held_up(
+    world: dict, engineer, start_worker: Callable[[], subprocess.Popen], *, method: str, path_contains: str
+) -> tuple[ChangeRequest, subprocess.Popen]:
+    """Submit a create and start a worker on it; return once the worker waits on a slow answer of the
+    cloud (`method` to a path containing `path_contains`)."""
+    _queue_fault(
+        world["base"],
+        fault="latency",
+        latency_ms=CREATE_LATENCY_MS,
+        method=method,
+        path_contains=path_contains,
+    )
+    change = _submit_create(world, engineer)
+    first = start_worker()
+    poll_until(lambda: _fault_taken(world["base"]), what="the worker to reach the slow call", timeout=15)
+    assert _state(change).state == ChangeRequest.State.EXECUTING
+    return change, first
+
+
 def test_worker_killed_while_its_create_is_in_flight_resumes_without_a_second_create(
     world, engineer, start_worker
 ):
     # The cloud takes the create but answers slowly; the worker dies before it hears back, so the
     # portal never learns the link's id.
-    _queue_fault(
-        world["base"],
-        fault="latency",
-        latency_ms=CREATE_LATENCY_MS,
-        method="POST",
-        path_contains="peer-links",
+    change, first = _first_worker_held_up(
+        world, engineer, start_worker, method="POST", path_contains="peer-links"
     )
-    change = _submit_create(world, engineer)
-    first = start_worker()
-    poll_until(lambda: _fault_taken(world["base"]), what="the worker to send the create", timeout=15)
-    assert _state(change).state == ChangeRequest.State.EXECUTING
     _kill(first)
 
     assert _state(change).peer_link is None  # nothing recorded
@@ -224,8 +235,17 @@ def test_worker_killed_while_following_the_new_link_resumes_and_only_follows(wor
     assert AuditEvent.objects.filter(action="peer_link.created").count() == 1
 
 
-def _pause(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGSTOP)
+def _paused_while_another_resumes(
+    first: subprocess.Popen, change: ChangeRequest, world: dict, start_worker: Callable[[], subprocess.Popen]
+) -> None:
+    """Pause the first worker (SIGSTOP) past its lease while another resumes the change and finishes it;
+    then let the first one go on (SIGCONT)."""
+    first.send_signal(signal.SIGSTOP)
+    try:
+        _resume(change, start_worker)
+        _assert_one_link_and_resumed(world, change)
+    finally:
+        first.send_signal(signal.SIGCONT)
 
 
 def _wait_for_tasks_to_end() -> None:
@@ -246,22 +266,10 @@ def test_a_worker_paused_past_its_lease_in_the_precheck_sends_no_create_after_an
 ):
     # The last look before the create (the router's state) answers slowly; the worker is paused while it
     # waits, longer than its lease, and another worker resumes the change and makes the link.
-    _queue_fault(
-        world["base"],
-        fault="latency",
-        latency_ms=CREATE_LATENCY_MS,
-        method="GET",
-        path_contains=world["router_id"],
+    change, first = _first_worker_held_up(
+        world, engineer, start_worker, method="GET", path_contains=world["router_id"]
     )
-    change = _submit_create(world, engineer)
-    first = start_worker()
-    poll_until(lambda: _fault_taken(world["base"]), what="the worker to look at the router", timeout=15)
-    _pause(first)
-    try:
-        _resume(change, start_worker)
-        _assert_one_link_and_resumed(world, change)
-    finally:
-        first.send_signal(signal.SIGCONT)
+    _paused_while_another_resumes(first, change, world, start_worker)
 
     # The paused worker wakes up with the router's answer: it finds its attempt superseded and stands down.
     _wait_for_tasks_to_end()
@@ -278,22 +286,10 @@ def test_a_late_create_reply_never_lands_over_the_link_another_attempt_recorded(
 ):
     # The create reaches the cloud but its reply (PENDING_CREATE) is slow; the worker is paused meanwhile.
     # Another attempt adopts the link and follows it to ACTIVE; then the paused worker wakes with its reply.
-    _queue_fault(
-        world["base"],
-        fault="latency",
-        latency_ms=CREATE_LATENCY_MS,
-        method="POST",
-        path_contains="peer-links",
+    change, first = _first_worker_held_up(
+        world, engineer, start_worker, method="POST", path_contains="peer-links"
     )
-    change = _submit_create(world, engineer)
-    first = start_worker()
-    poll_until(lambda: _fault_taken(world["base"]), what="the worker to send the create", timeout=15)
-    _pause(first)
-    try:
-        _resume(change, start_worker)
-        _assert_one_link_and_resumed(world, change)
-    finally:
-        first.send_signal(signal.SIGCONT)
+    _paused_while_another_resumes(first, change, world, start_worker)
 
     _wait_for_tasks_to_end()
     link = _state(change).peer_link
