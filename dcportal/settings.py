@@ -171,6 +171,8 @@ if os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip():
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _PROD)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", _PROD)
+# Error pages (DEBUG on) and error reports hide every credential, the cloud's AK/SK included.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dcportal.error_reports.CredentialsHiddenFilter"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
