@@ -1,12 +1,19 @@
 """Attacks on a running site: error pages with DEBUG on, cloud error text quoting the access key, login
 lockout behind the TLS proxy, formulas in the CSV export, cached private pages, line breaks in mail."""
 
+import json
 import os
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from django.test import Client
+from django.urls import reverse
 
+from peerlinks import cloud
 from peerlinks.checks import check_debug_against_the_cloud
+from peerlinks.models import CloudProject
+from peerlinks.services.sync import sync_region
 from tests.test_security import run_manage
 
 # --- error pages with DEBUG on ------------------------------------------------------------------------
@@ -78,3 +85,75 @@ def test_debug_against_the_simulator_or_without_debug_is_no_warning(settings):
     assert [w.id for w in check_debug_against_the_cloud()] == ["peerlinks.W002"]
     settings.DEBUG = False
     assert check_debug_against_the_cloud() == []
+
+
+# --- cloud error text quoting the access key --------------------------------------------------------
+
+UNKNOWN_AK = "QZXUNKNOWNAK00000001"
+
+
+@pytest.fixture
+def unknown_key_cloud(simulator, settings, transactional_db):
+    """The portal signing with an access key the cloud (the simulator) does not know."""
+    settings.CLOUD_ENDPOINT = simulator.base_url
+    settings.CLOUD_AUTH = "aksk"
+    settings.CLOUD_SDK_AK = UNKNOWN_AK
+    settings.CLOUD_SDK_SK = "QzxSkOfAnAkTheCloudDoesNotKnow0000000000"
+    settings.CLOUD_REGIONS = ["cn-north-4"]
+    settings.CLOUD_PROJECT_IDS = {}
+    cloud.clear_caches()
+    yield simulator
+    cloud.clear_caches()
+
+
+def test_the_simulator_quotes_an_unknown_access_key_as_huaweis_gateway_does(simulator):
+    from dcsim.auth import sign_headers
+
+    headers = sign_headers(
+        method="GET",
+        host=urlsplit(simulator.base_url).netloc,
+        path="/v3/projects",
+        query="name=cn-north-4",
+        access_key=UNKNOWN_AK,
+        secret_key="whatever",
+    )
+    response = requests.get(f"{simulator.base_url}/v3/projects?name=cn-north-4", headers=headers, timeout=5)
+    assert response.status_code == 401
+    assert response.json()["error_code"] == "APIGW.0301"
+    assert response.json()["error_msg"] == (
+        f"Incorrect IAM authentication information: Get secretKey failed,ak:{UNKNOWN_AK},err:ak not exist"
+    )
+
+
+def test_a_sync_with_an_unknown_access_key_never_shows_stores_or_logs_the_key(
+    unknown_key_cloud, client, viewer, caplog
+):
+    caplog.set_level("DEBUG")
+    result = sync_region(region="cn-north-4")
+    assert not result.ok
+    sync_error = CloudProject.objects.get(region="cn-north-4").sync_error
+    client.force_login(viewer)
+    page = client.get(reverse("peerlinks:home")).content.decode()
+    logs = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    for where, text in {"sync_error": sync_error, "dashboard": page, "logs": logs}.items():
+        assert "Get secretKey failed,ak:***,err:ak not exist" in text, where  # the cloud's reason is kept
+        assert UNKNOWN_AK not in text, f"the access key in the {where}"
+
+
+@pytest.mark.parametrize(
+    "error_msg",
+    [
+        f"Signature of ak={UNKNOWN_AK} refused",
+        f"Access={UNKNOWN_AK}, SignedHeaders=host;x-sdk-date",
+        '{"access_key_id": "QZXSOMEOTHERKEY00001"} is frozen',
+        f"the key {UNKNOWN_AK} is disabled",
+    ],
+)
+def test_cloud_errors_never_carry_an_access_key(error_msg):
+    body = json.dumps({"error_code": "APIGW.0302", "error_msg": error_msg})
+    error = cloud.errors.error_from_response(
+        operation="ListPeerLinks", status=403, body=body, header_request_id=None, secrets=(UNKNOWN_AK,)
+    )
+    for text in (error.error_msg, str(error), repr(error)):
+        assert UNKNOWN_AK not in text and "QZXSOMEOTHERKEY" not in text
+        assert "***" in text
