@@ -14,6 +14,7 @@ from peerlinks import cloud
 from peerlinks.checks import check_debug_against_the_cloud
 from peerlinks.models import CloudProject
 from peerlinks.services.sync import sync_region
+from tests.conftest import TEST_PASSWORD
 from tests.test_security import run_manage
 
 # --- error pages with DEBUG on ------------------------------------------------------------------------
@@ -157,3 +158,46 @@ def test_cloud_errors_never_carry_an_access_key(error_msg):
     for text in (error.error_msg, str(error), repr(error)):
         assert UNKNOWN_AK not in text and "QZXSOMEOTHERKEY" not in text
         assert "***" in text
+
+
+# --- login lockout behind the TLS proxy --------------------------------------------------------------
+
+PROXY = "10.0.0.2"  # every request reaches dcportal from the proxy
+CLIENT_A, CLIENT_B = "203.0.113.10", "198.51.100.20"
+
+
+def login_through_proxy(client: Client, username: str, password: str, forwarded_for: str):
+    return client.post(
+        reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+@pytest.mark.django_db
+def test_behind_one_proxy_a_client_failing_does_not_lock_another_client_out(settings, engineer):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for _ in range(6):
+        login_through_proxy(Client(), engineer.username, "wrong", forwarded_for=CLIENT_A)
+    assert login_through_proxy(Client(), engineer.username, TEST_PASSWORD, CLIENT_A).status_code == 429
+    assert login_through_proxy(Client(), engineer.username, TEST_PASSWORD, CLIENT_B).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_spoofed_leftmost_forwarded_for_does_not_let_a_client_out_of_its_lockout(settings, engineer):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for _ in range(5):
+        login_through_proxy(Client(), engineer.username, "wrong", forwarded_for=CLIENT_A)
+    # The client writes B's address in X-Forwarded-For; the proxy appends the address it really saw.
+    spoofed = f"{CLIENT_B}, {CLIENT_A}"
+    assert login_through_proxy(Client(), engineer.username, TEST_PASSWORD, spoofed).status_code == 429
+    assert login_through_proxy(Client(), engineer.username, TEST_PASSWORD, CLIENT_B).status_code == 302
+
+
+@pytest.mark.django_db
+def test_without_a_trusted_proxy_forwarded_for_is_ignored(settings, engineer):
+    settings.TRUSTED_PROXY_COUNT = 0
+    for attempt in range(5):  # a new made-up address each time does not help
+        login_through_proxy(Client(), engineer.username, "wrong", forwarded_for=f"192.0.2.{attempt}")
+    assert login_through_proxy(Client(), engineer.username, TEST_PASSWORD, CLIENT_B).status_code == 429
