@@ -1,6 +1,8 @@
 """Attacks on a running site: error pages with DEBUG on, cloud error text quoting the access key, login
 lockout behind the TLS proxy, formulas in the CSV export, cached private pages, line breaks in mail."""
 
+import csv
+import io
 import json
 import os
 from urllib.parse import urlsplit
@@ -14,7 +16,7 @@ from peerlinks import cloud
 from peerlinks.checks import check_debug_against_the_cloud
 from peerlinks.models import CloudProject
 from peerlinks.services.sync import sync_region
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, make_peer_link
 from tests.test_security import run_manage
 
 # --- error pages with DEBUG on ------------------------------------------------------------------------
@@ -201,3 +203,28 @@ def test_without_a_trusted_proxy_forwarded_for_is_ignored(settings, engineer):
     for attempt in range(5):  # a new made-up address each time does not help
         login_through_proxy(Client(), engineer.username, "wrong", forwarded_for=f"192.0.2.{attempt}")
     assert login_through_proxy(Client(), engineer.username, TEST_PASSWORD, CLIENT_B).status_code == 429
+
+
+# --- the CSV export ---------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.django_db
+def test_the_export_has_no_formula_where_any_spreadsheet_starts_a_cell(engineer_client):
+    make_peer_link(
+        name="pl-csv",
+        description='fine;=HYPERLINK("http://evil.example","open")',
+        reason='down; "+cmd|/c calc"',
+        labels=["ok", "@SUM(1+1)", "-2+3", "\tx"],
+        ticket_ref="CHG-1;\r=1+1",
+    )
+    text = b"".join(engineer_client.get(reverse("peerlinks:link_export")).streaming_content).decode()
+    # A comma reader (the file's own dialect) and a semicolon one (Excel with German settings).
+    for delimiter in (",", ";"):
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            for cell in row:
+                assert not cell.lstrip(' "').startswith(FORMULA_START), (delimiter, cell)
+    [row] = csv.DictReader(io.StringIO(text, newline=""))
+    assert row["description"] == 'fine;\'=HYPERLINK("http://evil.example","open")'
+    assert row["labels"] == "ok;'@SUM(1+1);'-2+3;'\tx"
