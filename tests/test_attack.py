@@ -228,3 +228,36 @@ def test_the_export_has_no_formula_where_any_spreadsheet_starts_a_cell(engineer_
     [row] = csv.DictReader(io.StringIO(text, newline=""))
     assert row["description"] == 'fine;\'=HYPERLINK("http://evil.example","open")'
     assert row["labels"] == "ok;'@SUM(1+1);'-2+3;'\tx"
+
+
+# --- caching of private pages -------------------------------------------------------------------------
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def cache_directives(response) -> set[str]:
+    return {part.strip() for part in response.get("Cache-Control", "").split(",") if part.strip()}
+
+
+@pytest.mark.django_db
+def test_logged_in_pages_fragments_and_exports_are_never_cached(engineer_client):
+    make_peer_link(name="pl-cache")
+    for name, extra in (
+        ("peerlinks:home", {}),
+        ("peerlinks:link_list", {}),
+        ("peerlinks:link_list", HTMX),
+        ("peerlinks:link_export", {}),
+        ("peerlinks:change_list", {}),
+    ):
+        response = engineer_client.get(reverse(name), **extra)
+        assert response.status_code == 200, name
+        assert {"private", "no-store"} <= cache_directives(response), (name, response.get("Cache-Control"))
+
+
+@pytest.mark.django_db
+def test_health_checks_and_static_files_keep_their_own_caching(engineer_client):
+    health = engineer_client.get("/healthz")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    static = engineer_client.get("/static/css/dcportal.css")
+    assert static.status_code == 200
+    assert not {"private", "no-store"} & cache_directives(static), static.get("Cache-Control")
