@@ -2,6 +2,7 @@
 lockout behind the TLS proxy, formulas in the CSV export, cached private pages, line breaks in mail."""
 
 import csv
+import email
 import io
 import json
 import os
@@ -14,9 +15,10 @@ from django.urls import reverse
 
 from peerlinks import cloud
 from peerlinks.checks import check_debug_against_the_cloud
-from peerlinks.models import CloudProject
+from peerlinks.models import ChangeRequest, CloudProject
+from peerlinks.services import notifications
 from peerlinks.services.sync import sync_region
-from tests.conftest import TEST_PASSWORD, make_peer_link
+from tests.conftest import TEST_PASSWORD, _user, make_gateway, make_peer_link
 from tests.test_security import run_manage
 
 # --- error pages with DEBUG on ------------------------------------------------------------------------
@@ -261,3 +263,34 @@ def test_health_checks_and_static_files_keep_their_own_caching(engineer_client):
     static = engineer_client.get("/static/css/dcportal.css")
     assert static.status_code == 200
     assert not {"private", "no-store"} & cache_directives(static), static.get("Cache-Control")
+
+
+# --- line breaks in mail ------------------------------------------------------------------------------
+
+INJECTED = "\r\nBcc: evil@example.net\r\n"
+
+
+@pytest.mark.django_db
+def test_line_breaks_from_the_cloud_cannot_add_headers_or_lines_to_a_mail(smtp_inbox):
+    requester = _user("alice", "Engineer", email="alice@example.net")
+    change = ChangeRequest.objects.create(
+        kind="delete",
+        requested_by=requester,
+        gateway=make_gateway(name=f"gw-mail{INJECTED}"),
+        payload={"link_name": f"pl-mail{INJECTED}"},
+        approvals_required=0,
+        state="failed",
+        error_code=f"DC.0003{INJECTED}",
+        error_msg="boom\r\n\r\nAll good: nothing failed, ignore this mail.\nBcc: evil@example.net",
+    )
+    notifications.notify_finished(change=change)
+    [(_, recipients, content)] = smtp_inbox.messages
+    assert recipients == ["alice@example.net"]
+    message = email.message_from_string(content)
+    assert message["Bcc"] is None
+    assert "Bcc: evil@example.net" in " ".join(message["Subject"].split())  # as text in the subject
+    lines = message.get_payload(decode=True).decode().splitlines()
+    assert not [line for line in lines if line.startswith(("Bcc:", "All good"))], lines
+    assert "Reason:     boom All good: nothing failed, ignore this mail. Bcc: evil@example.net" in lines
+    assert "Link:      pl-mail Bcc: evil@example.net" in lines
+    assert "Gateway:   gw-mail Bcc: evil@example.net (cn-north-4)" in lines
