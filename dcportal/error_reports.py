@@ -14,8 +14,8 @@ class CredentialsHiddenFilter(SafeExceptionReporterFilter):
     CLOUD_SDK_SK), anything named like a credential or a database URL, and any URL with a password."""
 
     hidden_settings = re.compile(
-        r"API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|CREDENTIAL|PRIVATE|DSN|DATABASE_URL"
-        r"|(?:^|_)(?:AK|SK)(?:_|$)",
+        SafeExceptionReporterFilter.hidden_settings.pattern
+        + r"|CREDENTIAL|PRIVATE|DSN|DATABASE_URL|(?:^|_)(?:AK|SK)(?:_|$)",
         flags=re.IGNORECASE,
     )
 
