@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "peerlinks.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -171,6 +172,8 @@ if os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip():
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _PROD)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", _PROD)
+# Error pages (DEBUG on) and error reports hide every credential, the cloud's AK/SK included.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dcportal.error_reports.CredentialsHiddenFilter"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -206,6 +209,12 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+# The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies (each appending the address it
+# saw to X-Forwarded-For) the entry the outermost one appended. Never the leftmost: the client writes that.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more, got {TRUSTED_PROXY_COUNT}")
+AXES_CLIENT_IP_CALLABLE = "dcportal.client_address.client_ip"
 AXES_COOLOFF_TIME = envfloat("LOGIN_COOLOFF_MINUTES", 15.0) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True

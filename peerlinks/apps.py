@@ -1,3 +1,5 @@
+import logging
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
@@ -7,8 +9,11 @@ class PeerlinksConfig(AppConfig):
     verbose_name = "Peer links"
 
     def ready(self) -> None:
-        from peerlinks import checks  # noqa: F401  (registers the system checks)
+        from peerlinks import checks
         from peerlinks.permissions import ensure_roles
 
         # As Django makes permissions: after every migrate (and flush), so a new database has the roles.
         post_migrate.connect(ensure_roles, sender=self, dispatch_uid="peerlinks.ensure_roles")
+        # Said at every start (gunicorn and the workers run no system checks), not only by `manage.py check`.
+        for warning in checks.check_debug_against_the_cloud():
+            logging.getLogger("peerlinks").warning("%s %s (%s)", warning.msg, warning.hint, warning.id)

@@ -1,7 +1,10 @@
 """System checks for settings that are valid one by one but unsafe together."""
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Tags, Warning, register
 
 
 @register()
@@ -18,3 +21,26 @@ def check_execution_lease(**kwargs: object) -> list[Warning]:
             id="peerlinks.W001",
         )
     ]
+
+
+@register(Tags.security)
+def check_debug_against_the_cloud(**kwargs: object) -> list[Warning]:
+    """DEBUG shows anyone who causes an error the traceback, request and settings: never with a real cloud."""
+    endpoint = settings.CLOUD_ENDPOINT
+    host = urlsplit(endpoint.replace("{service}", "dc").replace("{region}", "r")).hostname or ""
+    if not settings.DEBUG or host == "localhost" or _is_loopback(host):
+        return []
+    return [
+        Warning(
+            f"DEBUG is on and CLOUD_ENDPOINT ({endpoint}) is not the local simulator.",
+            hint="Turn DEBUG off (DEBUG=0) before pointing dcportal at a real cloud account.",
+            id="peerlinks.W002",
+        )
+    ]
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

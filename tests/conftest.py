@@ -360,6 +360,45 @@ def make_peer_link(**overrides: object):
     return PeerLink.objects.create(**values)
 
 
+# --- Mail ----------------------------------------------------------------------------------------
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], str]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content.decode()))
+        return "250 Message accepted for delivery"
+
+
+def smtp_settings(settings, port: int) -> None:
+    """Send mail over SMTP, without TLS or login, to 127.0.0.1:`port`."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 1.0
+    settings.SITE_URL = "https://dcportal.example.net"
+
+
+@pytest.fixture
+def smtp_inbox(settings):
+    """A real SMTP server (aiosmtpd) on a loopback port, and dcportal sending its mail there."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    with socket.create_server(("127.0.0.1", 0)) as probe:  # aiosmtpd needs a port number up front
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    smtp_settings(settings, port)
+    yield inbox
+    controller.stop()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With DATABASE_TESTS_ONLY set (make test's PostgreSQL pass), only the tests that use the database:
     the others (the cloud client, the simulator, settings, fuzzing the wire models) give the same answer

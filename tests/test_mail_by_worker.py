@@ -8,12 +8,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.management import call_command
 from django.urls import reverse
 
 from peerlinks.models import Notice
-from tests.conftest import _user, make_peer_link
+from tests.conftest import _user, make_peer_link, smtp_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,44 +41,12 @@ class StallingSmtpServer:
             connection.close()
 
 
-class Inbox:
-    """aiosmtpd handler keeping every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], str]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
-        self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content.decode()))
-        return "250 Message accepted for delivery"
-
-
-def _smtp_settings(settings, port: int) -> None:
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 1.0
-    settings.SITE_URL = "https://dcportal.example.net"
-
-
 @pytest.fixture
 def stalling_smtp(settings) -> Iterator[StallingSmtpServer]:
     server = StallingSmtpServer()
-    _smtp_settings(settings, server.port)
+    smtp_settings(settings, server.port)
     yield server
     server.stop()
-
-
-@pytest.fixture
-def smtp_inbox(settings) -> Iterator[Inbox]:
-    inbox = Inbox()
-    with socket.create_server(("127.0.0.1", 0)) as probe:  # aiosmtpd needs a port number up front
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    _smtp_settings(settings, port)
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture

@@ -64,6 +64,11 @@ class CloudConfig:
         )
 
     @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials in this config, which no error message, log or page may show."""
+        return tuple(value for value in (self.ak, self.sk, self.iam_password) if value)
+
+    @property
     def timeout(self) -> tuple[float, float]:
         return (self.connect_timeout, self.read_timeout)
 

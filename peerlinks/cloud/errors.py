@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -122,6 +124,24 @@ _BY_STATUS: dict[int, type[CloudError]] = {
 _CODE_MESSAGE_KEYS = (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message"))
 
 
+# Huawei's API gateway quotes the access key it was given ("Get secretKey failed,ak:XXXX,err:ak not exist");
+# other answers may echo "Access=…" or "access_key_id": "…". Error text is stored, shown and logged: keys
+# never are.
+_QUOTED_KEY = re.compile(
+    r"\b(access_?key(?:_?id)?|secret_?(?:access_?)?key|access|ak|sk)([\"']?\s*[:=]\s*[\"']?)[^\s,;&\"']+",
+    re.IGNORECASE,
+)
+REDACTED = "***"
+
+
+def redact_keys(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with each of `secrets` and any `ak:…`/`ak=…`-style value replaced by ***."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return _QUOTED_KEY.sub(rf"\1\2{REDACTED}", text)
+
+
 def error_class_for(status: int) -> type[CloudError]:
     """The exception class for an HTTP error status."""
     if status >= 500:
@@ -167,9 +187,11 @@ def error_from_response(
     body: bytes | str,
     header_request_id: str | None,
     retry_after: float | None = None,
+    secrets: Iterable[str] = (),
 ) -> CloudError:
-    """Build the typed error for an HTTP error response."""
+    """Build the typed error for an HTTP error response; its message never holds a key (or `secrets`)."""
     code, msg, body_request_id = parse_error_body(status, body)
+    msg = redact_keys(msg, secrets)
     cls = error_class_for(status)
     kwargs: dict[str, Any] = {
         "status": status,

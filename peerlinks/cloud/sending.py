@@ -255,6 +255,7 @@ def send(
                     body=response.content,
                     header_request_id=request_id,
                     retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                    secrets=config.secrets,
                 )
                 request_id = error.request_id
         if may_retry and error.is_transient and attempt <= config.max_retries:

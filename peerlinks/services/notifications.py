@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from peerlinks.models import Approval, ChangeRequest, Notice
+from peerlinks.presentation.text import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ def change_label(change: ChangeRequest) -> str:
     """'#12 create pl-x': short enough for a subject line, on one line whatever the payload holds."""
     name = change.payload.get("name") if change.kind == ChangeRequest.Kind.CREATE else None
     name = name or change.payload.get("link_name") or change.payload.get("name") or ""
-    return " ".join(f"#{change.pk} {change.kind} {name}".split())
+    return one_line(f"#{change.pk} {change.kind} {name}")
 
 
 def absolute_url(path: str) -> str:
@@ -238,5 +239,5 @@ def _log_failure(exc: Exception, *, change: ChangeRequest, event: str, count: in
 
 
 def _truncate(text: str, limit: int) -> str:
-    text = " ".join(text.split())
+    text = one_line(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

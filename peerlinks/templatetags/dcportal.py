@@ -5,6 +5,7 @@ from datetime import timedelta
 from django import template
 
 from peerlinks.presentation.charts import format_duration
+from peerlinks.presentation.text import one_line
 
 register = template.Library()
 
@@ -13,3 +14,9 @@ register = template.Library()
 def duration(value: float | timedelta | None) -> str:
     """Seconds (or a timedelta) as a person reads them: '55 s', '4.5 min', '2.1 h' ('–' for none)."""
     return format_duration(value.total_seconds() if isinstance(value, timedelta) else value)
+
+
+@register.filter
+def oneline(value: object) -> str:
+    """The value on one line (mail bodies: a value from the cloud cannot fake a line of the mail)."""
+    return one_line(value)

@@ -2,6 +2,7 @@
 select), one link's page with its live status badge and local fields, and asking to rename or delete it."""
 
 import csv
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
@@ -78,11 +79,23 @@ def _iso(value: object) -> str:
     return value.isoformat() if value else ""
 
 
+# A spreadsheet runs a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where else a spreadsheet may start a cell inside a value: Excel in locales such as German splits lines
+# on ";" and, reading so, does not honour the quotes this file puts around a value with a line break.
+_CELL_BREAK = re.compile(r"(;|\r\n|\r|\n)")
+
+
 def _cell(value: object) -> object:
-    # A spreadsheet would run a cell starting with one of these as a formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    """The value with a ' before each of its parts (its start, and after each ";" or line break) that a
+    spreadsheet could run as a formula; leading spaces and quotes are looked past."""
+    if not isinstance(value, str):
+        return value
+    parts = _CELL_BREAK.split(value)  # text, break, text, break, …, text
+    return "".join(
+        "'" + part if index % 2 == 0 and part.lstrip(' "').startswith(_FORMULA_START) else part
+        for index, part in enumerate(parts)
+    )
 
 
 class _Echo:
