@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 from dcportal.logging import request_id
-from peerlinks.services.processes import DATABASE_ERRORS
+from peerlinks.services.processes import DATABASE_ERRORS, drop_database_connections
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class DatabaseUnavailableMiddleware:
         if not isinstance(exception, DATABASE_ERRORS):
             return None
         logger.warning("Database unavailable (%s) for %s", exception.__class__.__name__, request.path)
+        # The next request opens a fresh connection, whatever CONN_MAX_AGE and the server's own clean-up.
+        drop_database_connections()
         response = HttpResponse(render_to_string("503.html"), status=503)
         response["Retry-After"] = str(self.RETRY_AFTER_SECONDS)
         response["Cache-Control"] = "no-store"
