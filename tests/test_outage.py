@@ -143,6 +143,9 @@ def test_worker_and_scheduler_ride_out_a_database_outage_and_go_on(outage, proce
         what="the outcome of the task that ended during the outage to be saved",
         timeout=10,
     )
+    napped = DBTaskResult.objects.get(pk=napping.id)
+    assert napped.status == "FAILED"
+    assert napped.traceback.startswith("Recorded late: the database was unavailable when the task ended.")
     after = record_run.enqueue(1)
     poll_until(lambda: _status(after.id) == "SUCCESSFUL", what="the worker to run a new task", timeout=10)
     poll_until(
