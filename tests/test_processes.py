@@ -153,7 +153,8 @@ def test_readyz_work_is_503_when_no_worker_was_heard_from_lately(client):
     _heartbeat("s1", kind="scheduler", seen=1)
     response = client.get("/readyz/work")
     assert response.status_code == 503
-    assert response.json()["problems"] == ["no worker heard from for 61 s"]
+    [problem] = response.json()["problems"]
+    assert problem.startswith("no worker heard from for 61")
 
 
 def test_readyz_work_is_503_before_any_scheduler_reported(client):
