@@ -7,7 +7,7 @@ running too long), for monitoring: a stopped worker must not take the web server
 
 from dataclasses import asdict
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Max, Min
 from django.http import HttpRequest, JsonResponse
@@ -64,7 +64,7 @@ def readyz_work(request: HttpRequest) -> JsonResponse:
     none has run, too long (the WORK_* settings). 503 with the problems otherwise, or without a database."""
     try:
         health = processes.work_health()
-    except processes.DATABASE_ERRORS as exc:
+    except DatabaseError as exc:  # unreachable, or not migrated yet: not ready either way
         return JsonResponse(
             {"status": "unavailable", "database": f"unreachable ({exc.__class__.__name__})"}, status=503
         )
