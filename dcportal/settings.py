@@ -68,15 +68,20 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_filters",
+    # Before django_tasks_db: Django takes a management command from the first app in this list that
+    # has it, so `manage.py db_worker` is peerlinks' worker (it survives database outages and reports a
+    # heartbeat), built on the library's.
+    "peerlinks",
     "django_tasks",
     "django_tasks_db",
     "axes",
     "csp",
-    "peerlinks",
 ]
 
 MIDDLEWARE = [
     "peerlinks.middleware.RequestIdMiddleware",
+    # A database outage answers a plain 503 page (drawn without the database), not a 500.
+    "peerlinks.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -122,7 +127,7 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker) share one SQLite file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", envfloat("SQLITE_TIMEOUT", 20.0))
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -165,7 +170,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 _PROD = "False" if DEBUG else "True"
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", _PROD)
 # Load balancers probe over plain HTTP on the host's own address.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^readyz/work$"]
 if os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip():
     _header = os.environ["SECURE_PROXY_SSL_HEADER"].strip().upper().replace("-", "_")
     SECURE_PROXY_SSL_HEADER = (_header if _header.startswith("HTTP_") else f"HTTP_{_header}", "https")
@@ -295,6 +300,22 @@ POLL_INTERVAL = envfloat("POLL_INTERVAL", 2.0)
 STALE_AFTER = envfloat("STALE_AFTER", 300.0)
 # A link still pending after this many seconds is listed as pending too long on the dashboard.
 PENDING_TOO_LONG = envfloat("PENDING_TOO_LONG", 600.0)
+
+# --- Worker and scheduler processes (peerlinks.services.processes) ------------------------------
+# Seconds between heartbeats of each worker and scheduler process.
+TASK_HEARTBEAT_INTERVAL = envfloat("TASK_HEARTBEAT_INTERVAL", 10.0)
+# A running task whose worker has not been heard from for this many seconds (or that has no heartbeat
+# and started this long ago) is marked failed, "worker lost", by the scheduler; nothing re-runs it.
+TASK_WORKER_LOST_AFTER = envfloat("TASK_WORKER_LOST_AFTER", 60.0)
+# While the database does not answer, workers and the scheduler retry after 0.5 s, doubling up to this
+# many seconds (with jitter), instead of exiting.
+DATABASE_RETRY_MAX_DELAY = envfloat("DATABASE_RETRY_MAX_DELAY", 10.0)
+# /readyz/work answers 503 when the newest worker or scheduler heartbeat is older than this, when a task
+# due to run has waited longer than WORK_QUEUE_MAX_WAIT, or one has been running longer than
+# WORK_RUNNING_MAX_AGE (seconds).
+WORK_HEARTBEAT_MAX_AGE = envfloat("WORK_HEARTBEAT_MAX_AGE", 60.0)
+WORK_QUEUE_MAX_WAIT = envfloat("WORK_QUEUE_MAX_WAIT", 300.0)
+WORK_RUNNING_MAX_AGE = envfloat("WORK_RUNNING_MAX_AGE", 1800.0)
 
 # --- Change requests ------------------------------------------------------------------------
 # Approvals, expiry and change windows are the Policy row, edited in the admin (not settings).

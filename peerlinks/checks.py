@@ -44,3 +44,19 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@register()
+def check_worker_lost_after(**kwargs: object) -> list[Warning]:
+    """A worker must be able to miss a heartbeat (a slow write, a busy database) without its task being
+    marked lost."""
+    if settings.TASK_WORKER_LOST_AFTER >= 2 * settings.TASK_HEARTBEAT_INTERVAL:
+        return []
+    return [
+        Warning(
+            f"TASK_WORKER_LOST_AFTER ({settings.TASK_WORKER_LOST_AFTER:g} s) is less than two heartbeats "
+            f"(TASK_HEARTBEAT_INTERVAL = {settings.TASK_HEARTBEAT_INTERVAL:g} s).",
+            hint="A running task of a live worker could be marked failed. Raise TASK_WORKER_LOST_AFTER.",
+            id="peerlinks.W003",
+        )
+    ]

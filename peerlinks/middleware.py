@@ -1,14 +1,20 @@
 """Request id: taken from the proxy's X-Request-ID (when it looks sane) or made up, logged and echoed back.
-Logged-in pages: never cached."""
+Logged-in pages: never cached. A database outage: a plain 503 page instead of a 500."""
 
+import logging
 import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
 
 from dcportal.logging import request_id
+from peerlinks.services.processes import DATABASE_ERRORS, drop_database_connections
+
+logger = logging.getLogger(__name__)
 
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -30,15 +36,43 @@ class RequestIdMiddleware:
         return response
 
 
+class DatabaseUnavailableMiddleware:
+    """A view that fails because the database does not answer gets "Database unavailable" (503, with
+    Retry-After), drawn from a template that needs nothing but itself: no user, no context processors."""
+
+    RETRY_AFTER_SECONDS = 10
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_ERRORS):
+            return None
+        logger.warning("Database unavailable (%s) for %s", exception.__class__.__name__, request.path)
+        # The next request opens a fresh connection, whatever CONN_MAX_AGE and the server's own clean-up.
+        drop_database_connections()
+        response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(self.RETRY_AFTER_SECONDS)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
 class PrivatePagesMiddleware:
     """What a logged-in person sees (pages, fragments, exports) stays out of shared and browser caches:
-    `Cache-Control: private, no-store`. Static files never get here (whitenoise answers them first)."""
+    `Cache-Control: private, no-store`. Static files never get here (whitenoise answers them first).
+
+    Decided by the session cookie, not `request.user`: asking who the user is reads the database, which
+    may be what just failed (the 503 page passes through here too).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.user.is_authenticated:
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
             patch_cache_control(response, private=True, no_store=True)
         return response

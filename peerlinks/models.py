@@ -7,6 +7,7 @@ with `gone_at` set, for history, and hidden by default.
 import datetime
 import hashlib
 import json
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -467,3 +468,34 @@ class Policy(models.Model):
             "update": self.approvals_update,
             "delete": self.approvals_delete,
         }[kind]
+
+
+class ProcessHeartbeat(models.Model):
+    """A task worker's or scheduler's sign of life: one row per process run, stamped while it runs.
+
+    `name` is the worker id a worker writes into the task rows it claims (`worker_ids`), so a running
+    task can be traced to the process that claimed it; `started_at` tells a restarted process that
+    reuses the name (systemd's `%H-%i`) from the one that died.
+    """
+
+    class Kind(models.TextChoices):
+        WORKER = "worker"
+        SCHEDULER = "scheduler"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=64)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen"]
+        indexes = [
+            models.Index(fields=["kind", "last_seen"]),
+            models.Index(fields=["name", "last_seen"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} ({self.host}, pid {self.pid})"

@@ -112,6 +112,25 @@ def poll_until(
         time.sleep(interval)
 
 
+# --- Processes on the test database ----------------------------------------------------------
+
+
+def worker_database_url() -> str:
+    """The test database as a DATABASE_URL for a `manage.py db_worker` (or other) subprocess."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        name = str(db["NAME"])
+        if name == ":memory:" or "mode=memory" in name:
+            pytest.fail("the worker needs a file database; tests/conftest.py should have made one")
+        return f"sqlite:///{name}"
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    pytest.skip(f"no worker support for {db['ENGINE']}")
+
+
 # --- The simulator ---------------------------------------------------------------------------------
 
 

@@ -20,14 +20,13 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.management import call_command
-from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from peerlinks import cloud
 from peerlinks.models import AuditEvent, ChangeRequest, Gateway
 from peerlinks.services import changes
 from peerlinks.services.execution import resume_stalled_changes
-from tests.conftest import poll_until
+from tests.conftest import poll_until, worker_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,20 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 REGION = "cn-north-4"
 LEASE = 1.0  # seconds without a sign of life before an executing change counts as stalled
 CREATE_LATENCY_MS = 3000  # long enough to kill the worker while its create is in flight
-
-
-def _database_url() -> str:
-    """The test database as a URL the worker understands."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        name = str(db["NAME"])
-        if name == ":memory:" or "mode=memory" in name:
-            pytest.fail("the worker needs a file database; tests/conftest.py should have made one")
-        return f"sqlite:///{name}"
-    if db["ENGINE"] == "django.db.backends.postgresql":
-        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    pytest.skip(f"no worker support for {db['ENGINE']}")
 
 
 @pytest.fixture
@@ -71,7 +56,7 @@ def start_worker(world, settings, tmp_path) -> Iterator[Callable[[], subprocess.
     """Start `manage.py db_worker` processes on the test database; all are stopped at the end."""
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": worker_database_url(),
         "CLOUD_ENDPOINT": settings.CLOUD_ENDPOINT,
         "CLOUD_REGIONS": REGION,
         "CHANGE_EXECUTION_LEASE": str(LEASE),

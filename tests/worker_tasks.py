@@ -1,7 +1,9 @@
-"""A tiny task for tests/test_workers.py. It lives in an importable module because `manage.py db_worker`
-subprocesses import tasks by their dotted path; product code never imports it."""
+"""Tiny tasks for the tests that run real workers (tests/test_workers.py, tests/test_outage.py). They live in
+an importable module because `manage.py db_worker` subprocesses import tasks by their dotted path; product
+code never imports it."""
 
 import os
+import time
 
 from django_tasks import task
 
@@ -15,3 +17,10 @@ def record_run(number: int) -> int:
         action="test.ran", object_type="test", object_id=str(number), after={"pid": os.getpid()}
     )
     return number
+
+
+@task()
+def nap(seconds: float) -> float:
+    """Take `seconds` without touching the database: a task a database outage can catch mid-way."""
+    time.sleep(seconds)
+    return seconds

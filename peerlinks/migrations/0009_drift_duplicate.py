@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("peerlinks", "0006_policy_window_defaults"),
+        ("peerlinks", "0008_process_heartbeat"),
     ]
 
     operations = [

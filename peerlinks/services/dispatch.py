@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
+from peerlinks.services import processes
+
 TASKS_MODULE = "peerlinks.tasks"
 # Rows of the database queue that are waiting or being worked on.
 UNFINISHED = ("READY", "RUNNING")
@@ -29,8 +31,14 @@ def _enqueue(name: str, *args: object, delay: float = 0.0) -> None:
 
 
 def is_queued(name: str) -> bool:
-    """Whether a run of task `name` is waiting or running (the database queue; never with inline tasks)."""
-    return DBTaskResult.objects.filter(task_path=f"{TASKS_MODULE}.{name}", status__in=UNFINISHED).exists()
+    """Whether a run of task `name` is waiting or running (the database queue; never with inline tasks).
+
+    A run whose worker died does not count, even before the scheduler reaps it: it would block the
+    periodic task for good.
+    """
+    lost = [task.pk for task in processes.lost_tasks()]
+    unfinished = DBTaskResult.objects.filter(task_path=f"{TASKS_MODULE}.{name}", status__in=UNFINISHED)
+    return unfinished.exclude(pk__in=lost).exists()
 
 
 def _enqueue_once(name: str) -> bool:

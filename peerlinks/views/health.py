@@ -1,6 +1,13 @@
-"""Health and readiness for load balancers and orchestrators: JSON, no login, no secrets."""
+"""Health and readiness for load balancers and orchestrators: JSON, no login, no secrets.
 
-from django.db import DEFAULT_DB_ALIAS, connections
+`/readyz` is the web process's readiness (database and migrations): what a load balancer uses. The
+background work has its own, `/readyz/work` (workers and scheduler heard from, tasks not waiting or
+running too long), for monitoring: a stopped worker must not take the web servers out of rotation.
+"""
+
+from dataclasses import asdict
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Max, Min
 from django.http import HttpRequest, JsonResponse
@@ -9,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from peerlinks.models import CloudProject
+from peerlinks.services import processes
 
 
 @never_cache
@@ -47,3 +55,21 @@ def readyz(request: HttpRequest) -> JsonResponse:
             round((now - stamps["oldest"]).total_seconds(), 1) if stamps["oldest"] else None
         )
     return JsonResponse({"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503)
+
+
+@never_cache
+@require_GET
+def readyz_work(request: HttpRequest) -> JsonResponse:
+    """The background work runs: a worker and the scheduler were heard from lately, no task due has waited,
+    none has run, too long (the WORK_* settings). 503 with the problems otherwise, or without a database."""
+    try:
+        health = processes.work_health()
+    except DatabaseError as exc:  # unreachable, or not migrated yet: not ready either way
+        return JsonResponse(
+            {"status": "unavailable", "database": f"unreachable ({exc.__class__.__name__})"}, status=503
+        )
+    body = asdict(health)
+    ok = not health.problems
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "database": "ok", **body}, status=200 if ok else 503
+    )

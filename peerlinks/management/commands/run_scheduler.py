@@ -5,8 +5,13 @@ holding one every PENDING_LINK_RECHECK_INTERVAL (what makes a status change show
 every PENDING_RECHECK_INTERVAL. Everything is queued through peerlinks.services.dispatch, which merges an
 ask into a run already waiting or running (several schedulers may run; the sync's region claim covers
 what two of them queue at the same instant).
+
+Each round also records the scheduler's heartbeat and reaps tasks whose worker died
+(peerlinks.services.processes). A database error does not end it: it drops the connection, waits
+(0.5 s doubling up to DATABASE_RETRY_MAX_DELAY) and tries the round again.
 """
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -15,9 +20,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from peerlinks.models import ChangeRequest, PeerLink
-from peerlinks.services import dispatch, lifecycle
+from peerlinks.models import ChangeRequest, PeerLink, ProcessHeartbeat
+from peerlinks.services import dispatch, lifecycle, processes
 from peerlinks.services.execution import resume_stalled_changes
+
+logger = logging.getLogger("peerlinks.scheduler")
 
 
 def _enqueue_sync() -> None:
@@ -50,25 +57,57 @@ class Scheduler:
     ) -> None:
         self.clock = clock
         self.sleep = sleep
+        self.heartbeat = processes.new_heartbeat(kind=ProcessHeartbeat.Kind.SCHEDULER)
+        self.next_beat = 0.0
+        # Heartbeats missed during an outage this scheduler saw itself say nothing about the workers:
+        # after one, it gives them TASK_WORKER_LOST_AFTER to be heard from again before it reaps.
+        self.reap_from = 0.0
 
     def run(self, *, once: bool = False) -> None:
         """Enqueue what is due, then sleep until the next thing is; forever, or one round with `once`."""
         next_sync = next_recheck = next_upkeep = 0.0
+        failures = 0
         while True:
-            now = self.clock()
-            if now >= next_sync:
-                _enqueue_sync()
-                next_sync = now + settings.SYNC_INTERVAL
-            if now >= next_recheck:
-                _enqueue_pending_recheck()
-                next_recheck = now + settings.PENDING_LINK_RECHECK_INTERVAL
-            if now >= next_upkeep:
-                _enqueue_change_upkeep(now=timezone.now())
-                next_upkeep = now + settings.PENDING_RECHECK_INTERVAL
+            try:
+                now = self.clock()
+                self._upkeep(now)
+                if now >= next_sync:
+                    _enqueue_sync()
+                    next_sync = now + settings.SYNC_INTERVAL
+                if now >= next_recheck:
+                    _enqueue_pending_recheck()
+                    next_recheck = now + settings.PENDING_LINK_RECHECK_INTERVAL
+                if now >= next_upkeep:
+                    _enqueue_change_upkeep(now=timezone.now())
+                    next_upkeep = now + settings.PENDING_RECHECK_INTERVAL
+                failures = 0
+            except processes.DATABASE_ERRORS as exc:
+                if once:
+                    raise
+                failures += 1
+                delay = processes.database_retry_delay(failures)
+                logger.warning(
+                    "Database unavailable (%s); scheduler retries in %.1f s", exc.__class__.__name__, delay
+                )
+                processes.drop_database_connections()
+                self.reap_from = self.clock() + settings.TASK_WORKER_LOST_AFTER
+                self.sleep(delay)
+                continue
             if once:
                 return
             due = min(next_sync, next_recheck, next_upkeep)
             self.sleep(max(0.05, due - self.clock()))
+
+    def _upkeep(self, now: float) -> None:
+        """The scheduler's own: its heartbeat and pruning old ones (every TASK_HEARTBEAT_INTERVAL), and
+        reaping tasks whose worker died (every round, before anything is queued: a dead run must not
+        stand in for the next)."""
+        if now >= self.next_beat:
+            processes.beat(self.heartbeat)
+            processes.prune_heartbeats()
+            self.next_beat = now + settings.TASK_HEARTBEAT_INTERVAL
+        if now >= self.reap_from:
+            processes.reap_lost_tasks()
 
 
 class Command(BaseCommand):
