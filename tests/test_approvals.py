@@ -33,17 +33,14 @@ def test_submission_snapshots_the_policy(rename):
     assert rename.expires_at > timezone.now() + timedelta(days=6)
 
 
-def test_default_policy_needs_one_approval_to_delete_and_none_to_rename(engineer, db):
+def test_by_default_every_kind_of_change_needs_one_approval(engineer, db):
     policy = Policy.current()
-    assert (
-        policy.approvals_for("create"),
-        policy.approvals_for("delete"),
-        policy.approvals_for("update"),
-    ) == (
-        1,
-        1,
-        0,
+    assert [policy.approvals_for(kind) for kind in ChangeRequest.Kind.values] == [1, 1, 1]
+    link = make_peer_link(name="old-name")
+    rename = changes.submit_change(
+        user=engineer, kind="update", gateway=link.gateway, payload={"name": "new-name"}, peer_link=link
     )
+    assert (rename.state, rename.approvals_required) == (ChangeRequest.State.PENDING_APPROVAL, 1)
 
 
 def test_approver_cannot_approve_own_request(approver, db):
