@@ -47,7 +47,7 @@ def render_htmx(
 
 
 def render_whole_page(
-    request: HttpRequest, page: str, context: dict[str, Any], *, status: int, show: str = "window:top"
+    request: HttpRequest, page: str, context: dict[str, Any], *, status: int, show: str
 ) -> HttpResponse:
     """`page` with `status`, to a plain request and to htmx alike: htmx puts its <main> in place of the
     page's, whichever element asked, and scrolls to `show` (what htmx's `show:` takes, e.g. `#id:top`).
