@@ -176,15 +176,23 @@ class ChangeEditForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    """An approver's comment: optional to approve; to reject, the comment the rejection rule asks for."""
+    """An approver's comment (optional to approve; to reject, the comment the rejection rule asks for) and
+    the version of the change they decide on: the digest of the payload their page showed."""
 
     comment = forms.CharField(
         required=False, max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2})
     )
+    # Not required: a form without it (an old page) decides on no version, and the service refuses it.
+    payload_digest = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, rejecting: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rejecting = rejecting
+
+    @classmethod
+    def for_change(cls, change: ChangeRequest, *, comment: str = "") -> "DecisionForm":
+        """An unbound form deciding on the change as it is now."""
+        return cls(initial={"payload_digest": change.payload_digest, "comment": comment})
 
     def clean_comment(self) -> str:
         comment = self.cleaned_data["comment"]

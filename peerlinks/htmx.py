@@ -46,6 +46,23 @@ def render_htmx(
     return vary_on_htmx(render(request, page, context, status=status))
 
 
+def render_whole_page(
+    request: HttpRequest, page: str, context: dict[str, Any], *, status: int, show: str
+) -> HttpResponse:
+    """`page` with `status`, to a plain request and to htmx alike: htmx puts its <main> in place of the
+    page's, whichever element asked, and scrolls to `show` (what htmx's `show:` takes, e.g. `#id:top`).
+
+    For an answer about the whole page rather than one panel: a 409 Conflict carrying the fresh state
+    (base.html's htmx-config has htmx swap a 409, which htmx 2 would otherwise drop as an error).
+    """
+    response = render(request, page, context, status=status)
+    if request.htmx:
+        response["HX-Retarget"] = "main"
+        response["HX-Reselect"] = "main"
+        response["HX-Reswap"] = f"outerHTML show:{show}"
+    return vary_on_htmx(response)
+
+
 def leave_to(request: HttpRequest, url: str) -> HttpResponse:
     """Go to another page: htmx is told to navigate (HX-Redirect), a plain form post is redirected."""
     response = HttpResponseClientRedirect(url) if request.htmx else redirect(url)

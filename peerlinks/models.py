@@ -443,7 +443,7 @@ class Policy(models.Model):
     """
 
     approvals_create = models.PositiveSmallIntegerField(default=1)
-    approvals_update = models.PositiveSmallIntegerField(default=0)
+    approvals_update = models.PositiveSmallIntegerField(default=1)
     approvals_delete = models.PositiveSmallIntegerField(default=1)
     expire_after = models.DurationField(default=datetime.timedelta(days=7))
     window_enabled = models.BooleanField(default=False)

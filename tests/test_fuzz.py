@@ -131,7 +131,7 @@ def pending_change(world, engineer):
 
 
 @FAST
-@given(post=form_data(["body", "comment", "name", "description"]), htmx=st.booleans())
+@given(post=form_data(["body", "comment", "name", "description", "payload_digest"]), htmx=st.booleans())
 def test_change_forms_never_fail_on_any_input(client, pending_change, engineer, approver, post, htmx):
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     pk = pending_change.pk

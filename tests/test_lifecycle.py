@@ -35,8 +35,12 @@ class _Undo(Exception):
 def _attempt(action: str, change: ChangeRequest, user: object) -> bool:
     """Do `action` through its service, then undo it; True if the service accepted it."""
     calls = {
-        "approve": lambda: approvals.approve_change(change_id=change.pk, user=user),
-        "reject": lambda: approvals.reject_change(change_id=change.pk, user=user, comment="no"),
+        "approve": lambda: approvals.approve_change(
+            change_id=change.pk, user=user, payload_digest=change.payload_digest
+        ),
+        "reject": lambda: approvals.reject_change(
+            change_id=change.pk, user=user, payload_digest=change.payload_digest, comment="no"
+        ),
         "cancel": lambda: changes.cancel_change(change_id=change.pk, user=user),
         "edit": lambda: approvals.edit_change(
             change_id=change.pk, user=user, name="another-name", description="edited"
@@ -109,7 +113,8 @@ def test_an_expired_request_not_yet_swept_offers_no_decision_and_says_why(client
     html = client.get(reverse("peerlinks:change_detail", args=[change.pk])).content.decode()
     assert "Approve</button>" not in html
     assert "This change has expired: nobody decided in time." in html
-    response = client.post(reverse("peerlinks:change_approve", args=[change.pk]), {"comment": ""})
+    post = {"comment": "", "payload_digest": change.payload_digest}
+    response = client.post(reverse("peerlinks:change_approve", args=[change.pk]), post)
     assert response.status_code == 409
     change.refresh_from_db()
     assert change.state == State.PENDING_APPROVAL and not change.approvals.exists()

@@ -329,7 +329,9 @@ def test_rejecting_and_expiring_mail_the_requester_after_commit():
     lead = person("bob", group="Approver")
     rejected = make_change(requester, expires_at=timezone.now() + timedelta(days=1))
     expired = make_change(requester, expires_at=timezone.now() - timedelta(seconds=1))
-    reject_change(change_id=rejected.pk, user=lead, comment="Not this week")
+    reject_change(
+        change_id=rejected.pk, user=lead, payload_digest=rejected.payload_digest, comment="Not this week"
+    )
     expire_due_changes()
     run_queued_tasks()
     subjects = sorted(message.subject for message in mail.outbox)

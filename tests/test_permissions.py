@@ -109,10 +109,12 @@ def _request(client, actor, world, action: str):
             return client.get(reverse("peerlinks:approval_queue"))
         case "approve":
             change = _change(world, by=world["requester"])
-            return client.post(reverse("peerlinks:change_approve", args=[change.pk]))
+            post = {"payload_digest": change.payload_digest}
+            return client.post(reverse("peerlinks:change_approve", args=[change.pk]), post)
         case "reject":
             change = _change(world, by=world["requester"])
-            return client.post(reverse("peerlinks:change_reject", args=[change.pk]), {"comment": "no"})
+            post = {"comment": "no", "payload_digest": change.payload_digest}
+            return client.post(reverse("peerlinks:change_reject", args=[change.pk]), post)
         case "retry":
             change = _change(world, by=world["requester"], state=ChangeRequest.State.FAILED)
             return client.post(reverse("peerlinks:change_retry", args=[change.pk]))

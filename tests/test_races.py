@@ -61,8 +61,12 @@ def pending(engineer, settings):
 
 def test_two_approvers_at_once_approve_once_and_execute_once(pending, approver, second_approver):
     results = race(
-        lambda: approvals.approve_change(change_id=pending.pk, user=approver),
-        lambda: approvals.approve_change(change_id=pending.pk, user=second_approver),
+        lambda: approvals.approve_change(
+            change_id=pending.pk, user=approver, payload_digest=pending.payload_digest
+        ),
+        lambda: approvals.approve_change(
+            change_id=pending.pk, user=second_approver, payload_digest=pending.payload_digest
+        ),
     )
     pending.refresh_from_db()
     assert pending.state == ChangeRequest.State.APPROVED
@@ -73,7 +77,9 @@ def test_two_approvers_at_once_approve_once_and_execute_once(pending, approver, 
 
 def test_approve_against_cancel_has_one_outcome(pending, approver, engineer):
     results = race(
-        lambda: approvals.approve_change(change_id=pending.pk, user=approver),
+        lambda: approvals.approve_change(
+            change_id=pending.pk, user=approver, payload_digest=pending.payload_digest
+        ),
         lambda: changes.cancel_change(change_id=pending.pk, user=engineer),
     )
     assert not any(isinstance(r, Exception) and not isinstance(r, changes.ChangeRefused) for r in results)
@@ -99,7 +105,9 @@ def test_approve_against_expire_has_one_outcome(pending, approver):
     def approve_when_due() -> object:
         while timezone.now() < soon:
             pass
-        return approvals.approve_change(change_id=pending.pk, user=approver)
+        return approvals.approve_change(
+            change_id=pending.pk, user=approver, payload_digest=pending.payload_digest
+        )
 
     results = race(approve_when_due, expire_when_due)
     pending.refresh_from_db()
@@ -117,7 +125,9 @@ def test_approve_against_expire_when_expiry_runs_first(pending, approver):
     ChangeRequest.objects.filter(pk=pending.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     results = race(
         lambda: approvals.expire_due_changes(),
-        lambda: approvals.approve_change(change_id=pending.pk, user=approver),
+        lambda: approvals.approve_change(
+            change_id=pending.pk, user=approver, payload_digest=pending.payload_digest
+        ),
     )
     pending.refresh_from_db()
     assert pending.state == ChangeRequest.State.EXPIRED
@@ -127,8 +137,12 @@ def test_approve_against_expire_when_expiry_runs_first(pending, approver):
 
 def test_a_double_clicked_approve_makes_one_approval_and_one_execution(pending, approver):
     results = race(
-        lambda: approvals.approve_change(change_id=pending.pk, user=approver),
-        lambda: approvals.approve_change(change_id=pending.pk, user=approver),
+        lambda: approvals.approve_change(
+            change_id=pending.pk, user=approver, payload_digest=pending.payload_digest
+        ),
+        lambda: approvals.approve_change(
+            change_id=pending.pk, user=approver, payload_digest=pending.payload_digest
+        ),
     )
     assert not any(isinstance(r, Exception) for r in results), results
     pending.refresh_from_db()

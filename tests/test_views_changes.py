@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from peerlinks.models import AuditEvent, ChangeRequest
 from peerlinks.services import changes
-from tests.conftest import make_gateway, make_peer_link, make_project, make_router
+from tests.conftest import make_gateway, make_peer_link, make_project, make_router, set_policy
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -346,6 +346,9 @@ def test_delete_with_the_exact_name_submits_a_delete_request(engineer_client, db
 
 @pytest.fixture
 def some_changes(engineer, approver, db):
+    """The engineer's rename, approved at submission (a policy where renames need no approval), and the
+    approver's delete, waiting for one."""
+    set_policy(approvals_update=0, approvals_delete=1)
     link = make_peer_link(name="mine-link")
     other = make_peer_link(name="their-link")
     mine = changes.submit_change(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("peerlinks", "0006_policy_window_defaults"),
+        ("peerlinks", "0007_policy_one_approval_default"),
     ]
 
     operations = [

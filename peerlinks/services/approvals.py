@@ -2,8 +2,9 @@
 
 Four eyes: nobody decides their own request, and with 2+ approvals required each comes from a different
 approver. An approval is bound to the payload it was given on (its digest): after an edit, only approvals
-of the current payload count. Every decision is written to the audit log with before and after; who may
-take which step, and when, is declared in `lifecycle`.
+of the current payload count, and a decision is taken only on the version the approver saw: one given on
+an earlier version is refused (nothing is recorded). Every decision is written to the audit log with before
+and after; who may take which step, and when, is declared in `lifecycle`.
 """
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -12,7 +13,7 @@ from django.db import IntegrityError, transaction
 from peerlinks.models import Approval, ChangeRequest, Comment, Policy
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.changes import authorize, check_payload, submit_change
-from peerlinks.services.lifecycle import ChangeRefused
+from peerlinks.services.lifecycle import ChangeOutdated, ChangeRefused
 
 COMMENT_MAX = 2000
 
@@ -36,17 +37,30 @@ def _lock(change_id: int) -> ChangeRequest:
     return ChangeRequest.objects.select_for_update().get(pk=change_id)
 
 
-def approve_change(*, change_id: int, user: AbstractBaseUser, comment: str = "") -> ChangeRequest:
-    """Add one approval; with enough approvals of the current payload, the change is approved and queued.
+def check_version(change: ChangeRequest, payload_digest: str) -> None:
+    """Refuse a decision on any version but the current one: `payload_digest` is the one the approver saw."""
+    if payload_digest != change.payload_digest:
+        raise ChangeOutdated("This change was edited after you opened it: review the new version.")
+
+
+def approve_change(
+    *, change_id: int, user: AbstractBaseUser, payload_digest: str, comment: str = ""
+) -> ChangeRequest:
+    """Add one approval of the version the approver saw (`payload_digest`, refused unless it is still the
+    current one); with enough approvals of the current payload, the change is approved and queued.
 
     Approving twice (a double click) is harmless: the second click finds the first approval.
     """
     with transaction.atomic():
         change = _lock(change_id)
         digest = change.payload_digest
-        if change.approvals.filter(approver=user, payload_digest=digest).exists():
+        if (
+            payload_digest == digest
+            and change.approvals.filter(approver=user, payload_digest=digest).exists()
+        ):
             return change
         lifecycle.check(change, "approve", user=user)
+        check_version(change, payload_digest)
         try:
             with transaction.atomic():
                 approval = Approval.objects.create(
@@ -82,12 +96,16 @@ def rejection_comment(comment: str | None) -> str:
     return comment
 
 
-def reject_change(*, change_id: int, user: AbstractBaseUser, comment: str) -> ChangeRequest:
-    """End a pending change as rejected; the comment (required) tells the requester why."""
+def reject_change(
+    *, change_id: int, user: AbstractBaseUser, payload_digest: str, comment: str
+) -> ChangeRequest:
+    """End a pending change as rejected, if `payload_digest` (the version the approver saw) is still the
+    current one; the comment (required) tells the requester why."""
     comment = rejection_comment(comment)
     with transaction.atomic():
         change = _lock(change_id)
         lifecycle.check(change, "reject", user=user)
+        check_version(change, payload_digest)
         approval = Approval.objects.create(
             change_request=change,
             approver=user,

@@ -31,6 +31,10 @@ class ChangeForbidden(ChangeRefused):
     """The rule broken is who is asking (someone else's change, or a role they lack)."""
 
 
+class ChangeOutdated(ChangeRefused):
+    """A decision on a version of the change that is no longer the current one: it was edited since."""
+
+
 Who = Callable[[ChangeRequest, Any], str]
 When = Callable[[ChangeRequest, datetime], str]
 Due = Callable[[datetime], Q]

@@ -16,11 +16,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from peerlinks.forms import ChangeEditForm, ChangeFilterForm, CommentForm, DecisionForm
-from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
+from peerlinks.htmx import leave_to, render_htmx, render_whole_page, vary_on_htmx, wants_fragment
 from peerlinks.models import ChangeRequest
 from peerlinks.permissions import APPROVE, RETRY, SUBMIT, VIEW, permission_required_or_403
 from peerlinks.services import approvals, changes, lifecycle
-from peerlinks.services.lifecycle import ChangeForbidden, ChangeRefused
+from peerlinks.services.lifecycle import ChangeForbidden, ChangeOutdated, ChangeRefused
 from peerlinks.services.notifications import approvers_for
 
 PAGE = "peerlinks/change_detail.html"
@@ -58,7 +58,7 @@ def _context(change: ChangeRequest, user: Any, **extra: Any) -> dict[str, Any]:
         "received": len(counted),
         "dropped": any(a.payload_digest != change.payload_digest for a, _ in decisions),
         "approvers": approvers_for(change=change),
-        "decision_form": DecisionForm(),
+        "decision_form": DecisionForm.for_change(change),
         "events": change.audit_events.order_by("at", "id"),
         "comments": change.comments.select_related("author"),
         "comment_form": CommentForm(),
@@ -161,10 +161,24 @@ def _decide(
     if not form.is_valid():
         return _answer(request, change, fragment=panel, status=400, decision_form=form)
     try:
-        decide(change_id=change.pk, user=request.user, comment=form.cleaned_data["comment"])
+        decide(change_id=change.pk, user=request.user, **form.cleaned_data)
+    except ChangeOutdated as exc:
+        return _outdated(request, change, exc, comment=form.cleaned_data["comment"])
     except ChangeRefused as exc:
         return _refused(request, change, exc, fragment=panel)
     return _answer(request, change, fragment=panel)
+
+
+def _outdated(
+    request: HttpRequest, change: ChangeRequest, exc: ChangeOutdated, *, comment: str
+) -> HttpResponse:
+    """A decision on a version edited since: the whole page again (409), showing the new version, with the
+    approver's comment kept and a form that decides on the new version; htmx scrolls to the new version,
+    right above the approvals panel that says why."""
+    change.refresh_from_db()
+    form = DecisionForm.for_change(change, comment=comment)
+    context = _context(change, request.user, decision_form=form, outdated=str(exc))
+    return render_whole_page(request, PAGE, context, status=409, show="#change-preview:top")
 
 
 @permission_required_or_403(RETRY)

@@ -159,6 +159,44 @@ def test_a_lead_rejects_with_a_comment_and_the_engineer_sees_why(fast_cloud, log
     assert not any(link.name == "e2e-not-today" for link in list(sim.store.peer_links.values()))
 
 
+def test_a_lead_who_approves_a_version_edited_since_sees_the_new_one_and_nothing_is_decided(
+    fast_cloud, login_as
+):
+    engineer = login_as(_person("e2e-eng", "Engineer"))
+    lead = login_as(_person("e2e-lead", "Approver"))
+    change_id = _request_link(engineer, fast_cloud, router="er-e2e-ok", name="e2e-first-name")
+
+    _open_from_queue(lead, change_id)
+    expect(lead.locator("#change-preview")).to_contain_text("e2e-first-name")
+    lead.locator("#decision-comment").fill("Looks right.")
+    _mark_page(lead)
+
+    engineer.goto(f"/changes/{change_id}/edit/")
+    engineer.get_by_label("Name", exact=True).fill("e2e-second-name")
+    engineer.get_by_role("button", name="Save").click()
+    expect(engineer).to_have_url(re.compile(f"/changes/{change_id}/$"))
+
+    # The lead's page still shows the first name in its preview; approving it is refused, and the page
+    # turns into the new version in place, with the comment kept.
+    expect(lead.locator("#change-preview")).to_contain_text("e2e-first-name")
+    lead.get_by_role("button", name="Approve").click()
+    expect(lead.locator("#change-outdated")).to_contain_text(
+        "This change was edited after you opened it: review the new version."
+    )
+    expect(lead.locator("#change-preview")).to_contain_text("e2e-second-name")
+    expect(lead.locator("#change-preview h2")).to_be_in_viewport()
+    expect(lead.locator("#change-outdated")).to_be_in_viewport()
+    expect(lead.locator("#change-decision")).to_contain_text("0 of 1 approval received")
+    expect(lead.locator("#decision-comment")).to_have_value("Looks right.")
+    assert _same_page(lead), "the lead's page reloaded instead of updating in place"
+    expect(lead).to_have_url(re.compile(f"/changes/{change_id}/$"))
+
+    lead.get_by_role("button", name="Approve").click()
+    expect(lead.locator("#change-decision")).to_contain_text("1 of 1 approval received")
+    expect(lead.locator("#change-outdated")).to_have_count(0)
+    expect(engineer.locator("#change-state .badge").first).to_have_text(re.compile("Approved|Executing|Done"))
+
+
 def test_an_approver_cannot_approve_their_own_request(fast_cloud, login_as):
     lead = login_as(_person("e2e-lead", "Approver"))
     change_id = _request_link(lead, fast_cloud, router="er-e2e-ok", name="e2e-mine")

@@ -508,7 +508,12 @@ def test_a_change_page_shows_approvals_in_place_and_stops_polling_once_final(
     _watch([(tab, before, path)])
     _shoot(tab, "change-pending")
 
-    approvals.approve_change(change_id=pending_change.pk, user=lead, comment="Router checked.")
+    approvals.approve_change(
+        change_id=pending_change.pk,
+        user=lead,
+        payload_digest=pending_change.payload_digest,
+        comment="Router checked.",
+    )
     expect(decision).to_contain_text("1 of 2 approvals received")
     expect(decision).to_contain_text("Approved by lead1")
     expect(decision.locator("blockquote")).to_have_text("Router checked.")
@@ -556,7 +561,9 @@ def test_an_approver_typing_a_comment_keeps_it_while_the_change_page_polls(
     expect(comment).to_have_value("Looks right, go ahead.")
     expect(comment).to_be_focused()
 
-    approvals.approve_change(change_id=pending_change.pk, user=lead)
+    approvals.approve_change(
+        change_id=pending_change.pk, user=lead, payload_digest=pending_change.payload_digest
+    )
     # The state panel follows (the approval is in its audit trail); the form being typed in stays.
     expect(page.locator("#change-state")).to_contain_text("lead1")
     _watch([(approver, before, path)])
