@@ -221,12 +221,23 @@ def test_worker_killed_while_following_the_new_link_resumes_and_only_follows(wor
 
 
 def _paused_while_another_resumes(
-    first: subprocess.Popen, change: ChangeRequest, world: dict, start_worker: Callable[[], subprocess.Popen]
+    first: subprocess.Popen,
+    change: ChangeRequest,
+    world: dict,
+    start_worker: Callable[[], subprocess.Popen],
+    *,
+    slow_create: bool = False,
 ) -> None:
     """Pause the first worker (SIGSTOP) past its lease while another resumes the change and finishes it;
     then let the first one go on (SIGCONT)."""
     first.send_signal(signal.SIGSTOP)
     try:
+        if slow_create:
+            # The cloud finishes the create before anyone looks again: a resumed attempt must find it.
+            # (A create still in flight past the lease is what check W001 rules out.)
+            poll_until(
+                lambda: _links_in_cloud(world["base"]) == 1, what="the cloud to make the link", timeout=15
+            )
         _resume(change, start_worker)
         _assert_one_link_and_resumed(world, change)
     finally:
@@ -274,7 +285,7 @@ def test_a_late_create_reply_never_lands_over_the_link_another_attempt_recorded(
     change, first = _first_worker_held_up(
         world, engineer, start_worker, method="POST", path_contains="peer-links"
     )
-    _paused_while_another_resumes(first, change, world, start_worker)
+    _paused_while_another_resumes(first, change, world, start_worker, slow_create=True)
 
     _wait_for_tasks_to_end()
     link = _state(change).peer_link
