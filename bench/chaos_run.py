@@ -555,13 +555,17 @@ def executing_worker() -> str | None:
 
 @dataclass
 class Pause:
-    """SIGSTOP a worker in the middle of an execution (worker-2 when none is executing), SIGCONT it later."""
+    """SIGSTOP a worker in the middle of an execution (the first seen within 5 s, else worker-2), SIGCONT
+    it later."""
 
     supervisor: Supervisor
     name: str = "worker-2"
 
     def stop(self) -> str:
-        self.name = executing_worker() or self.name
+        deadline = time.monotonic() + 5
+        while (chosen := executing_worker()) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.name = chosen or self.name
         self.supervisor.signal(self.name, signal.SIGSTOP)
         return self.name
 
@@ -581,17 +585,18 @@ def timeline(
     return sorted(
         [
             (6.0, "SIGKILL worker-1", lambda: supervisor.signal("worker-1", signal.SIGKILL)),
-            (14.0, f"cloud refuses connections ({CLOUD_REFUSE:.0f} s)", lambda: gate.set_mode("refuse")),
-            (14.0 + CLOUD_REFUSE, f"cloud hangs ({CLOUD_HANG:.0f} s)", lambda: gate.set_mode("hang")),
-            (14.0 + cloud_back, "cloud answers again", lambda: gate.set_mode("pass")),
-            (22.0, "SIGHUP gunicorn", lambda: supervisor.signal("gunicorn", signal.SIGHUP)),
-            (30.0, f"SIGSTOP a worker that is executing (lease {LEASE:.0f} s)", pause.stop),
-            (35.0 + LEASE, "SIGCONT it", pause.resume),
-            (60.0, f"database outage ({db_outage:.0f} s)", outage.begin),
-            (60.0 + db_outage, "database back", outage.end),
-            (92.0, "SIGKILL gunicorn master", lambda: supervisor.signal("gunicorn", signal.SIGKILL)),
-            (100.0, "SIGKILL worker-3", lambda: supervisor.signal("worker-3", signal.SIGKILL)),
-            (102.0, "SIGKILL scheduler-0", lambda: supervisor.signal("scheduler-0", signal.SIGKILL)),
+            (12.0, "SIGHUP gunicorn", lambda: supervisor.signal("gunicorn", signal.SIGHUP)),
+            # While the cloud answers: a paused worker may be about to send what another one resumes.
+            (20.0, f"SIGSTOP a worker that is executing (lease {LEASE:.0f} s)", pause.stop),
+            (25.0 + LEASE, "SIGCONT it", pause.resume),
+            (48.0, f"cloud refuses connections ({CLOUD_REFUSE:.0f} s)", lambda: gate.set_mode("refuse")),
+            (48.0 + CLOUD_REFUSE, f"cloud hangs ({CLOUD_HANG:.0f} s)", lambda: gate.set_mode("hang")),
+            (48.0 + cloud_back, "cloud answers again", lambda: gate.set_mode("pass")),
+            (78.0, f"database outage ({db_outage:.0f} s)", outage.begin),
+            (78.0 + db_outage, "database back", outage.end),
+            (108.0, "SIGKILL gunicorn master", lambda: supervisor.signal("gunicorn", signal.SIGKILL)),
+            (114.0, "SIGKILL worker-3", lambda: supervisor.signal("worker-3", signal.SIGKILL)),
+            (116.0, "SIGKILL scheduler-0", lambda: supervisor.signal("scheduler-0", signal.SIGKILL)),
         ],
         key=lambda event: event[0],
     )
