@@ -6,11 +6,12 @@ parts of the product fail, then one full sync, then the figures.
 An engineer logs in and posts the create, rename and delete forms as the pages do; a lead approves each
 request on its page (the policy asks one approval for every kind). 4 `manage.py db_worker` and 2
 `manage.py run_scheduler` run the changes against the simulator, which sits behind a gate that can refuse
-or hang connections. At fixed times after the first submission (`timeline`): a worker is SIGKILLed; the
-cloud refuses connections, then accepts them and never answers; gunicorn gets SIGHUP; a worker is
-SIGSTOPped for longer than CHANGE_EXECUTION_LEASE, then SIGCONTed; the database goes away (PostgreSQL:
-a cluster of this run's own, stopped; SQLite: an exclusive lock held by another connection); gunicorn's
-master is SIGKILLed; another worker and a scheduler are SIGKILLed.
+or hang connections. At fixed times after the first submission (`timeline`): a worker is SIGKILLed;
+gunicorn gets SIGHUP; a worker in the middle of an execution is SIGSTOPped for longer than
+CHANGE_EXECUTION_LEASE, then SIGCONTed; the cloud refuses connections, then accepts them and never
+answers; the database goes away (PostgreSQL: a cluster of this run's own, stopped; SQLite: an exclusive
+lock held by another connection); gunicorn's master is SIGKILLed; another worker and a scheduler are
+SIGKILLed.
 
 This script is the supervisor systemd would be: a process it killed is started again at once, and so is
 one that exits on its own, but that one is counted as a death. Printed: requests submitted, terminal (%),
