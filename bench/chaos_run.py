@@ -793,7 +793,7 @@ def unfinished_tasks() -> dict[str, int]:
 
 def report(run: Run, final: Any, args: argparse.Namespace) -> int:
     """Print the figures and check the goals; the exit status."""
-    from peerlinks.models import ChangeRequest
+    from peerlinks.models import AuditEvent, ChangeRequest
 
     out, supervisor, sim = run.out, run.supervisor, run.handle.sim
     ids = list(out.change_ids.values())
@@ -820,6 +820,15 @@ def report(run: Run, final: Any, args: argparse.Namespace) -> int:
     print(f"  HTTP to gunicorn: {dict(sorted(out.http.items()))}")
     print(f"  task queue at the end, unfinished: {unfinished_tasks()}")
     print(f"  states: {dict(states)}")
+    steps = Counter(
+        AuditEvent.objects.filter(action__in=("change.resumed", "change.retry_scheduled")).values_list(
+            "action", flat=True
+        )
+    )
+    print(
+        f"  executions resumed after their lease ran out: {steps['change.resumed']}; "
+        f"retries scheduled after transient errors: {steps['change.retry_scheduled']}"
+    )
     if failures:
         print(f"  failed by kind and code: {dict(failures)}")
     print(
