@@ -37,7 +37,7 @@ test-e2e: setup
 
 # Speed side by side (bench/speed.py, ~3 minutes); bench-all adds the fault run and the load run
 # (PostgreSQL on 127.0.0.1:5432, ~5 more minutes). Figures and ratios are printed; README, Benchmarks.
-# The chaos run (`make chaos`, ~8 minutes, SQLite then a PostgreSQL cluster of its own) is not part of
+# The chaos run (`make chaos`, ~5 minutes, SQLite then a PostgreSQL cluster of its own) is not part of
 # bench-all: it stops and kills the product's processes and its database on purpose.
 bench: setup
 	$(BIN)/python bench/speed.py $(BENCH_ARGS)
