@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run serve test test-fast test-e2e bench bench-all lint format clean
+.PHONY: setup run serve test test-fast test-e2e bench bench-all chaos lint format clean
 
 setup: $(STAMP)
 
@@ -37,12 +37,17 @@ test-e2e: setup
 
 # Speed side by side (bench/speed.py, ~3 minutes); bench-all adds the fault run and the load run
 # (PostgreSQL on 127.0.0.1:5432, ~5 more minutes). Figures and ratios are printed; README, Benchmarks.
+# The chaos run (`make chaos`, ~5 minutes, SQLite then a PostgreSQL cluster of its own) is not part of
+# bench-all: it stops and kills the product's processes and its database on purpose.
 bench: setup
 	$(BIN)/python bench/speed.py $(BENCH_ARGS)
 
 bench-all: bench
 	$(BIN)/python bench/fault_run.py $(BENCH_ARGS)
 	$(BIN)/python bench/load_run.py $(BENCH_ARGS)
+
+chaos: setup
+	$(BIN)/python bench/chaos_run.py $(BENCH_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

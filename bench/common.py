@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,9 +34,9 @@ BENCH_DIR = REPO / "var" / "bench"
 # --- Databases and Django ---------------------------------------------------------------------------
 
 
-def fresh_database(kind: str, name: str) -> str:
+def fresh_database(kind: str, name: str, *, server: str = POSTGRES_URL) -> str:
     """A new, empty database for one run: a SQLite file under var/bench/, or a PostgreSQL database
-    `dcportal_bench_<name>` (dropped and created again) at BENCH_POSTGRES_URL."""
+    `dcportal_bench_<name>` (dropped and created again) at `server` (default BENCH_POSTGRES_URL)."""
     if kind == "sqlite":
         BENCH_DIR.mkdir(parents=True, exist_ok=True)
         path = BENCH_DIR / f"{name}.sqlite3"
@@ -46,10 +47,10 @@ def fresh_database(kind: str, name: str) -> str:
         import psycopg
 
         database = f"dcportal_bench_{name}"
-        with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{database}"')
-        return f"{POSTGRES_URL}/{database}"
+        return f"{server}/{database}"
     raise SystemExit(f"unknown --db {kind!r}: sqlite or postgres")
 
 
@@ -203,6 +204,24 @@ def point_settings_at(handle, regions: list[str]) -> None:
 
 
 # --- Subprocesses ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, *, timeout: float = 30) -> None:
+    """Until something accepts connections on 127.0.0.1:`port`; SystemExit after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"nothing answers on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
 @contextmanager

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -32,12 +31,6 @@ from bench import common  # noqa: E402
 HOST = "127.0.0.1"
 STATUSES = ["ACTIVE", "ERROR", "PENDING_CREATE", "PENDING_UPDATE"]
 SORTS = ["name", "-name", "status", "-updated", "gateway", "region", "-created", "peer_type"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def sessions_for(count: int) -> list[str]:
@@ -155,16 +148,6 @@ async def run_load(port: int, cookies: list[str], args: argparse.Namespace, link
     return results
 
 
-def wait_for_port(port: int, *, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex((HOST, port)) == 0:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"nothing answers on {HOST}:{port} after {timeout:.0f} s")
-
-
 def cpu_by_pid(pids: set[int]) -> dict[int, float]:
     """User + system CPU seconds spent so far by each of these processes (from /proc; gone ones left out)."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -268,14 +251,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.speed import fill_cache
 
-    sim_port, web_port = free_port(), free_port()
+    sim_port, web_port = common.free_port(), common.free_port()
     sim = subprocess.Popen(
         [sys.executable, "-m", "dcsim", "--seed", "empty", "--quiet", "--port", str(sim_port)],
         cwd=common.REPO,
         stdout=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(sim_port)
+        common.wait_for_port(sim_port)
         import dcsim
 
         regions = ["cn-north-4", "cn-east-3", "ap-southeast-1"]
@@ -327,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         log.close()
         try:
-            wait_for_port(web_port)
+            common.wait_for_port(web_port)
             warm = asyncio.run(
                 run_load(
                     web_port,
