@@ -262,6 +262,24 @@ def test_a_change_whose_worker_died_after_creating_resumes_without_a_second_link
     assert "change.resumed" in actions(change)
 
 
+def test_a_stalled_change_whose_task_waits_in_the_queue_gets_no_second_task(sim, gateway, engineer):
+    # A queue backlog older than the lease (a busy or stopped worker): the change's task is still there.
+    change = submit_create(engineer, gateway, router("er-prod"))
+    long_ago = timezone.now() - timedelta(hours=1)
+    ChangeRequest.objects.filter(pk=change.pk).update(updated_at=long_ago)
+    tasks = DBTaskResult.objects.filter(task_path="peerlinks.tasks.execute_change_task", status="READY")
+    assert tasks.count() == 1
+    # Every upkeep round of every scheduler: nothing more is queued while that task waits.
+    for _ in range(3):
+        assert execution.resume_stalled_changes() == 0
+    assert tasks.count() == 1
+    # The task gone (lost with a queue that was wiped): the change is queued again, once.
+    tasks.delete()
+    assert execution.resume_stalled_changes() == 1
+    assert execution.resume_stalled_changes() == 0
+    assert sim.run_worker(change).state == ChangeRequest.State.DONE
+
+
 def test_a_fresh_executing_change_is_not_resumed(sim, gateway, engineer):
     change = submit_create(engineer, gateway, router("er-prod"))
     ChangeRequest.objects.filter(pk=change.pk).update(state=ChangeRequest.State.EXECUTING)

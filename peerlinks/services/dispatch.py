@@ -54,6 +54,14 @@ def execute_change(change_id: int, *, delay: float = 0.0) -> None:
     _enqueue("execute_change_task", change_id, delay=delay)
 
 
+def changes_waiting_to_execute() -> set[int]:
+    """Changes that have an execute task waiting in the queue: it will claim or resume them when it runs."""
+    waiting = DBTaskResult.objects.filter(
+        task_path=f"{TASKS_MODULE}.execute_change_task", status="READY"
+    ).values_list("args_kwargs", flat=True)
+    return {args_kwargs["args"][0] for args_kwargs in waiting if args_kwargs.get("args")}
+
+
 def follow_change(change_id: int, *, delay: float) -> None:
     """Look at the link of an executing change again after `delay` seconds."""
     _enqueue("follow_change_task", change_id, delay=delay)

@@ -487,8 +487,10 @@ def resume_stalled_changes() -> int:
     """Re-queue changes whose execution stopped showing signs of life (a worker died mid-way).
 
     An executing change past its lease is resumed (its next attempt looks before it acts); an approved
-    one that long untouched lost its queued task and is queued again. A duplicate task is harmless:
-    only one of them can claim the change.
+    one that long untouched lost its queued task and is queued again. A change whose execute task is still
+    waiting in the queue (a backlog older than the lease, a retry's backoff) is left to it: queueing
+    another at every round, from every scheduler, would flood the queue with no-ops. A duplicate task
+    is harmless otherwise: only one of them can claim the change.
     """
     now = timezone.now()
     lost_task = Q(
@@ -501,6 +503,9 @@ def resume_stalled_changes() -> int:
             "pk", flat=True
         )
     )
+    if stalled:
+        waiting = dispatch.changes_waiting_to_execute()
+        stalled = [pk for pk in stalled if pk not in waiting]
     for pk in stalled:
         dispatch.execute_change(pk)
     return len(stalled)
