@@ -58,7 +58,7 @@ SCHEDULERS = 2
 LEASE = 20.0
 CLOUD_REFUSE, CLOUD_HANG = 12.0, 15.0  # the cloud's outage: refusing, then hanging (27 s in all)
 DB_OUTAGE = {"postgres": 10.0, "sqlite": 25.0}
-SUBMIT_PACE = 0.6  # seconds between two submissions, at least
+SUBMIT_PACE = 0.85  # seconds between two submissions, at least: they span every fault up to the web kill
 PATIENCE = 90.0  # seconds the engineer (or the lead) keeps trying one request before giving up
 PASSWORD = "chaos-run-password-1"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -511,6 +511,10 @@ def engineer_submits(browser: Browser, plan: list[dict], names: dict, user, out:
         connection.close()
 
 
+# The version of the change the approval form carries (the payload digest), as the page renders it.
+_DIGEST = re.compile(r'name="payload_digest" value="([0-9a-f]+)"')
+
+
 def lead_approves(browser: Browser, to_approve, out: Submissions) -> None:
     """Approve each submitted request on its page, until its state says it was decided."""
     from django.db import connection
@@ -522,9 +526,14 @@ def lead_approves(browser: Browser, to_approve, out: Submissions) -> None:
         while (pk := to_approve.get()) is not None:
             deadline, pause = time.monotonic() + PATIENCE, 0.5
             while True:
-                answer = browser.post(f"/changes/{pk}/approve/", {"comment": "chaos run"})
-                if answer is not None and answer.status_code == 302:
-                    break
+                # As a person does: open the change, approve the version the page shows.
+                page = browser.get(f"/changes/{pk}/")
+                digest = _DIGEST.search(page.text) if page is not None and page.status_code == 200 else None
+                if digest is not None:
+                    form = {"comment": "chaos run", "payload_digest": digest.group(1)}
+                    answer = browser.post(f"/changes/{pk}/approve/", form)
+                    if answer is not None and answer.status_code == 302:
+                        break
                 state = _db_read(
                     lambda pk=pk: ChangeRequest.objects.values_list("state", flat=True).get(pk=pk)
                 )
@@ -886,6 +895,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-port", type=int, default=55433, help="port of the run's own PostgreSQL")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args, _ = parser.parse_known_args(argv)
+    # SIGTERM (a stopped `make chaos`, a timeout) unwinds like Ctrl-C, so every process the run started
+    # (gunicorn, workers, schedulers, its own PostgreSQL) is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     if args.db != "both":
         return run_once(args.db, args)
     # Django is set up once per process, on one database: each database gets a run of its own.
@@ -893,8 +905,13 @@ def main(argv: list[str] | None = None) -> int:
     options += ["--pg-port", str(args.pg_port), *(["--strict"] if args.strict else [])]
     worst = 0
     for db in ("sqlite", "postgres"):
-        command = [sys.executable, __file__, "--db", db, *options]
-        worst = max(worst, subprocess.run(command, cwd=common.REPO, timeout=290).returncode)
+        child = subprocess.Popen([sys.executable, __file__, "--db", db, *options], cwd=common.REPO)
+        try:
+            worst = max(worst, child.wait(timeout=290))
+        except BaseException:  # out of time, or stopped: the child stops what it started
+            child.terminate()
+            child.wait(timeout=60)
+            raise
         print(flush=True)
     return worst
 
