@@ -830,12 +830,13 @@ def report(run: Run, final: Any, args: argparse.Namespace) -> int:
     print(f"  task queue at the end, unfinished: {unfinished_tasks()}")
     print(f"  states: {dict(states)}")
     steps = Counter(
-        AuditEvent.objects.filter(action__in=("change.resumed", "change.retry_scheduled")).values_list(
-            "action", flat=True
-        )
+        AuditEvent.objects.filter(
+            action__in=("change.resumed", "change.retry_scheduled", "change.attempt_superseded")
+        ).values_list("action", flat=True)
     )
     print(
         f"  executions resumed after their lease ran out: {steps['change.resumed']}; "
+        f"superseded attempts that stood down: {steps['change.attempt_superseded']}; "
         f"retries scheduled after transient errors: {steps['change.retry_scheduled']}"
     )
     if failures:
