@@ -802,18 +802,11 @@ def unfinished_tasks() -> dict[str, int]:
 
 def report(run: Run, final: Any, args: argparse.Namespace) -> int:
     """Print the figures and check the goals; the exit status."""
-    from peerlinks.models import AuditEvent, ChangeRequest
+    from peerlinks.models import AuditEvent
 
     out, supervisor, sim = run.out, run.supervisor, run.handle.sim
     ids = list(out.change_ids.values())
-    states = Counter(ChangeRequest.objects.filter(pk__in=ids).values_list("state", flat=True))
-    failures = Counter(
-        ChangeRequest.objects.filter(pk__in=ids, state=ChangeRequest.State.FAILED).values_list(
-            "kind", "error_code"
-        )
-    )
-    terminal = sum(n for state, n in states.items() if state in ChangeRequest.TERMINAL_STATES)
-    lost = len(ids) - terminal
+    states, failures, terminal, lost = fault_run.outcome_counts(ids)
     _, dup_peer = fault_run.duplicates_in_cloud(sim)
     mismatches = fault_run.compare_cache_with_cloud(run.world["gateways"])
     submitted = sorted(out.change_ids)

@@ -182,6 +182,20 @@ def compare_cache_with_cloud(gateway_ids: list[str]) -> list[str]:
     return problems
 
 
+def outcome_counts(change_ids: list[int]) -> tuple[Counter, Counter, int, int]:
+    """The requests' states, failures by kind and code, how many are terminal, and how many not (lost)."""
+    from peerlinks.models import ChangeRequest
+
+    states = Counter(ChangeRequest.objects.filter(pk__in=change_ids).values_list("state", flat=True))
+    failures = Counter(
+        ChangeRequest.objects.filter(pk__in=change_ids, state=ChangeRequest.State.FAILED).values_list(
+            "kind", "error_code"
+        )
+    )
+    terminal = sum(n for state, n in states.items() if state in ChangeRequest.TERMINAL_STATES)
+    return states, failures, terminal, len(change_ids) - terminal
+
+
 def outcome_problems(plan: list[dict], change_ids: list[int], sim) -> list[str]:
     """Done requests whose effect is not what the cloud shows (a create without its link, …)."""
     from peerlinks.models import ChangeRequest
@@ -284,14 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     time.sleep(1.0)
     [final] = sync.sync_all(regions=[REGION])
 
-    states = Counter(ChangeRequest.objects.filter(pk__in=change_ids).values_list("state", flat=True))
-    failures = Counter(
-        ChangeRequest.objects.filter(pk__in=change_ids, state=ChangeRequest.State.FAILED).values_list(
-            "kind", "error_code"
-        )
-    )
-    terminal = sum(n for state, n in states.items() if state in ChangeRequest.TERMINAL_STATES)
-    lost = len(change_ids) - terminal
+    states, failures, terminal, lost = outcome_counts(change_ids)
     dup_name, dup_peer = duplicates_in_cloud(sim)
     mismatches = compare_cache_with_cloud(world["gateways"])
     wrong = outcome_problems(plan, change_ids, sim)
