@@ -153,8 +153,15 @@ def test_worker_and_scheduler_ride_out_a_database_outage_and_go_on(outage, proce
         what="the scheduler to queue a sync again (and the worker to run it)",
         timeout=10,
     )
-    beats = ProcessHeartbeat.objects.filter(last_seen__gt=ended)
-    assert {beat.kind for beat in beats} == {"worker", "scheduler"}
+    # Both beat again (each at its own interval, so not necessarily by the time the sync ran).
+    poll_until(
+        lambda: (
+            {beat.kind for beat in ProcessHeartbeat.objects.filter(last_seen__gt=ended)}
+            == {"worker", "scheduler"}
+        ),
+        what="the worker and the scheduler to beat again",
+        timeout=10,
+    )
     processes.assert_alive(worker, scheduler)
     log = (processes.logs / "worker.log").read_text()
     assert "Database unavailable" in log

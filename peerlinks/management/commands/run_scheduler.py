@@ -95,7 +95,8 @@ class Scheduler:
                 continue
             if once:
                 return
-            due = min(next_sync, next_recheck, next_upkeep)
+            # The heartbeat is a cadence too: it keeps its interval when the others are longer.
+            due = min(next_sync, next_recheck, next_upkeep, self.next_beat)
             self.sleep(max(0.05, due - self.clock()))
 
     def _upkeep(self, now: float) -> None:
