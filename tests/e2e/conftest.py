@@ -9,6 +9,7 @@ the other tests, the test database may already be in memory, and the browser tes
 
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -199,3 +200,29 @@ def make_active_link(cloud, sim_clock):
         return result.peer_link.id
 
     return make
+
+
+def request_link(page, cloud: dict, *, router: str, name: str, description: str = "") -> int:
+    """Fill in the create form as a person does and land on the new change's page; its id.
+
+    Each of the first three choices reloads the peer list through htmx (the last one asked for wins):
+    the peer is chosen once no reload is in flight, so a late answer cannot reset it.
+    """
+    from playwright.sync_api import expect
+
+    page.goto("/links/new/")
+    page.get_by_label("Gateway").select_option(cloud["gateway_id"])
+    page.get_by_label("Peer type").select_option("ER")
+    page.get_by_label("Peer region").select_option(REGION)
+    expect(page.locator("#create-form .htmx-request")).to_have_count(0)
+    peer = page.locator("#field-peer select")
+    router_id = cloud["routers"][router]
+    expect(peer.locator(f'option[value="{router_id}"]')).to_be_attached()
+    peer.select_option(router_id)
+    expect(peer).to_have_value(router_id)
+    page.get_by_label("Name", exact=True).fill(name)
+    if description:
+        page.get_by_label("Description").fill(description)
+    page.get_by_role("button", name="Request this link").click()
+    expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+    return int(re.search(r"/changes/(\d+)/$", page.url).group(1))

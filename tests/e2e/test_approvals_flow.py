@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import PASSWORD, REGION, TIMEOUT_MS
+from tests.e2e.conftest import PASSWORD, TIMEOUT_MS, request_link
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -62,21 +62,10 @@ def login_as(browser: Browser, live_server) -> Iterator[Callable[[str], Page]]:
 
 
 def _request_link(page: Page, cloud: dict, *, router: str, name: str) -> int:
-    """Fill in the create form (its peer list reloads through htmx) and land on the change page."""
-    page.goto("/links/new/")
-    page.get_by_label("Gateway").select_option(cloud["gateway_id"])
-    page.get_by_label("Peer type").select_option("ER")
-    page.get_by_label("Peer region").select_option(REGION)
-    page.wait_for_load_state("networkidle")
-    peer = page.locator("#field-peer select")
-    router_id = cloud["routers"][router]
-    expect(peer.locator(f'option[value="{router_id}"]')).to_be_attached()
-    peer.select_option(router_id)
-    page.get_by_label("Name", exact=True).fill(name)
-    page.get_by_role("button", name="Request this link").click()
-    expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+    """Ask for a link and land on its change, waiting for approval."""
+    change_id = request_link(page, cloud, router=router, name=name)
     expect(page.locator("#change-state .badge")).to_have_text("Pending approval")
-    return int(re.search(r"/changes/(\d+)/$", page.url).group(1))
+    return change_id
 
 
 def _mark_page(page: Page) -> None:

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import poll_until
-from tests.e2e.conftest import REGION, TIMEOUT_MS
+from tests.e2e.conftest import TIMEOUT_MS, request_link
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -30,24 +30,6 @@ def _same_page(page: Page) -> bool:
     return page.evaluate("window.__e2eSamePage === true")
 
 
-def _request_link(page: Page, cloud: dict, *, router: str, name: str, description: str = "") -> None:
-    page.goto("/links/new/")
-    page.get_by_label("Gateway").select_option(cloud["gateway_id"])
-    page.get_by_label("Peer type").select_option("ER")
-    page.get_by_label("Peer region").select_option(REGION)
-    page.wait_for_load_state("networkidle")  # each choice above reloads the peer list through htmx
-    peer = page.locator("#field-peer select")
-    router_id = cloud["routers"][router]
-    expect(peer.locator(f'option[value="{router_id}"]')).to_be_attached()
-    peer.select_option(router_id)
-    expect(peer).to_have_value(router_id)
-    page.get_by_label("Name", exact=True).fill(name)
-    if description:
-        page.get_by_label("Description").fill(description)
-    page.get_by_role("button", name="Request this link").click()
-    expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
-
-
 def test_engineer_logs_in_through_the_form_and_sees_the_synced_gateway(logged_in, cloud):
     page = logged_in
     page.get_by_role("link", name="Gateways").click()
@@ -58,7 +40,7 @@ def test_engineer_logs_in_through_the_form_and_sees_the_synced_gateway(logged_in
 
 def test_a_link_to_an_enterprise_router_turns_active_without_a_reload(logged_in, cloud, worker):
     page = logged_in
-    _request_link(page, cloud, router="er-e2e-ok", name="e2e-to-er", description="made by the browser test")
+    request_link(page, cloud, router="er-e2e-ok", name="e2e-to-er", description="made by the browser test")
     _mark_page(page)
     state = page.locator("#change-state")
     expect(state.get_by_text("Done", exact=True)).to_be_visible()
@@ -72,7 +54,7 @@ def test_a_link_to_an_enterprise_router_turns_active_without_a_reload(logged_in,
 
 def test_a_link_that_ends_in_error_shows_the_clouds_reason(logged_in, cloud, worker):
     page = logged_in
-    _request_link(page, cloud, router="er-e2e-doomed", name="e2e-doomed")
+    request_link(page, cloud, router="er-e2e-doomed", name="e2e-doomed")
     # The router breaks after the worker sent the create, while the link is still PENDING_CREATE: the
     # cloud ends the link in ERROR with a reason (a router already broken is refused before sending).
     sim = cloud["simulator"].sim
