@@ -205,8 +205,8 @@ def make_active_link(cloud, sim_clock):
 def request_link(page, cloud: dict, *, router: str, name: str, description: str = "") -> int:
     """Fill in the create form as a person does and land on the new change's page; its id.
 
-    Each of the first three choices reloads the peer list through htmx (the last one asked for wins):
-    the peer is chosen once no reload is in flight, so a late answer cannot reset it.
+    Each of the first three choices reloads the peer list through htmx (queued: the last one asked for
+    is answered last): the peer is chosen once no reload is in flight, so a late answer cannot reset it.
     """
     from playwright.sync_api import expect
 

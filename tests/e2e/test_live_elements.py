@@ -899,10 +899,13 @@ def test_choosing_gateway_type_and_region_reloads_only_the_peer_select(open_tab,
     before = tab.hold("h1", "#create-form", "#field-gateway", "#field-name input", "#field-description")
     peer = page.locator("#field-peer select")
     asked = tab.polls("/links/new/peers/")
+    reloading = page.locator("#create-form .htmx-request")
 
     page.get_by_label("Gateway").select_option(gateway.cloud_id)
+    expect(reloading).to_have_count(0)
     expect(peer.locator("option", has_text="er-north")).to_have_count(1)
     page.get_by_label("Peer region").select_option("cn-south-1")
+    expect(reloading).to_have_count(0)
     expect(peer.locator("option", has_text="er-south")).to_have_count(1)
     expect(peer.locator("option", has_text="er-north")).to_have_count(0)
     page.get_by_label("Peer type").select_option("GDGW")
