@@ -3,10 +3,15 @@
 from django.contrib import admin
 
 from peerlinks.models import Approval, AuditEvent, ChangeRequest, Comment, Notice, PeerLink, Policy
+from peerlinks.services.links import update_local_fields
 
 
 @admin.register(PeerLink)
 class PeerLinkAdmin(admin.ModelAdmin):
+    """A cached link: what the cloud owns (and the cache's own stamps) is shown, never edited here, since
+    the next sync would take an edit for a change made in the cloud; the local fields are edited through
+    the same service as the link page, so each edit is audited."""
+
     list_display = (
         "name",
         "status",
@@ -18,6 +23,25 @@ class PeerLinkAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "peer_type")
     search_fields = ("name", "cloud_id")
+    local_fields = ("owner_team", "ticket_ref", "labels")
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [field.name for field in PeerLink._meta.fields if field.name not in self.local_fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # links are made in the cloud, through a change request
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # kept for their history; a link gone from the cloud is marked gone by the sync
+
+    def save_model(self, request, obj: PeerLink, form, change: bool) -> None:
+        update_local_fields(
+            link_id=obj.pk,
+            user=request.user,
+            owner_team=obj.owner_team,
+            ticket_ref=obj.ticket_ref,
+            labels=list(obj.labels or []),
+        )
 
 
 @admin.register(Policy)
