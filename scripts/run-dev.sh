@@ -11,6 +11,8 @@ export DEBUG=${DEBUG:-1}
 WEB_PORT=${PORT:-8000}
 SIM_PORT=${DCSIM_PORT:-8790}
 export CLOUD_ENDPOINT=${CLOUD_ENDPOINT:-http://127.0.0.1:$SIM_PORT}
+# Links in mail point at this site as it is served here (PORT), unless SITE_URL says otherwise.
+export SITE_URL=${SITE_URL:-http://127.0.0.1:$WEB_PORT}
 # Logs go where the settings keep local state (and the SQLite database unless DATABASE_URL says otherwise).
 export VAR_DIR=${VAR_DIR:-var}
 mkdir -p "$VAR_DIR"

@@ -41,3 +41,12 @@ def test_there_is_one_demo_user_per_role(settings):
     admin = users.get(username="admin")
     assert admin.is_staff and admin.is_superuser
     assert users.get(username="lead").has_perm("peerlinks.approve_change")
+
+
+@pytest.mark.django_db
+def test_demo_users_have_an_address_so_make_run_shows_their_mail(settings):
+    settings.DEBUG = True
+    get_user_model().objects.create_user("lead")  # made by an earlier version, with no address
+    call_command("create_demo_users")
+    addresses = dict(get_user_model().objects.values_list("username", "email"))
+    assert addresses == {name: f"{name}@dcportal.example" for name in ("viewer", "engineer", "lead", "admin")}

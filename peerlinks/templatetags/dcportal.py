@@ -20,3 +20,11 @@ def duration(value: float | timedelta | None) -> str:
 def oneline(value: object) -> str:
     """The value on one line (mail bodies: a value from the cloud cannot fake a line of the mail)."""
     return one_line(value)
+
+
+@register.filter
+def lowerfirst(value: object) -> str:
+    """The value with its first letter in lower case, to run on in a sentence: 'Global DC gateway' reads
+    'global DC gateway' (`lower` would give 'global dc gateway')."""
+    text = str(value)
+    return text[:1].lower() + text[1:]

@@ -909,7 +909,7 @@ def test_choosing_gateway_type_and_region_reloads_only_the_peer_select(open_tab,
     expect(peer.locator("option", has_text="er-south")).to_have_count(1)
     expect(peer.locator("option", has_text="er-north")).to_have_count(0)
     page.get_by_label("Peer type").select_option("GDGW")
-    expect(page.locator("#field-peer label")).to_contain_text("global dc gateway in cn-south-1")
+    expect(page.locator("#field-peer label")).to_contain_text("global DC gateway in cn-south-1")
 
     assert tab.polls("/links/new/peers/") - asked == 3
     expect(page.get_by_label("Name", exact=True)).to_have_value("e2e-typed-first")
