@@ -296,6 +296,13 @@ def test_a_cancelled_change_is_never_executed(sim, gateway, engineer):
     assert sim.links(gateway) == []
 
 
+def test_asking_again_for_a_link_that_ended_in_error_says_to_delete_it_first(sim, gateway, engineer):
+    link = sim.run_worker(submit_create(engineer, gateway, router("er-prod"), name="broken")).peer_link
+    PeerLink.objects.filter(pk=link.pk).update(status=PeerLink.Status.ERROR)
+    with pytest.raises(changes.ChangeRefused, match="ended in ERROR: ask to delete broken first"):
+        submit_create(engineer, gateway, router("er-prod"), name="again")
+
+
 def test_submit_refuses_a_peer_the_gateway_already_links_to(sim, gateway, engineer):
     sim.run_worker(submit_create(engineer, gateway, router("er-prod")))
     with pytest.raises(changes.ChangeRefused, match="already linked"):

@@ -119,11 +119,23 @@ def _peer_gateway_problem(gateway: Gateway) -> str:
 
 def _peers_taken(*, gateway: Gateway) -> dict[str, str]:
     """Peers this gateway already links to, or has a create open for: peer id → why it is taken."""
-    linked = PeerLink.objects.present().filter(gateway=gateway).values_list("peer_gateway_id", flat=True)
-    taken = dict.fromkeys(linked, "already linked from this gateway")
+    linked = (
+        PeerLink.objects.present().filter(gateway=gateway).values_list("peer_gateway_id", "name", "status")
+    )
+    taken = {peer: _already_linked(name, status) for peer, name, status in linked}
     for change in open_creates(gateway=gateway):
         taken.setdefault(change.payload.get("peer_gateway_id", ""), f"create request #{change.pk} is open")
     return taken
+
+
+def _already_linked(name: str, status: str) -> str:
+    """Why a peer is taken by an existing link, and what to do when that link is broken."""
+    if status == PeerLink.Status.ERROR:
+        return (
+            f"already linked from this gateway by {name}, which ended in ERROR: ask to delete {name} first, "
+            "then ask for the new link"
+        )
+    return f"already linked from this gateway ({name})"
 
 
 def _with_link_problem(choice: Choice, *, gateway: Gateway, taken: dict[str, str]) -> Choice:
