@@ -234,10 +234,11 @@ def _send_update(change: ChangeRequest, *, resumed: bool) -> None:
         )
         link, request_id = result.peer_link, result.request_id
     with transaction.atomic():
-        _held(change, reply=link)
+        locked = _held(change, reply=link)
         row = store_link(gateway=change.gateway, link=link)
         _executed(
             change,
+            locked,
             on=row,
             request_id=request_id,
             before={field: before.get(field, "") for field in UPDATE_FIELDS},
@@ -261,20 +262,20 @@ def _send_delete(change: ChangeRequest, *, resumed: bool) -> None:
     except cloud.Conflict as exc:
         raise _Retry(f"The link is busy in the cloud ({exc.error_msg}); the delete waits.") from exc
     with transaction.atomic():
-        _held(change)
-        _executed(change, on=row, request_id=request_id, before=link_summary(row))
+        _executed(change, _held(change), on=row, request_id=request_id, before=link_summary(row))
 
 
 def _executed(
     change: ChangeRequest,
+    locked: ChangeRequest,
     *,
     on: PeerLink,
     request_id: str | None,
     before: dict | None = None,
     after: dict | None = None,
 ) -> None:
-    """Record that a rename or delete reached the cloud (with its request id), in the open transaction."""
-    locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+    """Record that a rename or delete reached the cloud (with its request id), in the open transaction;
+    `locked` is the change as `_held` locked it."""
     lifecycle.apply(
         locked,
         "execute",
