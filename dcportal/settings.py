@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "peerlinks.context_processors.nav_counts",
                 "peerlinks.context_processors.live_updates",
+                "peerlinks.context_processors.cloud_status",
             ],
         },
     },

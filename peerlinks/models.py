@@ -22,7 +22,10 @@ class CloudProject(models.Model):
     region = models.CharField(max_length=36, unique=True)
     project_id = models.CharField(max_length=36, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # Why the last sync failed: technical (operation, status, Huawei's code and message, request id) and
+    # in plain words; since when syncs have failed (the first failure after the last good sync).
     sync_error = models.TextField(blank=True)
+    sync_problem = models.TextField(blank=True)
     sync_failed_at = models.DateTimeField(null=True, blank=True)
     # The region's sync claim (peerlinks.services.sync): who holds it ("" for nobody) and until when,
     # by the database's clock, unless renewed.

@@ -6,6 +6,7 @@ app_name = "peerlinks"
 urlpatterns = [
     path("", dashboard.home, name="home"),
     path("refresh/", dashboard.refresh, name="refresh"),
+    path("live/", dashboard.live, name="live"),
     path("drift/<int:pk>/acknowledge/", dashboard.acknowledge_drift, name="drift_acknowledge"),
     path("gateways/", gateways.gateway_list, name="gateway_list"),
     path("gateways/<uuid:cloud_id>/", gateways.gateway_detail, name="gateway_detail"),

@@ -2,6 +2,7 @@
 recent activity; acknowledging drift; gateways by region. Everything here reads the cache.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ from peerlinks.models import (
     PeerLink,
 )
 from peerlinks.services.audit import record_audit
+from peerlinks.services.notifications import unread_notice_count
 
 RECENT = 10
 LISTED = 50
@@ -32,9 +34,21 @@ class RegionSync:
     region: str
     synced_at: datetime | None = None
     sync_error: str = ""
+    sync_problem: str = ""
     sync_failed_at: datetime | None = None
     gateways: int = 0
     stale: bool = True
+
+
+@dataclass
+class DashboardLive:
+    """The parts of the dashboard that update while it is open: counts, drift and each region's sync."""
+
+    counts: dict[str, int]
+    total: int
+    regions: list[RegionSync]
+    drifts: list[Drift]
+    drift_count: int
 
 
 @dataclass
@@ -55,9 +69,7 @@ def build_dashboard(*, now: datetime | None = None) -> Dashboard:
     """Everything the home page shows, in a fixed number of queries."""
     now = now or timezone.now()
     present = PeerLink.objects.present()
-    counts = dict.fromkeys(PeerLink.Status.values, 0)
-    for row in present.values("status").annotate(n=Count("id")).order_by():
-        counts[row["status"]] = row["n"]
+    counts = status_counts()
     too_long = timedelta(seconds=settings.PENDING_TOO_LONG)
     drifts = Drift.objects.filter(acknowledged_at__isnull=True).select_related("peer_link__gateway__project")
     return Dashboard(
@@ -74,6 +86,59 @@ def build_dashboard(*, now: datetime | None = None) -> Dashboard:
         recent_events=list(AuditEvent.objects.all()[:RECENT]),
         pending_too_long_after=too_long,
     )
+
+
+def build_dashboard_live(*, now: datetime | None = None) -> DashboardLive:
+    """What the dashboard's live parts show, without the lists that do not update in place."""
+    counts = status_counts()
+    drifts = Drift.objects.filter(acknowledged_at__isnull=True).select_related("peer_link__gateway__project")
+    listed = list(drifts[:LISTED])
+    return DashboardLive(
+        counts=counts,
+        total=sum(counts.values()),
+        regions=region_syncs(now=now or timezone.now()),
+        drifts=listed,
+        drift_count=len(listed) if len(listed) < LISTED else drifts.count(),
+    )
+
+
+def status_counts() -> dict[str, int]:
+    """Present links per status (every status, 0 for none)."""
+    counts = dict.fromkeys(PeerLink.Status.values, 0)
+    for row in PeerLink.objects.present().values("status").annotate(n=Count("id")).order_by():
+        counts[row["status"]] = row["n"]
+    return counts
+
+
+def approvals_waiting(user: AbstractBaseUser) -> int:
+    """Requests waiting for this approver's decision: other people's pending ones (0 for non-approvers)."""
+    if not user.has_perm("peerlinks.approve_change"):
+        return 0
+    pending = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL)
+    return pending.exclude(requested_by=user).count()
+
+
+def live_version(*, user: AbstractBaseUser, dashboard: bool, now: datetime | None = None) -> str:
+    """A fingerprint of what a page's live parts show (the navigation's counts, the cloud banner and, on
+    the dashboard, its live parts): the page's poll gets them again only when it changed."""
+    outage = cloud_outage(now=now)
+    facts: list = [
+        approvals_waiting(user),
+        unread_notice_count(user),
+        outage and [(r.region, r.sync_failed_at, r.synced_at, r.sync_error) for r in outage.regions],
+    ]
+    if dashboard:
+        live = build_dashboard_live(now=now)
+        facts += [
+            live.counts,
+            live.drift_count,
+            [(d.pk, d.detected_at) for d in live.drifts],
+            [
+                (r.region, r.synced_at, r.sync_failed_at, r.sync_error, r.stale, r.gateways)
+                for r in live.regions
+            ],
+        ]
+    return hashlib.sha256(repr(facts).encode()).hexdigest()[:16]
 
 
 def pending_too_long(*, now: datetime) -> QuerySet[PeerLink]:
@@ -110,12 +175,47 @@ def region_syncs(*, now: datetime) -> list[RegionSync]:
                 region=region,
                 synced_at=project.synced_at,
                 sync_error=project.sync_error,
+                sync_problem=project.sync_problem or "The last sync with Huawei Cloud failed.",
                 sync_failed_at=project.sync_failed_at,
                 gateways=project.n_gateways,
                 stale=project.synced_at is None or project.synced_at < stale_before,
             )
         )
     return rows
+
+
+@dataclass
+class CloudOutage:
+    """Managed regions whose last sync failed outright: since when, and the data shown dates from when."""
+
+    regions: list[RegionSync]
+    since: datetime
+    cached_from: datetime | None
+
+    @property
+    def problem(self) -> str:
+        return self.regions[0].sync_problem
+
+
+def cloud_outage(*, now: datetime | None = None) -> CloudOutage | None:
+    """The cloud as every page's banner tells it: None while the last sync of each managed region got its
+    answers (a gateway that could not be listed is the region's note, not an outage)."""
+    failing = [
+        row
+        for row in region_syncs(now=now or timezone.now())
+        if row.region in settings.CLOUD_REGIONS
+        and row.sync_error
+        and row.sync_failed_at is not None
+        and (row.synced_at is None or row.synced_at < row.sync_failed_at)
+    ]
+    if not failing:
+        return None
+    synced = [row.synced_at for row in failing if row.synced_at is not None]
+    return CloudOutage(
+        regions=failing,
+        since=min(row.sync_failed_at for row in failing),
+        cached_from=min(synced) if len(synced) == len(failing) else None,
+    )
 
 
 def acknowledge_drift(*, drift_id: int, user: AbstractBaseUser) -> Drift:

@@ -1,8 +1,10 @@
-"""The dashboard (`/`) and its two actions: `/refresh/` (sync now) and `/drift/…/acknowledge/`."""
+"""The dashboard (`/`), its two actions: `/refresh/` (sync now) and `/drift/…/acknowledge/`, and `/live/`,
+what every page's one poll asks (the navigation's counts, the cloud banner, the dashboard's live parts)."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -20,6 +22,21 @@ def home(request: HttpRequest) -> HttpResponse:
     return render_htmx(request, "peerlinks/home.html", {"dash": dashboard.build_dashboard()})
 
 
+@login_required
+@require_GET
+def live(request: HttpRequest) -> HttpResponse:
+    """The page's live parts out of band when they changed since the version it shows (`v`), else 204."""
+    on_dashboard = request.GET.get("dashboard") == "1" and request.user.has_perm(VIEW)
+    version = dashboard.live_version(user=request.user, dashboard=on_dashboard)
+    if request.GET.get("v") == version:
+        return vary_on_htmx(HttpResponse(status=204))
+    context = {
+        "live": {"dashboard": on_dashboard, "version": version},
+        "dash": dashboard.build_dashboard_live() if on_dashboard else None,
+    }
+    return vary_on_htmx(render(request, "peerlinks/_live.html", context))
+
+
 @permission_required_or_403(SUBMIT)
 @require_POST
 def refresh(request: HttpRequest) -> HttpResponse:
@@ -29,7 +46,8 @@ def refresh(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("peerlinks:home")
     if wants_fragment(request):
-        return render_htmx(request, "peerlinks/_sync_queued.html", {"back": back})
+        context = {"back": back, "on_dashboard": back == reverse("peerlinks:home")}
+        return render_htmx(request, "peerlinks/_sync_queued.html", context)
     messages.success(request, "Sync queued: fresh data from the cloud in a few seconds.")
     return vary_on_htmx(redirect(back))
 
@@ -41,6 +59,11 @@ def acknowledge_drift(request: HttpRequest, pk: int) -> HttpResponse:
     drift = get_object_or_404(Drift, pk=pk)
     drift = dashboard.acknowledge_drift(drift_id=drift.pk, user=request.user)
     if wants_fragment(request):
-        return render_htmx(request, "peerlinks/_drift_row.html", {"drift": drift})
+        context = {
+            "drift": drift,
+            "dash": dashboard.build_dashboard_live(),
+            "live": {"dashboard": True, "version": dashboard.live_version(user=request.user, dashboard=True)},
+        }
+        return render_htmx(request, "peerlinks/_drift_acknowledged.html", context)
     messages.success(request, f"Drift on {drift.peer_link} acknowledged.")
     return vary_on_htmx(redirect("peerlinks:home"))
