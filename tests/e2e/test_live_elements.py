@@ -37,6 +37,7 @@ from tests.e2e.conftest import POLL, REGION, TIMEOUT_MS
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CYCLES = 3  # polling cycles watched at least
+LIVE = "/live/"  # every page's one poll (base.html): the navigation's counts, the cloud banner, the dashboard
 SHOTS = Path("/tmp/e2e-shots")
 # Paths htmx may ask for but that are never a page: one of them in the address bar is the original defect.
 FRAGMENT_ONLY = re.compile(
@@ -215,7 +216,7 @@ def open_tab(browser: Browser, live_server) -> Iterator[Callable[..., Tab]]:
             )
             contexts[user.pk] = context
         page = context.new_page()
-        tab = Tab(name=name or path, page=page, pages=(urlsplit(path).path, *pages), calls=tuple(calls))
+        tab = Tab(name=name or path, page=page, pages=(urlsplit(path).path, *pages), calls=(LIVE, *calls))
         page.on("request", tab.on_request)
         page.on("response", tab.on_response)
         page.on("requestfinished", tab.on_done)
