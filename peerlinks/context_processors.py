@@ -5,12 +5,13 @@ The values are callables, which templates call only when they show them: a fragm
 navigation costs no query.
 """
 
+import functools
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest
 
-from peerlinks.services.dashboard import CloudOutage, approvals_waiting, cloud_outage, live_version
+from peerlinks.services.dashboard import CloudOutage, approvals_waiting, cloud_outage
 from peerlinks.services.notifications import unread_notice_count
 
 
@@ -20,25 +21,16 @@ def nav_counts(request: HttpRequest) -> dict[str, Callable[[], int]]:
     if user is None or not user.is_authenticated:
         return {}
 
+    # Cached: the navigation and the page's live poll (templatetag live_poll) both read them.
     return {
-        "approvals_waiting": lambda: approvals_waiting(user),
-        "notices_unread": lambda: unread_notice_count(user),
+        "approvals_waiting": functools.cache(lambda: approvals_waiting(user)),
+        "notices_unread": functools.cache(lambda: unread_notice_count(user)),
     }
 
 
-def live_updates(request: HttpRequest) -> dict[str, object]:
-    """`poll_ms`: the interval of every polling element (hx-trigger="every {{ poll_ms }}ms"); `live_poll`:
-    the version of what the page's live parts show, for the one poll every page makes (base.html)."""
-    context: dict[str, object] = {"poll_ms": round(settings.POLL_INTERVAL * 1000)}
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        match = getattr(request, "resolver_match", None)
-        dashboard = bool(match and match.view_name == "peerlinks:home")
-        context["live_poll"] = lambda: {
-            "dashboard": dashboard,
-            "version": live_version(user=user, dashboard=dashboard),
-        }
-    return context
+def live_updates(request: HttpRequest) -> dict[str, int]:
+    """`poll_ms`: the interval of every polling element (hx-trigger="every {{ poll_ms }}ms")."""
+    return {"poll_ms": round(settings.POLL_INTERVAL * 1000)}
 
 
 def cloud_status(request: HttpRequest) -> dict[str, Callable[[], CloudOutage | None]]:
@@ -46,4 +38,4 @@ def cloud_status(request: HttpRequest) -> dict[str, Callable[[], CloudOutage | N
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"cloud_outage": cloud_outage}
+    return {"cloud_outage": functools.cache(cloud_outage)}

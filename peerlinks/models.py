@@ -292,7 +292,8 @@ class ChangeRequest(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     cloud_request_ids = models.JSONField(default=list, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
-    error_msg = models.TextField(blank=True)
+    error_msg = models.TextField(blank=True)  # why it failed (or is retried), in plain words
+    error_detail = models.TextField(blank=True)  # … and as the cloud client reported it
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )

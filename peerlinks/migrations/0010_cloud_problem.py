@@ -14,4 +14,9 @@ class Migration(migrations.Migration):
             name="sync_problem",
             field=models.TextField(blank=True),
         ),
+        migrations.AddField(
+            model_name="changerequest",
+            name="error_detail",
+            field=models.TextField(blank=True),
+        ),
     ]

@@ -118,29 +118,6 @@ def approvals_waiting(user: AbstractBaseUser) -> int:
     return pending.exclude(requested_by=user).count()
 
 
-def live_version(*, user: AbstractBaseUser, dashboard: bool, now: datetime | None = None) -> str:
-    """A fingerprint of what a page's live parts show (the navigation's counts, the cloud banner and, on
-    the dashboard, its live parts): the page's poll gets them again only when it changed."""
-    outage = cloud_outage(now=now)
-    facts: list = [
-        approvals_waiting(user),
-        unread_notice_count(user),
-        outage and [(r.region, r.sync_failed_at, r.synced_at, r.sync_error) for r in outage.regions],
-    ]
-    if dashboard:
-        live = build_dashboard_live(now=now)
-        facts += [
-            live.counts,
-            live.drift_count,
-            [(d.pk, d.detected_at) for d in live.drifts],
-            [
-                (r.region, r.synced_at, r.sync_failed_at, r.sync_error, r.stale, r.gateways)
-                for r in live.regions
-            ],
-        ]
-    return hashlib.sha256(repr(facts).encode()).hexdigest()[:16]
-
-
 def pending_too_long(*, now: datetime) -> QuerySet[PeerLink]:
     """Links still pending since longer than settings.PENDING_TOO_LONG (since their last status change)."""
     cutoff = now - timedelta(seconds=settings.PENDING_TOO_LONG)
@@ -215,6 +192,48 @@ def cloud_outage(*, now: datetime | None = None) -> CloudOutage | None:
         regions=failing,
         since=min(row.sync_failed_at for row in failing),
         cached_from=min(synced) if len(synced) == len(failing) else None,
+    )
+
+
+@dataclass
+class LiveFacts:
+    """What a page's live parts show: the navigation's counts, the cloud banner and, on the dashboard,
+    its counts, drift and syncs (a Dashboard or a DashboardLive)."""
+
+    approvals_waiting: int
+    notices_unread: int
+    outage: CloudOutage | None
+    dashboard: Dashboard | DashboardLive | None = None
+
+    @property
+    def version(self) -> str:
+        """A fingerprint of these facts: a page's poll gets its live parts again only when it changed."""
+        outage = self.outage and [
+            (r.region, r.sync_failed_at, r.synced_at, r.sync_error) for r in self.outage.regions
+        ]
+        facts: list = [self.approvals_waiting, self.notices_unread, outage]
+        if self.dashboard is not None:
+            dash = self.dashboard
+            facts += [
+                dash.counts,
+                dash.drift_count,
+                [(d.pk, d.detected_at) for d in dash.drifts],
+                [
+                    (r.region, r.synced_at, r.sync_failed_at, r.sync_error, r.stale, r.gateways)
+                    for r in dash.regions
+                ],
+            ]
+        return hashlib.sha256(repr(facts).encode()).hexdigest()[:16]
+
+
+def live_facts(*, user: AbstractBaseUser, dashboard: bool, now: datetime | None = None) -> LiveFacts:
+    """What a page's live parts show now (the dashboard's too when `dashboard`)."""
+    now = now or timezone.now()
+    return LiveFacts(
+        approvals_waiting=approvals_waiting(user),
+        notices_unread=unread_notice_count(user),
+        outage=cloud_outage(now=now),
+        dashboard=build_dashboard_live(now=now) if dashboard else None,
     )
 
 

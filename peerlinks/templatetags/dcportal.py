@@ -6,6 +6,7 @@ from django import template
 
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.text import one_line
+from peerlinks.services.dashboard import LiveFacts
 
 register = template.Library()
 
@@ -28,3 +29,22 @@ def lowerfirst(value: object) -> str:
     'global DC gateway' (`lower` would give 'global dc gateway')."""
     text = str(value)
     return text[:1].lower() + text[1:]
+
+
+@register.simple_tag(takes_context=True)
+def live_poll(context: template.Context) -> dict[str, object]:
+    """What base.html's poll tells `/live/`: whether this is the dashboard, and the version of the live
+    parts the page shows, from the values the page itself showed (no query of its own)."""
+
+    def shown(name: str) -> object:
+        value = context.get(name)
+        return value() if callable(value) else value
+
+    dash = context.get("dash") if context.request.resolver_match.view_name == "peerlinks:home" else None
+    facts = LiveFacts(
+        approvals_waiting=shown("approvals_waiting") or 0,
+        notices_unread=shown("notices_unread") or 0,
+        outage=shown("cloud_outage"),
+        dashboard=dash,
+    )
+    return {"dashboard": dash is not None, "version": facts.version}

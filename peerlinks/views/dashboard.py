@@ -27,14 +27,20 @@ def home(request: HttpRequest) -> HttpResponse:
 def live(request: HttpRequest) -> HttpResponse:
     """The page's live parts out of band when they changed since the version it shows (`v`), else 204."""
     on_dashboard = request.GET.get("dashboard") == "1" and request.user.has_perm(VIEW)
-    version = dashboard.live_version(user=request.user, dashboard=on_dashboard)
-    if request.GET.get("v") == version:
+    facts = dashboard.live_facts(user=request.user, dashboard=on_dashboard)
+    if request.GET.get("v") == facts.version:
         return vary_on_htmx(HttpResponse(status=204))
-    context = {
-        "live": {"dashboard": on_dashboard, "version": version},
-        "dash": dashboard.build_dashboard_live() if on_dashboard else None,
+    return vary_on_htmx(render(request, "peerlinks/_live.html", _live_context(facts)))
+
+
+def _live_context(facts: dashboard.LiveFacts) -> dict:
+    return {
+        "live": {"dashboard": facts.dashboard is not None, "version": facts.version},
+        "dash": facts.dashboard,
+        "approvals_waiting": facts.approvals_waiting,
+        "notices_unread": facts.notices_unread,
+        "cloud_outage": facts.outage,
     }
-    return vary_on_htmx(render(request, "peerlinks/_live.html", context))
 
 
 @permission_required_or_403(SUBMIT)
@@ -59,11 +65,8 @@ def acknowledge_drift(request: HttpRequest, pk: int) -> HttpResponse:
     drift = get_object_or_404(Drift, pk=pk)
     drift = dashboard.acknowledge_drift(drift_id=drift.pk, user=request.user)
     if wants_fragment(request):
-        context = {
-            "drift": drift,
-            "dash": dashboard.build_dashboard_live(),
-            "live": {"dashboard": True, "version": dashboard.live_version(user=request.user, dashboard=True)},
-        }
+        facts = dashboard.live_facts(user=request.user, dashboard=True)
+        context = {**_live_context(facts), "drift": drift}
         return render_htmx(request, "peerlinks/_drift_acknowledged.html", context)
     messages.success(request, f"Drift on {drift.peer_link} acknowledged.")
     return vary_on_htmx(redirect("peerlinks:home"))
