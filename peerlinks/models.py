@@ -27,6 +27,10 @@ class CloudProject(models.Model):
     sync_error = models.TextField(blank=True)
     sync_problem = models.TextField(blank=True)
     sync_failed_at = models.DateTimeField(null=True, blank=True)
+    # A region the account has but CLOUD_REGIONS does not name: how many global DC gateways it held when
+    # a full sync last looked (None: not looked at, or the look failed), and when.
+    unmanaged_gateways = models.PositiveIntegerField(null=True, blank=True)
+    unmanaged_looked_at = models.DateTimeField(null=True, blank=True)
     # The region's sync claim (peerlinks.services.sync): who holds it ("" for nobody) and until when,
     # by the database's clock, unless renewed.
     sync_claim = models.CharField(max_length=32, blank=True)

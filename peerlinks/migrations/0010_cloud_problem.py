@@ -15,6 +15,16 @@ class Migration(migrations.Migration):
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
+            model_name="cloudproject",
+            name="unmanaged_gateways",
+            field=models.PositiveIntegerField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="cloudproject",
+            name="unmanaged_looked_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
             model_name="changerequest",
             name="error_detail",
             field=models.TextField(blank=True),

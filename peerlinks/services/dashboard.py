@@ -41,6 +41,18 @@ class RegionSync:
 
 
 @dataclass
+class UnmanagedRegions:
+    """Regions the account has (noted by a full sync) or that were synced once, not in CLOUD_REGIONS."""
+
+    with_gateways: list[CloudProject]  # … holding global DC gateways dcportal does not show
+    not_looked_at: list[str]  # … whose gateways could not be counted
+    without_gateways: list[str]  # … holding none
+
+    def __bool__(self) -> bool:
+        return bool(self.with_gateways or self.not_looked_at)
+
+
+@dataclass
 class DashboardLive:
     """The parts of the dashboard that update while it is open: counts, drift and each region's sync."""
 
@@ -53,6 +65,7 @@ class DashboardLive:
 
 @dataclass
 class Dashboard:
+    unmanaged_regions: UnmanagedRegions
     counts: dict[str, int]
     total: int
     errors: list[PeerLink]
@@ -73,6 +86,7 @@ def build_dashboard(*, now: datetime | None = None) -> Dashboard:
     too_long = timedelta(seconds=settings.PENDING_TOO_LONG)
     drifts = Drift.objects.filter(acknowledged_at__isnull=True).select_related("peer_link__gateway__project")
     return Dashboard(
+        unmanaged_regions=unmanaged_regions(),
         counts=counts,
         total=sum(counts.values()),
         errors=list(present.filter(status=PeerLink.Status.ERROR).for_list()[:LISTED]),
@@ -118,6 +132,16 @@ def approvals_waiting(user: AbstractBaseUser) -> int:
     return pending.exclude(requested_by=user).count()
 
 
+def unmanaged_regions() -> UnmanagedRegions:
+    """The regions dcportal does not show: those worth naming first, then the rest."""
+    rows = list(CloudProject.objects.exclude(region__in=settings.CLOUD_REGIONS).order_by("region"))
+    return UnmanagedRegions(
+        with_gateways=[row for row in rows if row.unmanaged_gateways],
+        not_looked_at=[row.region for row in rows if row.unmanaged_gateways is None],
+        without_gateways=[row.region for row in rows if row.unmanaged_gateways == 0],
+    )
+
+
 def pending_too_long(*, now: datetime) -> QuerySet[PeerLink]:
     """Links still pending since longer than settings.PENDING_TOO_LONG (since their last status change)."""
     cutoff = now - timedelta(seconds=settings.PENDING_TOO_LONG)
@@ -140,7 +164,9 @@ def region_syncs(*, now: datetime) -> list[RegionSync]:
             n_gateways=Count("gateways", filter=Q(gateways__gone_at__isnull=True))
         )
     }
-    regions = list(dict.fromkeys([*settings.CLOUD_REGIONS, *projects]))
+    # A region only noted as the account's (never synced, no gateways) is not shown: see unmanaged_regions.
+    cached = [r for r, p in projects.items() if p.synced_at is not None or p.n_gateways]
+    regions = list(dict.fromkeys([*settings.CLOUD_REGIONS, *cached]))
     rows = []
     for region in regions:
         project = projects.get(region)

@@ -139,9 +139,48 @@ class _Claim:
         )
 
 
+# Seconds between two counts of the gateways of a region the account has but dcportal does not manage.
+UNMANAGED_LOOK_INTERVAL = 900
+
+
 def sync_all(*, regions: list[str] | None = None) -> list[SyncResult]:
-    """Sync every managed region; one region failing does not stop the others."""
-    return [sync_region(region=region) for region in (regions or settings.CLOUD_REGIONS)]
+    """Sync every managed region; one region failing does not stop the others. A sync of every region also
+    notes the regions the account has that are not managed (the dashboard names them)."""
+    results = [sync_region(region=region) for region in (regions or settings.CLOUD_REGIONS)]
+    if regions is None and any(result.ok for result in results):
+        record_account_regions()
+    return results
+
+
+def record_account_regions(*, now: datetime | None = None) -> list[str]:
+    """Note every region the account has (a project row each, nothing synced) and, for those not managed,
+    how many global DC gateways they hold (looked at again after UNMANAGED_LOOK_INTERVAL); the regions.
+
+    A failure is logged and leaves what was noted before: the regions' own syncs report the cloud's state.
+    """
+    now = now or timezone.now()
+    try:
+        projects = cloud.list_projects(region=settings.CLOUD_REGIONS[0])
+    except cloud.CloudError as exc:
+        logger.warning("the account's regions could not be listed: %s", exc)
+        return []
+    known = set(CloudProject.objects.values_list("region", flat=True))
+    CloudProject.objects.bulk_create(
+        [CloudProject(region=p.name, project_id=p.id) for p in projects if p.name not in known],
+        ignore_conflicts=True,
+    )
+    due = CloudProject.objects.exclude(region__in=settings.CLOUD_REGIONS).filter(
+        Q(unmanaged_looked_at__isnull=True)
+        | Q(unmanaged_looked_at__lt=now - timedelta(seconds=UNMANAGED_LOOK_INTERVAL))
+    )
+    for project in due:
+        try:
+            count = sum(1 for _ in cloud.list_global_dc_gateways(region=project.region))
+        except cloud.CloudError as exc:
+            logger.info("gateways of unmanaged region %s not counted: %s", project.region, exc)
+            count = None
+        CloudProject.objects.filter(pk=project.pk).update(unmanaged_gateways=count, unmanaged_looked_at=now)
+    return sorted(p.name for p in projects)
 
 
 def recheck_pending() -> int:

@@ -1,6 +1,7 @@
 """The dashboard (`/`), its two actions: `/refresh/` (sync now) and `/drift/…/acknowledge/`, and `/live/`,
 what every page's one poll asks (the navigation's counts, the cloud banner, the dashboard's live parts)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -19,7 +20,8 @@ from peerlinks.services import dashboard, dispatch
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Counts by status, links in trouble, sync freshness per region, drift and recent activity."""
-    return render_htmx(request, "peerlinks/home.html", {"dash": dashboard.build_dashboard()})
+    context = {"dash": dashboard.build_dashboard(), "managed_regions": settings.CLOUD_REGIONS}
+    return render_htmx(request, "peerlinks/home.html", context)
 
 
 @login_required

@@ -17,6 +17,7 @@ from tests.e2e.conftest import REGION
 from tests.e2e.test_live_elements import LIVE, _shoot, _watch
 
 open_tab = test_live_elements.open_tab  # the fixture: a watched tab of a person's browser
+VERSION = "#live-poll .live-version"  # the version the page's poll sends, swapped when the parts change
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -54,7 +55,7 @@ def test_the_approvals_badge_counts_new_requests_in_place_on_every_page_with_the
     for path in NAV_PAGES:
         tab = open_tab(approver, path)
         expect(tab.page.locator("#nav-approvals .count-badge")).to_have_count(0)
-        before = tab.hold("h1", "main", ".mainnav", "#live-poll", once=["#nav-approvals", "#live-version"])
+        before = tab.hold("h1", "main", ".mainnav", "#live-poll", once=["#nav-approvals", VERSION])
         tabs.append((tab, before, LIVE))
     _watch(tabs)  # nothing changed: the poll answers 204, nothing is swapped
 
@@ -79,7 +80,7 @@ def test_the_cloud_banner_comes_when_the_cloud_stops_answering_and_goes_when_it_
     for path in ["/", "/links/", f"/gateways/{cloud['gateway_id']}/"]:
         tab = open_tab(engineer, path)
         expect(tab.page.locator("#cloud-banner")).to_be_empty()
-        before = tab.hold("h1", "main", "#live-poll", once=["#live-version", "#cloud-banner"])
+        before = tab.hold("h1", "main", "#live-poll", once=[VERSION, "#cloud-banner"])
         watched.append((tab, before, LIVE))
 
     sim.set_faults(drop_rate=1.0)  # every answer dropped: no connection answers
