@@ -121,17 +121,17 @@ def test_the_live_poll_answers_204_until_what_the_page_shows_changes(engineer_cl
     make_project("cn-north-4", synced_at=timezone.now())
     version = _version(engineer_client.get("/").content.decode())
     live = reverse("peerlinks:live")
-    assert engineer_client.get(f"{live}?dashboard=1&v={version}", **HX).status_code == 204
+    assert engineer_client.get(f"{live}?page=dashboard&v={version}", **HX).status_code == 204
 
     drift = Drift.objects.create(peer_link=make_peer_link(name="outside"), kind="created", detail={})
-    response = engineer_client.get(f"{live}?dashboard=1&v={version}", **HX)
+    response = engineer_client.get(f"{live}?page=dashboard&v={version}", **HX)
     body = response.content.decode()
     assert response.status_code == 200
     assert f'id="drift-{drift.pk}"' in body
     assert '<section class="card" id="drift" hx-swap-oob="innerHTML">' in body
     assert '<span class="stat-value" id="stat-drift">1</span>' in body
     assert _version(body) != version
-    assert engineer_client.get(f"{live}?dashboard=1&v={_version(body)}", **HX).status_code == 204
+    assert engineer_client.get(f"{live}?page=dashboard&v={_version(body)}", **HX).status_code == 204
     # Elsewhere only the navigation and the banner: the same drift is no change there.
     other = _version(engineer_client.get("/links/").content.decode())
     assert engineer_client.get(f"{live}?v={other}", **HX).status_code == 204
@@ -157,3 +157,16 @@ def test_acknowledging_drift_lowers_the_count_in_place_and_without_javascript(en
     page = response.content.decode()
     assert '<span class="count" id="drift-count">0</span>' in page
     assert '<span class="stat-value" id="stat-drift">0</span>' in page
+
+
+@pytest.mark.django_db(transaction=True)  # the queued sync runs when the view's work commits, as live
+def test_refresh_without_javascript_lands_on_a_page_showing_the_synced_data(demo, engineer_client, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    assert 'id="sync-cn-north-4"' in engineer_client.get("/").content.decode()
+    assert CloudProject.objects.filter(synced_at__isnull=False).count() == 0
+    response = engineer_client.post("/refresh/", {"next": "/gateways/"}, follow=True)
+    body = response.content.decode()
+    assert response.redirect_chain == [("/gateways/", 302)]
+    assert "Synced with Huawei Cloud just now: this page shows its answer." in body
+    assert CloudProject.objects.filter(region__in=REGIONS, synced_at__isnull=False).count() == 3
+    assert "No gateway in the cache yet" not in body

@@ -132,6 +132,12 @@ def approvals_waiting(user: AbstractBaseUser) -> int:
     return pending.exclude(requested_by=user).count()
 
 
+def synced_since(moment: datetime) -> bool:
+    """Whether every managed region has been synced since `moment`."""
+    fresh = CloudProject.objects.filter(region__in=settings.CLOUD_REGIONS, synced_at__gte=moment)
+    return fresh.count() == len(settings.CLOUD_REGIONS)
+
+
 def unmanaged_regions() -> UnmanagedRegions:
     """The regions dcportal does not show: those worth naming first, then the rest."""
     rows = list(CloudProject.objects.exclude(region__in=settings.CLOUD_REGIONS).order_by("region"))
@@ -224,12 +230,20 @@ def cloud_outage(*, now: datetime | None = None) -> CloudOutage | None:
 @dataclass
 class LiveFacts:
     """What a page's live parts show: the navigation's counts, the cloud banner and, on the dashboard,
-    its counts, drift and syncs (a Dashboard or a DashboardLive)."""
+    its counts, drift and syncs (a Dashboard or a DashboardLive), on the gateway list its regions."""
 
     approvals_waiting: int
     notices_unread: int
     outage: CloudOutage | None
     dashboard: Dashboard | DashboardLive | None = None
+    gateway_groups: list[tuple[RegionSync, list[Gateway]]] | None = None
+
+    @property
+    def page(self) -> str:
+        """Which page's parts these are: `dashboard`, `gateways` or "" (the navigation and banner only)."""
+        if self.dashboard is not None:
+            return "dashboard"
+        return "gateways" if self.gateway_groups is not None else ""
 
     @property
     def version(self) -> str:
@@ -249,17 +263,37 @@ class LiveFacts:
                     for r in dash.regions
                 ],
             ]
+        for region, gateways in self.gateway_groups or []:
+            facts.append(
+                (region.region, region.synced_at, region.sync_failed_at, region.sync_error, region.stale)
+            )
+            facts += [
+                (
+                    g.cloud_id,
+                    g.name,
+                    g.status,
+                    g.current_peer_link_count,
+                    g.available_peer_link_count,
+                    g.links_synced_at,
+                )
+                for g in gateways
+            ]
         return hashlib.sha256(repr(facts).encode()).hexdigest()[:16]
 
 
-def live_facts(*, user: AbstractBaseUser, dashboard: bool, now: datetime | None = None) -> LiveFacts:
-    """What a page's live parts show now (the dashboard's too when `dashboard`)."""
+def _region_facts(r: RegionSync) -> tuple:
+    return (r.region, r.synced_at, r.sync_failed_at, r.sync_error, r.stale, r.gateways)
+
+
+def live_facts(*, user: AbstractBaseUser, page: str = "", now: datetime | None = None) -> LiveFacts:
+    """What a page's live parts show now (`page`: `dashboard` or `gateways` for theirs too)."""
     now = now or timezone.now()
     return LiveFacts(
         approvals_waiting=approvals_waiting(user),
         notices_unread=unread_notice_count(user),
         outage=cloud_outage(now=now),
-        dashboard=build_dashboard_live(now=now) if dashboard else None,
+        dashboard=build_dashboard_live(now=now) if page == "dashboard" else None,
+        gateway_groups=gateways_by_region(now=now) if page == "gateways" else None,
     )
 
 

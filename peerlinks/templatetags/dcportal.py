@@ -33,18 +33,19 @@ def lowerfirst(value: object) -> str:
 
 @register.simple_tag(takes_context=True)
 def live_poll(context: template.Context) -> dict[str, object]:
-    """What base.html's poll tells `/live/`: whether this is the dashboard, and the version of the live
-    parts the page shows, from the values the page itself showed (no query of its own)."""
+    """What base.html's poll tells `/live/`: which page's live parts this page shows, and their version,
+    from the values the page itself showed (no query of its own)."""
 
     def shown(name: str) -> object:
         value = context.get(name)
         return value() if callable(value) else value
 
-    dash = context.get("dash") if context.request.resolver_match.view_name == "peerlinks:home" else None
+    view = context.request.resolver_match.view_name
     facts = LiveFacts(
         approvals_waiting=shown("approvals_waiting") or 0,
         notices_unread=shown("notices_unread") or 0,
         outage=shown("cloud_outage"),
-        dashboard=dash,
+        dashboard=context.get("dash") if view == "peerlinks:home" else None,
+        gateway_groups=context.get("groups") if view == "peerlinks:gateway_list" else None,
     )
-    return {"dashboard": dash is not None, "version": facts.version}
+    return {"page": facts.page, "version": facts.version}
