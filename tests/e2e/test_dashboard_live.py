@@ -154,7 +154,7 @@ def test_the_dashboard_shows_new_drift_and_counts_in_place_and_acknowledge_lower
     tab.assert_clean()
 
 
-def test_refresh_on_the_dashboard_swaps_in_the_synced_data_when_the_sync_ends(
+def test_refresh_on_the_dashboard_and_gateway_list_swaps_in_the_synced_data_when_the_sync_ends(
     open_tab, cloud, worker, engineer
 ):
     from peerlinks.models import Gateway
@@ -174,3 +174,15 @@ def test_refresh_on_the_dashboard_swaps_in_the_synced_data_when_the_sync_ends(
     assert Gateway.objects.filter(name="gdgw-e2e-new").exists()
     tab.assert_held(before)
     tab.assert_clean()
+
+    listing = open_tab(engineer, "/gateways/", calls=["/refresh/"])
+    before = listing.hold("h1", "#gateway-regions")
+    expect(listing.page.locator("#gateway-regions tbody tr")).to_have_count(2)
+    _watch([(listing, before, LIVE)])  # nothing changed: nothing swapped
+    sim.add_gateway(name="gdgw-e2e-third", region=REGION, quota=3)
+    listing.page.get_by_role("button", name="Refresh from cloud").click()
+    expect(listing.page.locator("#sync-control")).to_contain_text("This page updates when it finishes.")
+    expect(listing.page.locator("#gateway-regions")).to_contain_text("gdgw-e2e-third")
+    expect(listing.page.locator("#gateway-regions tbody tr")).to_have_count(3)
+    listing.assert_held(before)
+    listing.assert_clean()

@@ -590,7 +590,7 @@ def test_an_approver_typing_a_comment_keeps_it_while_the_change_page_polls(
     expect(requester.page.locator("#change-decision")).to_contain_text("2 of 2 approvals received")
     now = approver.state()  # the approver's own answer replaced the panel; the page and URL stayed
     assert now["same"] and now["url"] == before["url"] and now["history"] == before["history"], now
-    approver.calls = (f"/changes/{pending_change.pk}/approve/",)
+    approver.calls = (LIVE, f"/changes/{pending_change.pk}/approve/")
     approver.assert_clean()
     requester.assert_clean()
 
