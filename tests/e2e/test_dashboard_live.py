@@ -6,6 +6,7 @@ Polling runs every POLL (0.5 s) here: tests/e2e/conftest.py sets POLL_INTERVAL f
 """
 
 import io
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -51,21 +52,22 @@ def test_the_approvals_badge_counts_new_requests_in_place_on_every_page_with_the
     open_tab, cloud, engineer, approver
 ):
     set_policy(approvals_create=1, window_enabled=False)
+    first = _submit_create(cloud, engineer, "e2e-badge-one", "er-e2e-ok")
+    link = make_peer_link(name="e2e-badge-link")
+    objects = [f"/changes/{first.pk}/", f"/links/{link.cloud_id}/", f"/gateways/{cloud['gateway_id']}/"]
     tabs = []
-    for path in NAV_PAGES:
-        tab = open_tab(approver, path)
-        expect(tab.page.locator("#nav-approvals .count-badge")).to_have_count(0)
+    for path in [*NAV_PAGES, *objects]:
+        # The change page polls its own state too; the link page asks the cloud for nothing here (no ER link).
+        tab = open_tab(approver, path, calls=[re.escape(path)])
+        expect(tab.page.locator("#nav-approvals .count-badge")).to_have_text("1")
         before = tab.hold("h1", "main", ".mainnav", "#live-poll", once=["#nav-approvals", VERSION])
         tabs.append((tab, before, LIVE))
     _watch(tabs)  # nothing changed: the poll answers 204, nothing is swapped
 
-    _submit_create(cloud, engineer, "e2e-badge-one", "er-e2e-ok")
-    for tab, before, _ in tabs:
-        expect(tab.page.locator("#nav-approvals .count-badge")).to_have_text("1")
-        tab.assert_held(before)
     _submit_create(cloud, engineer, "e2e-badge-two", "er-e2e-3")
-    for tab, _, _ in tabs:
+    for tab, before, _ in tabs:
         expect(tab.page.locator("#nav-approvals .count-badge")).to_have_text("2")
+        tab.assert_held(before)
     _watch(tabs)
     for tab, _, _ in tabs:
         tab.assert_clean()
