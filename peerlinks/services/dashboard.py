@@ -20,6 +20,7 @@ from peerlinks.models import (
     Gateway,
     PeerLink,
 )
+from peerlinks.services import dispatch
 from peerlinks.services.audit import record_audit
 from peerlinks.services.notifications import unread_notice_count
 
@@ -237,6 +238,7 @@ class LiveFacts:
     outage: CloudOutage | None
     dashboard: Dashboard | DashboardLive | None = None
     gateway_groups: list[tuple[RegionSync, list[Gateway]]] | None = None
+    sync_queued: bool | None = None  # on pages with the Refresh button: whether a full sync waits or runs
 
     @property
     def page(self) -> str:
@@ -251,7 +253,7 @@ class LiveFacts:
         outage = self.outage and [
             (r.region, r.sync_failed_at, r.synced_at, r.sync_error) for r in self.outage.regions
         ]
-        facts: list = [self.approvals_waiting, self.notices_unread, outage]
+        facts: list = [self.approvals_waiting, self.notices_unread, outage, self.sync_queued]
         if self.dashboard is not None:
             dash = self.dashboard
             facts += [
@@ -294,6 +296,7 @@ def live_facts(*, user: AbstractBaseUser, page: str = "", now: datetime | None =
         outage=cloud_outage(now=now),
         dashboard=build_dashboard_live(now=now) if page == "dashboard" else None,
         gateway_groups=gateways_by_region(now=now) if page == "gateways" else None,
+        sync_queued=dispatch.is_queued("sync_all_regions") if page else None,
     )
 
 

@@ -6,6 +6,7 @@ from django import template
 
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.text import one_line
+from peerlinks.services import dispatch
 from peerlinks.services.dashboard import LiveFacts
 
 register = template.Library()
@@ -34,18 +35,21 @@ def lowerfirst(value: object) -> str:
 @register.simple_tag(takes_context=True)
 def live_poll(context: template.Context) -> dict[str, object]:
     """What base.html's poll tells `/live/`: which page's live parts this page shows, and their version,
-    from the values the page itself showed (no query of its own)."""
+    from the values the page itself showed (no query of its own, but whether a sync is queued on the pages
+    with the Refresh button)."""
 
     def shown(name: str) -> object:
         value = context.get(name)
         return value() if callable(value) else value
 
     view = context.request.resolver_match.view_name
+    has_refresh = view in ("peerlinks:home", "peerlinks:gateway_list")
     facts = LiveFacts(
         approvals_waiting=shown("approvals_waiting") or 0,
         notices_unread=shown("notices_unread") or 0,
         outage=shown("cloud_outage"),
         dashboard=context.get("dash") if view == "peerlinks:home" else None,
         gateway_groups=context.get("groups") if view == "peerlinks:gateway_list" else None,
+        sync_queued=dispatch.is_queued("sync_all_regions") if has_refresh else None,
     )
     return {"page": facts.page, "version": facts.version}

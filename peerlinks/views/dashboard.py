@@ -30,7 +30,7 @@ REFRESH_WAIT = 5.0
 
 # The pages whose own parts `/live/` sends too (base.html's poll names them); others get the navigation's
 # counts and the cloud banner only.
-LIVE_PAGES = ("dashboard", "gateways")
+LIVE_PAGES = {"dashboard": "peerlinks:home", "gateways": "peerlinks:gateway_list"}
 
 
 @login_required
@@ -43,7 +43,10 @@ def live(request: HttpRequest) -> HttpResponse:
     facts = dashboard.live_facts(user=request.user, page=page)
     if request.GET.get("v") == facts.version:
         return vary_on_htmx(HttpResponse(status=204))
-    return vary_on_htmx(render(request, "peerlinks/_live.html", _live_context(facts)))
+    context = _live_context(facts)
+    if page:  # the Refresh button: the note while its sync waits or runs, else the button again
+        context |= {"sync_queued": facts.sync_queued, "back": reverse(LIVE_PAGES[page])}
+    return vary_on_htmx(render(request, "peerlinks/_live.html", context))
 
 
 def _live_context(facts: dashboard.LiveFacts) -> dict:

@@ -82,7 +82,7 @@ def test_the_cloud_banner_comes_when_the_cloud_stops_answering_and_goes_when_it_
     for path in ["/", "/links/", f"/gateways/{cloud['gateway_id']}/"]:
         tab = open_tab(engineer, path)
         expect(tab.page.locator("#cloud-banner")).to_be_empty()
-        before = tab.hold("h1", "main", "#live-poll", once=[VERSION, "#cloud-banner"])
+        before = tab.hold("h1", "main", "#live-poll", "#cloud-banner", once=[VERSION])
         watched.append((tab, before, LIVE))
 
     sim.set_faults(drop_rate=1.0)  # every answer dropped: no connection answers
@@ -174,6 +174,7 @@ def test_refresh_on_the_dashboard_and_gateway_list_swaps_in_the_synced_data_when
     expect(page.locator("#sync-control")).not_to_contain_text("Reload")
     expect(gateways).to_have_text("2")  # the worker synced; the poll swapped the region's row in place
     assert Gateway.objects.filter(name="gdgw-e2e-new").exists()
+    expect(page.get_by_role("button", name="Refresh from cloud")).to_be_visible()  # the sync has ended
     tab.assert_held(before)
     tab.assert_clean()
 
@@ -186,5 +187,6 @@ def test_refresh_on_the_dashboard_and_gateway_list_swaps_in_the_synced_data_when
     expect(listing.page.locator("#sync-control")).to_contain_text("This page updates when it finishes.")
     expect(listing.page.locator("#gateway-regions")).to_contain_text("gdgw-e2e-third")
     expect(listing.page.locator("#gateway-regions tbody tr")).to_have_count(3)
+    expect(listing.page.get_by_role("button", name="Refresh from cloud")).to_be_visible()
     listing.assert_held(before)
     listing.assert_clean()
