@@ -1,12 +1,26 @@
 from django.urls import path
 
-from peerlinks.views import approvals, audit, changes, dashboard, gateways, lead, links, notices, topology
+from peerlinks.views import (
+    approvals,
+    audit,
+    changes,
+    dashboard,
+    gateways,
+    lead,
+    links,
+    notices,
+    search,
+    topology,
+)
 
 app_name = "peerlinks"
 urlpatterns = [
     path("", dashboard.home, name="home"),
     path("refresh/", dashboard.refresh, name="refresh"),
     path("drift/<int:pk>/acknowledge/", dashboard.acknowledge_drift, name="drift_acknowledge"),
+    path("drift/<int:pk>/adopt/", dashboard.adopt_drift, name="drift_adopt"),
+    path("drift/<int:pk>/revert/", dashboard.revert_drift, name="drift_revert"),
+    path("search/", search.search_results, name="search"),
     path("gateways/", gateways.gateway_list, name="gateway_list"),
     path("gateways/<uuid:cloud_id>/", gateways.gateway_detail, name="gateway_detail"),
     path("links/", links.link_list, name="link_list"),

@@ -4,8 +4,10 @@ from datetime import timedelta
 
 from django import template
 
+from peerlinks.models import Drift
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.text import one_line
+from peerlinks.services import drift as drift_actions
 
 register = template.Library()
 
@@ -28,3 +30,15 @@ def lowerfirst(value: object) -> str:
     'global DC gateway' (`lower` would give 'global dc gateway')."""
     text = str(value)
     return text[:1].lower() + text[1:]
+
+
+@register.filter
+def drift_adoptable(drift: Drift) -> bool:
+    """Whether the drift's link may be adopted (the rule the adopt action enforces)."""
+    return drift_actions.can_adopt(drift)
+
+
+@register.filter
+def drift_revert(drift: Drift) -> "drift_actions.RevertPlan | None":
+    """The change request that would undo the drift, or None (the rule the revert action enforces)."""
+    return drift_actions.revert_plan(drift)
