@@ -1,6 +1,5 @@
-from django.utils import timezone
-
 import pytest
+from django.utils import timezone
 
 from peerlinks.models import ChangeRequest
 from peerlinks.services import search
@@ -60,11 +59,11 @@ def test_search_finds_each_kind_by_name_or_id_part(engineer_client, engineer):
     assert "/links/?owner=finance-net" in body
     assert "/links/?label=finance-prod" in body
     # by ID part, ticket and change number
-    assert [r.name for r in _kinds(engineer_client.get("/search/", {"q": link.cloud_id[:13]}))["links"].rows] == [
-        "finance-to-core"
-    ]
+    by_id = _kinds(engineer_client.get("/search/", {"q": link.cloud_id[:13]}))
+    assert [row.name for row in by_id["links"].rows] == ["finance-to-core"]
     assert _kinds(engineer_client.get("/search/", {"q": "fin-12"}))["tickets"].rows == [("FIN-1234", 1)]
-    assert change.pk in [c.pk for c in _kinds(engineer_client.get("/search/", {"q": f"#{change.pk}"}))["changes"].rows]
+    by_number = _kinds(engineer_client.get("/search/", {"q": f"#{change.pk}"}))
+    assert change.pk in [row.pk for row in by_number["changes"].rows]
 
 
 def test_search_leaves_gone_links_out(engineer_client):
@@ -98,7 +97,9 @@ def test_each_kind_is_bounded_and_says_there_are_more(engineer_client):
 def test_search_costs_the_same_queries_however_many_match(engineer_client, django_assert_max_num_queries):
     gateway = make_gateway(name="many-gw")
     for n in range(30):
-        make_peer_link(gateway=gateway, name=f"many-{n}", owner_team=f"team-many-{n % 3}", labels=[f"many-{n}"])
+        make_peer_link(
+            gateway=gateway, name=f"many-{n}", owner_team=f"team-many-{n % 3}", labels=[f"many-{n}"]
+        )
     with django_assert_max_num_queries(14):
         response = engineer_client.get("/search/", {"q": "many"})
     assert response.status_code == 200
