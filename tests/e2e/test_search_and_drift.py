@@ -1,0 +1,83 @@
+"""The search box in the top bar, and acting on drift (adopt, revert) from the dashboard, in a browser."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+SHOTS = "/tmp/i10-search-{}.png"
+
+
+def test_the_top_bar_search_finds_a_link_and_a_router_and_opens_the_link(logged_in, cloud, make_active_link):
+    page = logged_in
+    make_active_link("e2e-findme", "er-e2e-ok")
+    page.goto("/links/")
+    box = page.locator("#search-box")
+    box.get_by_label(re.compile("Find links")).fill("E2E-FINDME")
+    box.get_by_label(re.compile("Find links")).press("Enter")
+    expect(page).to_have_url(re.compile(r"/search/\?q=E2E-FINDME"))
+    expect(page.locator("#search-summary")).to_contain_text("Peer links (1)")
+    expect(box.get_by_label(re.compile("Find links"))).to_have_value("E2E-FINDME")
+    page.screenshot(path=SHOTS.format("results"), full_page=True)
+
+    # a router by part of its name: it leads to its links
+    box.get_by_label(re.compile("Find links")).fill("er-e2e-o")
+    box.get_by_role("button", name="Find").click()
+    routers = page.locator("#results-routers")
+    expect(routers).to_contain_text("er-e2e-ok")
+    routers.get_by_role("link", name="er-e2e-ok").click()
+    expect(page.locator("#peerlink-table")).to_contain_text("e2e-findme")
+
+    page.goto("/search/?q=nothing-like-it")
+    expect(page.locator("#search-summary")).to_have_text(re.compile("Nothing matches"))
+    page.goto("/search/?q=findme")
+    page.locator("#results-links").get_by_role("link", name="e2e-findme").click()
+    expect(page.get_by_role("heading", name=re.compile("e2e-findme"))).to_be_visible()
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto("/search/?q=e2e")
+    page.screenshot(path=SHOTS.format("results-360"), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"the search page scrolls sideways at 360 px ({width} px wide)"
+
+
+def test_drift_is_adopted_and_reverted_from_the_dashboard(logged_in, cloud, make_active_link):
+    page = logged_in
+    make_active_link("e2e-adopt-me", "er-e2e-ok")
+    make_active_link("e2e-revert-me", "er-e2e-3")
+    page.goto("/")
+    drift = page.locator("#drift")
+    expect(drift).to_contain_text("e2e-adopt-me")
+    page.screenshot(path=SHOTS.format("drift"), full_page=True)
+    page.set_viewport_size({"width": 360, "height": 740})
+    drift.screenshot(path=SHOTS.format("drift-360"))
+    page.set_viewport_size({"width": 1280, "height": 720})
+
+    row = drift.locator("tr", has_text="e2e-adopt-me")
+    row.get_by_role("link", name="Adopt", exact=True).click()
+    expect(page.get_by_role("heading", name="Adopt e2e-adopt-me")).to_be_visible()
+    expect(page.get_by_label("Owner team")).to_have_attribute("required", "")
+    page.screenshot(path=SHOTS.format("adopt"), full_page=True)
+    page.get_by_label("Owner team").fill("e2e-netops")
+    page.get_by_label("Ticket reference").fill("CHG-7")
+    page.get_by_role("button", name="Adopt the link").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.locator(".messages")).to_contain_text("e2e-adopt-me adopted")
+    expect(drift).not_to_contain_text("e2e-adopt-me")
+
+    row = drift.locator("tr", has_text="e2e-revert-me")
+    row.get_by_role("link", name="Revert", exact=True).click()
+    expect(page.get_by_text("Ask to delete e2e-revert-me")).to_be_visible()
+    page.get_by_role("button", name="Request the change").click()
+    expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+    expect(page.locator("#reverts-drift")).to_contain_text("created outside dcportal")
+    expect(page.locator("#change-state")).to_contain_text("Pending approval")
+
+    page.goto("/links/?owner=e2e-netops")
+    expect(page.locator("#peerlink-table")).to_contain_text("e2e-adopt-me")
+    expect(page.locator("#peerlink-table")).not_to_contain_text("e2e-revert-me")
+    page.screenshot(path=SHOTS.format("list"), full_page=True)
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.screenshot(path=SHOTS.format("list-360"), full_page=True)
