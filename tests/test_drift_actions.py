@@ -66,7 +66,7 @@ def test_only_an_open_created_drift_can_be_adopted(engineer_client):
     changed = _drift("changed", detail={"name": {"before": "a", "after": "b"}})
     response = engineer_client.post(f"/drift/{changed.pk}/adopt/", {"owner_team": "x", "ticket_ref": "y"})
     assert response.status_code == 409
-    assert "Only a link created outside dcportal" in response.content.decode()
+    assert "Only a link created outside dcportal that still exists" in response.content.decode()
     assert not AuditEvent.objects.exists()
 
 
@@ -128,3 +128,17 @@ def test_a_cloud_connect_link_has_no_revert(engineer_client):
     drift = _drift("created", create_owner="cc")
     assert drift_actions.revert_plan(drift) is None
     assert drift_actions.can_adopt(drift)
+
+
+def test_a_drift_already_dealt_with_is_neither_adopted_nor_reverted(engineer):
+    drift = _drift("created", name="seen-already")
+    drift.acknowledged_at = timezone.now()
+    drift.save()
+    with pytest.raises(drift_actions.ChangeRefused):
+        drift_actions.adopt_drift(drift_id=drift.pk, user=engineer, owner_team="x", ticket_ref="y", labels=[])
+    with pytest.raises(drift_actions.ChangeRefused):
+        drift_actions.revert_drift(drift_id=drift.pk, user=engineer)
+    drift.peer_link.refresh_from_db()
+    assert drift.peer_link.owner_team == ""
+    assert not ChangeRequest.objects.exists()
+    assert not AuditEvent.objects.exists()

@@ -14,6 +14,11 @@ from peerlinks.models import ChangeRequest, Drift
 from peerlinks.services import changes, dashboard, links
 from peerlinks.services.lifecycle import ChangeRefused
 
+NOT_ADOPTABLE = (
+    "Only a link created outside dcportal that still exists, its drift still open, can be adopted."
+)
+NO_UNDO = "Nothing to undo here: the drift was dealt with, or the link has changed since."
+
 
 @dataclass(frozen=True)
 class RevertPlan:
@@ -62,29 +67,35 @@ def adopt_drift(
     *, drift_id: int, user: AbstractBaseUser, owner_team: str, ticket_ref: str, labels: list[str]
 ) -> Drift:
     """Give a link created outside dcportal its owner and ticket (audited as on the link page) and mark
-    the drift dealt with."""
+    the drift dealt with.
+
+    The link is locked before the drift, after the cache's lock order (peerlinks.services.mirror).
+    """
     with transaction.atomic():
-        drift = Drift.objects.select_for_update().select_related("peer_link").get(pk=drift_id)
+        drift = _drift_to_act_on(drift_id)
         if not can_adopt(drift):
-            raise ChangeRefused("This drift is not a link created outside dcportal that is still open.")
+            raise ChangeRefused(NOT_ADOPTABLE)
         links.update_local_fields(
             link_id=drift.peer_link_id, user=user, owner_team=owner_team, ticket_ref=ticket_ref, labels=labels
         )
+        if not can_adopt(_drift_to_act_on(drift_id, lock=True)):
+            raise ChangeRefused(NOT_ADOPTABLE)  # dealt with meanwhile: the local fields are rolled back
         return dashboard.acknowledge_drift(
-            drift_id=drift.pk, user=user, action="drift.adopted", note={"owner_team": owner_team}
+            drift_id=drift_id, user=user, action="drift.adopted", note={"owner_team": owner_team}
         )
 
 
 def revert_drift(*, drift_id: int, user: AbstractBaseUser) -> ChangeRequest:
     """Ask, through the normal approval, for the change that undoes a drift; the drift is then dealt with.
 
-    Raises ChangeRefused when there is nothing to undo or the link cannot be changed now.
+    Raises ChangeRefused when there is nothing to undo or the link cannot be changed now. The gateway and
+    link (locked by `submit_change`) are locked before the drift, after the cache's lock order.
     """
     with transaction.atomic():
-        drift = Drift.objects.select_for_update().select_related("peer_link__gateway").get(pk=drift_id)
+        drift = _drift_to_act_on(drift_id)
         plan = revert_plan(drift)
         if plan is None:
-            raise ChangeRefused("This drift has no undo to ask for (it was dealt with, or the link changed).")
+            raise ChangeRefused(NO_UNDO)
         change = changes.submit_change(
             user=user,
             kind=plan.kind,
@@ -93,7 +104,16 @@ def revert_drift(*, drift_id: int, user: AbstractBaseUser) -> ChangeRequest:
             peer_link=drift.peer_link,
             reverts_drift=drift,
         )
+        if revert_plan(_drift_to_act_on(drift_id, lock=True)) != plan:
+            raise ChangeRefused(NO_UNDO)  # dealt with, or the link changed, meanwhile: nothing is kept
         dashboard.acknowledge_drift(
-            drift_id=drift.pk, user=user, action="drift.revert_requested", note={"change_request": change.pk}
+            drift_id=drift_id, user=user, action="drift.revert_requested", note={"change_request": change.pk}
         )
     return change
+
+
+def _drift_to_act_on(drift_id: int, *, lock: bool = False) -> Drift:
+    queryset = Drift.objects.select_related("peer_link__gateway")
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    return queryset.get(pk=drift_id)

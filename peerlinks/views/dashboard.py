@@ -12,7 +12,7 @@ from peerlinks.forms import DriftAdoptForm
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Drift
 from peerlinks.permissions import SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services import dashboard, dispatch
+from peerlinks.services import dashboard, dispatch, links
 from peerlinks.services import drift as drift_actions
 from peerlinks.services.lifecycle import ChangeRefused
 
@@ -72,7 +72,8 @@ def adopt_drift(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{drift.peer_link} adopted: owned by {owner}.")
             return leave_to(request, reverse("peerlinks:home"))
     status = 409 if form is None else 400 if form.is_bound and form.errors else 200
-    context = {"drift": drift, "form": form}
+    peer_name = links.peer_name(drift.peer_link)
+    context = {"drift": drift, "form": form, "refusal": drift_actions.NOT_ADOPTABLE, "peer_name": peer_name}
     return render_htmx(request, "peerlinks/drift_adopt_form.html", context, status=status)
 
 
@@ -82,7 +83,7 @@ def revert_drift(request: HttpRequest, pk: int) -> HttpResponse:
     """Show the change request that would undo a drift; on POST ask for it (it then awaits approval)."""
     drift = _open_drift(pk)
     plan = drift_actions.revert_plan(drift)
-    refusal = "" if plan else "Nothing to undo here: the drift was dealt with, or the link has changed since."
+    refusal = "" if plan else drift_actions.NO_UNDO
     if request.method == "POST" and plan is not None:
         try:
             change = drift_actions.revert_drift(drift_id=drift.pk, user=request.user)
@@ -90,5 +91,6 @@ def revert_drift(request: HttpRequest, pk: int) -> HttpResponse:
             refusal = str(exc)
         else:
             return leave_to(request, change.get_absolute_url())
-    context = {"drift": drift, "plan": plan, "refusal": refusal}
+    peer_name = links.peer_name(drift.peer_link)
+    context = {"drift": drift, "plan": plan, "refusal": refusal, "peer_name": peer_name}
     return render_htmx(request, "peerlinks/drift_revert_form.html", context, status=409 if refusal else 200)
