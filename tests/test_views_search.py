@@ -120,3 +120,10 @@ def test_the_search_box_is_in_the_top_bar_for_viewers_only(client, viewer, outsi
     assert 'action="/search/"' in body
     client.force_login(outsider)
     assert 'id="search-box"' not in client.get("/notices/").content.decode()
+
+
+def test_a_pending_link_in_the_results_shows_its_status_without_polling(engineer_client):
+    make_peer_link(name="pending-found", status="PENDING_CREATE")
+    body = engineer_client.get("/search/", {"q": "pending-found"}).content.decode()
+    assert "Creating" in body
+    assert "hx-trigger" not in body.split('id="results-links"')[1]
