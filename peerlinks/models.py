@@ -36,6 +36,14 @@ class CloudProject(models.Model):
         return self.region
 
 
+def is_cloud_id(text: str) -> bool:
+    """Whether `text` is a whole cloud ID (a UUID, as the cloud writes them)."""
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
 class CachedQuerySet(models.QuerySet):
     """Rows mirrored from the cloud; those gone from it are kept for history with `gone_at` set."""
 
@@ -129,7 +137,10 @@ class PeerLinkQuerySet(CachedQuerySet):
         return self.filter(status__in=PeerLink.PENDING_STATUSES)
 
     def matching(self, text: str) -> "PeerLinkQuerySet":
-        """Links whose name, ID, description, peer ID, owner, ticket or a label contains `text`."""
+        """Links whose name, ID, description, peer ID, owner, ticket or a label contains `text`; a whole ID
+        is looked up as the link's or its peer's ID (indexed), not searched for in every column."""
+        if is_cloud_id(text):
+            return self.filter(Q(cloud_id=text.lower()) | Q(peer_gateway_id=text.lower()))
         return self.filter(
             Q(name__icontains=text)
             | Q(cloud_id__icontains=text)

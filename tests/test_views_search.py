@@ -127,3 +127,16 @@ def test_a_pending_link_in_the_results_shows_its_status_without_polling(engineer
     body = engineer_client.get("/search/", {"q": "pending-found"}).content.decode()
     assert "Creating" in body
     assert "hx-trigger" not in body.split('id="results-links"')[1]
+
+
+def test_a_whole_id_in_any_case_finds_the_link_its_peer_and_the_changes_to_it(engineer_client, engineer):
+    router = make_router(name="er-by-id")
+    link = make_peer_link(name="link-by-id", peer_gateway_id=router.cloud_id)
+    make_peer_link(name="other-link")
+    change = _change(link, user=engineer)
+    groups = _kinds(engineer_client.get("/search/", {"q": link.cloud_id.upper()}))
+    assert [row.name for row in groups["links"].rows] == ["link-by-id"]
+    assert [row.pk for row in groups["changes"].rows] == [change.pk]
+    groups = _kinds(engineer_client.get("/search/", {"q": router.cloud_id}))
+    assert [row.name for row in groups["routers"].rows] == ["er-by-id"]
+    assert [row.name for row in groups["links"].rows] == ["link-by-id"]

@@ -2,7 +2,8 @@
 owners, tickets and labels people gave links.
 
 Each kind answers with at most `LIMIT` rows in one query, so a search costs the same few queries however
-many links there are; a kind with more says so, and its list page (where there is one) has the rest.
+many links there are; a kind with more says so, and its list page (where there is one) has the rest. A
+whole cloud ID is looked up by the unique and indexed ID columns instead of searched for in every column.
 """
 
 import re
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 
-from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink
+from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink, is_cloud_id
 
 LIMIT = 10
 # Rows read to gather the labels that match: labels live in each link's JSON list, not a table of their own.
@@ -67,20 +68,22 @@ def _bounded(kind: str, title: str, queryset: object) -> Group:
 
 
 def _by_name_or_id(model: type[Gateway] | type[EnterpriseRouter], query: str) -> object:
-    return (
-        model.objects.present()
-        .select_related("project")
-        .filter(Q(name__icontains=query) | Q(cloud_id__icontains=query))
-    )
+    found = model.objects.present().select_related("project")
+    if is_cloud_id(query):
+        return found.filter(cloud_id=query.lower())
+    return found.filter(Q(name__icontains=query) | Q(cloud_id__icontains=query))
 
 
 def _changes(query: str) -> object:
     """Change requests by number (#12 or 12), or by the name or ID of the link they create or change."""
-    matches = (
-        Q(payload__name__icontains=query)
-        | Q(payload__link_name__icontains=query)
-        | Q(peer_link__cloud_id__icontains=query)
-    )
+    if is_cloud_id(query):
+        matches = Q(peer_link__cloud_id=query.lower())
+    else:
+        matches = (
+            Q(payload__name__icontains=query)
+            | Q(payload__link_name__icontains=query)
+            | Q(peer_link__cloud_id__icontains=query)
+        )
     number = CHANGE_NUMBER.fullmatch(query)
     if number:
         matches |= Q(pk=int(number.group(1)))
