@@ -142,3 +142,13 @@ def test_a_drift_already_dealt_with_is_neither_adopted_nor_reverted(engineer):
     assert drift.peer_link.owner_team == ""
     assert not ChangeRequest.objects.exists()
     assert not AuditEvent.objects.exists()
+
+
+def test_the_link_page_offers_adopt_and_revert_for_its_open_drift(engineer_client, client, viewer):
+    drift = _drift("created", name="made-outside")
+    body = engineer_client.get(drift.peer_link.get_absolute_url()).content.decode()
+    assert f"/drift/{drift.pk}/adopt/" in body
+    assert f"/drift/{drift.pk}/revert/" in body
+    client.force_login(viewer)
+    body = client.get(drift.peer_link.get_absolute_url()).content.decode()
+    assert "/adopt/" not in body and "/revert/" not in body
