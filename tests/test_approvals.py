@@ -398,7 +398,7 @@ def test_a_request_needing_more_approvers_than_remain_says_who_can_still_approve
     rename.refresh_from_db()
     outlook = approvals.approval_outlook(rename)
     assert (outlook.received, outlook.missing, outlook.can_still_approve) == (1, 1, [])
-    assert "needs 1 more approval and only 0 people can still approve (nobody)" in outlook.warning
+    assert "needs 1 more approval and nobody else can approve it." in outlook.warning
 
 
 def test_a_request_enough_approvers_can_complete_has_no_warning(rename, approver, second_approver):

@@ -77,12 +77,15 @@ class ApprovalOutlook:
         """What the page says when the change cannot complete ("" when it can)."""
         if not self.stuck:
             return ""
+        count = len(self.can_still_approve)
+        needs = f"it needs {self.missing} more approval{'s' if self.missing != 1 else ''}"
+        if count == 0:
+            who = "nobody else can approve it"
+        else:
+            who = f"only {count} {'person' if count == 1 else 'people'} can still approve ({self.names})"
         return (
-            f"This change cannot be approved as things stand: it needs {self.missing} more "
-            f"approval{'s' if self.missing != 1 else ''} and only {len(self.can_still_approve)} "
-            f"{'person' if len(self.can_still_approve) == 1 else 'people'} can still approve "
-            f"({self.names}). It will expire unless an admin gives someone else the Approver role; "
-            "or cancel it."
+            f"This change cannot be approved as things stand: {needs} and {who}. It will expire unless "
+            "an admin gives someone else the Approver role; or cancel it."
         )
 
 
