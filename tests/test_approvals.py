@@ -554,3 +554,18 @@ def test_the_requester_is_not_offered_run_now(client, waiting, engineer):
         client.post(reverse("peerlinks:change_run_now", args=[waiting.pk]), {"reason": "x"}).status_code
         == 403
     )
+
+
+def test_the_queue_reads_a_fixed_number_of_queries_however_many_requests_wait(client, engineer, approver):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(approver)
+    counts = []
+    for _ in range(2):
+        link = make_peer_link()
+        changes.submit_change(user=engineer, kind="delete", gateway=link.gateway, payload={}, peer_link=link)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("peerlinks:approval_queue")).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
