@@ -22,7 +22,7 @@ from peerlinks.forms import LocalFieldsForm, PeerLinkCreateForm, PeerLinkDeleteF
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Gateway, PeerLink
 from peerlinks.permissions import EXPORT, SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services import changes, links
+from peerlinks.services import approvals, changes, links
 
 PAGE_SIZE = 50
 
@@ -191,6 +191,9 @@ def _submit(request: HttpRequest, form: Any, **change: Any) -> HttpResponse | No
     except changes.ChangeRefused as exc:
         form.add_error(None, str(exc))
         return None
+    warning = approvals.submission_warning(submitted)
+    if warning:
+        messages.warning(request, warning)
     return leave_to(request, submitted.get_absolute_url())
 
 
