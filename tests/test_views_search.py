@@ -140,3 +140,12 @@ def test_a_whole_id_in_any_case_finds_the_link_its_peer_and_the_changes_to_it(en
     groups = _kinds(engineer_client.get("/search/", {"q": router.cloud_id}))
     assert [row.name for row in groups["routers"].rows] == ["er-by-id"]
     assert [row.name for row in groups["links"].rows] == ["link-by-id"]
+
+
+def test_label_counts_say_at_least_when_only_part_of_the_matches_was_read(engineer_client, monkeypatch):
+    gateway = make_gateway()
+    for n in range(4):
+        make_peer_link(gateway=gateway, labels=["wide-label"], name=f"wide-{n}")
+    assert "4 links" in engineer_client.get("/search/", {"q": "wide-label"}).content.decode()
+    monkeypatch.setattr(search, "LABEL_ROWS", 2)
+    assert "at least 2 links" in engineer_client.get("/search/", {"q": "wide-label"}).content.decode()

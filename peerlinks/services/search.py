@@ -29,6 +29,8 @@ class Group:
     title: str
     rows: list = field(default_factory=list)
     more: bool = False
+    # The per-row counts are lower bounds: only part of what matches was read (labels).
+    counts_partial: bool = False
 
     @property
     def count(self) -> int:
@@ -105,8 +107,16 @@ def _labels(query: str) -> Group:
     """Labels containing `query`, most used first, gathered from the first LABEL_ROWS links carrying one."""
     needle = query.casefold()
     counts: Counter[str] = Counter()
-    rows = PeerLink.objects.present().matching_labels(query).values_list("labels", flat=True)
+    rows = list(
+        PeerLink.objects.present().matching_labels(query).values_list("labels", flat=True)[: LABEL_ROWS + 1]
+    )
     for labels in rows[:LABEL_ROWS]:
         counts.update(label for label in labels or [] if needle in label.casefold())
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return Group(kind="labels", title="Labels", rows=ranked[:LIMIT], more=len(ranked) > LIMIT)
+    return Group(
+        kind="labels",
+        title="Labels",
+        rows=ranked[:LIMIT],
+        more=len(ranked) > LIMIT,
+        counts_partial=len(rows) > LABEL_ROWS,
+    )
