@@ -104,7 +104,8 @@ def _values(field_name: str, query: str) -> object:
 
 
 def _labels(query: str) -> Group:
-    """Labels containing `query`, most used first, gathered from the first LABEL_ROWS links carrying one."""
+    """Labels containing `query`, most used first, with how many links carry each, gathered from the first
+    LABEL_ROWS links carrying one (the counts are then lower bounds)."""
     needle = query.casefold()
     counts: Counter[str] = Counter()
     rows = list(
