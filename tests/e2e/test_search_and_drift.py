@@ -98,3 +98,29 @@ def test_drift_is_adopted_and_reverted_from_the_dashboard(logged_in, cloud, make
     page.screenshot(path=SHOTS.format("list"), full_page=True)
     page.set_viewport_size({"width": 360, "height": 740})
     page.screenshot(path=SHOTS.format("list-360"), full_page=True)
+
+
+def test_search_and_revert_work_without_javascript(
+    browser, live_server, cloud, make_active_link, engineer_login
+):
+    from tests.e2e.conftest import PASSWORD
+
+    make_active_link("e2e-nojs", "er-e2e-ok")
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.get_by_label("Username").fill(engineer_login)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.locator("#search-box").get_by_label("Find anything").fill("nojs")
+        page.locator("#search-box").get_by_role("button", name="Find").click()
+        expect(page.locator("#results-links")).to_contain_text("e2e-nojs")
+
+        page.goto("/")
+        page.locator("#drift tr", has_text="e2e-nojs").get_by_role("link", name="Revert", exact=True).click()
+        page.get_by_role("button", name="Request the change").click()
+        expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+        expect(page.locator("#reverts-drift")).to_be_visible()
+    finally:
+        context.close()
