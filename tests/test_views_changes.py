@@ -119,6 +119,18 @@ def test_create_submits_a_change_request_and_goes_to_its_page(engineer_client, e
     assert AuditEvent.objects.filter(change_request=change, action="change.submitted").exists()
 
 
+def test_change_pages_name_the_peer_with_its_id_beside_it(engineer_client, world):
+    engineer_client.post(reverse("peerlinks:link_create"), create_data(world))
+    create = ChangeRequest.objects.get()
+    link = make_peer_link(name="old", peer_type="ER", peer_gateway_id=world["router"].cloud_id)
+    engineer_client.post(reverse("peerlinks:link_delete", args=[link.cloud_id]), {"confirm_name": "old"})
+    delete = ChangeRequest.objects.get(kind="delete")
+    for change in (create, delete):
+        body = engineer_client.get(change.get_absolute_url()).content.decode()
+        named = re.findall(r'class="peer-name">([^<]*)</strong> <code class="peer-id[^>]*>([^<]*)<', body)
+        assert named and set(named) == {("er-good", world["router"].cloud_id)}, change.kind
+
+
 def test_create_with_htmx_redirects_the_browser(engineer_client, world):
     response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world), **HTMX)
     assert response.status_code == 200
