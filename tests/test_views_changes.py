@@ -99,6 +99,17 @@ def test_peer_options_without_htmx_leads_to_the_create_form(engineer_client, wor
     assert "No enterprise routers known in cn-east-3" in response.content.decode()
 
 
+def test_load_peers_posts_back_the_form_with_the_peers_and_asks_for_nothing(engineer_client, world):
+    data = {**create_data(world, peer_region="cn-east-3", peer=""), "load_peers": "1"}
+    response = engineer_client.post(reverse("peerlinks:link_create"), data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "No enterprise routers known in cn-east-3" in html
+    assert "field-error" not in html
+    assert 'value="link-to-er"' in html  # what was typed is kept
+    assert not ChangeRequest.objects.exists()
+
+
 def test_create_submits_a_change_request_and_goes_to_its_page(engineer_client, engineer, world):
     response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world))
     change = ChangeRequest.objects.get()

@@ -214,9 +214,14 @@ def _form_status(form: Any, refusal: str = "", refusal_status: int = 409) -> int
 @permission_required_or_403(SUBMIT)
 @require_http_methods(["GET", "POST"])
 def link_create(request: HttpRequest) -> HttpResponse:
-    """Ask for a new peer link; the peer list follows the chosen gateway, type and region."""
-    form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict())
-    if request.method == "POST" and form.is_valid():
+    """Ask for a new peer link; the peer list follows the chosen gateway, type and region (without
+    JavaScript, "Load peers" posts the form back to list them, keeping what was typed)."""
+    if "load_peers" in request.POST:
+        fields = PeerLinkCreateForm.base_fields
+        form = PeerLinkCreateForm(initial={name: request.POST.get(name, "") for name in fields})
+    else:
+        form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict())
+    if form.is_bound and form.is_valid():
         gateway = Gateway.objects.get(cloud_id=form.cleaned_data["gateway"])
         submitted = _submit(request, form, kind="create", gateway=gateway, payload=form.payload())
         if submitted is not None:
