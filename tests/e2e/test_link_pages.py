@@ -83,3 +83,36 @@ def test_create_form_with_javascript_asks_for_peers_without_the_token_and_cancel
     cancel = page.get_by_role("button", name="Cancel this request").bounding_box()
     heading = page.get_by_role("heading", name="Audit trail").bounding_box()
     assert heading["y"] - (cancel["y"] + cancel["height"]) >= 16, "the cancel button touches the heading"
+
+
+def test_audit_log_copies_a_whole_request_id_and_filters_by_it(browser, live_server, logged_in: Page):
+    from peerlinks.models import AuditEvent
+
+    rid = "0123456789abcdef0123456789abcdef"
+    AuditEvent.objects.create(action="peer_link.updated", object_type="peer_link", cloud_request_id=rid)
+    AuditEvent.objects.create(action="peer_link.created", object_type="peer_link", cloud_request_id="f" * 32)
+    page = logged_in
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.goto("/audit/")
+    row = page.locator("tr", has=page.get_by_text(rid, exact=True))
+    expect(row.locator("td.request-id code")).to_have_text(rid)  # whole, not cut short
+    copy = row.get_by_role("button", name=f"Copy request ID {rid}")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == rid
+
+    row.get_by_role("link", name=rid).click()
+    expect(page).to_have_url(f"{live_server.url}/audit/?request_id={rid}")
+    expect(page.locator("#audit-table tbody tr")).to_have_count(1)
+    expect(page.get_by_role("textbox", name="Request ID")).to_have_value(rid)
+
+    # without JavaScript there is no dead button: the id stays there to select
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    try:
+        plain = context.new_page()
+        context.add_cookies(page.context.cookies())
+        plain.goto("/audit/")
+        expect(plain.get_by_text(rid, exact=True)).to_be_visible()
+        expect(plain.locator("button[data-copy]").first).to_be_hidden()
+    finally:
+        context.close()
