@@ -333,6 +333,7 @@ def test_detail_shows_fields_timeline_changes_events_and_request_ids(engineer_cl
     for text in ["to-er", "primary path", link.peer_gateway_id, "PENDING_CREATE", "peer_link.updated"]:
         assert text in body
     assert response.context["story"].cloud_request_ids == ["req-from-change", "req-from-event"]
+    assert 'href="/audit/?request_id=req-from-change"' in body
     assert f'href="/links/{link.cloud_id}/edit/"' in body
     assert f'href="/links/{link.cloud_id}/delete/"' in body
 
