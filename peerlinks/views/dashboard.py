@@ -12,7 +12,7 @@ from peerlinks.forms import DriftAdoptForm
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Drift
 from peerlinks.permissions import SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services import dashboard, dispatch, links
+from peerlinks.services import dashboard, dispatch
 from peerlinks.services import drift as drift_actions
 from peerlinks.services.lifecycle import ChangeRefused
 
@@ -72,8 +72,7 @@ def adopt_drift(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{drift.peer_link} adopted: owned by {owner}.")
             return leave_to(request, reverse("peerlinks:home"))
     status = 409 if form is None else 400 if form.is_bound and form.errors else 200
-    peer_name = links.peer_name(drift.peer_link)
-    context = {"drift": drift, "form": form, "refusal": drift_actions.NOT_ADOPTABLE, "peer_name": peer_name}
+    context = {"drift": drift, "form": form, "refusal": drift_actions.NOT_ADOPTABLE}
     return render_htmx(request, "peerlinks/drift_adopt_form.html", context, status=status)
 
 
@@ -91,6 +90,5 @@ def revert_drift(request: HttpRequest, pk: int) -> HttpResponse:
             refusal = str(exc)
         else:
             return leave_to(request, change.get_absolute_url())
-    peer_name = links.peer_name(drift.peer_link)
-    context = {"drift": drift, "plan": plan, "refusal": refusal, "peer_name": peer_name}
+    context = {"drift": drift, "plan": plan, "refusal": refusal}
     return render_htmx(request, "peerlinks/drift_revert_form.html", context, status=409 if refusal else 200)
