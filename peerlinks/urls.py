@@ -1,11 +1,23 @@
 from django.urls import path
 
-from peerlinks.views import approvals, audit, changes, dashboard, gateways, lead, links, notices, topology
+from peerlinks.views import (
+    approvals,
+    audit,
+    changes,
+    dashboard,
+    gateways,
+    lead,
+    links,
+    notices,
+    preferences,
+    topology,
+)
 
 app_name = "peerlinks"
 urlpatterns = [
     path("", dashboard.home, name="home"),
     path("refresh/", dashboard.refresh, name="refresh"),
+    path("preferences/timezone/", preferences.set_time_zone, name="set_time_zone"),
     path("drift/<int:pk>/acknowledge/", dashboard.acknowledge_drift, name="drift_acknowledge"),
     path("gateways/", gateways.gateway_list, name="gateway_list"),
     path("gateways/<uuid:cloud_id>/", gateways.gateway_detail, name="gateway_detail"),

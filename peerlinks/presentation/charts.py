@@ -68,7 +68,7 @@ def provisioning_chart(provisioning: Provisioning) -> Chart:
     y_ticks = [(y_of(step * i), format_duration(step * i)) for i in range(int(y_max // step) + 1)]
     every = {7: 1, 30: 5, 90: 15}.get(days, max(1, days // 6))
     x_ticks = [
-        (x_of(first_day + timedelta(days=i)), (first_day + timedelta(days=i)).strftime("%b %d"))
+        (x_of(first_day + timedelta(days=i)), f"{first_day + timedelta(days=i):%m-%d}")
         for i in range(days - 1, -1, -every)
     ]
     series = []

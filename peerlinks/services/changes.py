@@ -278,7 +278,8 @@ def next_window_opening(policy: Policy, *, now: datetime) -> datetime | None:
     """
     if not policy.window_enabled:
         return None
-    local = timezone.localtime(now)
+    # The server's zone (settings.TIME_ZONE), not the zone of whoever is looking at a page.
+    local = timezone.localtime(now, timezone.get_default_timezone())
     days = {int(day) for day in policy.window_weekdays.split(",") if day.strip().isdigit()}
     if not days:
         return None

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from peerlinks.models import ChangeRequest
 from peerlinks.permissions import APPROVE, RETRY, SUBMIT
+from peerlinks.presentation.times import format_time
 from peerlinks.services.audit import record_audit
 
 State = ChangeRequest.State
@@ -105,8 +106,7 @@ def _editable_kind(change: ChangeRequest, now: datetime) -> str:
 
 def _window_open(change: ChangeRequest, now: datetime) -> str:
     if change.not_before is not None and change.not_before > now:
-        opens = timezone.localtime(change.not_before)
-        return f"It waits for the change window, which opens {opens:%Y-%m-%d %H:%M}."
+        return f"It waits for the change window, which opens {format_time(change.not_before)}."
     return ""
 
 

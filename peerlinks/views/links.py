@@ -4,6 +4,7 @@ select), one link's page with its live status badge and local fields, and asking
 import csv
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from peerlinks.forms import LocalFieldsForm, PeerLinkCreateForm, PeerLinkDeleteF
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Gateway, PeerLink
 from peerlinks.permissions import EXPORT, SUBMIT, VIEW, permission_required_or_403
+from peerlinks.presentation.times import iso_time
 from peerlinks.services import changes, links
 
 PAGE_SIZE = 50
@@ -75,8 +77,8 @@ EXPORT_COLUMNS = (
 )
 
 
-def _iso(value: object) -> str:
-    return value.isoformat() if value else ""
+def _iso(value: datetime | None) -> str:
+    return iso_time(value)
 
 
 # A spreadsheet runs a cell starting with one of these as a formula.
