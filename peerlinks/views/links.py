@@ -4,7 +4,7 @@ select), one link's page with its live status badge and local fields, and asking
 import csv
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -105,11 +105,14 @@ class _Echo:
         return value
 
 
-def _csv_rows(rows: Iterator[PeerLink]) -> Iterator[str]:
+def _csv_rows(rows: Iterator[PeerLink], *, zone: tzinfo) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow([name for name, _ in EXPORT_COLUMNS])
     for link in rows:
-        yield writer.writerow([_cell(get(link)) for _, get in EXPORT_COLUMNS])
+        # Rows are written while the response streams, after the request's zone is no longer active.
+        with timezone.override(zone):
+            cells = [_cell(get(link)) for _, get in EXPORT_COLUMNS]
+        yield writer.writerow(cells)
 
 
 @permission_required_or_403(EXPORT)
@@ -118,7 +121,8 @@ def link_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered set (same filters and order as the table, all pages) as CSV, streamed."""
     filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list())
     response = StreamingHttpResponse(
-        _csv_rows(filterset.qs.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8"
+        _csv_rows(filterset.qs.iterator(chunk_size=500), zone=timezone.get_current_timezone()),
+        content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="peer-links-{stamp}.csv"'
