@@ -9,8 +9,9 @@
   } catch (e) {
     return; // no Intl time zone support: the server's default zone stays
   }
-  if (!zone) { return; }
-  var pair = COOKIE + "=" + encodeURIComponent(zone);
+  // IANA names ("Asia/Shanghai", "Etc/GMT+8") need no encoding, and the server reads the cookie as it is.
+  if (!zone || !/^[A-Za-z0-9_+\-\/]+$/.test(zone)) { return; }
+  var pair = COOKIE + "=" + zone;
   if (document.cookie.split("; ").indexOf(pair) === -1) {
     document.cookie = pair + "; path=/; max-age=31536000; SameSite=Lax" +
       (location.protocol === "https:" ? "; Secure" : "");
