@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from peerlinks.presentation.times import format_time
+
 
 class CloudProject(models.Model):
     """One region's project in the account: where gateways and enterprise routers are listed from."""
@@ -409,7 +411,7 @@ class AuditEvent(models.Model):
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or 'system'} {self.action} {self.object_repr}"
+        return f"{format_time(self.at)} {self.actor_name or 'system'} {self.action} {self.object_repr}"
 
     @property
     def object_url(self) -> str:

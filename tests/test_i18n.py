@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from peerlinks.middleware import DETECTED_TIME_ZONE_COOKIE, TIME_ZONE_COOKIE
 from peerlinks.models import ChangeRequest
@@ -186,6 +188,14 @@ def test_forbidden_page_explains_in_chinese(client, viewer):
     assert response.status_code == 403
     text = response.content.decode()
     assert "您无权执行此操作" in text and "请联系管理员为您分配所需的角色" in text
+
+
+def test_database_unavailable_page_speaks_the_visitors_language():
+    """Drawn without the database, but after the language is chosen (LocaleMiddleware reads no database)."""
+    with translation.override("zh-hans"):
+        page = render_to_string("503.html")
+    assert '<html lang="zh-hans">' in page
+    assert "数据库不可用，请稍后重试" in page
 
 
 # --- Time zones ------------------------------------------------------------------------------------
