@@ -296,3 +296,19 @@ def test_mail_names_the_zone_of_its_times(settings, engineer, approver):
     body = mail.outbox[0].body
     assert "Asked by:  engineer1 at 2026-12-02 07:04:05 UTC" in body
     assert "Expires:   2026-12-02 07:04:05 UTC if nobody decides" in body
+
+
+def test_change_window_keeps_the_servers_zone_whatever_zone_the_viewer_has(db):
+    """The window opens at 22:00 by settings.TIME_ZONE; a viewer in Shanghai approving does not move it."""
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from peerlinks.services.changes import next_window_opening
+    from tests.conftest import set_policy
+
+    policy = set_policy(window_enabled=True)
+    monday_noon = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    with timezone.override(ZoneInfo("Asia/Shanghai")):
+        opening = next_window_opening(policy, now=monday_noon)
+    assert opening == datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
