@@ -312,3 +312,18 @@ def test_change_window_keeps_the_servers_zone_whatever_zone_the_viewer_has(db):
     with timezone.override(ZoneInfo("Asia/Shanghai")):
         opening = next_window_opening(policy, now=monday_noon)
     assert opening == datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
+
+
+def test_refusal_for_someone_elses_change_is_explained_in_chinese(client, engineer, approver):
+    change = ChangeRequest.objects.create(
+        kind="create",
+        requested_by=engineer,
+        gateway=make_gateway(project=make_project("cn-north-4")),
+        payload={"name": "pl-new"},
+    )
+    client.force_login(approver)
+    client.post(reverse("set_language"), {"language": "zh-hans"})
+    response = client.post(reverse("peerlinks:change_cancel", args=[change.pk]))
+    assert response.status_code == 403
+    text = response.content.decode()
+    assert "只有提交此变更的人才能取消它。" in text and "您无权执行此操作" in text

@@ -13,6 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from peerlinks.models import ChangeRequest
 from peerlinks.permissions import APPROVE, RETRY, SUBMIT
@@ -62,24 +64,39 @@ class Transition:
         return self.audit_action
 
 
+# Who may cancel or edit, said in whole sentences (a translation cannot put a verb into a sentence).
+_REQUESTER_ONLY = {
+    "cancel": (
+        _("Only the person who asked for this change can cancel it."),
+        _("Your role does not let you cancel change requests."),
+    ),
+    "edit": (
+        _("Only the person who asked for this change can edit it."),
+        _("Your role does not let you edit change requests."),
+    ),
+}
+
+
 def _requester(verb: str) -> Who:
+    not_theirs, no_role = _REQUESTER_ONLY[verb]
+
     def who(change: ChangeRequest, user: Any) -> str:
         if user is None or user.pk != change.requested_by_id:
-            return f"Only the person who asked for this change can {verb} it."
-        return "" if user.has_perm(SUBMIT) else f"Your role does not let you {verb} change requests."
+            return str(not_theirs)
+        return "" if user.has_perm(SUBMIT) else str(no_role)
 
     return who
 
 
 def _decider(change: ChangeRequest, user: Any) -> str:
     if user is None or user.pk == change.requested_by_id:
-        return "You asked for this change: someone else has to approve or reject it."
-    return "" if user.has_perm(APPROVE) else "Only approvers can approve or reject change requests."
+        return str(_("You asked for this change: someone else has to approve or reject it."))
+    return "" if user.has_perm(APPROVE) else str(_("Only approvers can approve or reject change requests."))
 
 
-def _holder_of(permission: str, refusal: str) -> Who:
+def _holder_of(permission: str, refusal: str | Promise) -> Who:
     def who(change: ChangeRequest, user: Any) -> str:
-        return "" if user is not None and user.has_perm(permission) else refusal
+        return "" if user is not None and user.has_perm(permission) else str(refusal)
 
     return who
 
@@ -154,7 +171,7 @@ TRANSITIONS: dict[str, Transition] = {
             frozenset(),
             State.PENDING_APPROVAL,
             "change.submitted",
-            who=_holder_of(SUBMIT, "Only engineers can ask for changes."),
+            who=_holder_of(SUBMIT, _("Only engineers can ask for changes.")),
         ),
         # One approver's approval counted; once enough of them count (or none are needed), `authorize`.
         Transition(
@@ -186,7 +203,7 @@ TRANSITIONS: dict[str, Transition] = {
             ANY_STATE,
             None,
             "change.commented",
-            who=_holder_of(SUBMIT, "Only engineers can comment on change requests."),
+            who=_holder_of(SUBMIT, _("Only engineers can comment on change requests.")),
         ),
         Transition(
             "expire",
@@ -223,7 +240,7 @@ TRANSITIONS: dict[str, Transition] = {
             None,
             "change.retried",
             "Only a failed change can be retried.",
-            _holder_of(RETRY, "You may not retry changes."),
+            _holder_of(RETRY, _("You may not retry changes.")),
             _not_retried,
         ),
     )
