@@ -90,7 +90,7 @@ def format_time(
 
 
 def iso_time(value: datetime | None) -> str:
-    """ISO 8601 in the active zone, with its offset (machine-readable: `<time datetime>`, the CSV)."""
+    """ISO 8601 in the active zone, with its offset: for machines (the CSV export)."""
     if value is None:
         return ""
     return timezone.localtime(value).isoformat()

@@ -6,7 +6,7 @@ from django import template
 
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.text import one_line
-from peerlinks.presentation.times import format_time, iso_time
+from peerlinks.presentation.times import format_time
 
 register = template.Library()
 
@@ -36,9 +36,3 @@ def when(value: datetime | None, detail: str = "") -> str:
     """A time in the viewer's zone with the zone named: '2026-12-02 15:04 UTC+08:00'; `when:"seconds"` adds
     the seconds, `when:"full"` the zone's name too (titles, mail): '… 15:04:05 UTC+08:00 (Asia/Shanghai)'."""
     return format_time(value, seconds=detail == "seconds", full=detail == "full")
-
-
-@register.filter
-def iso(value: datetime | None) -> str:
-    """A time for machines (`<time datetime>`): ISO 8601 in the viewer's zone, with its offset."""
-    return iso_time(value)
