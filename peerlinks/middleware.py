@@ -88,7 +88,7 @@ class PrivatePagesMiddleware:
 class TimeZoneMiddleware:
     """Activates the viewer's time zone for the request: the one chosen (cookie set by the time-zone menu),
     else the browser's own (cookie set by static/js/timezone.js), else settings.TIME_ZONE. Read from cookies,
-    not the database, so the login page and the 503 page follow it too."""
+    not the database: the login page follows it too, and it costs no query."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
