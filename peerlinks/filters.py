@@ -143,7 +143,7 @@ def audit_object_type_choices() -> list[tuple[str, str]]:
 
 
 class AuditEventFilter(django_filters.FilterSet):
-    """The audit log by action, actor, object and date range."""
+    """The audit log by action, actor, object, cloud request id and date range."""
 
     action = django_filters.ChoiceFilter(choices=audit_action_choices, empty_label="Any action")
     actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="iexact", max_length=150)
@@ -151,6 +151,7 @@ class AuditEventFilter(django_filters.FilterSet):
         choices=audit_object_type_choices, empty_label="Any object", label="Object type"
     )
     object_id = django_filters.CharFilter(max_length=64, label="Object ID")
+    request_id = django_filters.CharFilter(field_name="cloud_request_id", max_length=64, label="Request ID")
     at = django_filters.DateFromToRangeFilter(
         label="Date range",
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from peerlinks.models import ChangeRequest, Gateway, PeerLink
 from peerlinks.presentation.times import zone_from_name
 from peerlinks.services import changes
-from peerlinks.services.approvals import COMMENT_MAX, rejection_comment
+from peerlinks.services.approvals import COMMENT_MAX, rejection_comment, run_reason
 from peerlinks.services.lead import DEFAULT_PERIOD, PERIODS
 from peerlinks.services.lifecycle import ChangeRefused
 
@@ -225,6 +225,18 @@ class DecisionForm(forms.Form):
             except ChangeRefused as exc:
                 raise forms.ValidationError(str(exc)) from exc
         return comment
+
+
+class RunNowForm(forms.Form):
+    """Why an approved change must run before its change window: required, for the audit trail."""
+
+    reason = forms.CharField(required=False, max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_reason(self) -> str:
+        try:
+            return run_reason(self.cleaned_data["reason"])
+        except ChangeRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
 
 class CommentForm(forms.Form):

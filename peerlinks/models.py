@@ -11,7 +11,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -135,9 +136,27 @@ class EnterpriseRouter(models.Model):
         return self.state == self.AVAILABLE
 
 
+def peer_model(peer_type: str) -> type[models.Model]:
+    """Where a peer of this type is cached: enterprise routers, or (for a gateway peer) gateways."""
+    return EnterpriseRouter if peer_type == PeerLink.PeerType.ER else Gateway
+
+
 class PeerLinkQuerySet(CachedQuerySet):
     def for_list(self) -> "PeerLinkQuerySet":
         return self.select_related("gateway", "gateway__project")
+
+    def with_peer_name(self) -> "PeerLinkQuerySet":
+        """Each link with its peer's cached name as `peer_name` ("" when the peer is not cached)."""
+
+        def name_in(peer_type: str) -> Subquery:
+            model = peer_model(peer_type)
+            return Subquery(model.objects.filter(cloud_id=OuterRef("peer_gateway_id")).values("name")[:1])
+
+        named = Case(
+            *(When(peer_type=peer_type, then=name_in(peer_type)) for peer_type in PeerLink.PeerType.values),
+            default=Value(""),
+        )
+        return self.annotate(peer_name=Coalesce(named, Value("")))
 
     def pending(self) -> "PeerLinkQuerySet":
         return self.filter(status__in=PeerLink.PENDING_STATUSES)
@@ -157,6 +176,8 @@ class PeerLink(models.Model):
         GDGW = "GDGW", _("Global DC gateway")
 
     PENDING_STATUSES = (Status.PENDING_CREATE, Status.PENDING_UPDATE)
+    # What a link no longer in the cloud reads as (its `status` keeps the last status the cloud gave).
+    GONE = "GONE"
 
     cloud_id = models.CharField(max_length=36, unique=True, verbose_name=_("cloud ID"))
     gateway = models.ForeignKey(
@@ -224,6 +245,11 @@ class PeerLink(models.Model):
     def is_read_only(self) -> bool:
         """Links made by Cloud Connect are managed there, not here."""
         return self.create_owner == "cc"
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show: GONE once the link no longer exists in the cloud, else the cloud's."""
+        return self.GONE if self.gone_at is not None else self.status
 
 
 class StatusChange(models.Model):

@@ -36,6 +36,7 @@ urlpatterns = [
     path("changes/<int:pk>/edit/", changes.change_edit, name="change_edit"),
     path("changes/<int:pk>/approve/", changes.change_approve, name="change_approve"),
     path("changes/<int:pk>/reject/", changes.change_reject, name="change_reject"),
+    path("changes/<int:pk>/run-now/", changes.change_run_now, name="change_run_now"),
     path("changes/<int:pk>/retry/", changes.change_retry, name="change_retry"),
     path("changes/<int:pk>/comments/", changes.change_comment, name="change_comment"),
     path("approvals/", approvals.approval_queue, name="approval_queue"),

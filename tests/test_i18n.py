@@ -304,7 +304,7 @@ def test_change_window_keeps_the_servers_zone_whatever_zone_the_viewer_has(db):
 
     from django.utils import timezone
 
-    from peerlinks.services.changes import next_window_opening
+    from peerlinks.services.lifecycle import next_window_opening
     from tests.conftest import set_policy
 
     policy = set_policy(window_enabled=True)
