@@ -65,7 +65,8 @@ class ChoiceSelect(forms.Select):
 
 
 def _label(choice: changes.Choice) -> str:
-    text = f"{choice.name} ({choice.state or _('unknown')})"
+    state = choice.state or _("unknown")
+    text = f"{choice.name} ({state})"
     if choice.detail:
         text += f" · {choice.detail}"
     if choice.problem:

@@ -18,7 +18,7 @@ from django.utils import translation
 from peerlinks.middleware import DETECTED_TIME_ZONE_COOKIE, TIME_ZONE_COOKIE
 from peerlinks.models import ChangeRequest
 from peerlinks.presentation.times import format_time
-from tests.conftest import make_gateway, make_peer_link, make_project
+from tests.conftest import make_gateway, make_peer_link, make_project, make_router
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "locale" / "zh_Hans" / "LC_MESSAGES"
@@ -327,3 +327,27 @@ def test_refusal_for_someone_elses_change_is_explained_in_chinese(client, engine
     assert response.status_code == 403
     text = response.content.decode()
     assert "只有提交此变更的人才能取消它。" in text and "您无权执行此操作" in text
+
+
+def test_create_form_says_in_chinese_why_a_gateway_or_peer_cannot_be_chosen(client, engineer, settings):
+    settings.CLOUD_REGIONS = ["cn-north-4"]
+    project = make_project("cn-north-4", project_id="0" * 31 + "1")
+    full = make_gateway(project=project, name="gw-full", available_peer_link_count=0)
+    make_gateway(project=project, name="gw-down", status="DOWN")
+    router = make_router(project=project, name="er-good")
+    client.force_login(engineer)
+    client.post(reverse("set_language"), {"language": "zh-hans"})
+    page = client.get(reverse("peerlinks:link_create")).content.decode()
+    assert "gw-full (ACTIVE) · 剩余 0 个 — 不可选：对等连接配额已用完" in page
+    assert "gw-down (DOWN) · 剩余 3 个 — 不可选：状态为 DOWN" in page
+    response = client.post(
+        reverse("peerlinks:link_create"),
+        {
+            "gateway": full.cloud_id,
+            "peer_type": "ER",
+            "peer_region": "cn-north-4",
+            "peer": router.cloud_id,
+            "name": "pl",
+        },
+    )
+    assert "此网关无法创建新的对等连接：对等连接配额已用完。" in response.content.decode()
