@@ -351,3 +351,19 @@ def test_create_form_says_in_chinese_why_a_gateway_or_peer_cannot_be_chosen(clie
         },
     )
     assert "此网关无法创建新的对等连接：对等连接配额已用完。" in response.content.decode()
+
+
+def test_a_decision_on_a_closed_change_is_refused_in_chinese(client, engineer, approver):
+    change = ChangeRequest.objects.create(
+        kind="create",
+        requested_by=engineer,
+        gateway=make_gateway(project=make_project("cn-north-4")),
+        payload={"name": "pl-new"},
+        state=ChangeRequest.State.CANCELLED,
+    )
+    client.force_login(approver)
+    client.post(reverse("set_language"), {"language": "zh-hans"})
+    response = client.post(
+        reverse("peerlinks:change_approve", args=[change.pk]), {"payload_digest": change.payload_digest}
+    )
+    assert "此变更的状态为：已取消，无需审批。" in response.content.decode()

@@ -52,7 +52,7 @@ class Transition:
     target: str | None  # None: the state stays (an approval counted, an edit, a look at the link)
     # What the audit log records: one action, one per kind of change, or "" (nothing worth an event).
     audit_action: str | dict[str, str]
-    wrong_state: str = "This change is {state}."
+    wrong_state: str | Promise = _("This change is {state}.")
     who: Who | None = None  # the person asking; None for the steps the system takes
     when: When | None = None
     # `when` as a query, for the steps the scheduler looks for (which changes are due now).
@@ -103,7 +103,7 @@ def _holder_of(permission: str, refusal: str | Promise) -> Who:
 
 def _not_expired(change: ChangeRequest, now: datetime) -> str:
     if change.expires_at is not None and change.expires_at <= now:
-        return "This change has expired: nobody decided in time."
+        return str(_("This change has expired: nobody decided in time."))
     return ""
 
 
@@ -116,14 +116,14 @@ def _expired_by(now: datetime) -> Q:
 
 
 def _editable_kind(change: ChangeRequest, now: datetime) -> str:
-    return (
-        "" if change.kind in (Kind.CREATE, Kind.UPDATE) else "Only a pending create or rename can be edited."
-    )
+    return "" if change.kind in (Kind.CREATE, Kind.UPDATE) else str(ONLY_CREATE_OR_RENAME)
 
 
 def _window_open(change: ChangeRequest, now: datetime) -> str:
     if change.not_before is not None and change.not_before > now:
-        return f"It waits for the change window, which opens {format_time(change.not_before)}."
+        return _("It waits for the change window, which opens {at}.").format(
+            at=format_time(change.not_before)
+        )
     return ""
 
 
@@ -195,9 +195,11 @@ def _window_moved_by(now: datetime) -> Q:
 def _runner(change: ChangeRequest, user: Any) -> str:
     """Who may run an approved change before its window: an admin, or an approver other than the requester."""
     if user is None or not user.has_perm(APPROVE):
-        return "Only approvers and admins can run a change before the change window."
+        return str(_("Only approvers and admins can run a change before the change window."))
     if user.pk == change.requested_by_id and not user.has_perm(OVERRIDE_WINDOW):
-        return "You asked for this change: another approver or an admin has to run it before the window."
+        return str(
+            _("You asked for this change: another approver or an admin has to run it before the window.")
+        )
     return ""
 
 
@@ -211,7 +213,9 @@ def _stalled_by(now: datetime) -> Q:
 
 def _not_retried(change: ChangeRequest, now: datetime) -> str:
     existing = change.retries.order_by("pk").first()
-    return f"This change was already retried as #{existing.pk}." if existing is not None else ""
+    if existing is None:
+        return ""
+    return _("This change was already retried as #{id}.").format(id=existing.pk)
 
 
 def lease_expired_before(*, now: datetime) -> datetime:
@@ -227,7 +231,8 @@ def is_stalled(change: ChangeRequest, *, now: datetime) -> bool:
 PENDING = frozenset({State.PENDING_APPROVAL})
 APPROVED = frozenset({State.APPROVED})
 EXECUTING = frozenset({State.EXECUTING})
-NOTHING_TO_DECIDE = "This change is {state}: there is nothing to decide."
+NOTHING_TO_DECIDE = _("This change is {state}: there is nothing to decide.")
+ONLY_CREATE_OR_RENAME = _("Only a pending create or rename can be edited.")
 
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
@@ -252,7 +257,7 @@ TRANSITIONS: dict[str, Transition] = {
             PENDING | APPROVED,
             State.CANCELLED,
             "change.cancelled",
-            "This change is {state} and can no longer be cancelled.",
+            _("This change is {state} and can no longer be cancelled."),
             _requester("cancel"),
         ),
         Transition(
@@ -260,7 +265,7 @@ TRANSITIONS: dict[str, Transition] = {
             PENDING,
             None,
             "change.edited",
-            "Only a pending create or rename can be edited.",
+            ONLY_CREATE_OR_RENAME,
             _requester("edit"),
             _editable_kind,
         ),
@@ -291,7 +296,7 @@ TRANSITIONS: dict[str, Transition] = {
             APPROVED,
             None,
             "change.run_now",
-            "This change is {state}: only an approved change waiting for the window can be run now.",
+            _("This change is {state}: only an approved change waiting for the window can be run now."),
             _runner,
             _waits_for_window,
         ),
@@ -317,7 +322,7 @@ TRANSITIONS: dict[str, Transition] = {
             frozenset({State.FAILED}),
             None,
             "change.retried",
-            "Only a failed change can be retried.",
+            _("Only a failed change can be retried."),
             _holder_of(RETRY, _("You may not retry changes.")),
             _not_retried,
         ),
@@ -340,7 +345,7 @@ def refusal(
             return ChangeForbidden(problem)
     if transition.sources and change.state not in transition.sources:  # no sources: a new request
         state = change.get_state_display().lower()
-        return ChangeRefused(transition.wrong_state.format(state=state))
+        return ChangeRefused(str(transition.wrong_state).format(state=state))
     if transition.when is not None:
         problem = transition.when(change, now or timezone.now())
         if problem:
