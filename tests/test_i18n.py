@@ -367,3 +367,12 @@ def test_a_decision_on_a_closed_change_is_refused_in_chinese(client, engineer, a
         reverse("peerlinks:change_approve", args=[change.pk]), {"payload_digest": change.payload_digest}
     )
     assert "此变更的状态为：已取消，无需审批。" in response.content.decode()
+
+
+def test_why_a_link_cannot_be_changed_now_reads_in_chinese(client, engineer):
+    link = make_peer_link(gateway=make_gateway(project=make_project("cn-north-4")), status="PENDING_CREATE")
+    client.force_login(engineer)
+    client.post(reverse("set_language"), {"language": "zh-hans"})
+    response = client.get(reverse("peerlinks:link_edit", args=[link.cloud_id]))
+    assert response.status_code == 409
+    assert "此对等连接的状态为 PENDING_CREATE；请等待其状态稳定。" in response.content.decode()

@@ -234,16 +234,18 @@ def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: 
 def link_refusal(peer_link: PeerLink) -> str:
     """Why this link cannot be changed from here right now ("" if it can)."""
     if peer_link.is_read_only:
-        return "This link belongs to Cloud Connect and can only be changed there."
+        return _("This link belongs to Cloud Connect and can only be changed there.")
     if peer_link.gone_at is not None:
-        return "This link no longer exists in the cloud."
+        return _("This link no longer exists in the cloud.")
     if peer_link.is_pending:
-        return f"This link is {peer_link.status}; wait until its status is final."
+        return _("This link is {status}; wait until its status is final.").format(status=peer_link.status)
     open_change = (
         ChangeRequest.objects.filter(peer_link=peer_link, state__in=OPEN_STATES).order_by("pk").first()
     )
     if open_change is not None:
-        return f"Change request #{open_change.pk} for this link is still open; wait for it to finish."
+        return _("Change request #{id} for this link is still open; wait for it to finish.").format(
+            id=open_change.pk
+        )
     return ""
 
 
@@ -282,7 +284,7 @@ def submit_change(
             payload["peer_project_id"] = CloudProject.objects.get(region=payload["peer_region"]).project_id
         else:
             if peer_link is None:
-                raise ChangeRefused("Choose the link to change.")
+                raise ChangeRefused(_("Choose the link to change."))
             peer_link = PeerLink.objects.select_for_update().get(pk=peer_link.pk)
             refusal = link_refusal(peer_link)
             if refusal:
@@ -334,10 +336,14 @@ def check_payload(kind: str, payload: dict) -> None:
     name = payload.get("name")
     needs_name = kind == ChangeRequest.Kind.CREATE or name is not None
     if needs_name and (not isinstance(name, str) or not NAME_RE.fullmatch(name)):
-        raise ChangeRefused("The name must be 1 to 64 letters, digits, Chinese characters, '_', '-' or '.'.")
+        raise ChangeRefused(
+            _("The name must be 1 to 64 letters, digits, Chinese characters, '_', '-' or '.'.")
+        )
     description = payload.get("description")
     if description is not None and (not isinstance(description, str) or len(description) > DESCRIPTION_MAX):
-        raise ChangeRefused(f"The description must be at most {DESCRIPTION_MAX} characters.")
+        raise ChangeRefused(
+            _("The description must be at most {count} characters.").format(count=DESCRIPTION_MAX)
+        )
 
 
 def link_summary(row: PeerLink) -> dict:
