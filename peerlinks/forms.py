@@ -325,6 +325,21 @@ class LocalFieldsForm(forms.Form):
         return labels
 
 
+class DriftAdoptForm(LocalFieldsForm):
+    """Adopting a link made outside dcportal: its local fields, with an owner team and a ticket required."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner_team"].required = True
+        self.fields["ticket_ref"].required = True
+
+
+class SearchForm(forms.Form):
+    """The search box: one query across every kind of thing dcportal knows."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
+
+
 class LeadPeriodForm(forms.Form):
     """The period the lead view's provisioning times and failed requests cover."""
 

@@ -43,6 +43,14 @@ class CloudProject(models.Model):
         return self.region
 
 
+def is_cloud_id(text: str) -> bool:
+    """Whether `text` is a whole cloud ID (a UUID, as the cloud writes them)."""
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
 class CachedQuerySet(models.QuerySet):
     """Rows mirrored from the cloud; those gone from it are kept for history with `gone_at` set."""
 
@@ -161,6 +169,40 @@ class PeerLinkQuerySet(CachedQuerySet):
     def pending(self) -> "PeerLinkQuerySet":
         return self.filter(status__in=PeerLink.PENDING_STATUSES)
 
+    def matching(self, text: str) -> "PeerLinkQuerySet":
+        """Links whose name, ID, description, peer ID, owner, ticket or a label contains `text`; a whole ID
+        is looked up as the link's or its peer's ID (indexed), not searched for in every column."""
+        if is_cloud_id(text):
+            return self.filter(Q(cloud_id=text.lower()) | Q(peer_gateway_id=text.lower()))
+        return self.filter(
+            Q(name__icontains=text)
+            | Q(cloud_id__icontains=text)
+            | Q(description__icontains=text)
+            | Q(peer_gateway_id__icontains=text)
+            | Q(owner_team__icontains=text)
+            | Q(ticket_ref__icontains=text)
+            | _labels_text_contains(text)
+        )
+
+    def matching_labels(self, text: str) -> "PeerLinkQuerySet":
+        """Links with a label containing `text` (any case)."""
+        return self.filter(_labels_text_contains(text))
+
+    def labelled(self, label: str) -> "PeerLinkQuerySet":
+        """Links carrying `label` (whole, any case)."""
+        return self.filter(_labels_text_contains(label, whole=True))
+
+
+def _labels_text_contains(text: str, *, whole: bool = False) -> Q:
+    """The labels' JSON text contains `text` (a whole label, quotes included, with `whole`). SQLite keeps
+    that text as written, non-ASCII as \\u escapes; PostgreSQL prints it unescaped: both spellings are asked
+    for, so the lookup means the same on both databases."""
+    spellings = {json.dumps(text, ensure_ascii=escape) for escape in (True, False)}
+    q = Q()
+    for spelling in spellings:
+        q |= Q(labels__icontains=spelling if whole else spelling[1:-1])
+    return q
+
 
 class PeerLink(models.Model):
     """A peer link between a global DC gateway and an enterprise router or another gateway."""
@@ -219,6 +261,9 @@ class PeerLink(models.Model):
             models.Index(fields=["status"]),
             models.Index(fields=["gone_at", "name"]),
             models.Index(fields=["peer_gateway_id"]),
+            # The list's owner and ticket filters, and search's exact lookups of them.
+            models.Index(fields=["owner_team"]),
+            models.Index(fields=["ticket_ref"]),
             # The list's default order over present links, whole and by status: a page is an index range
             # read instead of sorting every present link (first page at 5,000 links: 9 ms -> 0.3 ms).
             models.Index(
@@ -372,6 +417,15 @@ class ChangeRequest(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
     # An approved request waits for the change window: not executed before this time.
     not_before = models.DateTimeField(null=True, blank=True, verbose_name=_("not before"))
+    # The drift (a change made outside dcportal) this request undoes, when it was asked for as its revert.
+    reverts_drift = models.ForeignKey(
+        "Drift",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reverts",
+        verbose_name=_("reverts drift"),
+    )
 
     class Meta:
         verbose_name = _("change request")

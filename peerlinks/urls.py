@@ -10,6 +10,7 @@ from peerlinks.views import (
     links,
     notices,
     preferences,
+    search,
     topology,
 )
 
@@ -19,6 +20,9 @@ urlpatterns = [
     path("refresh/", dashboard.refresh, name="refresh"),
     path("preferences/timezone/", preferences.set_time_zone, name="set_time_zone"),
     path("drift/<int:pk>/acknowledge/", dashboard.acknowledge_drift, name="drift_acknowledge"),
+    path("drift/<int:pk>/adopt/", dashboard.adopt_drift, name="drift_adopt"),
+    path("drift/<int:pk>/revert/", dashboard.revert_drift, name="drift_revert"),
+    path("search/", search.search_results, name="search"),
     path("gateways/", gateways.gateway_list, name="gateway_list"),
     path("gateways/<uuid:cloud_id>/", gateways.gateway_detail, name="gateway_detail"),
     path("links/", links.link_list, name="link_list"),

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from peerlinks.models import ChangeRequest, CloudProject, EnterpriseRouter, Gateway, PeerLink, Policy
+from peerlinks.models import ChangeRequest, CloudProject, Drift, EnterpriseRouter, Gateway, PeerLink, Policy
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.lifecycle import ChangeForbidden, ChangeRefused, next_window_opening
 
@@ -257,10 +257,12 @@ def submit_change(
     payload: dict,
     peer_link: PeerLink | None = None,
     retry_of: ChangeRequest | None = None,
+    reverts_drift: Drift | None = None,
 ) -> ChangeRequest:
     """Record a change request under the current policy; with no approval needed, approve it at once.
 
     The policy is snapshot: approvals required and the expiry time do not move if an admin edits it.
+    `reverts_drift` is the outside change this request undoes, when it was asked for as its revert.
     """
     lifecycle.check(ChangeRequest(kind=kind, requested_by=user), "submit", user=user)
     allowed = {"create": CREATE_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
@@ -302,10 +304,12 @@ def submit_change(
             peer_link=peer_link,
             payload=payload,
             retry_of=retry_of,
+            reverts_drift=reverts_drift,
             approvals_required=policy.approvals_for(kind),
             expires_at=timezone.now() + policy.expire_after,
         )
-        lifecycle.apply(change, "submit", actor=user, after=payload)
+        reference = {"reverts_drift": reverts_drift.pk} if reverts_drift is not None else {}
+        lifecycle.apply(change, "submit", actor=user, after={**payload, **reference})
         if change.approvals_required == 0:
             authorize(change, policy=policy, by="policy")
         else:

@@ -6,10 +6,11 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from peerlinks.models import PeerLink
+from peerlinks.models import Drift, PeerLink
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.text import one_line
 from peerlinks.presentation.times import format_time
+from peerlinks.services import drift as drift_actions
 from peerlinks.services.links import peer_name
 
 register = template.Library()
@@ -65,3 +66,15 @@ def peer(peer_type: str, peer_id: str, region: str = "") -> SafeString:
         peer_id,
         where,
     )
+
+
+@register.filter
+def drift_adoptable(drift: Drift) -> bool:
+    """Whether the drift's link may be adopted (the rule the adopt action enforces)."""
+    return drift_actions.can_adopt(drift)
+
+
+@register.filter
+def drift_revert(drift: Drift) -> "drift_actions.RevertPlan | None":
+    """The change request that would undo the drift, or None (the rule the revert action enforces)."""
+    return drift_actions.revert_plan(drift)

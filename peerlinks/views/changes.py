@@ -39,7 +39,9 @@ def change_list(request: HttpRequest) -> HttpResponse:
 
 
 def _change(pk: int) -> ChangeRequest:
-    queryset = ChangeRequest.objects.select_related("requested_by", "gateway__project", "peer_link")
+    queryset = ChangeRequest.objects.select_related(
+        "requested_by", "gateway__project", "peer_link", "reverts_drift"
+    )
     return get_object_or_404(queryset, pk=pk)
 
 
