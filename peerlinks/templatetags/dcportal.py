@@ -1,6 +1,6 @@
 """Template filters of the site."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils.html import format_html
@@ -9,6 +9,7 @@ from django.utils.safestring import SafeString
 from peerlinks.models import Drift, PeerLink
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.text import one_line
+from peerlinks.presentation.times import format_time
 from peerlinks.services import drift as drift_actions
 from peerlinks.services.links import peer_name
 
@@ -33,6 +34,13 @@ def lowerfirst(value: object) -> str:
     'global DC gateway' (`lower` would give 'global dc gateway')."""
     text = str(value)
     return text[:1].lower() + text[1:]
+
+
+@register.filter
+def when(value: datetime | None, detail: str = "") -> str:
+    """A time in the viewer's zone with the zone named: '2026-12-02 15:04 UTC+08:00'; `when:"seconds"` adds
+    the seconds, `when:"full"` the zone's name too (titles, mail): '… 15:04:05 UTC+08:00 (Asia/Shanghai)'."""
+    return format_time(value, seconds=detail == "seconds", full=detail == "full")
 
 
 @register.simple_tag
