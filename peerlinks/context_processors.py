@@ -1,5 +1,5 @@
-"""Template context for every page: the counts shown as badges in the navigation, and how often live
-elements poll.
+"""Template context for every page: the counts shown as badges in the navigation, how often live
+elements poll, and the time zones the zone menu offers.
 
 The values are callables, which templates call only when they show them: a fragment that has no
 navigation costs no query.
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest
 
+from peerlinks.presentation.times import COMMON_ZONES, zone_name
 from peerlinks.services.dashboard import CloudOutage, approvals_waiting, cloud_outage
 from peerlinks.services.notifications import unread_notice_count
 
@@ -39,3 +40,23 @@ def cloud_status(request: HttpRequest) -> dict[str, Callable[[], CloudOutage | N
     if user is None or not user.is_authenticated:
         return {}
     return {"cloud_outage": functools.cache(cloud_outage)}
+
+
+def time_zones(request: HttpRequest) -> dict[str, object]:
+    """The zone menu: the zone chosen ("" to follow the browser), the browser's own, and the zones offered
+    (the common ones, with the chosen and the browser's zone when they are others)."""
+    chosen = getattr(request, "time_zone_chosen", None)
+    detected = getattr(request, "time_zone_detected", None)
+
+    def choices() -> list[str]:
+        extra = [
+            zone_name(zone) for zone in (chosen, detected) if zone and zone_name(zone) not in COMMON_ZONES
+        ]
+        return [*dict.fromkeys(extra), *COMMON_ZONES]
+
+    return {
+        "time_zone_chosen": zone_name(chosen) if chosen else "",
+        "time_zone_detected": zone_name(detected) if detected else "",
+        "time_zone_default": settings.TIME_ZONE,
+        "time_zone_choices": choices,
+    }

@@ -7,16 +7,17 @@ change against the cloud lives in `execution`; the transitions all three take ar
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from peerlinks.models import ChangeRequest, CloudProject, EnterpriseRouter, Gateway, PeerLink, Policy
+from peerlinks.models import ChangeRequest, CloudProject, Drift, EnterpriseRouter, Gateway, PeerLink, Policy
 from peerlinks.services import dispatch, lifecycle
-from peerlinks.services.lifecycle import ChangeForbidden, ChangeRefused
+from peerlinks.services.lifecycle import ChangeForbidden, ChangeRefused, next_window_opening
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ UPDATE_FIELDS = ("name", "description")
 NAME_RE = re.compile(r"^[\u4e00-\u9fa5A-Za-z0-9_.\-]{1,64}$")
 DESCRIPTION_MAX = 128
 OPEN_STATES = ChangeRequest.OPEN_STATES
-__all__ = ["ChangeForbidden", "ChangeRefused"]  # raised here, declared with the transitions
+# Raised here, declared with the transitions; the window rule is the lifecycle's too.
+__all__ = ["ChangeForbidden", "ChangeRefused", "next_window_opening"]
 
 # --- Who may be linked to whom -------------------------------------------------------------------
 
@@ -54,16 +56,57 @@ def open_creates(*, gateway: Gateway) -> list[ChangeRequest]:
     )
 
 
+@dataclass(frozen=True)
+class QuotaOutlook:
+    """A gateway's peer-link quota as the cloud last said, and what one change would make of it."""
+
+    used: int
+    quota: int
+    after: int
+    other_creates: int  # other open create requests on the gateway: each will take a slot too
+
+    @property
+    def exceeds(self) -> bool:
+        return self.after > self.quota
+
+    @property
+    def crowded(self) -> bool:
+        """Within quota alone, but not with the other open creates also run."""
+        return not self.exceeds and self.after + self.other_creates > self.quota
+
+
+def quota_outlook(change: ChangeRequest, *, open_creates: dict[int, int] | None = None) -> QuotaOutlook:
+    """The gateway's links used of its quota now, and after `change` runs (a create takes one, a delete
+    frees one). `open_creates`: `open_creates_by_gateway()`, when a page shows several changes."""
+    gateway = change.gateway
+    if open_creates is None:
+        open_creates = open_creates_by_gateway(gateway=gateway)
+    used = gateway.current_peer_link_count
+    step = {ChangeRequest.Kind.CREATE: 1, ChangeRequest.Kind.DELETE: -1}.get(change.kind, 0)
+    others = open_creates.get(gateway.pk, 0)
+    if change.kind == ChangeRequest.Kind.CREATE and change.state in OPEN_STATES:
+        others -= 1  # the change itself
+    return QuotaOutlook(
+        used=used,
+        quota=used + gateway.available_peer_link_count,
+        after=max(0, used + step),
+        other_creates=max(0, others) if step > 0 else 0,
+    )
+
+
 def gateway_choices() -> list[Choice]:
     """Every present gateway, with why it cannot get a new link (not ACTIVE, no quota left)."""
     gateways = list(Gateway.objects.present().select_related("project"))
-    pending = _open_creates_by_gateway()
+    pending = open_creates_by_gateway()
     return [_gateway_choice(gateway, pending=pending.get(gateway.pk, 0)) for gateway in gateways]
 
 
-def _open_creates_by_gateway() -> dict[int, int]:
+def open_creates_by_gateway(*, gateway: Gateway | None = None) -> dict[int, int]:
+    """How many create requests are open per gateway (pk), of every gateway or of one."""
     counts: dict[int, int] = {}
     rows = ChangeRequest.objects.filter(kind=ChangeRequest.Kind.CREATE, state__in=OPEN_STATES)
+    if gateway is not None:
+        rows = rows.filter(gateway=gateway)
     for gateway_pk in rows.values_list("gateway_id", flat=True):
         counts[gateway_pk] = counts.get(gateway_pk, 0) + 1
     return counts
@@ -73,9 +116,13 @@ def _gateway_choice(gateway: Gateway, *, pending: int) -> Choice:
     left = max(0, gateway.available_peer_link_count - pending)
     problem = ""
     if gateway.status != Gateway.Status.ACTIVE:
-        problem = f"status is {gateway.status or 'unknown'}"
+        problem = _("status is {status}").format(status=gateway.status or _("unknown"))
     elif left <= 0:
-        problem = "no peer-link quota left" + (f" ({pending} create pending)" if pending else "")
+        problem = _("no peer-link quota left")
+        if pending:
+            problem += " " + ngettext(
+                "({count} create pending)", "({count} creates pending)", pending
+            ).format(count=pending)
     return Choice(
         id=gateway.cloud_id,
         name=gateway.name,
@@ -83,7 +130,7 @@ def _gateway_choice(gateway: Gateway, *, pending: int) -> Choice:
         region=gateway.region,
         project_id=gateway.project.project_id,
         problem=problem,
-        detail=f"{left} left",
+        detail=_("{count} left").format(count=left),
     )
 
 
@@ -110,11 +157,13 @@ def peer_choices(*, peer_type: str, region: str, gateway: Gateway | None = None)
 
 
 def _router_problem(router: EnterpriseRouter) -> str:
-    return "" if router.is_available else f"state is {router.state or 'unknown'}"
+    return "" if router.is_available else _("state is {state}").format(state=router.state or _("unknown"))
 
 
 def _peer_gateway_problem(gateway: Gateway) -> str:
-    return "" if gateway.status == Gateway.Status.ACTIVE else f"status is {gateway.status or 'unknown'}"
+    if gateway.status == Gateway.Status.ACTIVE:
+        return ""
+    return _("status is {status}").format(status=gateway.status or _("unknown"))
 
 
 def _peers_taken(*, gateway: Gateway) -> dict[str, str]:
@@ -124,23 +173,25 @@ def _peers_taken(*, gateway: Gateway) -> dict[str, str]:
     )
     taken = {peer: _already_linked(name, status) for peer, name, status in linked}
     for change in open_creates(gateway=gateway):
-        taken.setdefault(change.payload.get("peer_gateway_id", ""), f"create request #{change.pk} is open")
+        taken.setdefault(
+            change.payload.get("peer_gateway_id", ""), _("create request #{id} is open").format(id=change.pk)
+        )
     return taken
 
 
 def _already_linked(name: str, status: str) -> str:
     """Why a peer is taken by an existing link, and what to do when that link is broken."""
     if status == PeerLink.Status.ERROR:
-        return (
-            f"already linked from this gateway by {name}, which ended in ERROR: ask to delete {name} first, "
+        return _(
+            "already linked from this gateway by {name}, which ended in ERROR: ask to delete {name} first, "
             "then ask for the new link"
-        )
-    return f"already linked from this gateway ({name})"
+        ).format(name=name)
+    return _("already linked from this gateway ({name})").format(name=name)
 
 
 def _with_link_problem(choice: Choice, *, gateway: Gateway, taken: dict[str, str]) -> Choice:
     if choice.id == gateway.cloud_id:
-        problem = "the gateway itself"
+        problem = _("the gateway itself")
     elif choice.id in taken:
         problem = taken[choice.id]
     else:
@@ -152,21 +203,28 @@ def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: 
     """Rule breaks of a wished-for new link, by form field (empty when it may be requested)."""
     gateway = Gateway.objects.present().select_related("project").filter(cloud_id=gateway_id).first()
     if gateway is None:
-        return {"gateway": "Choose one of the listed gateways."}
+        return {"gateway": _("Choose one of the listed gateways.")}
     choice = _gateway_choice(gateway, pending=len(open_creates(gateway=gateway)))
     if choice.problem:
-        return {"gateway": f"This gateway cannot get a new link: {choice.problem}."}
+        return {"gateway": _("This gateway cannot get a new link: {problem}.").format(problem=choice.problem)}
     if peer_region not in settings.CLOUD_REGIONS:
-        return {"peer_region": "Choose one of the listed regions."}
+        return {"peer_region": _("Choose one of the listed regions.")}
     peers = {c.id: c for c in peer_choices(peer_type=peer_type, region=peer_region, gateway=gateway)}
     peer = peers.get(peer_id)
     if peer is None:
-        kind = PeerLink.PeerType(peer_type).label.lower() if peer_type in PeerLink.PeerType else "peer"
-        return {"peer": f"Choose one of the listed peers: no {kind} with this id in {peer_region}."}
+        if peer_type == PeerLink.PeerType.GDGW:
+            problem = _("Choose one of the listed peers: no global DC gateway with this ID in {region}.")
+        else:
+            problem = _("Choose one of the listed peers: no enterprise router with this ID in {region}.")
+        return {"peer": problem.format(region=peer_region)}
     if peer.problem:
-        return {"peer": f"{peer.name} cannot be linked: {peer.problem}."}
+        return {"peer": _("{name} cannot be linked: {problem}.").format(name=peer.name, problem=peer.problem)}
     if not peer.project_id:
-        return {"peer": f"The project of {peer_region} is not known yet; refresh the data and try again."}
+        return {
+            "peer": _("The project of {region} is not known yet; refresh the data and try again.").format(
+                region=peer_region
+            )
+        }
     return {}
 
 
@@ -176,16 +234,18 @@ def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: 
 def link_refusal(peer_link: PeerLink) -> str:
     """Why this link cannot be changed from here right now ("" if it can)."""
     if peer_link.is_read_only:
-        return "This link belongs to Cloud Connect and can only be changed there."
+        return _("This link belongs to Cloud Connect and can only be changed there.")
     if peer_link.gone_at is not None:
-        return "This link no longer exists in the cloud."
+        return _("This link no longer exists in the cloud.")
     if peer_link.is_pending:
-        return f"This link is {peer_link.status}; wait until its status is final."
+        return _("This link is {status}; wait until its status is final.").format(status=peer_link.status)
     open_change = (
         ChangeRequest.objects.filter(peer_link=peer_link, state__in=OPEN_STATES).order_by("pk").first()
     )
     if open_change is not None:
-        return f"Change request #{open_change.pk} for this link is still open; wait for it to finish."
+        return _("Change request #{id} for this link is still open; wait for it to finish.").format(
+            id=open_change.pk
+        )
     return ""
 
 
@@ -197,10 +257,12 @@ def submit_change(
     payload: dict,
     peer_link: PeerLink | None = None,
     retry_of: ChangeRequest | None = None,
+    reverts_drift: Drift | None = None,
 ) -> ChangeRequest:
     """Record a change request under the current policy; with no approval needed, approve it at once.
 
     The policy is snapshot: approvals required and the expiry time do not move if an admin edits it.
+    `reverts_drift` is the outside change this request undoes, when it was asked for as its revert.
     """
     lifecycle.check(ChangeRequest(kind=kind, requested_by=user), "submit", user=user)
     allowed = {"create": CREATE_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
@@ -224,7 +286,7 @@ def submit_change(
             payload["peer_project_id"] = CloudProject.objects.get(region=payload["peer_region"]).project_id
         else:
             if peer_link is None:
-                raise ChangeRefused("Choose the link to change.")
+                raise ChangeRefused(_("Choose the link to change."))
             peer_link = PeerLink.objects.select_for_update().get(pk=peer_link.pk)
             refusal = link_refusal(peer_link)
             if refusal:
@@ -242,10 +304,12 @@ def submit_change(
             peer_link=peer_link,
             payload=payload,
             retry_of=retry_of,
+            reverts_drift=reverts_drift,
             approvals_required=policy.approvals_for(kind),
             expires_at=timezone.now() + policy.expire_after,
         )
-        lifecycle.apply(change, "submit", actor=user, after=payload)
+        reference = {"reverts_drift": reverts_drift.pk} if reverts_drift is not None else {}
+        lifecycle.apply(change, "submit", actor=user, after={**payload, **reference})
         if change.approvals_required == 0:
             authorize(change, policy=policy, by="policy")
         else:
@@ -270,44 +334,20 @@ def authorize(change: ChangeRequest, *, policy: Policy, by: str) -> None:
         dispatch.execute_change(change.pk)
 
 
-def next_window_opening(policy: Policy, *, now: datetime) -> datetime | None:
-    """When an approved change may run: None if now (no window, or inside one), else the next opening.
-
-    Windows open at `window_start` on the listed ISO weekdays, in the server's time zone, and close at
-    `window_end`, on the next day when the end is not after the start (22:00-06:00).
-    """
-    if not policy.window_enabled:
-        return None
-    local = timezone.localtime(now)
-    days = {int(day) for day in policy.window_weekdays.split(",") if day.strip().isdigit()}
-    if not days:
-        return None
-    start, end = policy.window_start, policy.window_end
-    length = datetime.combine(local.date(), end) - datetime.combine(local.date(), start)
-    if length <= timedelta(0):
-        length += timedelta(days=1)
-    for offset in range(-1, 9):
-        day = local.date() + timedelta(days=offset)
-        if day.isoweekday() not in days:
-            continue
-        opening = timezone.make_aware(datetime.combine(day, start), local.tzinfo)
-        if opening <= local < opening + length:
-            return None
-        if opening > local:
-            return opening
-    return None
-
-
 def check_payload(kind: str, payload: dict) -> None:
     if kind == ChangeRequest.Kind.DELETE:
         return
     name = payload.get("name")
     needs_name = kind == ChangeRequest.Kind.CREATE or name is not None
     if needs_name and (not isinstance(name, str) or not NAME_RE.fullmatch(name)):
-        raise ChangeRefused("The name must be 1 to 64 letters, digits, Chinese characters, '_', '-' or '.'.")
+        raise ChangeRefused(
+            _("The name must be 1 to 64 letters, digits, Chinese characters, '_', '-' or '.'.")
+        )
     description = payload.get("description")
     if description is not None and (not isinstance(description, str) or len(description) > DESCRIPTION_MAX):
-        raise ChangeRefused(f"The description must be at most {DESCRIPTION_MAX} characters.")
+        raise ChangeRefused(
+            _("The description must be at most {count} characters.").format(count=DESCRIPTION_MAX)
+        )
 
 
 def link_summary(row: PeerLink) -> dict:

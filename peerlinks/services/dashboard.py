@@ -260,24 +260,13 @@ class LiveFacts:
                 dash.counts,
                 dash.drift_count,
                 [(d.pk, d.detected_at) for d in dash.drifts],
-                [
-                    (r.region, r.synced_at, r.sync_failed_at, r.sync_error, r.stale, r.gateways)
-                    for r in dash.regions
-                ],
+                [_region_facts(r) for r in dash.regions],
             ]
         for region, gateways in self.gateway_groups or []:
-            facts.append(
-                (region.region, region.synced_at, region.sync_failed_at, region.sync_error, region.stale)
-            )
+            facts.append(_region_facts(region))
             facts += [
-                (
-                    g.cloud_id,
-                    g.name,
-                    g.status,
-                    g.current_peer_link_count,
-                    g.available_peer_link_count,
-                    g.links_synced_at,
-                )
+                (g.cloud_id, g.name, g.status, g.current_peer_link_count, g.available_peer_link_count)
+                + (g.links_synced_at,)
                 for g in gateways
             ]
         return hashlib.sha256(repr(facts).encode()).hexdigest()[:16]
@@ -300,8 +289,13 @@ def live_facts(*, user: AbstractBaseUser, page: str = "", now: datetime | None =
     )
 
 
-def acknowledge_drift(*, drift_id: int, user: AbstractBaseUser) -> Drift:
-    """Mark a drift as seen by `user`; acknowledging twice keeps the first acknowledgement."""
+def acknowledge_drift(
+    *, drift_id: int, user: AbstractBaseUser, action: str = "drift.acknowledged", note: dict | None = None
+) -> Drift:
+    """Mark a drift as seen by `user`; acknowledging twice keeps the first acknowledgement.
+
+    Adopting or reverting a drift deals with it too: `action` names how in the audit log, `note` adds to it.
+    """
     with transaction.atomic():
         drift = Drift.objects.select_for_update().select_related("peer_link").get(pk=drift_id)
         if drift.acknowledged_at is not None:
@@ -310,10 +304,10 @@ def acknowledge_drift(*, drift_id: int, user: AbstractBaseUser) -> Drift:
         drift.acknowledged_by = user
         drift.save(update_fields=["acknowledged_at", "acknowledged_by"])
         record_audit(
-            action="drift.acknowledged",
+            action=action,
             actor=user,
             obj=drift.peer_link,
-            after={"drift": drift.pk, "kind": drift.kind},
+            after={"drift": drift.pk, "kind": drift.kind, **(note or {})},
         )
     return drift
 
