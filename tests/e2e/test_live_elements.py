@@ -648,7 +648,7 @@ def test_an_approver_typing_a_run_now_reason_keeps_it_while_the_change_page_poll
     expect(requester.page.locator("#change-decision")).not_to_contain_text("Waits for the change window")
     now = approver.state()
     assert now["same"] and now["url"] == before["url"] and now["history"] == before["history"], now
-    approver.calls = (f"/changes/{change.pk}/run-now/",)
+    approver.calls = (LIVE, f"/changes/{change.pk}/run-now/")
     approver.assert_clean()
     requester.assert_clean()
 
