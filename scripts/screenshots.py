@@ -22,8 +22,17 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LOOKS = {
     "light": {"viewport": {"width": 1280, "height": 860}},
     "dark": {"viewport": {"width": 1280, "height": 860}, "color_scheme": "dark"},
-    "zh-hans": {"viewport": {"width": 1280, "height": 860}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"},
-    "phone": {"viewport": {"width": 360, "height": 780}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True},
+    "zh-hans": {
+        "viewport": {"width": 1280, "height": 860},
+        "locale": "zh-CN",
+        "timezone_id": "Asia/Shanghai",
+    },
+    "phone": {
+        "viewport": {"width": 360, "height": 780},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
 }
 
 
@@ -55,7 +64,9 @@ def waiting_change(browser: Browser, base_url: str) -> str:
     for index in range(gateways.count()):
         engineer.locator("select[name=gateway]").select_option(gateways.nth(index).get_attribute("value"))
         engineer.locator("select[name=peer_type]").select_option("ER")
-        region = engineer.locator("select[name=peer_region] option:not([value=''])").first.get_attribute("value")
+        region = engineer.locator("select[name=peer_region] option:not([value=''])").first.get_attribute(
+            "value"
+        )
         engineer.locator("select[name=peer_region]").select_option(region)
         expect(engineer.locator("#create-form .htmx-request")).to_have_count(0)
         peers = engineer.locator("select[name=peer] option:not([value=''])")
@@ -83,7 +94,13 @@ def main() -> int:
             page = login(browser, args.base_url, "lead", **options)
             page.goto("/links/")
             link = page.locator('table a[href^="/links/"]').first.get_attribute("href")
-            pages = {"dashboard": "/", "list": "/links/", "link": link, "approval": change, "topology": "/topology/"}
+            pages = {
+                "dashboard": "/",
+                "list": "/links/",
+                "link": link,
+                "approval": change,
+                "topology": "/topology/",
+            }
             for name, address in pages.items():
                 page.goto(address)
                 page.wait_for_load_state("networkidle")
