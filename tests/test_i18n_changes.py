@@ -134,3 +134,25 @@ def test_queue_and_list_read_in_chinese(client, engineer, approver):
     ChangeRequest.objects.all().delete()
     assert "没有待您审批的请求。" in _page(client, "approval_queue")
     assert "没有符合条件的变更请求。" in _page(client, "change_list")
+
+
+def test_edit_page_and_run_now_form_read_in_chinese(client, engineer, admin):
+    change = _change(engineer)
+    client.force_login(engineer)
+    page = _page(client, "change_edit", change.pk)
+    assert f"<h1>编辑变更 #{change.pk}</h1>" in page and ">保存</button>" in page
+    assert "保存后已有的审批将失效" in page and "Saving drops" not in page
+
+    waiting = _change(
+        engineer,
+        state=ChangeRequest.State.APPROVED,
+        not_before=timezone.now() + timedelta(hours=3),
+    )
+    client.force_login(admin)
+    page = _page(client, "change_detail", waiting.pk)
+    assert "<h3>立即执行，不等变更窗口</h3>" in page and ">立即执行</button>" in page
+    assert "仅限紧急情况：变更将立即执行" in page and "For an emergency only" not in page
+    response = client.post(
+        reverse("peerlinks:change_run_now", args=[waiting.pk]), {"reason": " "}, HTTP_HX_REQUEST="true", **ZH
+    )
+    assert "请说明原因：在变更窗口之前执行变更需要填写原因。" in response.content.decode()
