@@ -8,6 +8,7 @@ from django.utils.safestring import SafeString
 
 from peerlinks.models import Drift, PeerLink
 from peerlinks.presentation.charts import format_duration
+from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
 from peerlinks.presentation.times import format_time
 from peerlinks.services import dispatch
@@ -103,3 +104,9 @@ def live_poll(context: template.Context) -> dict[str, object]:
         sync_queued=dispatch.is_queued("sync_all_regions") if has_refresh else None,
     )
     return {"page": facts.page, "version": facts.version}
+
+
+@register.filter
+def stored_text(value: object) -> str:
+    """A sentence stored in English (why a change failed or waits) in the reader's language."""
+    return translated(str(value or ""))
