@@ -271,3 +271,72 @@ def test_every_page_fits_360_px_without_sideways_scrolling(open_as, world):
         check(page, what)
     wide = {what: px for what, px in found.items() if px > 0}
     assert not wide, f"pages scrolling sideways at 360 px (by px): {wide}"
+
+
+def test_the_navigation_folds_behind_menu_on_a_phone_even_without_javascript(open_as, world):
+    wide = open_as("a11y-lead", viewport=DESKTOP)
+    expect(wide.get_by_role("navigation", name="Main").get_by_role("link", name="Peer links")).to_be_visible()
+    expect(wide.locator(".navmenu > summary")).to_be_hidden()
+
+    phone = open_as("a11y-lead", viewport=PHONE, java_script_enabled=False)
+    menu = phone.get_by_text("Menu", exact=True)
+    nav = phone.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Peer links")).to_be_hidden()
+    expect(phone.get_by_role("button", name="Log out")).to_be_hidden()
+    menu.click()
+    expect(nav.get_by_role("link", name="Peer links")).to_be_visible()
+    _shot(phone, "phone-menu-open")
+    assert _sideways(phone) <= 0
+    nav.get_by_role("link", name="Peer links").click()
+    expect(phone).to_have_url(re.compile(r"/links/$"))
+    expect(nav.get_by_role("link", name="Peer links")).to_be_hidden()  # folded again on the new page
+
+
+def _tab_to(page: Page, matches: str, *, limit: int = 80) -> None:
+    """Press Tab until the focused element satisfies the JS predicate `matches` (given `el`)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(el => {matches})(document.activeElement)"):
+            return
+    raise AssertionError(f"Tab never reached an element where {matches}")
+
+
+def _outline(page: Page) -> str:
+    return page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_by_keyboard_alone_log_in_open_a_link_from_the_topology_and_save_its_fields(open_as, world, scheme):
+    page = open_as(None, viewport=DESKTOP, color_scheme=scheme)
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type("a11y-lead")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator(".whoami")).to_have_text("a11y-lead")
+
+    page.goto("/topology/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    assert _outline(page) == "solid"
+    link = world["links"][0]
+    _tab_to(page, f"el.dataset.link === '{link.cloud_id}'")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused == f"Peer link {link.name} (ACTIVE)"
+    stroke = page.evaluate("getComputedStyle(document.activeElement.querySelector('.topo-edge')).strokeWidth")
+    assert stroke == "5px", "the focused line is drawn thicker"
+    _shot(page, f"keyboard-{scheme}-topology-focus")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"/links/{link.cloud_id}/$"))
+
+    _tab_to(page, "el.tagName === 'SUMMARY' && el.textContent.includes('Edit local fields')")
+    assert _outline(page) == "solid", "the focused control shows a focus outline"
+    page.keyboard.press("Enter")
+    _tab_to(page, "el.name === 'owner_team'")
+    assert _outline(page) == "solid"
+    page.keyboard.type("netops-east")
+    page.keyboard.press("Enter")
+    expect(page.locator("#local-fields dd").first).to_have_text("netops-east")
+    _shot(page, f"keyboard-{scheme}-saved")
