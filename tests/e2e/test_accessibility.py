@@ -16,7 +16,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import make_gateway, make_peer_link, make_router
-from tests.e2e.conftest import PASSWORD, TIMEOUT_MS
+from tests.e2e.conftest import PASSWORD, TIMEOUT_MS, request_link
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -340,3 +340,36 @@ def test_by_keyboard_alone_log_in_open_a_link_from_the_topology_and_save_its_fie
     page.keyboard.press("Enter")
     expect(page.locator("#local-fields dd").first).to_have_text("netops-east")
     _shot(page, f"keyboard-{scheme}-saved")
+
+
+def test_on_a_phone_a_link_is_asked_for_approved_by_a_lead_and_followed_to_active(open_as, cloud, worker):
+    from tests.conftest import set_policy
+
+    set_policy(approvals_create=1, window_enabled=False)
+    _person("a11y-phone-engineer", "Engineer")
+    _person("a11y-phone-lead", "Approver")
+    engineer = open_as("a11y-phone-engineer", viewport=PHONE)
+    change_id = request_link(engineer, cloud, router="er-e2e-ok", name="pl-from-a-phone")
+    expect(engineer.locator("#change-state .badge")).to_have_text("Pending approval")
+    _shot(engineer, "phone-flow-1-requested")
+    assert _sideways(engineer) <= 0
+
+    lead = open_as("a11y-phone-lead", viewport=PHONE)
+    lead.get_by_text("Menu", exact=True).click()
+    lead.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Approvals")).click()
+    lead.get_by_role("link", name=f"#{change_id}", exact=True).click()
+    _shot(lead, "phone-flow-2-to-approve")
+    assert _sideways(lead) <= 0
+    lead.get_by_role("button", name="Approve").click()
+    expect(lead.locator("#change-decision")).to_contain_text("1 of 1 approval received")
+
+    state = engineer.locator("#change-state")
+    expect(state.locator(".badge").first).to_have_text("Done")
+    expect(state.locator(".badge.status-active")).to_have_text("ACTIVE")
+    _shot(engineer, "phone-flow-3-active")
+    assert _sideways(engineer) <= 0
+    engineer.get_by_role("link", name="pl-from-a-phone").first.click()
+    expect(engineer).to_have_url(re.compile(r"/links/[0-9a-f-]+/$"))
+    expect(engineer.locator(".badge.status-active").first).to_have_text(re.compile("active", re.I))
+    _shot(engineer, "phone-flow-4-link-page")
+    assert _sideways(engineer) <= 0
