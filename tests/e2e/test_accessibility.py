@@ -213,6 +213,19 @@ def _shot(page: Page, name: str) -> None:
         page.screenshot(path=os.path.join(SCREENSHOTS, f"{slug}.png"), full_page=True)
 
 
+# ids named by aria-describedby, aria-labelledby or a label's `for` that are not in the page
+DANGLING = """[...document.querySelectorAll('[aria-describedby], [aria-labelledby], label[for]')]
+  .flatMap(el => ['aria-describedby', 'aria-labelledby', 'for']
+    .flatMap(name => (el.getAttribute(name) || '').split(/\\s+/))
+    .filter(id => id && !document.getElementById(id))
+    .map(id => `${el.outerHTML.slice(0, 80)} names #${id}`))"""
+# the page's background as light (1) or dark (0): the look the browser asked for must be the one drawn
+BACKGROUND_IS_LIGHT = """(() => {
+  const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number);
+  return (r + g + b) / 3 > 128 ? 1 : 0;
+})()"""
+
+
 def _serious(page: Page) -> list[str]:
     """axe-core's serious and critical WCAG 2.1 A/AA violations on the page as it is now, one line each."""
     results = Axe().run(
@@ -236,7 +249,9 @@ def test_axe_finds_no_serious_violation_on_any_page(open_as, world, language, sc
     found: dict[str, list[str]] = {}
 
     def check(page: Page, what: str) -> None:
-        found[what] = _serious(page)
+        found[what] = _serious(page) + [f"missing id: {line}" for line in page.evaluate(DANGLING)]
+        if page.evaluate(BACKGROUND_IS_LIGHT) != (scheme == "light"):
+            found[what].append(f"the page is not drawn {scheme}")
         _shot(page, f"{language}-{scheme}-{what}")
 
     check(open_as(None, **look), "login")
