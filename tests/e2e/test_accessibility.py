@@ -165,6 +165,16 @@ def _server_validates(page: Page) -> None:
     page.evaluate("document.querySelectorAll('form').forEach(form => form.noValidate = true)")
 
 
+def _logging_in(page: Page) -> Iterator[str]:
+    """The login page as it opens, then after a wrong password; yield what is shown."""
+    yield "login"
+    page.get_by_label("Username").fill("a11y-lead")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".card.narrow .error")).to_be_visible()
+    yield "login with a wrong password"
+
+
 def _forms_with_errors(page: Page, world: dict) -> Iterator[str]:
     """Leave the page on each form showing its errors; yield what is shown."""
     page.goto("/links/new/")
@@ -254,7 +264,9 @@ def test_axe_finds_no_serious_violation_on_any_page(open_as, world, language, sc
             found[what].append(f"the page is not drawn {scheme}")
         _shot(page, f"{language}-{scheme}-{what}")
 
-    check(open_as(None, **look), "login")
+    logged_out = open_as(None, **look)
+    for what in _logging_in(logged_out):
+        check(logged_out, what)
     for who, what, path in others_pages(world):
         other = open_as(who, **look)
         other.goto(path)
@@ -283,7 +295,9 @@ def test_every_page_fits_360_px_without_sideways_scrolling(open_as, world):
         found[what] = _sideways(page)
         _shot(page, f"phone-{what}")
 
-    check(open_as(None, viewport=PHONE), "login")
+    logged_out = open_as(None, viewport=PHONE)
+    for what in _logging_in(logged_out):
+        check(logged_out, what)
     for who, what, path in others_pages(world):
         other = open_as(who, viewport=PHONE)
         other.goto(path)
@@ -398,3 +412,21 @@ def test_on_a_phone_a_link_is_asked_for_approved_by_a_lead_and_followed_to_activ
     expect(engineer.locator(".badge.status-active").first).to_have_text(re.compile("active", re.I))
     _shot(engineer, "phone-flow-4-link-page")
     assert _sideways(engineer) <= 0
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_each_status_keeps_its_own_colour_and_its_word_in_light_and_dark(open_as, world, scheme):
+    page = open_as("a11y-lead", viewport=DESKTOP, color_scheme=scheme)
+    page.goto("/links/")
+    colours = {}
+    for name, word in (
+        ("pl-a11y-active", "Active"),
+        ("pl-a11y-pending", "Creating"),
+        ("pl-a11y-error", "Error"),
+    ):
+        badge = page.get_by_role("row").filter(has_text=name).locator(".badge")
+        expect(badge).to_contain_text(word)  # the status is said in words, not by colour alone
+        colours[word] = badge.evaluate(
+            "el => getComputedStyle(el).color + ' on ' + getComputedStyle(el).backgroundColor"
+        )
+    assert len(set(colours.values())) == 3, f"statuses share a colour in {scheme}: {colours}"
