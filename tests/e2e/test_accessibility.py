@@ -25,6 +25,7 @@ LANGUAGES = ["en"]
 SCHEMES = ["light", "dark"]
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 PHONE = {"width": 360, "height": 740}
+TABLET = {"width": 768, "height": 1024}
 # SCREENSHOTS: a folder to keep a picture of every page the checks visit (to look at, or for the README).
 SCREENSHOTS = os.environ.get("SCREENSHOTS", "")
 DESKTOP = {"width": 1280, "height": 900}
@@ -288,28 +289,29 @@ def _sideways(page: Page) -> int:
     return page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
 
 
-def test_every_page_fits_360_px_without_sideways_scrolling(open_as, world):
+@pytest.mark.parametrize(("device", "viewport"), [("phone", PHONE), ("tablet", TABLET)])
+def test_every_page_fits_a_phone_and_a_tablet_without_sideways_scrolling(open_as, world, device, viewport):
     found: dict[str, int] = {}
 
     def check(page: Page, what: str) -> None:
         found[what] = _sideways(page)
-        _shot(page, f"phone-{what}")
+        _shot(page, f"{device}-{what}")
 
-    logged_out = open_as(None, viewport=PHONE)
+    logged_out = open_as(None, viewport=viewport)
     for what in _logging_in(logged_out):
         check(logged_out, what)
     for who, what, path in others_pages(world):
-        other = open_as(who, viewport=PHONE)
+        other = open_as(who, viewport=viewport)
         other.goto(path)
         check(other, what)
-    page = open_as("a11y-lead", viewport=PHONE)
+    page = open_as("a11y-lead", viewport=viewport)
     for what, path in pages(world):
         page.goto(path)
         check(page, what)
     for what in _forms_with_errors(page, world):
         check(page, what)
     wide = {what: px for what, px in found.items() if px > 0}
-    assert not wide, f"pages scrolling sideways at 360 px (by px): {wide}"
+    assert not wide, f"pages scrolling sideways on a {device} (by px): {wide}"
 
 
 def test_the_navigation_folds_behind_menu_on_a_phone_even_without_javascript(open_as, world):
@@ -360,6 +362,11 @@ def test_by_keyboard_alone_log_in_open_a_link_from_the_topology_and_save_its_fie
     expect(skip).to_be_focused()
     expect(skip).to_be_in_viewport()
     assert _outline(page) == "solid"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('main') !== null"), (
+        "Skip to content skips the navigation"
+    )
     link = world["links"][0]
     _tab_to(page, f"el.dataset.link === '{link.cloud_id}'")
     focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
