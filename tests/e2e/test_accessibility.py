@@ -289,7 +289,10 @@ def _sideways(page: Page) -> int:
     return page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
 
 
-@pytest.mark.parametrize(("device", "viewport"), [("phone", PHONE), ("tablet", TABLET)])
+@pytest.mark.parametrize(
+    ("device", "viewport"),
+    [pytest.param("phone", PHONE, id="phone"), pytest.param("tablet", TABLET, id="tablet")],
+)
 def test_every_page_fits_a_phone_and_a_tablet_without_sideways_scrolling(open_as, world, device, viewport):
     found: dict[str, int] = {}
 
@@ -437,3 +440,34 @@ def test_each_status_keeps_its_own_colour_and_its_word_in_light_and_dark(open_as
             "el => getComputedStyle(el).color + ' on ' + getComputedStyle(el).backgroundColor"
         )
     assert len(set(colours.values())) == 3, f"statuses share a colour in {scheme}: {colours}"
+
+
+def _choose_by_keyboard(page: Page, value: str) -> None:
+    """On the focused select, press ArrowDown until `value` is chosen (each press chooses the next option)."""
+    for _ in range(30):
+        if page.evaluate("document.activeElement.value") == value:
+            return
+        page.keyboard.press("ArrowDown")
+    raise AssertionError(f"ArrowDown never reached {value!r}")
+
+
+def test_by_keyboard_alone_ask_for_a_link(open_as, cloud):
+    from tests.conftest import set_policy
+
+    set_policy(approvals_create=1, window_enabled=False)
+    _person("a11y-keys-engineer", "Engineer")
+    page = open_as("a11y-keys-engineer", viewport=DESKTOP)
+    page.goto("/links/new/")
+    _tab_to(page, "el.id === 'id_gateway'")
+    _choose_by_keyboard(page, cloud["gateway_id"])
+    expect(page.locator("#create-form .htmx-request")).to_have_count(0)  # the peer list has reloaded
+    router_id = cloud["routers"]["er-e2e-ok"]
+    expect(page.locator(f'#id_peer option[value="{router_id}"]')).to_be_attached()
+    _tab_to(page, "el.id === 'id_peer'")
+    _choose_by_keyboard(page, router_id)
+    _tab_to(page, "el.id === 'id_name'")
+    page.keyboard.type("pl-by-keyboard")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+    expect(page.locator("#change-state .badge")).to_have_text("Pending approval")
+    expect(page.get_by_text("pl-by-keyboard").first).to_be_visible()
