@@ -26,6 +26,8 @@ class PeerLinkAdmin(admin.ModelAdmin):
     local_fields = ("owner_team", "ticket_ref", "labels")
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
+        if obj is not None and obj.gone_at is not None:
+            return [field.name for field in PeerLink._meta.fields]  # kept for its history only
         return [field.name for field in PeerLink._meta.fields if field.name not in self.local_fields]
 
     def has_add_permission(self, request) -> bool:

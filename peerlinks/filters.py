@@ -6,7 +6,7 @@ never raise.
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
@@ -71,6 +71,8 @@ PEER_LINK_SORTS = {
     "region": "gateway__project__region",
     "peer_type": "peer_type",
     "peer_region": "peer_region",
+    "owner": "owner_team",
+    "ticket": "ticket_ref",
     "created": "cloud_created_at",
     "updated": "cloud_updated_at",
 }
@@ -83,8 +85,17 @@ class PeerLinkFilter(django_filters.FilterSet):
         method="filter_text",
         max_length=100,
         label="Search",
-        widget=forms.TextInput(attrs={"placeholder": "Name, ID, description, peer ID", "type": "search"}),
+        widget=forms.TextInput(
+            attrs={"placeholder": "Name, ID, description, peer ID, owner, ticket, label", "type": "search"}
+        ),
     )
+    owner = django_filters.CharFilter(
+        field_name="owner_team", lookup_expr="iexact", max_length=100, label="Owner team"
+    )
+    ticket = django_filters.CharFilter(
+        field_name="ticket_ref", lookup_expr="iexact", max_length=100, label="Ticket"
+    )
+    label = django_filters.CharFilter(method="filter_label", max_length=40, label="Label")
     gateway = GatewayChoiceFilter(empty_label="All gateways")
     status = django_filters.ChoiceFilter(
         choices=PeerLink.Status.choices, empty_label="Any status", widget=PlainSelect
@@ -114,12 +125,11 @@ class PeerLinkFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(
-            Q(name__icontains=value)
-            | Q(cloud_id__icontains=value)
-            | Q(description__icontains=value)
-            | Q(peer_gateway_id__icontains=value)
-        )
+        return queryset.matching(value)
+
+    def filter_label(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        return queryset.labelled(value) if value else queryset
 
     def filter_gone(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
         return queryset if value else queryset.filter(gone_at__isnull=True)
@@ -143,7 +153,7 @@ def audit_object_type_choices() -> list[tuple[str, str]]:
 
 
 class AuditEventFilter(django_filters.FilterSet):
-    """The audit log by action, actor, object and date range."""
+    """The audit log by action, actor, object, cloud request id and date range."""
 
     action = django_filters.ChoiceFilter(choices=audit_action_choices, empty_label="Any action")
     actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="iexact", max_length=150)
@@ -151,6 +161,7 @@ class AuditEventFilter(django_filters.FilterSet):
         choices=audit_object_type_choices, empty_label="Any object", label="Object type"
     )
     object_id = django_filters.CharFilter(max_length=64, label="Object ID")
+    request_id = django_filters.CharFilter(field_name="cloud_request_id", max_length=64, label="Request ID")
     at = django_filters.DateFromToRangeFilter(
         label="Date range",
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),

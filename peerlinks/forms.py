@@ -13,7 +13,7 @@ from django.core.validators import RegexValidator
 
 from peerlinks.models import ChangeRequest, Gateway, PeerLink
 from peerlinks.services import changes
-from peerlinks.services.approvals import COMMENT_MAX, rejection_comment
+from peerlinks.services.approvals import COMMENT_MAX, rejection_comment, run_reason
 from peerlinks.services.lead import DEFAULT_PERIOD, PERIODS
 from peerlinks.services.lifecycle import ChangeRefused
 
@@ -204,6 +204,18 @@ class DecisionForm(forms.Form):
         return comment
 
 
+class RunNowForm(forms.Form):
+    """Why an approved change must run before its change window: required, for the audit trail."""
+
+    reason = forms.CharField(required=False, max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_reason(self) -> str:
+        try:
+            return run_reason(self.cleaned_data["reason"])
+        except ChangeRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
 class CommentForm(forms.Form):
     """A message in a change request's discussion."""
 
@@ -273,6 +285,21 @@ class LocalFieldsForm(forms.Form):
                 f"“{too_long[0][:MAX_LABEL_LENGTH]}…” is longer."
             )
         return labels
+
+
+class DriftAdoptForm(LocalFieldsForm):
+    """Adopting a link made outside dcportal: its local fields, with an owner team and a ticket required."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner_team"].required = True
+        self.fields["ticket_ref"].required = True
+
+
+class SearchForm(forms.Form):
+    """The search box: one query across every kind of thing dcportal knows."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
 
 
 class LeadPeriodForm(forms.Form):

@@ -11,7 +11,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -34,6 +35,14 @@ class CloudProject(models.Model):
 
     def __str__(self) -> str:
         return self.region
+
+
+def is_cloud_id(text: str) -> bool:
+    """Whether `text` is a whole cloud ID (a UUID, as the cloud writes them)."""
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
 
 
 class CachedQuerySet(models.QuerySet):
@@ -121,12 +130,64 @@ class EnterpriseRouter(models.Model):
         return self.state == self.AVAILABLE
 
 
+def peer_model(peer_type: str) -> type[models.Model]:
+    """Where a peer of this type is cached: enterprise routers, or (for a gateway peer) gateways."""
+    return EnterpriseRouter if peer_type == PeerLink.PeerType.ER else Gateway
+
+
 class PeerLinkQuerySet(CachedQuerySet):
     def for_list(self) -> "PeerLinkQuerySet":
         return self.select_related("gateway", "gateway__project")
 
+    def with_peer_name(self) -> "PeerLinkQuerySet":
+        """Each link with its peer's cached name as `peer_name` ("" when the peer is not cached)."""
+
+        def name_in(peer_type: str) -> Subquery:
+            model = peer_model(peer_type)
+            return Subquery(model.objects.filter(cloud_id=OuterRef("peer_gateway_id")).values("name")[:1])
+
+        named = Case(
+            *(When(peer_type=peer_type, then=name_in(peer_type)) for peer_type in PeerLink.PeerType.values),
+            default=Value(""),
+        )
+        return self.annotate(peer_name=Coalesce(named, Value("")))
+
     def pending(self) -> "PeerLinkQuerySet":
         return self.filter(status__in=PeerLink.PENDING_STATUSES)
+
+    def matching(self, text: str) -> "PeerLinkQuerySet":
+        """Links whose name, ID, description, peer ID, owner, ticket or a label contains `text`; a whole ID
+        is looked up as the link's or its peer's ID (indexed), not searched for in every column."""
+        if is_cloud_id(text):
+            return self.filter(Q(cloud_id=text.lower()) | Q(peer_gateway_id=text.lower()))
+        return self.filter(
+            Q(name__icontains=text)
+            | Q(cloud_id__icontains=text)
+            | Q(description__icontains=text)
+            | Q(peer_gateway_id__icontains=text)
+            | Q(owner_team__icontains=text)
+            | Q(ticket_ref__icontains=text)
+            | _labels_text_contains(text)
+        )
+
+    def matching_labels(self, text: str) -> "PeerLinkQuerySet":
+        """Links with a label containing `text` (any case)."""
+        return self.filter(_labels_text_contains(text))
+
+    def labelled(self, label: str) -> "PeerLinkQuerySet":
+        """Links carrying `label` (whole, any case)."""
+        return self.filter(_labels_text_contains(label, whole=True))
+
+
+def _labels_text_contains(text: str, *, whole: bool = False) -> Q:
+    """The labels' JSON text contains `text` (a whole label, quotes included, with `whole`). SQLite keeps
+    that text as written, non-ASCII as \\u escapes; PostgreSQL prints it unescaped: both spellings are asked
+    for, so the lookup means the same on both databases."""
+    spellings = {json.dumps(text, ensure_ascii=escape) for escape in (True, False)}
+    q = Q()
+    for spelling in spellings:
+        q |= Q(labels__icontains=spelling if whole else spelling[1:-1])
+    return q
 
 
 class PeerLink(models.Model):
@@ -143,6 +204,8 @@ class PeerLink(models.Model):
         GDGW = "GDGW", "Global DC gateway"
 
     PENDING_STATUSES = (Status.PENDING_CREATE, Status.PENDING_UPDATE)
+    # What a link no longer in the cloud reads as (its `status` keeps the last status the cloud gave).
+    GONE = "GONE"
 
     cloud_id = models.CharField(max_length=36, unique=True)
     gateway = models.ForeignKey(Gateway, on_delete=models.PROTECT, related_name="peer_links")
@@ -180,6 +243,9 @@ class PeerLink(models.Model):
             models.Index(fields=["status"]),
             models.Index(fields=["gone_at", "name"]),
             models.Index(fields=["peer_gateway_id"]),
+            # The list's owner and ticket filters, and search's exact lookups of them.
+            models.Index(fields=["owner_team"]),
+            models.Index(fields=["ticket_ref"]),
             # The list's default order over present links, whole and by status: a page is an index range
             # read instead of sorting every present link (first page at 5,000 links: 9 ms -> 0.3 ms).
             models.Index(
@@ -206,6 +272,11 @@ class PeerLink(models.Model):
     def is_read_only(self) -> bool:
         """Links made by Cloud Connect are managed there, not here."""
         return self.create_owner == "cc"
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show: GONE once the link no longer exists in the cloud, else the cloud's."""
+        return self.GONE if self.gone_at is not None else self.status
 
 
 class StatusChange(models.Model):
@@ -298,6 +369,10 @@ class ChangeRequest(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     # An approved request waits for the change window: not executed before this time.
     not_before = models.DateTimeField(null=True, blank=True)
+    # The drift (a change made outside dcportal) this request undoes, when it was asked for as its revert.
+    reverts_drift = models.ForeignKey(
+        "Drift", null=True, blank=True, on_delete=models.SET_NULL, related_name="reverts"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

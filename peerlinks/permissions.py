@@ -9,6 +9,8 @@ permissions:
   refresh; acknowledge drift (Engineer and up). Refresh and drift are actions, so reading is not enough.
 - `peerlinks.approve_change`: approve or reject others' requests, see the approvals queue (Approver, Admin).
 - `peerlinks.retry_change`: retry a failed request as a new one (Engineer and up).
+- `peerlinks.change_policy`: edit the approval policy and its change window (Admin), and so also run an
+  approved change before the window opens (approvers may too, on others' requests).
 
 Anonymous visitors are sent to the login page; a logged-in user without the permission gets the 403 page,
 which tells them to ask an admin for a role. The Django admin is for staff only (Django's own rule).
@@ -25,6 +27,8 @@ EXPORT = "peerlinks.export_peerlink"
 SUBMIT = "peerlinks.submit_change"
 APPROVE = "peerlinks.approve_change"
 RETRY = "peerlinks.retry_change"
+# Who may change the window may also step outside it.
+OVERRIDE_WINDOW = "peerlinks.change_policy"
 
 
 def permission_required_or_403(perm: str) -> Callable[[Callable], Callable]:

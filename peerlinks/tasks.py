@@ -43,6 +43,8 @@ def release_changes_task() -> int:
 
 
 @task()
-def notify_task(event: str, change_id: int, approval_id: int | None = None) -> None:
+def notify_task(
+    event: str, change_id: int, approval_id: int | None = None, comment_id: int | None = None
+) -> None:
     """Mail and notify the people a change request's event concerns."""
-    notifications.notify(event, change_id=change_id, approval_id=approval_id)
+    notifications.notify(event, change_id=change_id, approval_id=approval_id, comment_id=comment_id)

@@ -1,12 +1,26 @@
 from django.urls import path
 
-from peerlinks.views import approvals, audit, changes, dashboard, gateways, lead, links, notices, topology
+from peerlinks.views import (
+    approvals,
+    audit,
+    changes,
+    dashboard,
+    gateways,
+    lead,
+    links,
+    notices,
+    search,
+    topology,
+)
 
 app_name = "peerlinks"
 urlpatterns = [
     path("", dashboard.home, name="home"),
     path("refresh/", dashboard.refresh, name="refresh"),
     path("drift/<int:pk>/acknowledge/", dashboard.acknowledge_drift, name="drift_acknowledge"),
+    path("drift/<int:pk>/adopt/", dashboard.adopt_drift, name="drift_adopt"),
+    path("drift/<int:pk>/revert/", dashboard.revert_drift, name="drift_revert"),
+    path("search/", search.search_results, name="search"),
     path("gateways/", gateways.gateway_list, name="gateway_list"),
     path("gateways/<uuid:cloud_id>/", gateways.gateway_detail, name="gateway_detail"),
     path("links/", links.link_list, name="link_list"),
@@ -24,6 +38,7 @@ urlpatterns = [
     path("changes/<int:pk>/edit/", changes.change_edit, name="change_edit"),
     path("changes/<int:pk>/approve/", changes.change_approve, name="change_approve"),
     path("changes/<int:pk>/reject/", changes.change_reject, name="change_reject"),
+    path("changes/<int:pk>/run-now/", changes.change_run_now, name="change_run_now"),
     path("changes/<int:pk>/retry/", changes.change_retry, name="change_retry"),
     path("changes/<int:pk>/comments/", changes.change_comment, name="change_comment"),
     path("approvals/", approvals.approval_queue, name="approval_queue"),

@@ -88,7 +88,19 @@ def test_local_fields_form_never_fails_on_any_input(engineer_client, world, post
     no_server_error(engineer_client.post(f"/links/{world['link'].cloud_id}/local/", post, **headers))
 
 
-LIST_FILTERS = ["q", "gateway", "status", "peer_type", "region", "show_gone", "sort", "page"]
+LIST_FILTERS = [
+    "q",
+    "gateway",
+    "status",
+    "peer_type",
+    "region",
+    "show_gone",
+    "owner",
+    "ticket",
+    "label",
+    "sort",
+    "page",
+]
 
 
 @FAST
@@ -113,6 +125,16 @@ def test_other_filters_never_fail_on_any_input(engineer_client, world, audit, ch
     no_server_error(engineer_client.get("/lead/", {"days": days}, HTTP_HX_REQUEST="true"))
     no_server_error(engineer_client.get("/notices/", {"page": days}))
     no_server_error(engineer_client.post("/notices/read/", {"id": days}))
+
+
+@FAST
+@given(query=text, post=form_data(["owner_team", "ticket_ref", "labels"]))
+def test_search_and_drift_actions_never_fail_on_any_input(engineer_client, world, query, post):
+    from peerlinks.models import Drift
+
+    drift = Drift.objects.get_or_create(peer_link=world["link"], kind=Drift.Kind.CREATED)[0]
+    no_server_error(engineer_client.get("/search/", {"q": query}))
+    no_server_error(engineer_client.post(f"/drift/{drift.pk}/adopt/", post))
 
 
 @pytest.fixture

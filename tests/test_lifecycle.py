@@ -25,6 +25,7 @@ CONTROLS = {
     "edit": r'href="/changes/\d+/edit/"',
     "retry": r'action="/changes/\d+/retry/"',
     "comment": r'action="/changes/\d+/comments/"',
+    "run_now": r'action="/changes/\d+/run-now/"',
 }
 
 
@@ -47,6 +48,7 @@ def _attempt(action: str, change: ChangeRequest, user: object) -> bool:
         ),
         "retry": lambda: approvals.retry_change(change_id=change.pk, user=user),
         "comment": lambda: approvals.add_comment(change_id=change.pk, user=user, body="a word"),
+        "run_now": lambda: approvals.run_change_now(change_id=change.pk, user=user, reason="outage"),
     }
     try:
         with transaction.atomic():
@@ -69,8 +71,10 @@ def people(db) -> dict:
     }
 
 
-def _rename_in(state: str, requester: object, *, expired: bool = False) -> ChangeRequest:
-    """A rename request of `requester`'s, put straight into `state`."""
+def _rename_in(
+    state: str, requester: object, *, expired: bool = False, waiting: bool = False
+) -> ChangeRequest:
+    """A rename request of `requester`'s, put straight into `state` (`waiting` for the change window)."""
     link = make_peer_link(name="the-link")
     change = changes.submit_change(
         user=requester, kind="update", gateway=link.gateway, payload={"name": "new-name"}, peer_link=link
@@ -79,18 +83,23 @@ def _rename_in(state: str, requester: object, *, expired: bool = False) -> Chang
     change.approvals_required = 1
     if expired:
         change.expires_at = timezone.now() - timedelta(minutes=1)
+    if waiting:
+        change.not_before = timezone.now() + timedelta(hours=1)
     if state in ChangeRequest.TERMINAL_STATES:
         change.finished_at = timezone.now()
     change.save()
     return change
 
 
-CASES = [(state, False) for state in State.values] + [(State.PENDING_APPROVAL, True)]
+CASES = [(state, "") for state in State.values] + [
+    (State.PENDING_APPROVAL, "expired"),
+    (State.APPROVED, "waiting"),  # for the change window
+]
 
 
-@pytest.mark.parametrize(("state", "expired"), CASES, ids=[f"{s}{'-expired' if e else ''}" for s, e in CASES])
-def test_every_control_is_shown_exactly_when_its_action_would_succeed(client, people, state, expired):
-    change = _rename_in(state, people["requester"], expired=expired)
+@pytest.mark.parametrize(("state", "flag"), CASES, ids=[f"{s}{'-' if f else ''}{f}" for s, f in CASES])
+def test_every_control_is_shown_exactly_when_its_action_would_succeed(client, people, state, flag):
+    change = _rename_in(state, people["requester"], expired=flag == "expired", waiting=flag == "waiting")
     for persona in PERSONAS:
         user = people[persona]
         offered = lifecycle.allowed(change, user)
@@ -157,3 +166,33 @@ def test_the_scheduler_finds_exactly_the_changes_a_system_step_may_be_taken_on(p
     allowed = {change.pk for change in changes_made if lifecycle.allows(change, step, now=now)}
     assert found == allowed
     assert allowed  # each step is due on some of them
+
+
+def test_with_a_window_the_scheduler_finds_exactly_the_changes_to_release_or_move(people):
+    from peerlinks.models import Policy
+    from tests.conftest import set_policy
+
+    later = timezone.localtime() + timedelta(hours=3)
+    set_policy(
+        window_enabled=True,
+        window_weekdays="1,2,3,4,5,6,7",
+        window_start=later.time().replace(second=0, microsecond=0),
+        window_end=(later + timedelta(hours=1)).time().replace(second=0, microsecond=0),
+    )
+    now = timezone.now()
+    opening = lifecycle.next_window_opening(Policy.current(), now=now)
+    made = []
+    for state in State.values:
+        for not_before in (None, opening, opening - timedelta(hours=1), now - timedelta(minutes=5)):
+            change = _rename_in(state, people["requester"])
+            change.not_before = not_before
+            change.save()
+            made.append(change)
+    for step in ("release", "reschedule"):
+        found = set(ChangeRequest.objects.filter(lifecycle.due(step, now=now)).values_list("pk", flat=True))
+        assert found == {change.pk for change in made if lifecycle.allows(change, step, now=now)}, step
+    moved = set(
+        ChangeRequest.objects.filter(lifecycle.due("reschedule", now=now)).values_list("pk", flat=True)
+    )
+    assert len(moved) == 2  # approved, waiting for a time the window no longer opens at
+    assert not ChangeRequest.objects.filter(lifecycle.due("release", now=now)).exists()  # it is closed

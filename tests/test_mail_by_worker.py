@@ -104,3 +104,28 @@ def test_the_worker_delivers_the_approval_request_to_a_real_mail_server(
     assert recipients == ["bob@example.net"]
     assert "pl-doomed needs your approval" in content
     assert "https://dcportal.example.net/changes/" in content
+
+
+def test_a_comment_reaches_the_requester_and_deciders_but_not_its_author(
+    requester_client, approver_with_mail, smtp_inbox
+):
+    from peerlinks.models import ChangeRequest
+    from peerlinks.services import approvals
+
+    _ask_to_delete(requester_client)
+    change = ChangeRequest.objects.get()
+    carol = _user("carol", "Approver", email="carol@example.net")
+    approvals.add_comment(change_id=change.pk, user=carol, body="Which ticket is this for?")
+    _run_worker()
+    smtp_inbox.messages.clear()  # the approval requests
+    response = requester_client.post(
+        reverse("peerlinks:change_comment", args=[change.pk]), {"body": "Ticket NET-1234."}
+    )
+    assert response.status_code == 302
+    _run_worker()
+    [(_, recipients, content)] = smtp_inbox.messages
+    assert recipients == ["carol@example.net"]  # the earlier commenter; bob never took part; alice wrote it
+    assert "alice commented" in content and "Ticket NET-1234." in content
+    assert Notice.objects.filter(user__username="carol", message__contains="alice commented").exists()
+    assert not Notice.objects.filter(user__username="alice", message__contains="alice commented").exists()
+    assert Notice.objects.filter(user__username="alice", message__contains="carol commented").exists()

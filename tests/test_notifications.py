@@ -342,3 +342,46 @@ def test_rejecting_and_expiring_mail_the_requester_after_commit():
         ]
     )
     assert all(message.to == ["alice@example.net"] for message in mail.outbox)
+
+
+def test_a_comment_notifies_the_requester_the_deciders_and_earlier_commenters_never_its_author():
+    from peerlinks.models import Comment
+
+    requester = person("alice", group="Engineer")
+    lead = person("bob", group="Approver")
+    person("dave", group="Approver")  # may approve, took no part: not told
+    talker = person("carol", group="Engineer")
+    change = make_change(requester, state="pending_approval", approvals_required=2)
+    Approval.objects.create(change_request=change, approver=lead, decision="approve", payload_digest="x")
+    Comment.objects.create(change_request=change, author=talker, body="first")
+    comment = Comment.objects.create(change_request=change, author=lead, body="Check the <ASN> & peer")
+    notifications.notify("commented", change_id=change.pk, comment_id=comment.pk)
+    assert recipients() == ["alice@example.net", "carol@example.net"]
+    message = mail.outbox[0]
+    assert message.subject == f"[dcportal] #{change.pk} create pl-x: comment from bob"
+    assert "Check the <ASN> & peer" in message.body
+    assert f"https://dcportal.example.net/changes/{change.pk}/#change-comments" in message.body
+    assert (
+        Notice.objects.filter(
+            message=f"#{change.pk} create pl-x: bob commented: Check the <ASN> & peer"
+        ).count()
+        == 2
+    )
+    assert not Notice.objects.filter(user=lead).exists()
+
+
+def test_running_a_change_before_its_window_tells_the_requester_who_and_why():
+    from peerlinks.services.audit import record_audit
+
+    requester = person("alice", group="Engineer")
+    lead = person("bob", group="Approver")
+    change = make_change(requester, state="approved")
+    record_audit(
+        action="change.run_now", actor=lead, obj=change, after={"reason": "P1 outage"}, change=change
+    )
+    notifications.notify("run_now", change_id=change.pk)
+    [message] = mail.outbox
+    assert message.to == ["alice@example.net"]
+    assert message.subject == f"[dcportal] #{change.pk} create pl-x run now by bob, before the change window"
+    assert "P1 outage" in message.body
+    assert Notice.objects.get(user=requester).message.endswith("before the change window: P1 outage")

@@ -1,14 +1,20 @@
 """The scheduler's cadences: pending links are re-checked on their own short interval, once at a time."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from peerlinks.management.commands import run_scheduler
-from tests.conftest import make_peer_link
+from peerlinks.models import ChangeRequest
+from peerlinks.services.lifecycle import next_window_opening
+from tests.conftest import make_peer_link, set_policy
 
 SYNC_PATH = "peerlinks.tasks.sync_all_regions"
 RECHECK_PATH = "peerlinks.tasks.recheck_pending_links"
+RELEASE_PATH = "peerlinks.tasks.release_changes_task"
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +81,27 @@ def test_pending_links_are_rechecked_more_often_than_change_upkeep(settings, mon
     assert syncs == [1000.0]
     assert rechecks == [1000.0, 1001.0, 1002.0, 1003.0, 1004.0, 1005.0]
     assert upkeeps == [1000.0, 1003.0]
+
+
+def test_turning_the_change_window_off_has_the_next_round_release_what_waits_for_it(schedule_once, engineer):
+    later = timezone.localtime() + timedelta(hours=3)
+    policy = set_policy(
+        window_enabled=True,
+        window_weekdays="1,2,3,4,5,6,7",
+        window_start=later.time().replace(second=0, microsecond=0),
+        window_end=(later + timedelta(hours=1)).time().replace(second=0, microsecond=0),
+    )
+    link = make_peer_link()
+    ChangeRequest.objects.create(
+        kind="delete",
+        requested_by=engineer,
+        gateway=link.gateway,
+        peer_link=link,
+        state=ChangeRequest.State.APPROVED,
+        not_before=next_window_opening(policy, now=timezone.now()),
+    )
+    schedule_once()
+    assert _queued(RELEASE_PATH) == 0  # it waits for the window
+    set_policy(window_enabled=False)
+    schedule_once()
+    assert _queued(RELEASE_PATH) == 1

@@ -96,3 +96,23 @@ def test_audit_log_query_count_does_not_grow_with_events(engineer_client, django
     AuditEvent.objects.bulk_create([AuditEvent(action="b", object_type="u") for _ in range(60)])
     with django_assert_num_queries(len(few)):
         engineer_client.get("/audit/")
+
+
+def test_audit_log_shows_whole_request_ids_each_a_link_filtering_by_it(engineer_client):
+    rid = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    event(action="mine", cloud_request_id=rid)
+    event(action="other", cloud_request_id="ffffffffffffffffffffffffffffffff")
+    event(action="none")
+    body = engineer_client.get("/audit/").content.decode()
+    assert f'<code class="small">{rid}</code>' in body
+    assert f'href="/audit/?request_id={rid}"' in body
+    assert f'data-copy="{rid}"' in body
+    assert actions(engineer_client.get(f"/audit/?request_id={rid}")) == ["mine"]
+    assert 'name="request_id"' in body
+
+
+def test_audit_log_request_id_filter_refuses_an_overlong_id_with_a_message(engineer_client):
+    event(action="kept")
+    response = engineer_client.get("/audit/?request_id=" + "x" * 65)
+    assert response.status_code == 200
+    assert "Some filters were ignored" in response.content.decode()

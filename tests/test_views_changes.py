@@ -99,6 +99,17 @@ def test_peer_options_without_htmx_leads_to_the_create_form(engineer_client, wor
     assert "No enterprise routers known in cn-east-3" in response.content.decode()
 
 
+def test_load_peers_posts_back_the_form_with_the_peers_and_asks_for_nothing(engineer_client, world):
+    data = {**create_data(world, peer_region="cn-east-3", peer=""), "load_peers": "1"}
+    response = engineer_client.post(reverse("peerlinks:link_create"), data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "No enterprise routers known in cn-east-3" in html
+    assert "field-error" not in html
+    assert 'value="link-to-er"' in html  # what was typed is kept
+    assert not ChangeRequest.objects.exists()
+
+
 def test_create_submits_a_change_request_and_goes_to_its_page(engineer_client, engineer, world):
     response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world))
     change = ChangeRequest.objects.get()
@@ -117,6 +128,18 @@ def test_create_submits_a_change_request_and_goes_to_its_page(engineer_client, e
         "peer_project_id": "0" * 31 + "1",
     }
     assert AuditEvent.objects.filter(change_request=change, action="change.submitted").exists()
+
+
+def test_change_pages_name_the_peer_with_its_id_beside_it(engineer_client, world):
+    engineer_client.post(reverse("peerlinks:link_create"), create_data(world))
+    create = ChangeRequest.objects.get()
+    link = make_peer_link(name="old", peer_type="ER", peer_gateway_id=world["router"].cloud_id)
+    engineer_client.post(reverse("peerlinks:link_delete", args=[link.cloud_id]), {"confirm_name": "old"})
+    delete = ChangeRequest.objects.get(kind="delete")
+    for change in (create, delete):
+        body = engineer_client.get(change.get_absolute_url()).content.decode()
+        named = re.findall(r'class="peer-name">([^<]*)</strong> <code class="peer-id[^>]*>([^<]*)<', body)
+        assert named and set(named) == {("er-good", world["router"].cloud_id)}, change.kind
 
 
 def test_create_with_htmx_redirects_the_browser(engineer_client, world):

@@ -24,8 +24,9 @@ def lead_client(client, approver):
     return client
 
 
-def provisioned(requester, *, seconds, active_at=None, gateway=None):
-    """A create request whose link was first seen ACTIVE `seconds` after submission, at `active_at`."""
+def provisioned(requester, *, seconds, active_at=None, gateway=None, cloud_seconds=None):
+    """A create request whose link was first seen ACTIVE `seconds` after submission, at `active_at`
+    (and `cloud_seconds` after its execution started, when given)."""
     active_at = active_at or timezone.now() - timedelta(hours=1)
     link = make_peer_link(gateway=gateway or make_gateway(), status="ACTIVE")
     change = ChangeRequest.objects.create(
@@ -37,6 +38,7 @@ def provisioned(requester, *, seconds, active_at=None, gateway=None):
         payload={"name": link.name},
         created_at=active_at - timedelta(seconds=seconds),
         finished_at=active_at,
+        started_at=None if cloud_seconds is None else active_at - timedelta(seconds=cloud_seconds),
     )
     StatusChange.objects.create(peer_link=link, to_status="PENDING_CREATE", observed_at=change.created_at)
     StatusChange.objects.create(
@@ -278,10 +280,28 @@ def test_lead_view_draws_the_provisioning_chart_and_gives_the_numbers_in_text(le
     body = lead_client.get("/lead/?days=7").content.decode()
     assert '<svg id="provisioning-chart" role="img"' in body
     assert "<polyline" in body
-    assert "<dd>55 s</dd>" in body
-    assert "<dd>95.5 s</dd>" in body
+    total = body.split('id="provisioning-total">', 1)[1].split("</tr>", 1)[0]
+    assert "<td>55 s</td><td>95.5 s</td>" in total
     assert 'id="provisioning-table"' in body
     assert "<script" not in body.split('id="lead-period"')[1]
+
+
+def test_lead_view_shows_the_clouds_time_apart_from_the_wait_for_approval(lead_client, engineer):
+    # waited an hour for approval each, then the cloud took 20 s and 40 s
+    provisioned(engineer, seconds=3620, cloud_seconds=20)
+    provisioned(engineer, seconds=3640, cloud_seconds=40)
+    provisioned(engineer, seconds=7200)  # no recorded execution start: counts in the total only
+    stats = lead.build_period_stats(days=7)
+    assert stats.provisioning.cloud_p50 == pytest.approx(30.0)
+    assert stats.provisioning.cloud_p95 == pytest.approx(39.0)
+    assert stats.provisioning.p50 == pytest.approx(3640.0)
+    body = lead_client.get("/lead/?days=7").content.decode()
+    cloud = body.split('id="provisioning-cloud">', 1)[1].split("</tr>", 1)[0]
+    assert "<td>30 s</td><td>39 s</td>" in cloud
+    total = body.split('id="provisioning-total">', 1)[1].split("</tr>", 1)[0]
+    assert "<td>60.7 min</td>" in total
+    daily = body.split('id="provisioning-table">', 1)[1].split("</table>", 1)[0]
+    assert "<td>3</td><td>30 s</td><td>39 s</td>" in daily
 
 
 def test_lead_view_without_provisioned_links_says_so(lead_client):

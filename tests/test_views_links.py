@@ -1,3 +1,4 @@
+import codecs
 import csv
 import io
 import time
@@ -9,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from peerlinks.models import AuditEvent, ChangeRequest, PeerLink, StatusChange
-from tests.conftest import make_gateway, make_peer_link
+from tests.conftest import make_gateway, make_peer_link, make_router
 
 pytestmark = pytest.mark.django_db
 
@@ -242,8 +243,9 @@ def export_rows(response) -> list[dict]:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith("attachment;")
-    text = b"".join(response.streaming_content).decode()
-    return list(csv.DictReader(io.StringIO(text)))
+    raw = b"".join(response.streaming_content)
+    assert raw.startswith(codecs.BOM_UTF8), "Excel reads a CSV without a BOM in a legacy code page"
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
 
 
 def test_export_streams_the_filtered_set_across_all_pages(engineer_client):
@@ -265,6 +267,27 @@ def test_export_has_a_sane_column_set(engineer_client):
     assert list(rows[0])[:5] == ["cloud_id", "name", "description", "status", "reason"]
     assert rows[0]["labels"] == "prod;fin"
     assert rows[0]["owner_team"] == "netops"
+
+
+def test_export_names_each_peer_and_keeps_chinese_names_intact(engineer_client):
+    router = make_router(name="核心路由器")
+    peer_gateway = make_gateway(name="gw-peer")
+    make_peer_link(name="a-到路由器", peer_type="ER", peer_gateway_id=router.cloud_id)
+    make_peer_link(name="b-to-gw", peer_type="GDGW", peer_gateway_id=peer_gateway.cloud_id)
+    make_peer_link(name="c-unknown", peer_type="ER", peer_gateway_id=str(uuid.uuid4()))
+    response = engineer_client.get("/links/export.csv?sort=name")
+    rows = export_rows(response)
+    assert [(row["name"], row["peer_name"]) for row in rows] == [
+        ("a-到路由器", "核心路由器"),
+        ("b-to-gw", "gw-peer"),
+        ("c-unknown", ""),
+    ]
+
+
+def test_export_says_gone_for_a_gone_link(engineer_client):
+    make_peer_link(name="gone", status="ACTIVE", gone_at=timezone.now())
+    rows = export_rows(engineer_client.get("/links/export.csv?show_gone=on"))
+    assert [(row["name"], row["status"]) for row in rows] == [("gone", "GONE")]
 
 
 def test_export_defuses_spreadsheet_formulas(engineer_client):
@@ -310,6 +333,7 @@ def test_detail_shows_fields_timeline_changes_events_and_request_ids(engineer_cl
     for text in ["to-er", "primary path", link.peer_gateway_id, "PENDING_CREATE", "peer_link.updated"]:
         assert text in body
     assert response.context["story"].cloud_request_ids == ["req-from-change", "req-from-event"]
+    assert 'href="/audit/?request_id=req-from-change"' in body
     assert f'href="/links/{link.cloud_id}/edit/"' in body
     assert f'href="/links/{link.cloud_id}/delete/"' in body
 
@@ -327,6 +351,50 @@ def test_detail_of_a_gone_link_offers_no_changes(engineer_client):
     body = engineer_client.get(f"/links/{link.cloud_id}/").content.decode()
     assert 'id="gone-notice"' in body
     assert "/delete/" not in body
+
+
+def test_a_link_deleted_through_dcportal_reads_as_gone_with_its_delete_in_the_timeline(
+    engineer_client, engineer
+):
+    link = make_peer_link(name="was-here", status="ACTIVE", gone_at=timezone.now())
+    StatusChange.objects.create(peer_link=link, to_status="ACTIVE")
+    delete = ChangeRequest.objects.create(
+        kind="delete", state="done", requested_by=engineer, gateway=link.gateway, peer_link=link
+    )
+    body = engineer_client.get(f"/links/{link.cloud_id}/").content.decode()
+    status = body.split('id="link-status">', 1)[1].split("</dd>", 1)[0]
+    assert status.startswith("Gone")
+    gone = body.split('id="timeline-gone">', 1)[1].split("</li>", 1)[0]
+    assert f'href="/changes/{delete.pk}/"' in gone
+    assert "asked by engineer" in gone
+    assert "Edit local fields" not in body
+    assert f"/links/{link.cloud_id}/local/" not in body
+
+
+def test_a_link_found_gone_by_a_sync_says_so_in_its_timeline(engineer_client):
+    link = make_peer_link(gone_at=timezone.now())
+    body = engineer_client.get(f"/links/{link.cloud_id}/").content.decode()
+    gone = body.split('id="timeline-gone">', 1)[1].split("</li>", 1)[0]
+    assert "found gone by a sync" in gone
+
+
+def test_a_present_link_has_no_gone_step(engineer_client):
+    link = make_peer_link()
+    body = engineer_client.get(f"/links/{link.cloud_id}/").content.decode()
+    assert 'id="timeline-gone"' not in body
+    assert "Edit local fields" in body
+
+
+def test_detail_names_the_peer_with_its_id_beside_it(engineer_client):
+    router = make_router(name="er-core")
+    link = make_peer_link(peer_type="ER", peer_gateway_id=router.cloud_id)
+    body = engineer_client.get(f"/links/{link.cloud_id}/").content.decode()
+    peer = body.split('id="link-peer">', 1)[1].split("</dd>", 1)[0]
+    assert '<strong class="peer-name">er-core</strong>' in peer
+    assert router.cloud_id in peer
+    unknown = make_peer_link(peer_type="GDGW")
+    body = engineer_client.get(f"/links/{unknown.cloud_id}/").content.decode()
+    assert "name not known to dcportal" in body.split('id="link-peer">', 1)[1].split("</dd>", 1)[0]
 
 
 def test_detail_of_an_unknown_link_is_404(engineer_client):
@@ -448,6 +516,18 @@ def test_invalid_local_fields_are_refused_with_a_message(engineer_client, data):
     htmx = engineer_client.post(f"/links/{link.cloud_id}/local/", data, **HX)
     assert htmx.status_code == 200
     assert "field-error" in htmx.content.decode()
+    link.refresh_from_db()
+    assert link.owner_team == "kept"
+    assert not AuditEvent.objects.exists()
+
+
+def test_local_fields_of_a_gone_link_are_refused_with_a_message(engineer_client):
+    link = make_peer_link(owner_team="kept", gone_at=timezone.now())
+    plain = engineer_client.post(f"/links/{link.cloud_id}/local/", {"owner_team": "new"}, follow=True)
+    assert plain.redirect_chain == [(f"/links/{link.cloud_id}/", 302)]
+    assert "no longer exists in the cloud" in plain.content.decode()
+    htmx = engineer_client.post(f"/links/{link.cloud_id}/local/", {"owner_team": "new"}, **HX)
+    assert htmx["HX-Redirect"] == f"/links/{link.cloud_id}/"
     link.refresh_from_db()
     assert link.owner_team == "kept"
     assert not AuditEvent.objects.exists()

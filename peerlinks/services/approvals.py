@@ -1,4 +1,4 @@
-"""Deciding change requests: approve, reject, edit while pending, comment, expire, release, retry.
+"""Deciding change requests: approve, reject, edit while pending, comment, expire, release, run now, retry.
 
 Four eyes: nobody decides their own request, and with 2+ approvals required each comes from a different
 approver. An approval is bound to the payload it was given on (its digest): after an edit, only approvals
@@ -7,15 +7,24 @@ an earlier version is refused (nothing is recorded). Every decision is written t
 and after; who may take which step, and when, is declared in `lifecycle`.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from peerlinks.models import Approval, ChangeRequest, Comment, Policy
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.changes import authorize, check_payload, submit_change
 from peerlinks.services.lifecycle import ChangeOutdated, ChangeRefused
+from peerlinks.services.notifications import all_approvers
 
 COMMENT_MAX = 2000
+
+
+class ApprovalAlreadyCounts(ChangeRefused):
+    """A second Approve by someone whose approval of this version already counts: nothing is recorded."""
 
 
 def valid_approvals(change: ChangeRequest) -> list[Approval]:
@@ -23,7 +32,8 @@ def valid_approvals(change: ChangeRequest) -> list[Approval]:
     digest = change.payload_digest
     seen: set[int] = set()
     counted = []
-    for approval in change.approvals.select_related("approver").order_by("decided_at", "id"):
+    # In Python, over `approvals.all()`: a page listing many changes prefetches them all at once.
+    for approval in sorted(change.approvals.all(), key=lambda a: (a.decided_at, a.pk)):
         if approval.decision != Approval.Decision.APPROVE or approval.payload_digest != digest:
             continue
         if approval.approver_id == change.requested_by_id or approval.approver_id in seen:
@@ -31,6 +41,89 @@ def valid_approvals(change: ChangeRequest) -> list[Approval]:
         seen.add(approval.approver_id)
         counted.append(approval)
     return counted
+
+
+@dataclass(frozen=True)
+class ApprovalOutlook:
+    """Where a pending change's approvals stand: how many count, and who can still give the rest."""
+
+    required: int
+    received: int
+    can_still_approve: list[AbstractBaseUser]
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.required - self.received)
+
+    @property
+    def stuck(self) -> bool:
+        """Fewer people can still approve than approvals are missing: it cannot complete as things stand."""
+        return self.missing > len(self.can_still_approve)
+
+    @property
+    def names(self) -> str:
+        return ", ".join(user.get_username() for user in self.can_still_approve) or "nobody"
+
+    @property
+    def still_needed(self) -> str:
+        """'another approver is needed', or how many more, or that none is."""
+        if self.missing == 0:
+            return "no other approval is needed"
+        if self.missing == 1:
+            return "another approver is needed"
+        return f"{self.missing} more approvers are needed"
+
+    @property
+    def warning(self) -> str:
+        """What the page says when the change cannot complete ("" when it can)."""
+        if not self.stuck:
+            return ""
+        count = len(self.can_still_approve)
+        needs = f"it needs {self.missing} more approval{'s' if self.missing != 1 else ''}"
+        if count == 0:
+            who = "nobody else can approve it"
+        else:
+            who = f"only {count} {'person' if count == 1 else 'people'} can still approve ({self.names})"
+        return (
+            f"This change cannot be approved as things stand: {needs} and {who}. It will expire unless "
+            "an admin gives someone else the Approver role; or cancel it."
+        )
+
+
+def approval_outlook(change: ChangeRequest) -> ApprovalOutlook:
+    """Where the change's approvals stand, with everyone who may still approve it (names)."""
+    return approval_outlooks([change], approvers=list(all_approvers()))[change.pk]
+
+
+def approval_outlooks(
+    changes: Iterable[ChangeRequest], *, approvers: list[AbstractBaseUser]
+) -> dict[int, ApprovalOutlook]:
+    """The outlook of several changes against one list of `all_approvers()` (the queue reads it once).
+
+    Who can still approve: approvers other than the requester who have not decided on this version."""
+    outlooks = {}
+    for change in changes:
+        decided = {
+            approval.approver_id
+            for approval in change.approvals.all()
+            if approval.payload_digest == change.payload_digest
+        }
+        outlooks[change.pk] = ApprovalOutlook(
+            required=change.approvals_required,
+            received=len(valid_approvals(change)),
+            can_still_approve=[
+                user for user in approvers if user.pk != change.requested_by_id and user.pk not in decided
+            ],
+        )
+    return outlooks
+
+
+def submission_warning(change: ChangeRequest) -> str:
+    """What to tell the requester right after submitting, when the change cannot be approved as things
+    stand ("" when it can, or needs no approval)."""
+    if change.state != ChangeRequest.State.PENDING_APPROVAL:
+        return ""
+    return approval_outlook(change).warning
 
 
 def _lock(change_id: int) -> ChangeRequest:
@@ -49,7 +142,8 @@ def approve_change(
     """Add one approval of the version the approver saw (`payload_digest`, refused unless it is still the
     current one); with enough approvals of the current payload, the change is approved and queued.
 
-    Approving twice (a double click) is harmless: the second click finds the first approval.
+    Approving twice (a double click) records nothing: the second click finds the first approval and is
+    told it already counts (ApprovalAlreadyCounts).
     """
     with transaction.atomic():
         change = _lock(change_id)
@@ -58,7 +152,7 @@ def approve_change(
             payload_digest == digest
             and change.approvals.filter(approver=user, payload_digest=digest).exists()
         ):
-            return change
+            raise _already_counts(change)
         lifecycle.check(change, "approve", user=user)
         check_version(change, payload_digest)
         try:
@@ -71,7 +165,7 @@ def approve_change(
                     payload_digest=digest,
                 )
         except IntegrityError:
-            return change  # the same approver's other click got there first
+            raise _already_counts(change) from None  # the same approver's other click got there first
         received = len(valid_approvals(change))
         lifecycle.apply(
             change,
@@ -84,6 +178,18 @@ def approve_change(
             authorize(change, policy=Policy.current(), by=user.get_username())
         dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk)
     return change
+
+
+def _already_counts(change: ChangeRequest) -> ApprovalAlreadyCounts:
+    outlook = approval_outlook(change)
+    rest = (
+        outlook.still_needed
+        if change.state == ChangeRequest.State.PENDING_APPROVAL
+        else (f"the change is {change.get_state_display().lower()}")
+    )
+    return ApprovalAlreadyCounts(
+        f"Your approval already counts: {outlook.received} of {outlook.required}; {rest}."
+    )
 
 
 def rejection_comment(comment: str | None) -> str:
@@ -159,6 +265,7 @@ def add_comment(*, change_id: int, user: AbstractBaseUser, body: str) -> Comment
         lifecycle.check(change, "comment", user=user)
         comment = Comment.objects.create(change_request=change, author=user, body=body)
         lifecycle.apply(change, "comment", actor=user, after={"comment": body})
+        dispatch.notify("commented", change_id=change.pk, comment_id=comment.pk)
     return comment
 
 
@@ -205,13 +312,29 @@ def expire_due_changes() -> int:
 
 
 def release_due_changes() -> int:
-    """Queue approved changes whose change window has opened; returns how many."""
-    due = ChangeRequest.objects.filter(lifecycle.due("release"))
+    """Queue approved changes whose change window is open by the policy as it stands now (widened or turned
+    off since they were approved, too); those whose window moved wait for its new opening. Returns how
+    many were queued."""
+    now = timezone.now()
+    moved = ChangeRequest.objects.filter(lifecycle.due("reschedule", now=now))
+    for pk in moved.values_list("pk", flat=True):
+        with transaction.atomic():
+            change = _lock(pk)
+            if lifecycle.allows(change, "reschedule", now=now):
+                opening = lifecycle.next_window_opening(Policy.current(), now=now)
+                lifecycle.apply(
+                    change,
+                    "reschedule",
+                    fields={"not_before": opening},
+                    before={"not_before": change.not_before},
+                    after={"not_before": opening},
+                )
+    due = ChangeRequest.objects.filter(lifecycle.due("release", now=now))
     count = 0
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
             change = _lock(pk)
-            if not lifecycle.allows(change, "release"):
+            if not lifecycle.allows(change, "release", now=now):
                 continue
             lifecycle.apply(
                 change,
@@ -223,3 +346,33 @@ def release_due_changes() -> int:
             dispatch.execute_change(change.pk)
             count += 1
     return count
+
+
+def run_reason(reason: str | None) -> str:
+    """The reason running before the window needs, stripped: at most COMMENT_MAX characters."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ChangeRefused("Say why: running a change before its window needs a reason.")
+    if len(reason) > COMMENT_MAX:
+        raise ChangeRefused(f"The reason must be at most {COMMENT_MAX} characters.")
+    return reason
+
+
+def run_change_now(*, change_id: int, user: AbstractBaseUser, reason: str) -> ChangeRequest:
+    """Run an approved change waiting for the change window at once (an emergency), saying why; the
+    requester is told."""
+    reason = run_reason(reason)
+    with transaction.atomic():
+        change = _lock(change_id)
+        lifecycle.check(change, "run_now", user=user)
+        lifecycle.apply(
+            change,
+            "run_now",
+            actor=user,
+            fields={"not_before": None},
+            before={"not_before": change.not_before},
+            after={"not_before": None, "reason": reason},
+        )
+        dispatch.execute_change(change.pk)
+        dispatch.notify("run_now", change_id=change.pk)
+    return change

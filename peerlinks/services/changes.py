@@ -7,16 +7,15 @@ change against the cloud lives in `execution`; the transitions all three take ar
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from peerlinks.models import ChangeRequest, CloudProject, EnterpriseRouter, Gateway, PeerLink, Policy
+from peerlinks.models import ChangeRequest, CloudProject, Drift, EnterpriseRouter, Gateway, PeerLink, Policy
 from peerlinks.services import dispatch, lifecycle
-from peerlinks.services.lifecycle import ChangeForbidden, ChangeRefused
+from peerlinks.services.lifecycle import ChangeForbidden, ChangeRefused, next_window_opening
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +24,8 @@ UPDATE_FIELDS = ("name", "description")
 NAME_RE = re.compile(r"^[\u4e00-\u9fa5A-Za-z0-9_.\-]{1,64}$")
 DESCRIPTION_MAX = 128
 OPEN_STATES = ChangeRequest.OPEN_STATES
-__all__ = ["ChangeForbidden", "ChangeRefused"]  # raised here, declared with the transitions
+# Raised here, declared with the transitions; the window rule is the lifecycle's too.
+__all__ = ["ChangeForbidden", "ChangeRefused", "next_window_opening"]
 
 # --- Who may be linked to whom -------------------------------------------------------------------
 
@@ -54,16 +54,57 @@ def open_creates(*, gateway: Gateway) -> list[ChangeRequest]:
     )
 
 
+@dataclass(frozen=True)
+class QuotaOutlook:
+    """A gateway's peer-link quota as the cloud last said, and what one change would make of it."""
+
+    used: int
+    quota: int
+    after: int
+    other_creates: int  # other open create requests on the gateway: each will take a slot too
+
+    @property
+    def exceeds(self) -> bool:
+        return self.after > self.quota
+
+    @property
+    def crowded(self) -> bool:
+        """Within quota alone, but not with the other open creates also run."""
+        return not self.exceeds and self.after + self.other_creates > self.quota
+
+
+def quota_outlook(change: ChangeRequest, *, open_creates: dict[int, int] | None = None) -> QuotaOutlook:
+    """The gateway's links used of its quota now, and after `change` runs (a create takes one, a delete
+    frees one). `open_creates`: `open_creates_by_gateway()`, when a page shows several changes."""
+    gateway = change.gateway
+    if open_creates is None:
+        open_creates = open_creates_by_gateway(gateway=gateway)
+    used = gateway.current_peer_link_count
+    step = {ChangeRequest.Kind.CREATE: 1, ChangeRequest.Kind.DELETE: -1}.get(change.kind, 0)
+    others = open_creates.get(gateway.pk, 0)
+    if change.kind == ChangeRequest.Kind.CREATE and change.state in OPEN_STATES:
+        others -= 1  # the change itself
+    return QuotaOutlook(
+        used=used,
+        quota=used + gateway.available_peer_link_count,
+        after=max(0, used + step),
+        other_creates=max(0, others) if step > 0 else 0,
+    )
+
+
 def gateway_choices() -> list[Choice]:
     """Every present gateway, with why it cannot get a new link (not ACTIVE, no quota left)."""
     gateways = list(Gateway.objects.present().select_related("project"))
-    pending = _open_creates_by_gateway()
+    pending = open_creates_by_gateway()
     return [_gateway_choice(gateway, pending=pending.get(gateway.pk, 0)) for gateway in gateways]
 
 
-def _open_creates_by_gateway() -> dict[int, int]:
+def open_creates_by_gateway(*, gateway: Gateway | None = None) -> dict[int, int]:
+    """How many create requests are open per gateway (pk), of every gateway or of one."""
     counts: dict[int, int] = {}
     rows = ChangeRequest.objects.filter(kind=ChangeRequest.Kind.CREATE, state__in=OPEN_STATES)
+    if gateway is not None:
+        rows = rows.filter(gateway=gateway)
     for gateway_pk in rows.values_list("gateway_id", flat=True):
         counts[gateway_pk] = counts.get(gateway_pk, 0) + 1
     return counts
@@ -197,10 +238,12 @@ def submit_change(
     payload: dict,
     peer_link: PeerLink | None = None,
     retry_of: ChangeRequest | None = None,
+    reverts_drift: Drift | None = None,
 ) -> ChangeRequest:
     """Record a change request under the current policy; with no approval needed, approve it at once.
 
     The policy is snapshot: approvals required and the expiry time do not move if an admin edits it.
+    `reverts_drift` is the outside change this request undoes, when it was asked for as its revert.
     """
     lifecycle.check(ChangeRequest(kind=kind, requested_by=user), "submit", user=user)
     allowed = {"create": CREATE_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
@@ -242,10 +285,12 @@ def submit_change(
             peer_link=peer_link,
             payload=payload,
             retry_of=retry_of,
+            reverts_drift=reverts_drift,
             approvals_required=policy.approvals_for(kind),
             expires_at=timezone.now() + policy.expire_after,
         )
-        lifecycle.apply(change, "submit", actor=user, after=payload)
+        reference = {"reverts_drift": reverts_drift.pk} if reverts_drift is not None else {}
+        lifecycle.apply(change, "submit", actor=user, after={**payload, **reference})
         if change.approvals_required == 0:
             authorize(change, policy=policy, by="policy")
         else:
@@ -268,34 +313,6 @@ def authorize(change: ChangeRequest, *, policy: Policy, by: str) -> None:
     )
     if opening is None:
         dispatch.execute_change(change.pk)
-
-
-def next_window_opening(policy: Policy, *, now: datetime) -> datetime | None:
-    """When an approved change may run: None if now (no window, or inside one), else the next opening.
-
-    Windows open at `window_start` on the listed ISO weekdays, in the server's time zone, and close at
-    `window_end`, on the next day when the end is not after the start (22:00-06:00).
-    """
-    if not policy.window_enabled:
-        return None
-    local = timezone.localtime(now)
-    days = {int(day) for day in policy.window_weekdays.split(",") if day.strip().isdigit()}
-    if not days:
-        return None
-    start, end = policy.window_start, policy.window_end
-    length = datetime.combine(local.date(), end) - datetime.combine(local.date(), start)
-    if length <= timedelta(0):
-        length += timedelta(days=1)
-    for offset in range(-1, 9):
-        day = local.date() + timedelta(days=offset)
-        if day.isoweekday() not in days:
-            continue
-        opening = timezone.make_aware(datetime.combine(day, start), local.tzinfo)
-        if opening <= local < opening + length:
-            return None
-        if opening > local:
-            return opening
-    return None
 
 
 def check_payload(kind: str, payload: dict) -> None:

@@ -118,8 +118,13 @@ def region_syncs(*, now: datetime) -> list[RegionSync]:
     return rows
 
 
-def acknowledge_drift(*, drift_id: int, user: AbstractBaseUser) -> Drift:
-    """Mark a drift as seen by `user`; acknowledging twice keeps the first acknowledgement."""
+def acknowledge_drift(
+    *, drift_id: int, user: AbstractBaseUser, action: str = "drift.acknowledged", note: dict | None = None
+) -> Drift:
+    """Mark a drift as seen by `user`; acknowledging twice keeps the first acknowledgement.
+
+    Adopting or reverting a drift deals with it too: `action` names how in the audit log, `note` adds to it.
+    """
     with transaction.atomic():
         drift = Drift.objects.select_for_update().select_related("peer_link").get(pk=drift_id)
         if drift.acknowledged_at is not None:
@@ -128,10 +133,10 @@ def acknowledge_drift(*, drift_id: int, user: AbstractBaseUser) -> Drift:
         drift.acknowledged_by = user
         drift.save(update_fields=["acknowledged_at", "acknowledged_by"])
         record_audit(
-            action="drift.acknowledged",
+            action=action,
             actor=user,
             obj=drift.peer_link,
-            after={"drift": drift.pk, "kind": drift.kind},
+            after={"drift": drift.pk, "kind": drift.kind, **(note or {})},
         )
     return drift
 

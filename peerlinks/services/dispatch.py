@@ -87,6 +87,11 @@ def release_changes() -> bool:
     return _enqueue_once("release_changes_task")
 
 
-def notify(event: str, *, change_id: int, approval_id: int | None = None) -> None:
-    """Tell people about a change request (`peerlinks.services.notifications.EVENTS`), by mail and notice."""
-    _enqueue("notify_task", event, change_id, approval_id)
+def notify(
+    event: str, *, change_id: int, approval_id: int | None = None, comment_id: int | None = None
+) -> None:
+    """Tell people about a change request (`peerlinks.services.notifications.notify`), by mail and notice."""
+    if comment_id is None:
+        _enqueue("notify_task", event, change_id, approval_id)
+    else:
+        _enqueue("notify_task", event, change_id, approval_id, comment_id)

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from peerlinks.models import ChangeRequest
-from peerlinks.permissions import APPROVE, RETRY, SUBMIT
+from peerlinks.models import ChangeRequest, Policy
+from peerlinks.permissions import APPROVE, OVERRIDE_WINDOW, RETRY, SUBMIT
 from peerlinks.services.audit import record_audit
 
 State = ChangeRequest.State
@@ -110,12 +110,77 @@ def _window_open(change: ChangeRequest, now: datetime) -> str:
     return ""
 
 
+def next_window_opening(policy: Policy, *, now: datetime) -> datetime | None:
+    """When an approved change may run: None if now (no window, or inside one), else the next opening.
+
+    Windows open at `window_start` on the listed ISO weekdays, in the server's time zone, and close at
+    `window_end`, on the next day when the end is not after the start (22:00-06:00).
+    """
+    if not policy.window_enabled:
+        return None
+    local = timezone.localtime(now)
+    days = {int(day) for day in policy.window_weekdays.split(",") if day.strip().isdigit()}
+    if not days:
+        return None
+    start, end = policy.window_start, policy.window_end
+    length = datetime.combine(local.date(), end) - datetime.combine(local.date(), start)
+    if length <= timedelta(0):
+        length += timedelta(days=1)
+    for offset in range(-1, 9):
+        day = local.date() + timedelta(days=offset)
+        if day.isoweekday() not in days:
+            continue
+        opening = timezone.make_aware(datetime.combine(day, start), local.tzinfo)
+        if opening <= local < opening + length:
+            return None
+        if opening > local:
+            return opening
+    return None
+
+
+def _opening_now(now: datetime) -> datetime | None:
+    """When the change window opens by the policy as it stands now (None: it is open, or there is none).
+
+    Read at each look, so widening the window or turning it off releases the changes waiting for it.
+    """
+    return next_window_opening(Policy.current(), now=now)
+
+
 def _waits_for_window(change: ChangeRequest, now: datetime) -> str:
-    return "" if change.not_before is not None and change.not_before <= now else "It waits for nothing."
+    return "" if change.not_before is not None else "It is not waiting for the change window."
 
 
-def _window_opened_by(now: datetime) -> Q:
-    return Q(not_before__isnull=False, not_before__lte=now)
+def _window_open_now(change: ChangeRequest, now: datetime) -> str:
+    if change.not_before is None:
+        return "It waits for nothing."
+    return "" if _opening_now(now) is None else "The change window is closed."
+
+
+def _window_open_by(now: datetime) -> Q:
+    return Q(not_before__isnull=False) if _opening_now(now) is None else Q(pk__in=[])
+
+
+def _window_moved(change: ChangeRequest, now: datetime) -> str:
+    opening = _opening_now(now)
+    if change.not_before is None or opening is None or opening == change.not_before:
+        return "Its time in the change window stands."
+    return ""
+
+
+def _window_moved_by(now: datetime) -> Q:
+    opening = _opening_now(now)
+    if opening is None:
+        return Q(pk__in=[])
+    return Q(not_before__isnull=False) & ~Q(not_before=opening)
+
+
+def _runner(change: ChangeRequest, user: Any) -> str:
+    """Who may run an approved change before its window: an admin, or an approver other than the requester."""
+    if user is None or not user.has_perm(APPROVE):
+        return "Only approvers and admins can run a change before the change window."
+    if user.pk == change.requested_by_id and not user.has_perm(OVERRIDE_WINDOW):
+        return "You asked for this change: another approver or an admin has to run it before the window."
+    return ""
 
 
 def _stalled(change: ChangeRequest, now: datetime) -> str:
@@ -197,8 +262,20 @@ TRANSITIONS: dict[str, Transition] = {
             when=_expired,
             due=_expired_by,
         ),
+        # The change window, read from the policy at each look: open now, release; moved, follow it.
+        Transition("release", APPROVED, None, "change.released", when=_window_open_now, due=_window_open_by),
         Transition(
-            "release", APPROVED, None, "change.released", when=_waits_for_window, due=_window_opened_by
+            "reschedule", APPROVED, None, "change.rescheduled", when=_window_moved, due=_window_moved_by
+        ),
+        # An emergency: an approved change run at once instead of at the window's opening, with a reason.
+        Transition(
+            "run_now",
+            APPROVED,
+            None,
+            "change.run_now",
+            "This change is {state}: only an approved change waiting for the window can be run now.",
+            _runner,
+            _waits_for_window,
         ),
         Transition("claim", APPROVED, State.EXECUTING, "", when=_window_open),
         Transition("resume", EXECUTING, State.EXECUTING, "change.resumed", when=_stalled, due=_stalled_by),

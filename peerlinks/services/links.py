@@ -6,6 +6,7 @@ becomes a message on the page, never an error page or a held web worker.
 """
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -16,10 +17,9 @@ from peerlinks.models import (
     AuditEvent,
     ChangeRequest,
     Drift,
-    EnterpriseRouter,
-    Gateway,
     PeerLink,
     StatusChange,
+    peer_model,
 )
 from peerlinks.services.audit import record_audit
 
@@ -58,6 +58,15 @@ def fetch_er_attachment_state(*, link: PeerLink) -> AttachmentState | None:
 
 
 @dataclass
+class GoneStep:
+    """The end of a link's timeline: when dcportal saw it gone, and the delete request that removed it
+    (None when a sync found it gone: deleted outside dcportal)."""
+
+    at: datetime
+    change: ChangeRequest | None
+
+
+@dataclass
 class LinkStory:
     """What a peer link's page shows besides its own fields."""
 
@@ -66,6 +75,7 @@ class LinkStory:
     events: list[AuditEvent]
     cloud_request_ids: list[str]
     drifts: list[Drift]
+    gone: GoneStep | None = None
 
 
 def build_link_story(*, link: PeerLink) -> LinkStory:
@@ -84,15 +94,38 @@ def build_link_story(*, link: PeerLink) -> LinkStory:
         events=events,
         cloud_request_ids=list(dict.fromkeys(request_ids)),
         drifts=list(link.drifts.select_related("acknowledged_by")),
+        gone=_gone_step(link, changes),
     )
+
+
+# A delete request in one of these states may be what removed the link (a sync can see it gone while
+# the request is still being followed).
+_DELETING = (ChangeRequest.State.EXECUTING, ChangeRequest.State.DONE)
+
+
+def _gone_step(link: PeerLink, changes: list[ChangeRequest]) -> GoneStep | None:
+    if link.gone_at is None:
+        return None
+    deletes = [c for c in changes if c.kind == ChangeRequest.Kind.DELETE and c.state in _DELETING]
+    return GoneStep(at=link.gone_at, change=deletes[0] if deletes else None)  # changes are newest first
+
+
+class LinkGone(Exception):
+    """The link no longer exists in the cloud: it is kept for its history and changes no more."""
+
+    def __str__(self) -> str:
+        return "This link no longer exists in the cloud: it is kept for its history and cannot be changed."
 
 
 def update_local_fields(
     *, link_id: int, user: AbstractBaseUser, owner_team: str, ticket_ref: str, labels: list[str]
 ) -> PeerLink:
-    """Set a link's local fields and audit the change (nothing is written when nothing changed)."""
+    """Set a link's local fields and audit the change (nothing is written when nothing changed); a gone
+    link's are kept as they were (LinkGone)."""
     with transaction.atomic():
         link = PeerLink.objects.select_for_update().get(pk=link_id)
+        if link.gone_at is not None:
+            raise LinkGone
         before = {"owner_team": link.owner_team, "ticket_ref": link.ticket_ref, "labels": list(link.labels)}
         after = {"owner_team": owner_team, "ticket_ref": ticket_ref, "labels": list(labels)}
         if before == after:
@@ -103,7 +136,6 @@ def update_local_fields(
     return link
 
 
-def peer_name(link: PeerLink) -> str:
-    """The cached name of the link's peer (router or gateway), or "" when it is not cached."""
-    model = EnterpriseRouter if link.peer_type == PeerLink.PeerType.ER else Gateway
-    return model.objects.filter(cloud_id=link.peer_gateway_id).values_list("name", flat=True).first() or ""
+def peer_name(*, peer_type: str, peer_id: str) -> str:
+    """The cached name of a peer (enterprise router or gateway), or "" when it is not cached."""
+    return peer_model(peer_type).objects.filter(cloud_id=peer_id).values_list("name", flat=True).first() or ""

@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from peerlinks.models import Approval, ChangeRequest, Notice
+from peerlinks.models import Approval, ChangeRequest, Comment, Notice
 from peerlinks.presentation.text import one_line
 
 logger = logging.getLogger(__name__)
@@ -119,8 +119,55 @@ def notify_expired(*, change: ChangeRequest) -> None:
     )
 
 
-def notify(event: str, *, change_id: int, approval_id: int | None = None) -> None:
-    """Tell the people `event` ("submitted", "decided", "finished", "expired") concerns about a change."""
+@_best_effort
+def notify_run_now(*, change: ChangeRequest) -> None:
+    """Tell the requester that someone ran their approved change before the change window, and why."""
+    event = change.audit_events.filter(action="change.run_now").order_by("-at", "-id").first()
+    who = event.actor_name if event is not None else "an approver"
+    reason = (event.after or {}).get("reason", "") if event is not None else ""
+    _notify(
+        users=[change.requested_by],
+        change=change,
+        subject=f"{change_label(change)} run now by {who}, before the change window",
+        template="peerlinks/email/change_run_now.txt",
+        context={
+            "change": change,
+            "who": who,
+            "reason": reason,
+            "url": absolute_url(change.get_absolute_url()),
+        },
+        notice=f"{change_label(change)} run now by {who}, before the change window: {reason}",
+        event="run_now",
+    )
+
+
+@_best_effort
+def notify_commented(*, change: ChangeRequest, comment: Comment) -> None:
+    """Tell the people in a change's discussion about a new comment: the requester, those who approved or
+    rejected it, and earlier commenters; never the comment's author."""
+    people = {change.requested_by_id: change.requested_by}
+    for approval in change.approvals.select_related("approver"):
+        people.setdefault(approval.approver_id, approval.approver)
+    for earlier in change.comments.filter(pk__lt=comment.pk).select_related("author"):
+        people.setdefault(earlier.author_id, earlier.author)
+    people.pop(comment.author_id, None)
+    who = comment.author.get_username()
+    _notify(
+        users=sorted(people.values(), key=lambda user: user.get_username()),
+        change=change,
+        subject=f"{change_label(change)}: comment from {who}",
+        template="peerlinks/email/change_commented.txt",
+        context={"change": change, "comment": comment, "url": absolute_url(change.get_absolute_url())},
+        notice=f"{change_label(change)}: {who} commented: {comment.body}",
+        event="commented",
+    )
+
+
+def notify(
+    event: str, *, change_id: int, approval_id: int | None = None, comment_id: int | None = None
+) -> None:
+    """Tell the people `event` ("submitted", "decided", "commented", "run_now", "finished", "expired")
+    concerns about a change."""
     change = ChangeRequest.objects.select_related("requested_by", "gateway").filter(pk=change_id).first()
     if change is None:
         logger.warning("no change #%s to notify about (%s)", change_id, event)
@@ -128,23 +175,32 @@ def notify(event: str, *, change_id: int, approval_id: int | None = None) -> Non
     if event == "decided":
         approval = Approval.objects.select_related("approver").get(pk=approval_id)
         notify_decided(change=change, approval=approval)
+    elif event == "commented":
+        comment = Comment.objects.select_related("author").get(pk=comment_id)
+        notify_commented(change=change, comment=comment)
     else:
         EVENTS[event](change=change)
 
 
 EVENTS: dict[str, Callable[..., None]] = {
     "submitted": notify_submitted,
+    "run_now": notify_run_now,
     "finished": notify_finished,
     "expired": notify_expired,
 }
 
 
-def approvers_for(*, change: ChangeRequest) -> QuerySet:
-    """Active users allowed to approve `change` (by group, directly or as superuser), requester excluded."""
+def all_approvers() -> QuerySet:
+    """Active users allowed to approve changes (by group, directly or as superuser), by name."""
     users = get_user_model().objects.with_perm(
         APPROVE_PERMISSION, is_active=True, include_superusers=True, backend=PERMISSION_BACKEND
     )
-    return users.exclude(pk=change.requested_by_id).order_by("username")
+    return users.order_by("username")
+
+
+def approvers_for(*, change: ChangeRequest) -> QuerySet:
+    """Active users allowed to approve `change`: every approver but its requester."""
+    return all_approvers().exclude(pk=change.requested_by_id)
 
 
 def unread_notice_count(user: AbstractBaseUser | AnonymousUser) -> int:

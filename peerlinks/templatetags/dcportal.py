@@ -3,9 +3,14 @@
 from datetime import timedelta
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
+from peerlinks.models import Drift, PeerLink
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.text import one_line
+from peerlinks.services import drift as drift_actions
+from peerlinks.services.links import peer_name
 
 register = template.Library()
 
@@ -28,3 +33,40 @@ def lowerfirst(value: object) -> str:
     'global DC gateway' (`lower` would give 'global dc gateway')."""
     text = str(value)
     return text[:1].lower() + text[1:]
+
+
+@register.simple_tag
+def peer(peer_type: str, peer_id: str, region: str = "") -> SafeString:
+    """A link's peer as a person reads it: its kind and cached name, with its ID after it in small type
+    (the ID alone, marked as such, when the peer is not in the cache); then its region, if given."""
+    kind = dict(PeerLink.PeerType.choices).get(peer_type, peer_type or "Peer")
+    name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
+    where = format_html(" in {}", region) if region else ""
+    if name:
+        return format_html(
+            '<span class="peer">{} <strong class="peer-name">{}</strong> <code class="peer-id hint small" '
+            'title="Peer ID">{}</code>{}</span>',
+            kind,
+            name,
+            peer_id,
+            where,
+        )
+    return format_html(
+        '<span class="peer">{} <code class="peer-id" title="Peer ID">{}</code> '
+        '<span class="hint small">(name not known to dcportal)</span>{}</span>',
+        kind,
+        peer_id,
+        where,
+    )
+
+
+@register.filter
+def drift_adoptable(drift: Drift) -> bool:
+    """Whether the drift's link may be adopted (the rule the adopt action enforces)."""
+    return drift_actions.can_adopt(drift)
+
+
+@register.filter
+def drift_revert(drift: Drift) -> "drift_actions.RevertPlan | None":
+    """The change request that would undo the drift, or None (the rule the revert action enforces)."""
+    return drift_actions.revert_plan(drift)

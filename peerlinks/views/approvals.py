@@ -1,4 +1,5 @@
-"""`/approvals/`: the requests waiting for this approver's decision (others' pending ones), oldest first."""
+"""`/approvals/`: the requests waiting for this approver's decision (others' pending ones), oldest first,
+with whether each can still get its approvals and what it does to its gateway's quota."""
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -7,6 +8,8 @@ from django.views.decorators.http import require_GET
 from peerlinks.htmx import render_htmx
 from peerlinks.models import ChangeRequest
 from peerlinks.permissions import APPROVE, permission_required_or_403
+from peerlinks.services import approvals, changes
+from peerlinks.services.notifications import all_approvers
 
 LISTED = 200
 
@@ -19,5 +22,11 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     queryset = queryset.exclude(requested_by=request.user).select_related(
         "requested_by", "gateway", "peer_link"
     )
-    pending = list(queryset.order_by("created_at", "id")[:LISTED])
-    return render_htmx(request, "peerlinks/approval_queue.html", {"pending": pending, "now": timezone.now()})
+    pending = list(queryset.prefetch_related("approvals").order_by("created_at", "id")[:LISTED])
+    outlooks = approvals.approval_outlooks(pending, approvers=list(all_approvers()))
+    creates = changes.open_creates_by_gateway()
+    rows = [
+        (change, outlooks[change.pk], changes.quota_outlook(change, open_creates=creates))
+        for change in pending
+    ]
+    return render_htmx(request, "peerlinks/approval_queue.html", {"rows": rows, "now": timezone.now()})

@@ -1,5 +1,5 @@
 """Every `/changes/…` URL: the list of change requests, one request's page (polled live until final), and
-what people do on it: cancel, edit, approve, reject, retry, comment.
+what people do on it: cancel, edit, approve, reject, run now (before the change window), retry, comment.
 
 What each person may do is asked of the lifecycle (`actions` in the page's context), the same guard the
 services enforce, so a button is shown exactly when pressing it would succeed.
@@ -8,6 +8,7 @@ services enforce, so a button is shown exactly when pressing it would succeed.
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -15,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from peerlinks.forms import ChangeEditForm, ChangeFilterForm, CommentForm, DecisionForm
+from peerlinks.forms import ChangeEditForm, ChangeFilterForm, CommentForm, DecisionForm, RunNowForm
 from peerlinks.htmx import leave_to, render_htmx, render_whole_page, vary_on_htmx, wants_fragment
 from peerlinks.models import ChangeRequest
 from peerlinks.permissions import APPROVE, RETRY, SUBMIT, VIEW, permission_required_or_403
@@ -38,7 +39,9 @@ def change_list(request: HttpRequest) -> HttpResponse:
 
 
 def _change(pk: int) -> ChangeRequest:
-    queryset = ChangeRequest.objects.select_related("requested_by", "gateway__project", "peer_link")
+    queryset = ChangeRequest.objects.select_related(
+        "requested_by", "gateway__project", "peer_link", "reverts_drift"
+    )
     return get_object_or_404(queryset, pk=pk)
 
 
@@ -48,6 +51,7 @@ def _context(change: ChangeRequest, user: Any, **extra: Any) -> dict[str, Any]:
     counted_ids = {approval.pk for approval in counted}
     decisions = [(a, a.pk in counted_ids) for a in change.approvals.select_related("approver")]
     undecidable = lifecycle.refusal(change, "approve", user=user)
+    pending = change.state == ChangeRequest.State.PENDING_APPROVAL
     return {
         "change": change,
         "actions": lifecycle.allowed(change, user),
@@ -58,7 +62,10 @@ def _context(change: ChangeRequest, user: Any, **extra: Any) -> dict[str, Any]:
         "received": len(counted),
         "dropped": any(a.payload_digest != change.payload_digest for a, _ in decisions),
         "approvers": approvers_for(change=change),
+        "outlook": approvals.approval_outlook(change) if pending else None,
+        "quota": changes.quota_outlook(change) if not change.is_terminal else None,
         "decision_form": DecisionForm.for_change(change),
+        "run_now_form": RunNowForm(),
         "events": change.audit_events.order_by("at", "id"),
         "comments": change.comments.select_related("author"),
         "comment_form": CommentForm(),
@@ -162,6 +169,10 @@ def _decide(
         return _answer(request, change, fragment=panel, status=400, decision_form=form)
     try:
         decide(change_id=change.pk, user=request.user, **form.cleaned_data)
+    except approvals.ApprovalAlreadyCounts as exc:
+        if not wants_fragment(request):
+            messages.info(request, str(exc))
+        return _answer(request, change, fragment=panel, action_note=str(exc))
     except ChangeOutdated as exc:
         return _outdated(request, change, exc, comment=form.cleaned_data["comment"])
     except ChangeRefused as exc:
@@ -181,6 +192,22 @@ def _outdated(
     return render_whole_page(request, PAGE, context, status=409, show="#change-preview:top")
 
 
+@permission_required_or_403(APPROVE)
+@require_POST
+def change_run_now(request: HttpRequest, pk: int) -> HttpResponse:
+    """An emergency: run an approved change waiting for the change window now, with a reason (required)."""
+    change = _change(pk)
+    panel = "peerlinks/_change_decision.html"
+    form = RunNowForm(request.POST)
+    if not form.is_valid():
+        return _answer(request, change, fragment=panel, status=400, run_now_form=form)
+    try:
+        approvals.run_change_now(change_id=change.pk, user=request.user, reason=form.cleaned_data["reason"])
+    except ChangeRefused as exc:
+        return _refused(request, change, exc, fragment=panel)
+    return _answer(request, change, fragment=panel)
+
+
 @permission_required_or_403(RETRY)
 @require_POST
 def change_retry(request: HttpRequest, pk: int) -> HttpResponse:
@@ -190,6 +217,9 @@ def change_retry(request: HttpRequest, pk: int) -> HttpResponse:
         new = approvals.retry_change(change_id=change.pk, user=request.user)
     except ChangeRefused as exc:
         return _refused(request, change, exc, fragment="peerlinks/_change_decision.html")
+    warning = approvals.submission_warning(new)
+    if warning:
+        messages.warning(request, warning)
     return leave_to(request, new.get_absolute_url())
 
 

@@ -1,16 +1,20 @@
-"""The dashboard (`/`) and its two actions: `/refresh/` (sync now) and `/drift/…/acknowledge/`."""
+"""The dashboard (`/`) and its actions: `/refresh/` (sync now), and on drift `/drift/…/acknowledge/`,
+`/drift/…/adopt/` (give a link made outside an owner and ticket) and `/drift/…/revert/` (ask to undo it)."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from peerlinks.htmx import render_htmx, vary_on_htmx, wants_fragment
+from peerlinks.forms import DriftAdoptForm
+from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Drift
 from peerlinks.permissions import SUBMIT, VIEW, permission_required_or_403
 from peerlinks.services import dashboard, dispatch
+from peerlinks.services import drift as drift_actions
+from peerlinks.services.lifecycle import ChangeRefused
 
 
 @permission_required_or_403(VIEW)
@@ -44,3 +48,47 @@ def acknowledge_drift(request: HttpRequest, pk: int) -> HttpResponse:
         return render_htmx(request, "peerlinks/_drift_row.html", {"drift": drift})
     messages.success(request, f"Drift on {drift.peer_link} acknowledged.")
     return vary_on_htmx(redirect("peerlinks:home"))
+
+
+def _open_drift(pk: int) -> Drift:
+    return get_object_or_404(Drift.objects.select_related("peer_link__gateway__project"), pk=pk)
+
+
+@permission_required_or_403(SUBMIT)
+@require_http_methods(["GET", "POST"])
+def adopt_drift(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give a link created outside dcportal an owner team and a ticket; the drift is then dealt with."""
+    drift = _open_drift(pk)
+    form = DriftAdoptForm(request.POST if request.method == "POST" else None)
+    if not drift_actions.can_adopt(drift):
+        form = None
+    elif form.is_valid():
+        try:
+            drift_actions.adopt_drift(drift_id=drift.pk, user=request.user, **form.cleaned_data)
+        except ChangeRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            owner = form.cleaned_data["owner_team"]
+            messages.success(request, f"{drift.peer_link} adopted: owned by {owner}.")
+            return leave_to(request, reverse("peerlinks:home"))
+    status = 409 if form is None else 400 if form.is_bound and form.errors else 200
+    context = {"drift": drift, "form": form, "refusal": drift_actions.NOT_ADOPTABLE}
+    return render_htmx(request, "peerlinks/drift_adopt_form.html", context, status=status)
+
+
+@permission_required_or_403(SUBMIT)
+@require_http_methods(["GET", "POST"])
+def revert_drift(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show the change request that would undo a drift; on POST ask for it (it then awaits approval)."""
+    drift = _open_drift(pk)
+    plan = drift_actions.revert_plan(drift)
+    refusal = "" if plan else drift_actions.NO_UNDO
+    if request.method == "POST" and plan is not None:
+        try:
+            change = drift_actions.revert_drift(drift_id=drift.pk, user=request.user)
+        except ChangeRefused as exc:
+            refusal = str(exc)
+        else:
+            return leave_to(request, change.get_absolute_url())
+    context = {"drift": drift, "plan": plan, "refusal": refusal}
+    return render_htmx(request, "peerlinks/drift_revert_form.html", context, status=409 if refusal else 200)

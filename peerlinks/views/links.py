@@ -22,7 +22,7 @@ from peerlinks.forms import LocalFieldsForm, PeerLinkCreateForm, PeerLinkDeleteF
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Gateway, PeerLink
 from peerlinks.permissions import EXPORT, SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services import changes, links
+from peerlinks.services import approvals, changes, links
 
 PAGE_SIZE = 50
 
@@ -53,13 +53,14 @@ EXPORT_COLUMNS = (
     ("cloud_id", lambda link: link.cloud_id),
     ("name", lambda link: link.name),
     ("description", lambda link: link.description),
-    ("status", lambda link: link.status),
+    ("status", lambda link: link.shown_status),
     ("reason", lambda link: link.reason),
     ("region", lambda link: link.gateway.project.region),
     ("gateway_name", lambda link: link.gateway.name),
     ("gateway_id", lambda link: link.gateway.cloud_id),
     ("peer_type", lambda link: link.peer_type),
     ("peer_gateway_id", lambda link: link.peer_gateway_id),
+    ("peer_name", lambda link: link.peer_name),
     ("peer_region", lambda link: link.peer_region),
     ("peer_project_id", lambda link: link.peer_project_id),
     ("link_id", lambda link: link.link_id),
@@ -103,8 +104,14 @@ class _Echo:
         return value
 
 
+# A byte order mark first: without it Excel reads the file in the machine's legacy code page and
+# garbles names in Chinese (or any non-Latin script).
+_BOM = "\ufeff"
+
+
 def _csv_rows(rows: Iterator[PeerLink]) -> Iterator[str]:
     writer = csv.writer(_Echo())
+    yield _BOM
     yield writer.writerow([name for name, _ in EXPORT_COLUMNS])
     for link in rows:
         yield writer.writerow([_cell(get(link)) for _, get in EXPORT_COLUMNS])
@@ -114,7 +121,7 @@ def _csv_rows(rows: Iterator[PeerLink]) -> Iterator[str]:
 @require_GET
 def link_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered set (same filters and order as the table, all pages) as CSV, streamed."""
-    filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list())
+    filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list().with_peer_name())
     response = StreamingHttpResponse(
         _csv_rows(filterset.qs.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8"
     )
@@ -165,7 +172,11 @@ def link_local_fields(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     form = LocalFieldsForm(request.POST)
     saved = form.is_valid()
     if saved:
-        link = links.update_local_fields(link_id=link.pk, user=request.user, **form.cleaned_data)
+        try:
+            link = links.update_local_fields(link_id=link.pk, user=request.user, **form.cleaned_data)
+        except links.LinkGone as exc:
+            messages.error(request, str(exc))
+            return leave_to(request, link.get_absolute_url())
         form = LocalFieldsForm.for_link(link)
     if wants_fragment(request):
         context = {"link": link, "form": form, "saved": saved}
@@ -191,6 +202,9 @@ def _submit(request: HttpRequest, form: Any, **change: Any) -> HttpResponse | No
     except changes.ChangeRefused as exc:
         form.add_error(None, str(exc))
         return None
+    warning = approvals.submission_warning(submitted)
+    if warning:
+        messages.warning(request, warning)
     return leave_to(request, submitted.get_absolute_url())
 
 
@@ -203,9 +217,14 @@ def _form_status(form: Any, refusal: str = "", refusal_status: int = 409) -> int
 @permission_required_or_403(SUBMIT)
 @require_http_methods(["GET", "POST"])
 def link_create(request: HttpRequest) -> HttpResponse:
-    """Ask for a new peer link; the peer list follows the chosen gateway, type and region."""
-    form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict())
-    if request.method == "POST" and form.is_valid():
+    """Ask for a new peer link; the peer list follows the chosen gateway, type and region (without
+    JavaScript, "Load peers" posts the form back to list them, keeping what was typed)."""
+    if "load_peers" in request.POST:
+        fields = PeerLinkCreateForm.base_fields
+        form = PeerLinkCreateForm(initial={name: request.POST.get(name, "") for name in fields})
+    else:
+        form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict())
+    if form.is_bound and form.is_valid():
         gateway = Gateway.objects.get(cloud_id=form.cleaned_data["gateway"])
         submitted = _submit(request, form, kind="create", gateway=gateway, payload=form.payload())
         if submitted is not None:
@@ -259,7 +278,6 @@ def link_delete(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
         payload=dict,
         page="peerlinks/peerlink_confirm_delete.html",
         fragment="peerlinks/_delete_form.html",
-        peer_name=links.peer_name(link),
     )
 
 

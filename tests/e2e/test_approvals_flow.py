@@ -95,7 +95,7 @@ def test_a_lead_approves_in_another_browser_and_the_engineer_sees_the_link_turn_
 
     change_id = _request_link(engineer, fast_cloud, router="er-e2e-ok", name="e2e-four-eyes")
     expect(engineer.locator("#change-decision")).to_contain_text("0 of 1 approval received")
-    expect(engineer.locator("#change-decision")).to_contain_text("Who can approve: e2e-lead")
+    expect(engineer.locator("#change-decision")).to_contain_text("Who can still approve: e2e-lead")
     expect(engineer.get_by_role("button", name="Approve")).to_have_count(0)
     _mark_page(engineer)
 
@@ -220,3 +220,110 @@ def test_an_approver_cannot_approve_their_own_request(fast_cloud, login_as):
     lead.goto(f"/changes/{change_id}/")
     expect(lead.locator("#change-state .badge").first).to_have_text("Pending approval")
     expect(decision).to_contain_text("0 of 1 approval received")
+
+
+SHOTS = "/tmp/i10-appr"
+
+
+def _shoot(page: Page, name: str) -> None:
+    """The page at desktop width and at 360 px wide, then back."""
+    import os
+
+    os.makedirs(SHOTS, exist_ok=True)
+    for width in (1400, 360):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=f"{SHOTS}/{name}-{width}.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 720})
+
+
+def test_a_request_too_few_people_can_approve_says_so_and_a_second_approve_already_counts(
+    fast_cloud, login_as
+):
+    from tests.conftest import set_policy
+
+    set_policy(approvals_create=2)
+    engineer = login_as(_person("e2e-eng", "Engineer"))
+    lead = login_as(_person("e2e-lead", "Approver"))
+
+    change_id = _request_link(engineer, fast_cloud, router="er-e2e-ok", name="e2e-two-needed")
+    stuck = "This change cannot be approved as things stand: it needs 2 more approvals and only 1 person"
+    expect(engineer.locator(".messages .warning")).to_contain_text(stuck)  # told at submission
+    decision = engineer.locator("#change-decision")
+    expect(decision.locator("#approval-stuck")).to_contain_text("can still approve (e2e-lead)")
+    expect(decision).to_contain_text("Who can still approve: e2e-lead")
+    _mark_page(engineer)
+
+    lead.goto("/approvals/")
+    row = lead.locator("table.approval-queue tr", has_text=f"#{change_id}")
+    expect(row).to_contain_text("0 of 2")
+    expect(row).to_contain_text("cannot complete: only e2e-lead can still approve")
+    _shoot(lead, "approval-queue")
+    row.get_by_role("link", name=f"#{change_id}", exact=True).click()
+    lead.get_by_role("button", name="Approve").click()
+    panel = lead.locator("#change-decision")
+    expect(panel).to_contain_text("1 of 2 approvals received")
+    expect(panel.locator("#approval-stuck")).to_contain_text("it needs 1 more approval and nobody else can")
+    lead.get_by_role("button", name="Approve").click()  # again
+    expect(panel.locator(".action-note")).to_have_text(
+        "Your approval already counts: 1 of 2; another approver is needed."
+    )
+    expect(panel).to_contain_text("1 of 2 approvals received")
+    _shoot(lead, "approval-already-counts")
+
+    # The requester's page follows in place: one approval, and nobody left to give the second.
+    expect(decision).to_contain_text("1 of 2 approvals received")
+    expect(decision.locator("#approval-stuck")).to_contain_text("nobody else can approve it")
+    assert _same_page(engineer), "the engineer's page reloaded instead of updating in place"
+    _shoot(engineer, "approval-stuck-requester")
+
+    from peerlinks.models import Approval
+
+    assert Approval.objects.filter(change_request_id=change_id).count() == 1
+
+
+def test_a_lead_runs_a_change_waiting_for_the_window_now_with_a_reason_and_it_turns_active(
+    fast_cloud, worker, login_as
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from tests.conftest import set_policy
+
+    later = timezone.localtime() + datetime.timedelta(hours=3)
+    set_policy(
+        window_enabled=True,
+        window_weekdays="1,2,3,4,5,6,7",
+        window_start=later.time().replace(second=0, microsecond=0),
+        window_end=(later + datetime.timedelta(hours=1)).time().replace(second=0, microsecond=0),
+    )
+    engineer = login_as(_person("e2e-eng", "Engineer"))
+    lead = login_as(_person("e2e-lead", "Approver"))
+    change_id = _request_link(engineer, fast_cloud, router="er-e2e-ok", name="e2e-urgent")
+    _mark_page(engineer)
+
+    _open_from_queue(lead, change_id)
+    lead.get_by_role("button", name="Approve").click()
+    panel = lead.locator("#change-decision")
+    expect(panel).to_contain_text("Waits for the change window")
+    expect(lead.locator("#change-state .badge").first).to_have_text("Approved")
+    expect(engineer.locator("#change-state .badge").first).to_have_text("Approved")
+    expect(engineer.get_by_role("button", name="Run now")).to_have_count(0)  # not the requester's to skip
+    _shoot(lead, "run-now-form")
+
+    lead.get_by_role("button", name="Run now").click()  # no reason
+    expect(panel.locator(".field-error")).to_have_text(
+        "Say why: running a change before its window needs a reason."
+    )
+    expect(lead.locator("#change-state .badge").first).to_have_text("Approved")
+    lead.get_by_label("Reason").fill("P1: the old link drops traffic, ticket NET-4411.")
+    lead.get_by_role("button", name="Run now").click()
+    expect(lead.get_by_role("button", name="Run now")).to_have_count(0)
+
+    state = engineer.locator("#change-state")
+    expect(state.locator(".badge").first).to_have_text("Done")
+    expect(state.locator(".badge.status-active")).to_have_text("ACTIVE")
+    expect(state).to_contain_text("change.run_now: P1: the old link drops traffic, ticket NET-4411.")
+    assert _same_page(engineer), "the engineer's page reloaded instead of updating in place"
+    engineer.goto("/notices/")
+    expect(engineer.locator("main")).to_contain_text("run now by e2e-lead, before the change window")

@@ -1,5 +1,6 @@
 """The flows a network engineer goes through, in a real browser, against the simulator and a real worker."""
 
+import codecs
 import csv
 import io
 import re
@@ -109,7 +110,13 @@ def test_deleting_a_link_needs_its_exact_name_typed(logged_in, cloud, worker, ma
     page.get_by_label("Type the link's name to confirm").fill("e2e-goner")
     page.get_by_role("button", name=re.compile("Request deletion")).click()
     expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+    change_id = re.search(r"/changes/(\d+)/$", page.url).group(1)
     expect(page.locator("#change-state").get_by_text("Done", exact=True)).to_be_visible()
+
+    page.goto(f"/links/{link_id}/")  # kept for its history, read as gone, its delete in its timeline
+    expect(page.locator("#link-status")).to_have_text(re.compile(r"^Gone"))
+    expect(page.locator("#timeline-gone")).to_contain_text(f"change #{change_id}")
+    expect(page.get_by_text("Edit local fields")).to_have_count(0)
 
     page.goto("/links/")
     expect(page.locator("#peerlink-table")).not_to_contain_text("e2e-goner")
@@ -133,7 +140,10 @@ def test_filtering_the_list_and_exporting_the_filtered_set_as_csv(logged_in, clo
         page.get_by_role("link", name=re.compile("CSV", re.IGNORECASE)).click()
     download = download_info.value
     assert download.suggested_filename.endswith(".csv")
-    rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8-sig"))))
+    raw = download.path().read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8)  # so Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert [row["name"] for row in rows] == ["e2e-beta"]
     assert rows[0]["status"] == "ACTIVE"
     assert rows[0]["peer_gateway_id"] == cloud["routers"]["er-e2e-3"]
+    assert rows[0]["peer_name"] == "er-e2e-3"

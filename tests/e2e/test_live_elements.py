@@ -40,7 +40,7 @@ CYCLES = 3  # polling cycles watched at least
 SHOTS = Path("/tmp/e2e-shots")
 # Paths htmx may ask for but that are never a page: one of them in the address bar is the original defect.
 FRAGMENT_ONLY = re.compile(
-    r".*/(status|local|peers|refresh|acknowledge|read|approve|reject|cancel|comments)/$"
+    r".*/(status|local|peers|refresh|acknowledge|read|approve|reject|cancel|comments|run-now)/$"
 )
 
 # Before any page script: count htmx's history restores (a restore is a swap, not a reload).
@@ -582,6 +582,64 @@ def test_an_approver_typing_a_comment_keeps_it_while_the_change_page_polls(
     now = approver.state()  # the approver's own answer replaced the panel; the page and URL stayed
     assert now["same"] and now["url"] == before["url"] and now["history"] == before["history"], now
     approver.calls = (f"/changes/{pending_change.pk}/approve/",)
+    approver.assert_clean()
+    requester.assert_clean()
+
+
+def test_an_approver_typing_a_run_now_reason_keeps_it_while_the_change_page_polls(
+    open_tab, engineer, lead, cloud
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from peerlinks.models import Gateway
+    from peerlinks.services import approvals, changes
+
+    later = timezone.localtime() + timedelta(hours=3)
+    set_policy(
+        approvals_create=1,
+        window_enabled=True,
+        window_weekdays="1,2,3,4,5,6,7",
+        window_start=later.time().replace(second=0, microsecond=0),
+        window_end=(later + timedelta(hours=1)).time().replace(second=0, microsecond=0),
+    )
+    change = changes.submit_change(
+        user=engineer,
+        kind="create",
+        gateway=Gateway.objects.get(cloud_id=cloud["gateway_id"]),
+        payload={
+            "name": "e2e-window",
+            "peer_type": "ER",
+            "peer_gateway_id": cloud["routers"]["er-e2e-ok"],
+            "peer_region": REGION,
+        },
+    )
+    approvals.approve_change(change_id=change.pk, user=lead, payload_digest=change.payload_digest)
+    path = f"/changes/{change.pk}/"
+    requester = open_tab(engineer, path, name="requester")
+    approver = open_tab(lead, path, name="approver")
+    page = approver.page
+    expect(requester.page.locator("#run-now")).to_have_count(0)
+    reason = page.locator("#run-now-reason")
+    reason.fill("Outage: ")
+    reason.press_sequentially("run it now.")
+    before = approver.hold(
+        "h1", "#change-preview", "#change-decision", "#run-now-reason", once=["#change-state"]
+    )
+    held = requester.hold("h1", once=["#change-state", "#change-decision"])
+    _watch([(approver, before, path), (requester, held, path)])
+    expect(reason).to_have_value("Outage: run it now.")
+    expect(reason).to_be_focused()
+
+    page.get_by_role("button", name="Run now").click()
+    expect(page.locator("#run-now")).to_have_count(0)
+    expect(page.locator("#change-state")).to_contain_text("change.run_now: Outage: run it now.")
+    expect(requester.page.locator("#change-state")).to_contain_text("change.run_now: Outage: run it now.")
+    expect(requester.page.locator("#change-decision")).not_to_contain_text("Waits for the change window")
+    now = approver.state()
+    assert now["same"] and now["url"] == before["url"] and now["history"] == before["history"], now
+    approver.calls = (f"/changes/{change.pk}/run-now/",)
     approver.assert_clean()
     requester.assert_clean()
 

@@ -38,11 +38,14 @@ def _enqueue_pending_recheck() -> None:
 
 
 def _enqueue_change_upkeep(*, now: datetime) -> None:
-    """Resume stalled executions, expire undecided requests, release those whose change window opened."""
+    """Resume stalled executions, expire undecided requests, release those whose change window is open
+    (by the policy as it stands now: widened or turned off since they were approved, too) or follow it
+    when it moved."""
     resume_stalled_changes()
     if ChangeRequest.objects.filter(lifecycle.due("expire", now=now)).exists():
         dispatch.expire_changes()
-    if ChangeRequest.objects.filter(lifecycle.due("release", now=now)).exists():
+    window = lifecycle.due("release", now=now) | lifecycle.due("reschedule", now=now)
+    if ChangeRequest.objects.filter(window).exists():
         dispatch.release_changes()
 
 

@@ -1,0 +1,123 @@
+"""Search across everything dcportal knows: links, gateways, enterprise routers, change requests, and the
+owners, tickets and labels people gave links.
+
+Each kind answers with at most `LIMIT` rows in one query, so a search costs the same few queries however
+many links there are; a kind with more says so, and its list page (where there is one) has the rest. A
+whole cloud ID is looked up by the unique and indexed ID columns instead of searched for in every column.
+"""
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q
+
+from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink, is_cloud_id
+
+LIMIT = 10
+# Rows read to gather the labels that match: labels live in each link's JSON list, not a table of their own.
+LABEL_ROWS = 500
+MAX_QUERY = 100
+CHANGE_NUMBER = re.compile(r"#?(\d{1,9})")
+
+
+@dataclass
+class Group:
+    """The matches of one kind: up to LIMIT rows, and whether more exist."""
+
+    kind: str
+    title: str
+    rows: list = field(default_factory=list)
+    more: bool = False
+    # The per-row counts are lower bounds: only part of what matches was read (labels).
+    counts_partial: bool = False
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class Results:
+    query: str
+    groups: list[Group]
+
+    @property
+    def found(self) -> bool:
+        return any(group.rows for group in self.groups)
+
+
+def search_everything(*, query: str) -> Results:
+    """Everything matching `query` (case-insensitive, whole or part), grouped by kind."""
+    query = query.strip()[:MAX_QUERY]
+    if not query:
+        return Results(query="", groups=[])
+    groups = [
+        _bounded("links", "Peer links", PeerLink.objects.present().for_list().matching(query)),
+        _bounded("gateways", "Global DC gateways", _by_name_or_id(Gateway, query)),
+        _bounded("routers", "Enterprise routers", _by_name_or_id(EnterpriseRouter, query)),
+        _bounded("changes", "Change requests", _changes(query)),
+        _bounded("owners", "Owner teams", _values("owner_team", query)),
+        _bounded("tickets", "Tickets", _values("ticket_ref", query)),
+        _labels(query),
+    ]
+    return Results(query=query, groups=[group for group in groups if group.rows])
+
+
+def _bounded(kind: str, title: str, queryset: object) -> Group:
+    rows = list(queryset[: LIMIT + 1])
+    return Group(kind=kind, title=title, rows=rows[:LIMIT], more=len(rows) > LIMIT)
+
+
+def _by_name_or_id(model: type[Gateway] | type[EnterpriseRouter], query: str) -> object:
+    found = model.objects.present().select_related("project")
+    if is_cloud_id(query):
+        return found.filter(cloud_id=query.lower())
+    return found.filter(Q(name__icontains=query) | Q(cloud_id__icontains=query))
+
+
+def _changes(query: str) -> object:
+    """Change requests by number (#12 or 12), or by the name or ID of the link they create or change."""
+    if is_cloud_id(query):
+        matches = Q(peer_link__cloud_id=query.lower())
+    else:
+        matches = (
+            Q(payload__name__icontains=query)
+            | Q(payload__link_name__icontains=query)
+            | Q(peer_link__cloud_id__icontains=query)
+        )
+    number = CHANGE_NUMBER.fullmatch(query)
+    if number:
+        matches |= Q(pk=int(number.group(1)))
+    return ChangeRequest.objects.select_related("requested_by", "gateway").filter(matches)
+
+
+def _values(field_name: str, query: str) -> object:
+    """Distinct values of a link's local field containing `query`, with how many present links carry each."""
+    return (
+        PeerLink.objects.present()
+        .filter(**{f"{field_name}__icontains": query})
+        .values_list(field_name)
+        .annotate(links=Count("id"))
+        .order_by(field_name)
+    )
+
+
+def _labels(query: str) -> Group:
+    """Labels containing `query`, most used first, with how many links carry each, gathered from the first
+    LABEL_ROWS links carrying one (the counts are then lower bounds)."""
+    needle = query.casefold()
+    counts: Counter[str] = Counter()
+    rows = list(
+        PeerLink.objects.present().matching_labels(query).values_list("labels", flat=True)[: LABEL_ROWS + 1]
+    )
+    for labels in rows[:LABEL_ROWS]:
+        counts.update(label for label in labels or [] if needle in label.casefold())
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return Group(
+        kind="labels",
+        title="Labels",
+        rows=ranked[:LIMIT],
+        more=len(ranked) > LIMIT,
+        counts_partial=len(rows) > LABEL_ROWS,
+    )
