@@ -70,7 +70,12 @@ def world(transactional_db) -> dict:
         ),
     ]
     now = timezone.now()
-    Drift.objects.create(peer_link=links[0], kind="changed", detail={"name": ["old", "pl-a11y-active"]})
+    changed = Drift.objects.create(
+        peer_link=links[0],
+        kind="changed",
+        detail={"name": {"before": "pl-a11y-old", "after": "pl-a11y-active"}},
+    )
+    created = Drift.objects.create(peer_link=links[2], kind="created", detail={"name": links[2].name})
     payload = {
         "name": "pl-a11y-new",
         "description": "to the new router",
@@ -123,6 +128,8 @@ def world(transactional_db) -> dict:
         "approved": approved,
         "done": done,
         "failed": failed,
+        "changed": changed,
+        "created": created,
     }
 
 
@@ -158,6 +165,9 @@ def pages(world: dict) -> list[tuple[str, str]]:
         ("team lead view", "/lead/"),
         ("audit log", "/audit/"),
         ("notices", "/notices/"),
+        ("search results", "/search/?q=a11y"),
+        ("adopting a link made outside dcportal", f"/drift/{world['created'].pk}/adopt/"),
+        ("reverting a change made outside dcportal", f"/drift/{world['changed'].pk}/revert/"),
     ]
 
 
