@@ -337,8 +337,10 @@ def test_the_navigation_folds_behind_menu_on_a_phone_even_without_javascript(ope
     nav = phone.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Peer links")).to_be_hidden()
     expect(phone.get_by_role("button", name="Log out")).to_be_hidden()
+    closed_at = menu.bounding_box()
     menu.click()
     expect(nav.get_by_role("link", name="Peer links")).to_be_visible()
+    assert menu.bounding_box() == closed_at, "the Menu toggle stays where it was"
     _shot(phone, "phone-menu-open")
     assert _sideways(phone) <= 0
     nav.get_by_role("link", name="Peer links").click()
