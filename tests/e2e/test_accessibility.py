@@ -133,6 +133,10 @@ def world(transactional_db) -> dict:
     }
 
 
+# an address with nothing at it: a link that does not exist
+MISSING = "/links/00000000-0000-4000-8000-000000000000/"
+
+
 def others_pages(world: dict) -> list[tuple[str, str, str]]:
     """(who, what, path) of the pages only someone else meets: the requester's edit form, a viewer's 403."""
     return [
@@ -289,6 +293,8 @@ def test_axe_finds_no_serious_violation_on_any_page(open_as, world, language, sc
         check(page, what)
     for what in _forms_with_errors(page, world):
         check(page, what)
+    assert page.goto(MISSING).status == 404
+    check(page, "page not found")
 
     problems = {what: lines for what, lines in found.items() if lines}
     assert not problems, "\n".join(f"{what}:\n  " + "\n  ".join(lines) for what, lines in problems.items())
@@ -323,6 +329,8 @@ def test_every_page_fits_a_phone_and_a_tablet_without_sideways_scrolling(open_as
         check(page, what)
     for what in _forms_with_errors(page, world):
         check(page, what)
+    page.goto(MISSING)
+    check(page, "page not found")
     wide = {what: px for what, px in found.items() if px > 0}
     assert not wide, f"pages scrolling sideways on a {device} (by px): {wide}"
 
