@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run serve test test-fast test-e2e bench bench-all chaos lint format clean
+.PHONY: setup run serve test test-fast test-e2e bench bench-all chaos lint format messages clean
 
 setup: $(STAMP)
 
@@ -56,6 +56,13 @@ lint: setup
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The translations (locale/): collect every marked text into the Simplified Chinese catalog, then compile
+# it. Needs GNU gettext (apt-get install gettext); the compiled .mo is committed, so running does not.
+messages: setup
+	$(BIN)/python manage.py makemessages --locale zh_Hans --add-location file --no-obsolete \
+		--ignore .venv --ignore var --ignore dcsim --ignore bench --ignore tests --ignore scripts
+	$(BIN)/python manage.py compilemessages --locale zh_Hans --ignore .venv
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

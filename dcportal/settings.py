@@ -85,6 +85,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the switcher's cookie, else the browser's Accept-Language (English when neither fits).
+    "django.middleware.locale.LocaleMiddleware",
+    # The time zone: the one chosen, else the browser's (set by static/js/timezone.js), else TIME_ZONE.
+    "peerlinks.middleware.TimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -112,6 +116,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "peerlinks.context_processors.nav_counts",
                 "peerlinks.context_processors.live_updates",
+                "peerlinks.context_processors.cloud_status",
+                "peerlinks.context_processors.time_zones",
             ],
         },
     },
@@ -142,7 +148,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "peerlinks:home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+# English and Simplified Chinese; catalogs in locale/ (`make messages` updates and compiles them).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Times are shown in the viewer's zone (peerlinks.middleware.TimeZoneMiddleware); this one when the browser
+# has not said which and none was chosen, and in mail.
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

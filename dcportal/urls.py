@@ -10,6 +10,7 @@ urlpatterns = [
     path("readyz/work", health.readyz_work, name="readyz_work"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("", include("peerlinks.urls")),
 ]

@@ -1,16 +1,18 @@
-"""Template context for every page: the counts shown as badges in the navigation, and how often live
-elements poll.
+"""Template context for every page: the counts shown as badges in the navigation, how often live
+elements poll, and the time zones the zone menu offers.
 
 The values are callables, which templates call only when they show them: a fragment that has no
 navigation costs no query.
 """
 
+import functools
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest
 
-from peerlinks.models import ChangeRequest
+from peerlinks.presentation.times import COMMON_ZONES, zone_name
+from peerlinks.services.dashboard import CloudOutage, approvals_waiting, cloud_outage
 from peerlinks.services.notifications import unread_notice_count
 
 
@@ -20,15 +22,41 @@ def nav_counts(request: HttpRequest) -> dict[str, Callable[[], int]]:
     if user is None or not user.is_authenticated:
         return {}
 
-    def approvals_waiting() -> int:
-        if not user.has_perm("peerlinks.approve_change"):
-            return 0
-        pending = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL)
-        return pending.exclude(requested_by=user).count()
-
-    return {"approvals_waiting": approvals_waiting, "notices_unread": lambda: unread_notice_count(user)}
+    # Cached: the navigation and the page's live poll (templatetag live_poll) both read them.
+    return {
+        "approvals_waiting": functools.cache(lambda: approvals_waiting(user)),
+        "notices_unread": functools.cache(lambda: unread_notice_count(user)),
+    }
 
 
 def live_updates(request: HttpRequest) -> dict[str, int]:
     """`poll_ms`: the interval of every polling element (hx-trigger="every {{ poll_ms }}ms")."""
     return {"poll_ms": round(settings.POLL_INTERVAL * 1000)}
+
+
+def cloud_status(request: HttpRequest) -> dict[str, Callable[[], CloudOutage | None]]:
+    """`cloud_outage`: why the cloud does not answer, for the banner on every page (None while it does)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"cloud_outage": functools.cache(cloud_outage)}
+
+
+def time_zones(request: HttpRequest) -> dict[str, object]:
+    """The zone menu: the zone chosen ("" to follow the browser), the browser's own, and the zones offered
+    (the common ones, with the chosen and the browser's zone when they are others)."""
+    chosen = getattr(request, "time_zone_chosen", None)
+    detected = getattr(request, "time_zone_detected", None)
+
+    def choices() -> list[str]:
+        extra = [
+            zone_name(zone) for zone in (chosen, detected) if zone and zone_name(zone) not in COMMON_ZONES
+        ]
+        return [*dict.fromkeys(extra), *COMMON_ZONES]
+
+    return {
+        "time_zone_chosen": zone_name(chosen) if chosen else "",
+        "time_zone_detected": zone_name(detected) if detected else "",
+        "time_zone_default": settings.TIME_ZONE,
+        "time_zone_choices": choices,
+    }

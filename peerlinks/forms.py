@@ -10,18 +10,32 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.validators import RegexValidator
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
 from peerlinks.models import ChangeRequest, Gateway, PeerLink
+from peerlinks.presentation.times import zone_from_name
 from peerlinks.services import changes
 from peerlinks.services.approvals import COMMENT_MAX, rejection_comment, run_reason
 from peerlinks.services.lead import DEFAULT_PERIOD, PERIODS
 from peerlinks.services.lifecycle import ChangeRefused
 
-NAME_HELP = "1 to 64 letters, digits, Chinese characters, '_', '-' or '.'."
-name_validator = RegexValidator(changes.NAME_RE, f"Use {NAME_HELP}")
+NAME_HELP = _("1 to 64 letters, digits, Chinese characters, '_', '-' or '.'.")
+name_validator = RegexValidator(
+    changes.NAME_RE, _("Use 1 to 64 letters, digits, Chinese characters, '_', '-' or '.'.")
+)
+
+
+def _format(text: str, **values: Any) -> str:
+    return str(text).format(**values)
+
+
+# A translated text with numbers filled in, translated when shown (fields are made once, at import).
+_lazy_format = lazy(_format, str)
 
 
 def name_field(**kwargs: Any) -> forms.CharField:
+    kwargs.setdefault("label", _("Name"))
     return forms.CharField(max_length=64, validators=[name_validator], help_text=NAME_HELP, **kwargs)
 
 
@@ -31,7 +45,8 @@ def description_field() -> forms.CharField:
         required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": changes.DESCRIPTION_MAX}),
-        help_text=f"At most {changes.DESCRIPTION_MAX} characters.",
+        label=_("Description"),
+        help_text=_lazy_format(_("At most {count} characters."), count=changes.DESCRIPTION_MAX),
     )
 
 
@@ -50,11 +65,12 @@ class ChoiceSelect(forms.Select):
 
 
 def _label(choice: changes.Choice) -> str:
-    text = f"{choice.name} ({choice.state or 'unknown'})"
+    state = choice.state or _("unknown")
+    text = f"{choice.name} ({state})"
     if choice.detail:
         text += f" · {choice.detail}"
     if choice.problem:
-        text += f" — unavailable: {choice.problem}"
+        text += " — " + _("unavailable: {problem}").format(problem=choice.problem)
     return text
 
 
@@ -63,9 +79,9 @@ def _set_choices(field: forms.ChoiceField, options: list[changes.Choice], *, gro
         groups: dict[str, list[tuple[str, str]]] = {}
         for choice in options:
             groups.setdefault(choice.region, []).append((choice.id, _label(choice)))
-        field.choices = [("", "Choose…"), *groups.items()]
+        field.choices = [("", _("Choose…")), *groups.items()]
     else:
-        field.choices = [("", "Choose…"), *((choice.id, _label(choice)) for choice in options)]
+        field.choices = [("", _("Choose…")), *((choice.id, _label(choice)) for choice in options)]
     field.widget.disabled_values = {choice.id for choice in options if choice.problem}
 
 
@@ -73,12 +89,18 @@ class PeerLinkCreateForm(forms.Form):
     """A new peer link: gateway → peer type → peer region → peer → name and description."""
 
     gateway = forms.ChoiceField(
-        widget=ChoiceSelect, help_text="Gateways that are not ACTIVE or have no quota left cannot be chosen."
+        widget=ChoiceSelect,
+        label=_("Gateway"),
+        help_text=_("Gateways that are not ACTIVE or have no quota left cannot be chosen."),
     )
-    peer_type = forms.ChoiceField(choices=PeerLink.PeerType.choices, initial=PeerLink.PeerType.ER)
-    peer_region = forms.ChoiceField()
+    peer_type = forms.ChoiceField(
+        choices=PeerLink.PeerType.choices, initial=PeerLink.PeerType.ER, label=_("Peer type")
+    )
+    peer_region = forms.ChoiceField(label=_("Peer region"))
     peer = forms.ChoiceField(
-        widget=ChoiceSelect, help_text="Unavailable peers are listed but cannot be chosen."
+        widget=ChoiceSelect,
+        label=_("Peer"),
+        help_text=_("Unavailable peers are listed but cannot be chosen."),
     )
     name = name_field()
     description = description_field()
@@ -148,14 +170,14 @@ class PeerLinkEditForm(forms.Form):
         if self.errors:
             return data
         if data["name"] == self.link.name and data["description"] == self.link.description:
-            raise forms.ValidationError("Nothing to change: the name and description are as they are now.")
+            raise forms.ValidationError(_("Nothing to change: the name and description are as they are now."))
         return data
 
 
 class PeerLinkDeleteForm(forms.Form):
     """Typing the link's exact name confirms which link goes."""
 
-    confirm_name = forms.CharField(max_length=64, label="Type the link's name to confirm", strip=False)
+    confirm_name = forms.CharField(max_length=64, label=_("Type the link's name to confirm"), strip=False)
 
     def __init__(self, *args: Any, link: PeerLink, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -164,7 +186,9 @@ class PeerLinkDeleteForm(forms.Form):
     def clean_confirm_name(self) -> str:
         value = self.cleaned_data["confirm_name"]
         if value != self.link.name:
-            raise forms.ValidationError(f"That is not the name of this link; type {self.link.name} exactly.")
+            raise forms.ValidationError(
+                _("That is not the name of this link; type {name} exactly.").format(name=self.link.name)
+            )
         return value
 
 
@@ -180,7 +204,7 @@ class DecisionForm(forms.Form):
     the version of the change they decide on: the digest of the payload their page showed."""
 
     comment = forms.CharField(
-        required=False, max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2})
+        required=False, max_length=COMMENT_MAX, label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2})
     )
     # Not required: a form without it (an old page) decides on no version, and the service refuses it.
     payload_digest = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -219,15 +243,21 @@ class RunNowForm(forms.Form):
 class CommentForm(forms.Form):
     """A message in a change request's discussion."""
 
-    body = forms.CharField(max_length=COMMENT_MAX, label="Comment", widget=forms.Textarea(attrs={"rows": 3}))
+    body = forms.CharField(
+        max_length=COMMENT_MAX, label=_("Comment"), widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class ChangeFilterForm(forms.Form):
     """Filters of the change request list."""
 
-    state = forms.ChoiceField(choices=[("", "Any state"), *ChangeRequest.State.choices], required=False)
-    kind = forms.ChoiceField(choices=[("", "Any kind"), *ChangeRequest.Kind.choices], required=False)
-    mine = forms.BooleanField(required=False, label="Only mine")
+    state = forms.ChoiceField(
+        choices=[("", _("Any state")), *ChangeRequest.State.choices], required=False, label=_("State")
+    )
+    kind = forms.ChoiceField(
+        choices=[("", _("Any kind")), *ChangeRequest.Kind.choices], required=False, label=_("Kind")
+    )
+    mine = forms.BooleanField(required=False, label=_("Only mine"))
 
     def filter(self, queryset: Any, *, user: Any) -> Any:
         data = self.cleaned_data if self.is_valid() else {}
@@ -248,17 +278,22 @@ class LocalFieldsForm(forms.Form):
     """Owner team, ticket reference and labels; labels are typed comma-separated and cleaned to a list."""
 
     owner_team = forms.CharField(
-        required=False, max_length=PeerLink._meta.get_field("owner_team").max_length, label="Owner team"
+        required=False, max_length=PeerLink._meta.get_field("owner_team").max_length, label=_("Owner team")
     )
     ticket_ref = forms.CharField(
         required=False,
         max_length=PeerLink._meta.get_field("ticket_ref").max_length,
-        label="Ticket reference",
+        label=_("Ticket reference"),
     )
     labels = forms.CharField(
         required=False,
         max_length=MAX_LABELS * (MAX_LABEL_LENGTH + 2),
-        help_text=f"Comma-separated; at most {MAX_LABELS} labels of {MAX_LABEL_LENGTH} characters each.",
+        label=_("Labels"),
+        help_text=_lazy_format(
+            _("Comma-separated; at most {count} labels of {length} characters each."),
+            count=MAX_LABELS,
+            length=MAX_LABEL_LENGTH,
+        ),
         widget=forms.TextInput(attrs={"placeholder": "prod, finance, dc-a"}),
     )
 
@@ -277,12 +312,15 @@ class LocalFieldsForm(forms.Form):
         raw = self.cleaned_data.get("labels") or ""
         labels = list(dict.fromkeys(label.strip() for label in raw.split(",") if label.strip()))
         if len(labels) > MAX_LABELS:
-            raise forms.ValidationError(f"At most {MAX_LABELS} labels, got {len(labels)}.")
+            raise forms.ValidationError(
+                _("At most {most} labels, got {count}.").format(most=MAX_LABELS, count=len(labels))
+            )
         too_long = [label for label in labels if len(label) > MAX_LABEL_LENGTH]
         if too_long:
             raise forms.ValidationError(
-                f"A label is at most {MAX_LABEL_LENGTH} characters; "
-                f"“{too_long[0][:MAX_LABEL_LENGTH]}…” is longer."
+                _("A label is at most {length} characters; “{label}…” is longer.").format(
+                    length=MAX_LABEL_LENGTH, label=too_long[0][:MAX_LABEL_LENGTH]
+                )
             )
         return labels
 
@@ -306,7 +344,8 @@ class LeadPeriodForm(forms.Form):
     """The period the lead view's provisioning times and failed requests cover."""
 
     days = forms.TypedChoiceField(
-        choices=[(days, f"Last {days} days") for days in PERIODS],
+        choices=[(days, _lazy_format(_("Last {days} days"), days=days)) for days in PERIODS],
+        label=_("Period"),
         coerce=int,
         required=False,
         empty_value=DEFAULT_PERIOD,
@@ -317,3 +356,15 @@ class NoticeReadForm(forms.Form):
     """Which notice to mark read; none means all of them."""
 
     id = forms.IntegerField(required=False, min_value=1)
+
+
+class TimeZoneForm(forms.Form):
+    """The zone times are shown in: an IANA name, or empty to follow the browser."""
+
+    timezone = forms.CharField(required=False, max_length=64)
+
+    def clean_timezone(self) -> str:
+        name = self.cleaned_data["timezone"]
+        if name and zone_from_name(name) is None:
+            raise forms.ValidationError(_("Unknown time zone."))
+        return name

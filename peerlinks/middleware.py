@@ -1,5 +1,6 @@
 """Request id: taken from the proxy's X-Request-ID (when it looks sane) or made up, logged and echoed back.
-Logged-in pages: never cached. A database outage: a plain 503 page instead of a 500."""
+Logged-in pages: never cached. A database outage: a plain 503 page instead of a 500. Times: in the zone
+the viewer chose, else their browser's."""
 
 import logging
 import re
@@ -9,14 +10,20 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
 from dcportal.logging import request_id
+from peerlinks.presentation.times import zone_from_name
 from peerlinks.services.processes import DATABASE_ERRORS, drop_database_connections
 
 logger = logging.getLogger(__name__)
 
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+# The zone a person chose in the time-zone menu, and the one their browser reports (static/js/timezone.js).
+TIME_ZONE_COOKIE = "dcportal_tz"
+DETECTED_TIME_ZONE_COOKIE = "dcportal_tz_detected"
 
 
 class RequestIdMiddleware:
@@ -76,3 +83,27 @@ class PrivatePagesMiddleware:
         if settings.SESSION_COOKIE_NAME in request.COOKIES:
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+class TimeZoneMiddleware:
+    """Activates the viewer's time zone for the request: the one chosen (cookie set by the time-zone menu),
+    else the browser's own (cookie set by static/js/timezone.js), else settings.TIME_ZONE. Read from cookies,
+    not the database: the login page follows it too, and it costs no query."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chosen = zone_from_name(request.COOKIES.get(TIME_ZONE_COOKIE))
+        detected = zone_from_name(request.COOKIES.get(DETECTED_TIME_ZONE_COOKIE))
+        request.time_zone_chosen = chosen
+        request.time_zone_detected = detected
+        zone = chosen or detected
+        if zone:
+            timezone.activate(zone)
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

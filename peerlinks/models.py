@@ -15,22 +15,39 @@ from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from peerlinks.presentation.times import format_time
 
 
 class CloudProject(models.Model):
     """One region's project in the account: where gateways and enterprise routers are listed from."""
 
-    region = models.CharField(max_length=36, unique=True)
-    project_id = models.CharField(max_length=36, blank=True)
-    synced_at = models.DateTimeField(null=True, blank=True)
-    sync_error = models.TextField(blank=True)
-    sync_failed_at = models.DateTimeField(null=True, blank=True)
+    region = models.CharField(max_length=36, unique=True, verbose_name=_("region"))
+    project_id = models.CharField(max_length=36, blank=True, verbose_name=_("project ID"))
+    synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last synced"))
+    # Why the last sync failed: technical (operation, status, Huawei's code and message, request id) and
+    # in plain words; since when syncs have failed (the first failure after the last good sync).
+    sync_error = models.TextField(blank=True, verbose_name=_("last sync error"))
+    sync_problem = models.TextField(blank=True, verbose_name=_("last sync problem"))
+    sync_failed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("failing since"))
+    # A region the account has but CLOUD_REGIONS does not name: how many global DC gateways it held when
+    # a full sync last looked (None: not looked at, or the look failed), and when.
+    unmanaged_gateways = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("unmanaged gateways")
+    )
+    unmanaged_looked_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("unmanaged region looked at")
+    )
     # The region's sync claim (peerlinks.services.sync): who holds it ("" for nobody) and until when,
     # by the database's clock, unless renewed.
-    sync_claim = models.CharField(max_length=32, blank=True)
-    sync_claimed_until = models.DateTimeField(null=True, blank=True)
+    sync_claim = models.CharField(max_length=32, blank=True, verbose_name=_("sync claimed by"))
+    sync_claimed_until = models.DateTimeField(null=True, blank=True, verbose_name=_("sync claimed until"))
 
     class Meta:
+        verbose_name = _("cloud project")
+        verbose_name_plural = _("cloud projects")
         ordering = ["region"]
 
     def __str__(self) -> str:
@@ -61,26 +78,30 @@ class Gateway(models.Model):
         ACTIVE = "ACTIVE"
         ERROR = "ERROR"
 
-    cloud_id = models.CharField(max_length=36, unique=True)
-    project = models.ForeignKey(CloudProject, on_delete=models.PROTECT, related_name="gateways")
-    name = models.CharField(max_length=64)
-    description = models.CharField(max_length=255, blank=True)
-    region_id = models.CharField(max_length=36, blank=True)
-    bgp_asn = models.BigIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=20)
-    admin_state_up = models.BooleanField(default=True)
-    current_peer_link_count = models.IntegerField(default=0)
-    available_peer_link_count = models.IntegerField(default=0)
-    reason = models.CharField(max_length=255, blank=True)
-    cloud_created_at = models.DateTimeField(null=True, blank=True)
-    cloud_updated_at = models.DateTimeField(null=True, blank=True)
-    synced_at = models.DateTimeField(null=True, blank=True)
-    links_synced_at = models.DateTimeField(null=True, blank=True)
-    gone_at = models.DateTimeField(null=True, blank=True)
+    cloud_id = models.CharField(max_length=36, unique=True, verbose_name=_("cloud ID"))
+    project = models.ForeignKey(
+        CloudProject, on_delete=models.PROTECT, related_name="gateways", verbose_name=_("project")
+    )
+    name = models.CharField(max_length=64, verbose_name=_("name"))
+    description = models.CharField(max_length=255, blank=True, verbose_name=_("description"))
+    region_id = models.CharField(max_length=36, blank=True, verbose_name=_("region ID"))
+    bgp_asn = models.BigIntegerField(null=True, blank=True, verbose_name=_("BGP ASN"))
+    status = models.CharField(max_length=20, verbose_name=_("status"))
+    admin_state_up = models.BooleanField(default=True, verbose_name=_("administratively up"))
+    current_peer_link_count = models.IntegerField(default=0, verbose_name=_("peer links"))
+    available_peer_link_count = models.IntegerField(default=0, verbose_name=_("peer links available"))
+    reason = models.CharField(max_length=255, blank=True, verbose_name=_("reason"))
+    cloud_created_at = models.DateTimeField(null=True, blank=True, verbose_name=_("created in the cloud"))
+    cloud_updated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("updated in the cloud"))
+    synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last synced"))
+    links_synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("links last synced"))
+    gone_at = models.DateTimeField(null=True, blank=True, verbose_name=_("gone from the cloud"))
 
     objects = CachedQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("global DC gateway")
+        verbose_name_plural = _("global DC gateways")
         ordering = ["name", "cloud_id"]
 
     def __str__(self) -> str:
@@ -104,18 +125,22 @@ class EnterpriseRouter(models.Model):
 
     AVAILABLE = "available"
 
-    cloud_id = models.CharField(max_length=36, unique=True)
-    project = models.ForeignKey(CloudProject, on_delete=models.PROTECT, related_name="routers")
-    name = models.CharField(max_length=64)
-    description = models.CharField(max_length=255, blank=True)
-    state = models.CharField(max_length=32)
-    asn = models.BigIntegerField(null=True, blank=True)
-    synced_at = models.DateTimeField(null=True, blank=True)
-    gone_at = models.DateTimeField(null=True, blank=True)
+    cloud_id = models.CharField(max_length=36, unique=True, verbose_name=_("cloud ID"))
+    project = models.ForeignKey(
+        CloudProject, on_delete=models.PROTECT, related_name="routers", verbose_name=_("project")
+    )
+    name = models.CharField(max_length=64, verbose_name=_("name"))
+    description = models.CharField(max_length=255, blank=True, verbose_name=_("description"))
+    state = models.CharField(max_length=32, verbose_name=_("state"))
+    asn = models.BigIntegerField(null=True, blank=True, verbose_name=_("ASN"))
+    synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last synced"))
+    gone_at = models.DateTimeField(null=True, blank=True, verbose_name=_("gone from the cloud"))
 
     objects = CachedQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("enterprise router")
+        verbose_name_plural = _("enterprise routers")
         ordering = ["name", "cloud_id"]
 
     def __str__(self) -> str:
@@ -194,51 +219,55 @@ class PeerLink(models.Model):
     """A peer link between a global DC gateway and an enterprise router or another gateway."""
 
     class Status(models.TextChoices):
-        PENDING_CREATE = "PENDING_CREATE", "Creating"
-        PENDING_UPDATE = "PENDING_UPDATE", "Updating"
-        ACTIVE = "ACTIVE", "Active"
-        ERROR = "ERROR", "Error"
+        PENDING_CREATE = "PENDING_CREATE", _("Creating")
+        PENDING_UPDATE = "PENDING_UPDATE", _("Updating")
+        ACTIVE = "ACTIVE", pgettext_lazy("peer link status", "Active")
+        ERROR = "ERROR", pgettext_lazy("peer link status", "Error")
 
     class PeerType(models.TextChoices):
-        ER = "ER", "Enterprise router"
-        GDGW = "GDGW", "Global DC gateway"
+        ER = "ER", _("Enterprise router")
+        GDGW = "GDGW", _("Global DC gateway")
 
     PENDING_STATUSES = (Status.PENDING_CREATE, Status.PENDING_UPDATE)
     # What a link no longer in the cloud reads as (its `status` keeps the last status the cloud gave).
     GONE = "GONE"
 
-    cloud_id = models.CharField(max_length=36, unique=True)
-    gateway = models.ForeignKey(Gateway, on_delete=models.PROTECT, related_name="peer_links")
-    name = models.CharField(max_length=64)
-    description = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=20)
-    reason = models.CharField(max_length=255, blank=True)
-    peer_type = models.CharField(max_length=8, choices=PeerType.choices)
-    peer_gateway_id = models.CharField(max_length=36)
-    peer_region = models.CharField(max_length=36)
-    peer_project_id = models.CharField(max_length=36)
-    peer_site_code = models.CharField(max_length=64, blank=True)
-    link_id = models.CharField(max_length=64, blank=True)
-    bandwidth_size = models.IntegerField(default=0)
-    gcb_id = models.CharField(max_length=36, blank=True)
-    create_owner = models.CharField(max_length=8, blank=True)
-    instance_id = models.CharField(max_length=64, blank=True)
-    tenant_id = models.CharField(max_length=36, blank=True)
-    cloud_created_at = models.DateTimeField(null=True, blank=True)
-    cloud_updated_at = models.DateTimeField(null=True, blank=True)
-    first_seen_at = models.DateTimeField(default=timezone.now)
-    synced_at = models.DateTimeField(null=True, blank=True)
-    gone_at = models.DateTimeField(null=True, blank=True)
+    cloud_id = models.CharField(max_length=36, unique=True, verbose_name=_("cloud ID"))
+    gateway = models.ForeignKey(
+        Gateway, on_delete=models.PROTECT, related_name="peer_links", verbose_name=_("gateway")
+    )
+    name = models.CharField(max_length=64, verbose_name=_("name"))
+    description = models.CharField(max_length=255, blank=True, verbose_name=_("description"))
+    status = models.CharField(max_length=20, verbose_name=_("status"))
+    reason = models.CharField(max_length=255, blank=True, verbose_name=_("reason"))
+    peer_type = models.CharField(max_length=8, choices=PeerType.choices, verbose_name=_("peer type"))
+    peer_gateway_id = models.CharField(max_length=36, verbose_name=_("peer ID"))
+    peer_region = models.CharField(max_length=36, verbose_name=_("peer region"))
+    peer_project_id = models.CharField(max_length=36, verbose_name=_("peer project ID"))
+    peer_site_code = models.CharField(max_length=64, blank=True, verbose_name=_("peer site code"))
+    link_id = models.CharField(max_length=64, blank=True, verbose_name=_("link ID"))
+    bandwidth_size = models.IntegerField(default=0, verbose_name=_("bandwidth (Mbit/s)"))
+    gcb_id = models.CharField(max_length=36, blank=True, verbose_name=_("GCB ID"))
+    create_owner = models.CharField(max_length=8, blank=True, verbose_name=_("created by (service)"))
+    instance_id = models.CharField(max_length=64, blank=True, verbose_name=_("instance ID"))
+    tenant_id = models.CharField(max_length=36, blank=True, verbose_name=_("tenant ID"))
+    cloud_created_at = models.DateTimeField(null=True, blank=True, verbose_name=_("created in the cloud"))
+    cloud_updated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("updated in the cloud"))
+    first_seen_at = models.DateTimeField(default=timezone.now, verbose_name=_("first seen"))
+    synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last synced"))
+    gone_at = models.DateTimeField(null=True, blank=True, verbose_name=_("gone from the cloud"))
     # Local facts the cloud has no place for (peer links carry no cloud tags).
-    owner_team = models.CharField(max_length=100, blank=True)
-    ticket_ref = models.CharField(max_length=100, blank=True)
-    labels = models.JSONField(default=list, blank=True)
+    owner_team = models.CharField(max_length=100, blank=True, verbose_name=_("owner team"))
+    ticket_ref = models.CharField(max_length=100, blank=True, verbose_name=_("ticket reference"))
+    labels = models.JSONField(default=list, blank=True, verbose_name=_("labels"))
 
     objects = PeerLinkQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("peer link")
+        verbose_name_plural = _("peer links")
         ordering = ["name", "cloud_id"]
-        permissions = [("export_peerlink", "Can export peer links as CSV")]
+        permissions = [("export_peerlink", _("Can export peer links as CSV"))]
         indexes = [
             models.Index(fields=["status"]),
             models.Index(fields=["gone_at", "name"]),
@@ -282,13 +311,17 @@ class PeerLink(models.Model):
 class StatusChange(models.Model):
     """One observed transition of a peer link's status, with when dcportal saw it."""
 
-    peer_link = models.ForeignKey(PeerLink, on_delete=models.CASCADE, related_name="status_changes")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    reason = models.CharField(max_length=255, blank=True)
-    observed_at = models.DateTimeField(default=timezone.now)
+    peer_link = models.ForeignKey(
+        PeerLink, on_delete=models.CASCADE, related_name="status_changes", verbose_name=_("peer link")
+    )
+    from_status = models.CharField(max_length=20, blank=True, verbose_name=_("from status"))
+    to_status = models.CharField(max_length=20, verbose_name=_("to status"))
+    reason = models.CharField(max_length=255, blank=True, verbose_name=_("reason"))
+    observed_at = models.DateTimeField(default=timezone.now, verbose_name=_("observed at"))
 
     class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
         ordering = ["observed_at", "id"]
 
     def __str__(self) -> str:
@@ -299,21 +332,30 @@ class Drift(models.Model):
     """A change made outside dcportal, noticed by a sync and listed until someone acknowledges it."""
 
     class Kind(models.TextChoices):
-        CREATED = "created", "Created outside dcportal"
-        CHANGED = "changed", "Changed outside dcportal"
-        DELETED = "deleted", "Deleted outside dcportal"
-        DUPLICATE = "duplicate", "Duplicate link to the same peer"
+        CREATED = "created", _("Created outside dcportal")
+        CHANGED = "changed", _("Changed outside dcportal")
+        DELETED = "deleted", _("Deleted outside dcportal")
+        DUPLICATE = "duplicate", _("Duplicate link to the same peer")
 
-    peer_link = models.ForeignKey(PeerLink, on_delete=models.CASCADE, related_name="drifts")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    detail = models.JSONField(default=dict, blank=True)
-    detected_at = models.DateTimeField(default=timezone.now)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    peer_link = models.ForeignKey(
+        PeerLink, on_delete=models.CASCADE, related_name="drifts", verbose_name=_("peer link")
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, verbose_name=_("kind"))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("detail"))
+    detected_at = models.DateTimeField(default=timezone.now, verbose_name=_("detected at"))
+    acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("acknowledged at"))
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
     )
 
     class Meta:
+        verbose_name = _("drift")
+        verbose_name_plural = _("drifts")
         ordering = ["-detected_at", "-id"]
 
     def __str__(self) -> str:
@@ -324,63 +366,88 @@ class ChangeRequest(models.Model):
     """Someone's request to create, change or delete a peer link, from submission to its outcome."""
 
     class Kind(models.TextChoices):
-        CREATE = "create", "Create"
-        UPDATE = "update", "Rename / describe"
-        DELETE = "delete", "Delete"
+        CREATE = "create", pgettext_lazy("change kind", "Create")
+        UPDATE = "update", _("Rename / describe")
+        DELETE = "delete", pgettext_lazy("change kind", "Delete")
 
     class State(models.TextChoices):
-        PENDING_APPROVAL = "pending_approval", "Pending approval"
-        APPROVED = "approved", "Approved"
-        EXECUTING = "executing", "Executing"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        REJECTED = "rejected", "Rejected"
-        CANCELLED = "cancelled", "Cancelled"
-        EXPIRED = "expired", "Expired"
+        PENDING_APPROVAL = "pending_approval", _("Pending approval")
+        APPROVED = "approved", pgettext_lazy("change request state", "Approved")
+        EXECUTING = "executing", _("Executing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        REJECTED = "rejected", pgettext_lazy("change request state", "Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
 
     # Every state is one or the other; the transitions between them are in peerlinks.services.lifecycle.
     OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED, State.EXECUTING)
     TERMINAL_STATES = (State.DONE, State.FAILED, State.REJECTED, State.CANCELLED, State.EXPIRED)
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING_APPROVAL)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="change_requests"
+    kind = models.CharField(max_length=10, choices=Kind.choices, verbose_name=_("kind"))
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.PENDING_APPROVAL, verbose_name=_("state")
     )
-    gateway = models.ForeignKey(Gateway, on_delete=models.PROTECT, related_name="change_requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="change_requests",
+        verbose_name=_("requested by"),
+    )
+    gateway = models.ForeignKey(
+        Gateway, on_delete=models.PROTECT, related_name="change_requests", verbose_name=_("gateway")
+    )
     peer_link = models.ForeignKey(
-        PeerLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="change_requests"
+        PeerLink,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="change_requests",
+        verbose_name=_("peer link"),
     )
     # Exactly what will be sent: name/description/peer for create, name/description for update.
-    payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    cloud_request_ids = models.JSONField(default=list, blank=True)
-    error_code = models.CharField(max_length=64, blank=True)
-    error_msg = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, verbose_name=_("payload"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    cloud_request_ids = models.JSONField(default=list, blank=True, verbose_name=_("cloud request IDs"))
+    error_code = models.CharField(max_length=64, blank=True, verbose_name=_("error code"))
+    error_msg = models.TextField(blank=True, verbose_name=_("error message"))  # in plain words
+    error_detail = models.TextField(blank=True, verbose_name=_("error detail"))  # as the cloud client said it
     retry_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        verbose_name=_("retry of"),
     )
     # Policy as it stood at submission: approvals needed, and when an undecided request expires.
-    approvals_required = models.PositiveSmallIntegerField(default=0)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    approvals_required = models.PositiveSmallIntegerField(default=0, verbose_name=_("approvals needed"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
     # An approved request waits for the change window: not executed before this time.
-    not_before = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True, verbose_name=_("not before"))
     # The drift (a change made outside dcportal) this request undoes, when it was asked for as its revert.
     reverts_drift = models.ForeignKey(
-        "Drift", null=True, blank=True, on_delete=models.SET_NULL, related_name="reverts"
+        "Drift",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reverts",
+        verbose_name=_("reverts drift"),
     )
 
     class Meta:
+        verbose_name = _("change request")
+        verbose_name_plural = _("change requests")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["state", "created_at"])]
         permissions = [
-            ("submit_change", "Can submit and cancel own change requests"),
-            ("approve_change", "Can approve or reject others' change requests"),
-            ("retry_change", "Can retry failed change requests"),
+            ("submit_change", _("Can submit and cancel own change requests")),
+            ("approve_change", _("Can approve or reject others' change requests")),
+            ("retry_change", _("Can retry failed change requests")),
         ]
 
     def __str__(self) -> str:
@@ -403,28 +470,40 @@ class ChangeRequest(models.Model):
 class AuditEvent(models.Model):
     """An append-only record of something done: who, what, to which object, before and after."""
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("at"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    actor_name = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=64, db_index=True)
-    object_type = models.CharField(max_length=32)
-    object_id = models.CharField(max_length=64, blank=True)
-    object_repr = models.CharField(max_length=200, blank=True)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-    cloud_request_id = models.CharField(max_length=64, blank=True)
+    actor_name = models.CharField(max_length=150, blank=True, verbose_name=_("actor name"))
+    action = models.CharField(max_length=64, db_index=True, verbose_name=_("action"))
+    object_type = models.CharField(max_length=32, verbose_name=_("object type"))
+    object_id = models.CharField(max_length=64, blank=True, verbose_name=_("object ID"))
+    object_repr = models.CharField(max_length=200, blank=True, verbose_name=_("object"))
+    before = models.JSONField(null=True, blank=True, verbose_name=_("before"))
+    after = models.JSONField(null=True, blank=True, verbose_name=_("after"))
+    cloud_request_id = models.CharField(max_length=64, blank=True, verbose_name=_("cloud request ID"))
     change_request = models.ForeignKey(
-        ChangeRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+        ChangeRequest,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+        verbose_name=_("change request"),
     )
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or 'system'} {self.action} {self.object_repr}"
+        return f"{format_time(self.at)} {self.actor_name or 'system'} {self.action} {self.object_repr}"
 
     @property
     def object_url(self) -> str:
@@ -443,18 +522,27 @@ class Approval(models.Model):
     """One approver's decision on a change request, bound to the exact payload they saw."""
 
     class Decision(models.TextChoices):
-        APPROVE = "approve", "Approved"
-        REJECT = "reject", "Rejected"
+        APPROVE = "approve", pgettext_lazy("decision", "Approved")
+        REJECT = "reject", pgettext_lazy("decision", "Rejected")
 
-    change_request = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="approvals")
-    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approvals")
-    decision = models.CharField(max_length=10, choices=Decision.choices)
-    comment = models.TextField(blank=True)
+    change_request = models.ForeignKey(
+        ChangeRequest, on_delete=models.CASCADE, related_name="approvals", verbose_name=_("change request")
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="approvals",
+        verbose_name=_("approver"),
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices, verbose_name=_("decision"))
+    comment = models.TextField(blank=True, verbose_name=_("comment"))
     # SHA-256 of the canonical JSON payload decided on; an edited payload no longer matches.
-    payload_digest = models.CharField(max_length=64)
-    decided_at = models.DateTimeField(default=timezone.now)
+    payload_digest = models.CharField(max_length=64, verbose_name=_("payload digest"))
+    decided_at = models.DateTimeField(default=timezone.now, verbose_name=_("decided at"))
 
     class Meta:
+        verbose_name = _("approval")
+        verbose_name_plural = _("approvals")
         ordering = ["decided_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -470,12 +558,18 @@ class Approval(models.Model):
 class Comment(models.Model):
     """A message in a change request's discussion thread."""
 
-    change_request = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="comments")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    body = models.TextField(max_length=2000)
-    created_at = models.DateTimeField(default=timezone.now)
+    change_request = models.ForeignKey(
+        ChangeRequest, on_delete=models.CASCADE, related_name="comments", verbose_name=_("change request")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("author")
+    )
+    body = models.TextField(max_length=2000, verbose_name=_("body"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
@@ -485,15 +579,24 @@ class Comment(models.Model):
 class Notice(models.Model):
     """An in-app notification for one user, shown until read."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices")
-    change_request = models.ForeignKey(
-        ChangeRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="notices"
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices", verbose_name=_("user")
     )
-    message = models.CharField(max_length=300)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
+    change_request = models.ForeignKey(
+        ChangeRequest,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notices",
+        verbose_name=_("change request"),
+    )
+    message = models.CharField(max_length=300, verbose_name=_("message"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
     class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "read_at"])]
 
@@ -517,21 +620,26 @@ class Policy(models.Model):
     One row (pk 1); `Policy.current()` reads it.
     """
 
-    approvals_create = models.PositiveSmallIntegerField(default=1)
-    approvals_update = models.PositiveSmallIntegerField(default=1)
-    approvals_delete = models.PositiveSmallIntegerField(default=1)
-    expire_after = models.DurationField(default=datetime.timedelta(days=7))
-    window_enabled = models.BooleanField(default=False)
+    approvals_create = models.PositiveSmallIntegerField(default=1, verbose_name=_("approvals for a create"))
+    approvals_update = models.PositiveSmallIntegerField(default=1, verbose_name=_("approvals for a rename"))
+    approvals_delete = models.PositiveSmallIntegerField(default=1, verbose_name=_("approvals for a delete"))
+    expire_after = models.DurationField(
+        default=datetime.timedelta(days=7), verbose_name=_("undecided requests expire after")
+    )
+    window_enabled = models.BooleanField(default=False, verbose_name=_("change window on"))
     # ISO weekdays (1 = Monday) on which a window opens, comma-separated.
-    window_weekdays = models.CharField(max_length=20, default="1,2,3,4,5")
-    window_start = models.TimeField(default=window_opens_at)
-    window_end = models.TimeField(default=window_closes_at)
+    window_weekdays = models.CharField(
+        max_length=20, default="1,2,3,4,5", verbose_name=_("change window weekdays")
+    )
+    window_start = models.TimeField(default=window_opens_at, verbose_name=_("change window opens"))
+    window_end = models.TimeField(default=window_closes_at, verbose_name=_("change window closes"))
 
     class Meta:
-        verbose_name_plural = "policy"
+        verbose_name = _("approval policy")
+        verbose_name_plural = _("approval policy")
 
     def __str__(self) -> str:
-        return "Approval policy"
+        return str(_("Approval policy"))
 
     @classmethod
     def current(cls) -> "Policy":

@@ -9,6 +9,7 @@ from peerlinks.views import (
     lead,
     links,
     notices,
+    preferences,
     search,
     topology,
 )
@@ -17,6 +18,8 @@ app_name = "peerlinks"
 urlpatterns = [
     path("", dashboard.home, name="home"),
     path("refresh/", dashboard.refresh, name="refresh"),
+    path("live/", dashboard.live, name="live"),
+    path("preferences/timezone/", preferences.set_time_zone, name="set_time_zone"),
     path("drift/<int:pk>/acknowledge/", dashboard.acknowledge_drift, name="drift_acknowledge"),
     path("drift/<int:pk>/adopt/", dashboard.adopt_drift, name="drift_adopt"),
     path("drift/<int:pk>/revert/", dashboard.revert_drift, name="drift_revert"),

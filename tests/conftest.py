@@ -4,7 +4,7 @@ for something (`poll_until`), people and cached rows, and a guard that keeps tes
 import ipaddress
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import pytest
@@ -83,6 +83,17 @@ def _quick_flush(django_db_setup: None) -> None:
 def _fast_password_hashing(settings):
     """Real hashing costs ~0.3 s a user; tests need logins, not brute-force resistance."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language_and_zone() -> Iterator[None]:
+    """A page asked for in Chinese leaves Chinese active in this thread (LocaleMiddleware sets it per
+    request and never resets it): each test starts in English and the default zone."""
+    from django.utils import timezone, translation
+
+    yield
+    translation.deactivate()
+    timezone.deactivate()
 
 
 # --- Waiting ------------------------------------------------------------------------------------

@@ -171,8 +171,10 @@ def test_a_permanent_cloud_refusal_ends_failed_with_the_clouds_code_and_message(
     assert change.state == ChangeRequest.State.FAILED
     assert change.attempts == 1
     assert change.error_code == "DC.0002"
+    assert change.error_msg.startswith("Huawei Cloud refused the request: ")
     assert "does not exist" in change.error_msg
-    assert "HTTP 400" in change.error_msg
+    assert "HTTP 400" not in change.error_msg
+    assert "HTTP 400 DC.0002" in change.error_detail
     assert sim.links(gateway) == []
 
 

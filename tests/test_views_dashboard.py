@@ -150,7 +150,8 @@ def test_refresh_over_htmx_returns_the_sync_queued_fragment(
     assert [t.name for t in response.templates] == ["peerlinks/_sync_queued.html"]
     body = response.content.decode()
     assert 'id="sync-control"' in body
-    assert 'href="/gateways/"' in body
+    assert "This page updates when it finishes." in body
+    assert "Reload" not in body
     assert DBTaskResult.objects.count() == 1
 
 

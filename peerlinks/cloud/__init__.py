@@ -38,7 +38,7 @@ from peerlinks.cloud.errors import (
     ServerError,
     Throttled,
 )
-from peerlinks.cloud.iam import clear_caches, get_project_id
+from peerlinks.cloud.iam import clear_caches, get_project_id, list_projects
 from peerlinks.cloud.models import (
     AddressFamily,
     AttachmentState,
@@ -115,6 +115,7 @@ __all__ = [
     "create_token",
     "delete_peer_link",
     "get_project_id",
+    "list_projects",
     "iter_enterprise_router_pages",
     "iter_er_attachment_pages",
     "iter_global_dc_gateway_pages",

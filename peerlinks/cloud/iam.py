@@ -7,7 +7,7 @@ import threading
 from peerlinks.cloud import tokens, transport
 from peerlinks.cloud.config import CloudConfig, resolve
 from peerlinks.cloud.errors import InvalidResponse, NotFound
-from peerlinks.cloud.models import ProjectList
+from peerlinks.cloud.models import Project, ProjectList
 from peerlinks.cloud.validation import check_region
 
 _project_ids: dict[tuple[str, ...], str] = {}
@@ -60,6 +60,18 @@ def get_project_id(*, region: str, config: CloudConfig | None = None) -> str:
     with _project_lock:
         _project_ids[key] = project_id
     return project_id
+
+
+def list_projects(*, region: str, config: CloudConfig | None = None) -> list[Project]:
+    """Every IAM project of the account (one per region it has, named after the region), asked of the IAM
+    endpoint of `region`."""
+    operation = "ListProjects"
+    config = resolve(config)
+    check_region(operation, "region", region)
+    reply = transport.request(
+        operation, "GET", config=config, service="iam", region=region, path="/v3/projects"
+    )
+    return reply.parse(ProjectList, operation).projects
 
 
 def clear_caches() -> None:

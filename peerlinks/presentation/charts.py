@@ -7,6 +7,9 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from peerlinks.services.lead import Provisioning
 
 
@@ -15,10 +18,10 @@ def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     if seconds < 120:
-        return f"{round(seconds, 1):g} s"
+        return _("{count} s").format(count=f"{round(seconds, 1):g}")
     if seconds < 120 * 60:
-        return f"{round(seconds / 60, 1):g} min"
-    return f"{round(seconds / 3600, 1):g} h"
+        return _("{count} min").format(count=f"{round(seconds / 60, 1):g}")
+    return _("{count} h").format(count=f"{round(seconds / 3600, 1):g}")
 
 
 @dataclass
@@ -68,7 +71,7 @@ def provisioning_chart(provisioning: Provisioning) -> Chart:
     y_ticks = [(y_of(step * i), format_duration(step * i)) for i in range(int(y_max // step) + 1)]
     every = {7: 1, 30: 5, 90: 15}.get(days, max(1, days // 6))
     x_ticks = [
-        (x_of(first_day + timedelta(days=i)), (first_day + timedelta(days=i)).strftime("%b %d"))
+        (x_of(first_day + timedelta(days=i)), f"{first_day + timedelta(days=i):%m-%d}")
         for i in range(days - 1, -1, -every)
     ]
     series = []
@@ -77,8 +80,9 @@ def provisioning_chart(provisioning: Provisioning) -> Chart:
             (
                 x_of(point.day),
                 y_of(getattr(point, name)),
-                f"{point.day:%Y-%m-%d}: {name} {format_duration(getattr(point, name))} "
-                f"({point.count} link{'s' if point.count != 1 else ''})",
+                f"{point.day:%Y-%m-%d}: {name} {format_duration(getattr(point, name))} ("
+                + ngettext("{count} link", "{count} links", point.count).format(count=point.count)
+                + ")",
             )
             for point in daily
         ]

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from peerlinks.models import PeerLink
 from peerlinks.services.topology import EdgeRow, GatewayRow, RouterRow, TopologyRows
@@ -230,12 +232,14 @@ def _edge(row: EdgeRow, a: Node, b: Node, *, nth: int, lane_y: int | None = None
     active = row.count - row.errors - row.pending
     return Edge(
         key=f"{row.gateway_id}>{row.peer_id}",
-        label=f"{row.count} links",
+        label=ngettext("{count} link", "{count} links", row.count).format(count=row.count),
         status={"bad": "ERROR", "warn": "PENDING", "ok": "ACTIVE"}[tone],
         tone=tone,
-        title=(
-            f"{row.count} peer links: {a.label} → {b.label} "
-            f"({active} active, {row.pending} pending, {row.errors} in error); click to list them"
+        title=_(
+            "{count} peer links: {a} → {b} ({active} active, {pending} pending, {errors} in error); "
+            "click to list them"
+        ).format(
+            count=row.count, a=a.label, b=b.label, active=active, pending=row.pending, errors=row.errors
         ),
         href=_peer_filter_url(row.peer_id, gateway=row.gateway_id),
         path=path,
@@ -252,7 +256,9 @@ def _gateway_node(gw: GatewayRow) -> Node:
         region=gw.region,
         known=True,
         state=gw.status,
-        title=f"Global DC gateway {gw.name} ({gw.region}, {gw.status}{asn}) {gw.cloud_id}",
+        title=_("Global DC gateway {name} ({region}, {status}{asn}) {id}").format(
+            name=gw.name, region=gw.region, status=gw.status, asn=asn, id=gw.cloud_id
+        ),
         href=_url("peerlinks:gateway_detail", gw.cloud_id) or _peer_filter_url(gw.cloud_id),
     )
 
@@ -266,13 +272,18 @@ def _router_node(er: RouterRow) -> Node:
         region=er.region,
         known=True,
         state=er.state,
-        title=f"Enterprise router {er.name} ({er.region}, {er.state}{asn}) {er.cloud_id}",
+        title=_("Enterprise router {name} ({region}, {status}{asn}) {id}").format(
+            name=er.name, region=er.region, status=er.state, asn=asn, id=er.cloud_id
+        ),
         href=_peer_filter_url(er.cloud_id),
     )
 
 
 def _unknown_node(cloud_id: str, *, kind: str, region: str) -> Node:
-    what = "Enterprise router" if kind == "er" else "Global DC gateway"
+    if kind == "er":
+        title = _("Enterprise router {id} in {region} (not in dcportal's cache)")
+    else:
+        title = _("Global DC gateway {id} in {region} (not in dcportal's cache)")
     return Node(
         key=cloud_id,
         kind=kind,
@@ -280,7 +291,7 @@ def _unknown_node(cloud_id: str, *, kind: str, region: str) -> Node:
         region=region,
         known=False,
         state="",
-        title=f"{what} {cloud_id} in {region or 'an unknown region'} (not in dcportal's cache)",
+        title=title.format(id=cloud_id, region=region or _("an unknown region")),
         href=_peer_filter_url(cloud_id),
     )
 

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from peerlinks.models import ChangeRequest, CloudProject, Drift, EnterpriseRouter, Gateway, PeerLink, Policy
 from peerlinks.services import dispatch, lifecycle
@@ -114,9 +116,13 @@ def _gateway_choice(gateway: Gateway, *, pending: int) -> Choice:
     left = max(0, gateway.available_peer_link_count - pending)
     problem = ""
     if gateway.status != Gateway.Status.ACTIVE:
-        problem = f"status is {gateway.status or 'unknown'}"
+        problem = _("status is {status}").format(status=gateway.status or _("unknown"))
     elif left <= 0:
-        problem = "no peer-link quota left" + (f" ({pending} create pending)" if pending else "")
+        problem = _("no peer-link quota left")
+        if pending:
+            problem += " " + ngettext(
+                "({count} create pending)", "({count} creates pending)", pending
+            ).format(count=pending)
     return Choice(
         id=gateway.cloud_id,
         name=gateway.name,
@@ -124,7 +130,7 @@ def _gateway_choice(gateway: Gateway, *, pending: int) -> Choice:
         region=gateway.region,
         project_id=gateway.project.project_id,
         problem=problem,
-        detail=f"{left} left",
+        detail=_("{count} left").format(count=left),
     )
 
 
@@ -151,11 +157,13 @@ def peer_choices(*, peer_type: str, region: str, gateway: Gateway | None = None)
 
 
 def _router_problem(router: EnterpriseRouter) -> str:
-    return "" if router.is_available else f"state is {router.state or 'unknown'}"
+    return "" if router.is_available else _("state is {state}").format(state=router.state or _("unknown"))
 
 
 def _peer_gateway_problem(gateway: Gateway) -> str:
-    return "" if gateway.status == Gateway.Status.ACTIVE else f"status is {gateway.status or 'unknown'}"
+    if gateway.status == Gateway.Status.ACTIVE:
+        return ""
+    return _("status is {status}").format(status=gateway.status or _("unknown"))
 
 
 def _peers_taken(*, gateway: Gateway) -> dict[str, str]:
@@ -165,23 +173,25 @@ def _peers_taken(*, gateway: Gateway) -> dict[str, str]:
     )
     taken = {peer: _already_linked(name, status) for peer, name, status in linked}
     for change in open_creates(gateway=gateway):
-        taken.setdefault(change.payload.get("peer_gateway_id", ""), f"create request #{change.pk} is open")
+        taken.setdefault(
+            change.payload.get("peer_gateway_id", ""), _("create request #{id} is open").format(id=change.pk)
+        )
     return taken
 
 
 def _already_linked(name: str, status: str) -> str:
     """Why a peer is taken by an existing link, and what to do when that link is broken."""
     if status == PeerLink.Status.ERROR:
-        return (
-            f"already linked from this gateway by {name}, which ended in ERROR: ask to delete {name} first, "
+        return _(
+            "already linked from this gateway by {name}, which ended in ERROR: ask to delete {name} first, "
             "then ask for the new link"
-        )
-    return f"already linked from this gateway ({name})"
+        ).format(name=name)
+    return _("already linked from this gateway ({name})").format(name=name)
 
 
 def _with_link_problem(choice: Choice, *, gateway: Gateway, taken: dict[str, str]) -> Choice:
     if choice.id == gateway.cloud_id:
-        problem = "the gateway itself"
+        problem = _("the gateway itself")
     elif choice.id in taken:
         problem = taken[choice.id]
     else:
@@ -193,21 +203,28 @@ def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: 
     """Rule breaks of a wished-for new link, by form field (empty when it may be requested)."""
     gateway = Gateway.objects.present().select_related("project").filter(cloud_id=gateway_id).first()
     if gateway is None:
-        return {"gateway": "Choose one of the listed gateways."}
+        return {"gateway": _("Choose one of the listed gateways.")}
     choice = _gateway_choice(gateway, pending=len(open_creates(gateway=gateway)))
     if choice.problem:
-        return {"gateway": f"This gateway cannot get a new link: {choice.problem}."}
+        return {"gateway": _("This gateway cannot get a new link: {problem}.").format(problem=choice.problem)}
     if peer_region not in settings.CLOUD_REGIONS:
-        return {"peer_region": "Choose one of the listed regions."}
+        return {"peer_region": _("Choose one of the listed regions.")}
     peers = {c.id: c for c in peer_choices(peer_type=peer_type, region=peer_region, gateway=gateway)}
     peer = peers.get(peer_id)
     if peer is None:
-        kind = PeerLink.PeerType(peer_type).label.lower() if peer_type in PeerLink.PeerType else "peer"
-        return {"peer": f"Choose one of the listed peers: no {kind} with this id in {peer_region}."}
+        if peer_type == PeerLink.PeerType.GDGW:
+            problem = _("Choose one of the listed peers: no global DC gateway with this ID in {region}.")
+        else:
+            problem = _("Choose one of the listed peers: no enterprise router with this ID in {region}.")
+        return {"peer": problem.format(region=peer_region)}
     if peer.problem:
-        return {"peer": f"{peer.name} cannot be linked: {peer.problem}."}
+        return {"peer": _("{name} cannot be linked: {problem}.").format(name=peer.name, problem=peer.problem)}
     if not peer.project_id:
-        return {"peer": f"The project of {peer_region} is not known yet; refresh the data and try again."}
+        return {
+            "peer": _("The project of {region} is not known yet; refresh the data and try again.").format(
+                region=peer_region
+            )
+        }
     return {}
 
 
@@ -217,16 +234,18 @@ def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: 
 def link_refusal(peer_link: PeerLink) -> str:
     """Why this link cannot be changed from here right now ("" if it can)."""
     if peer_link.is_read_only:
-        return "This link belongs to Cloud Connect and can only be changed there."
+        return _("This link belongs to Cloud Connect and can only be changed there.")
     if peer_link.gone_at is not None:
-        return "This link no longer exists in the cloud."
+        return _("This link no longer exists in the cloud.")
     if peer_link.is_pending:
-        return f"This link is {peer_link.status}; wait until its status is final."
+        return _("This link is {status}; wait until its status is final.").format(status=peer_link.status)
     open_change = (
         ChangeRequest.objects.filter(peer_link=peer_link, state__in=OPEN_STATES).order_by("pk").first()
     )
     if open_change is not None:
-        return f"Change request #{open_change.pk} for this link is still open; wait for it to finish."
+        return _("Change request #{id} for this link is still open; wait for it to finish.").format(
+            id=open_change.pk
+        )
     return ""
 
 
@@ -267,7 +286,7 @@ def submit_change(
             payload["peer_project_id"] = CloudProject.objects.get(region=payload["peer_region"]).project_id
         else:
             if peer_link is None:
-                raise ChangeRefused("Choose the link to change.")
+                raise ChangeRefused(_("Choose the link to change."))
             peer_link = PeerLink.objects.select_for_update().get(pk=peer_link.pk)
             refusal = link_refusal(peer_link)
             if refusal:
@@ -321,10 +340,14 @@ def check_payload(kind: str, payload: dict) -> None:
     name = payload.get("name")
     needs_name = kind == ChangeRequest.Kind.CREATE or name is not None
     if needs_name and (not isinstance(name, str) or not NAME_RE.fullmatch(name)):
-        raise ChangeRefused("The name must be 1 to 64 letters, digits, Chinese characters, '_', '-' or '.'.")
+        raise ChangeRefused(
+            _("The name must be 1 to 64 letters, digits, Chinese characters, '_', '-' or '.'.")
+        )
     description = payload.get("description")
     if description is not None and (not isinstance(description, str) or len(description) > DESCRIPTION_MAX):
-        raise ChangeRefused(f"The description must be at most {DESCRIPTION_MAX} characters.")
+        raise ChangeRefused(
+            _("The description must be at most {count} characters.").format(count=DESCRIPTION_MAX)
+        )
 
 
 def link_summary(row: PeerLink) -> dict:

@@ -4,6 +4,7 @@ Tasks are named by their path in `peerlinks.tasks` (as the queue stores them), s
 services, and the services, which queue tasks, never import each other.
 """
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from django_tasks_db.models import DBTaskResult
 from peerlinks.services import processes
 
 TASKS_MODULE = "peerlinks.tasks"
+WAIT_STEP = 0.2  # seconds between two looks at the queue while waiting for a task
 # Rows of the database queue that are waiting or being worked on.
 UNFINISHED = ("READY", "RUNNING")
 
@@ -70,6 +72,16 @@ def follow_change(change_id: int, *, delay: float) -> None:
 def sync_all_regions() -> bool:
     """A full sync of every region; merged into one already waiting or running. True if queued."""
     return _enqueue_once("sync_all_regions")
+
+
+def wait_for_full_sync(*, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the full sync waiting or running to end; True if none is left."""
+    deadline = time.monotonic() + timeout
+    while is_queued("sync_all_regions"):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(WAIT_STEP)
+    return True
 
 
 def recheck_pending_links() -> bool:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from peerlinks import cloud
 from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink
+from peerlinks.presentation.text import describe_cloud_error
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.audit import record_audit
 from peerlinks.services.changes import UPDATE_FIELDS, link_summary
@@ -351,7 +352,7 @@ def follow_change(*, change_id: int) -> ChangeRequest:
         link = None
     except cloud.CloudError as exc:
         if not exc.is_transient:
-            return _finish(change, failed=True, error_code=exc.error_code, error_msg=str(exc))
+            return _finish(change, failed=True, error_code=exc.error_code, **_cloud_error_text(exc))
         return _keep_following(change)
 
     if change.kind == ChangeRequest.Kind.DELETE:
@@ -401,13 +402,18 @@ def _handle_cloud_error(change: ChangeRequest, exc: cloud.CloudError) -> ChangeR
         return _retry_later(
             change,
             error_code=exc.error_code,
-            error_msg=str(exc),
             request_id=exc.request_id,
             at_least=getattr(exc, "retry_after", None) or 0.0,
+            **_cloud_error_text(exc),
         )
     return _finish(
-        change, failed=True, error_code=exc.error_code, error_msg=str(exc), request_id=exc.request_id
+        change, failed=True, error_code=exc.error_code, request_id=exc.request_id, **_cloud_error_text(exc)
     )
+
+
+def _cloud_error_text(exc: cloud.CloudError) -> dict[str, str]:
+    """A cloud failure as a change records it: in plain words, and as the cloud client reported it."""
+    return {"error_msg": describe_cloud_error(exc), "error_detail": str(exc)}
 
 
 def _retry_later(
@@ -415,6 +421,7 @@ def _retry_later(
     *,
     error_code: str,
     error_msg: str,
+    error_detail: str = "",
     request_id: str | None = None,
     at_least: float = 0.0,
 ) -> ChangeRequest:
@@ -425,6 +432,7 @@ def _retry_later(
             failed=True,
             error_code=error_code,
             error_msg=f"Gave up after {change.attempts} attempts: {error_msg}",
+            error_detail=error_detail,
             request_id=request_id,
         )
     delay = max(at_least, min(60.0, settings.PENDING_RECHECK_INTERVAL * 2 ** (change.attempts - 1)))
@@ -441,6 +449,7 @@ def _retry_later(
             fields={
                 "error_code": error_code,
                 "error_msg": error_msg,
+                "error_detail": error_detail,
                 "cloud_request_ids": _with_request_id(change, request_id),
             },
             after={
@@ -448,6 +457,7 @@ def _retry_later(
                 "delay": delay,
                 "error_code": error_code,
                 "error_msg": error_msg,
+                "error_detail": error_detail,
             },
             cloud_request_id=request_id,
         )
@@ -461,6 +471,7 @@ def _finish(
     failed: bool = False,
     error_code: str = "",
     error_msg: str = "",
+    error_detail: str = "",
     request_id: str | None = None,
 ) -> ChangeRequest:
     step = "fail" if failed else "done"
@@ -475,9 +486,14 @@ def _finish(
             fields={
                 "error_code": error_code,
                 "error_msg": error_msg if failed else "",
+                "error_detail": error_detail if failed else "",
                 "cloud_request_ids": _with_request_id(change, request_id),
             },
-            after={"error_code": error_code, "error_msg": error_msg} if failed else {"state": "done"},
+            after=(
+                {"error_code": error_code, "error_msg": error_msg, "error_detail": error_detail}
+                if failed
+                else {"state": "done"}
+            ),
             cloud_request_id=request_id,
         )
         dispatch.notify("finished", change_id=change.pk)

@@ -13,9 +13,12 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from peerlinks.models import ChangeRequest, Policy
 from peerlinks.permissions import APPROVE, OVERRIDE_WINDOW, RETRY, SUBMIT
+from peerlinks.presentation.times import format_time
 from peerlinks.services.audit import record_audit
 
 State = ChangeRequest.State
@@ -49,7 +52,7 @@ class Transition:
     target: str | None  # None: the state stays (an approval counted, an edit, a look at the link)
     # What the audit log records: one action, one per kind of change, or "" (nothing worth an event).
     audit_action: str | dict[str, str]
-    wrong_state: str = "This change is {state}."
+    wrong_state: str | Promise = _("This change is {state}.")
     who: Who | None = None  # the person asking; None for the steps the system takes
     when: When | None = None
     # `when` as a query, for the steps the scheduler looks for (which changes are due now).
@@ -61,31 +64,46 @@ class Transition:
         return self.audit_action
 
 
+# Who may cancel or edit, said in whole sentences (a translation cannot put a verb into a sentence).
+_REQUESTER_ONLY = {
+    "cancel": (
+        _("Only the person who asked for this change can cancel it."),
+        _("Your role does not let you cancel change requests."),
+    ),
+    "edit": (
+        _("Only the person who asked for this change can edit it."),
+        _("Your role does not let you edit change requests."),
+    ),
+}
+
+
 def _requester(verb: str) -> Who:
+    not_theirs, no_role = _REQUESTER_ONLY[verb]
+
     def who(change: ChangeRequest, user: Any) -> str:
         if user is None or user.pk != change.requested_by_id:
-            return f"Only the person who asked for this change can {verb} it."
-        return "" if user.has_perm(SUBMIT) else f"Your role does not let you {verb} change requests."
+            return str(not_theirs)
+        return "" if user.has_perm(SUBMIT) else str(no_role)
 
     return who
 
 
 def _decider(change: ChangeRequest, user: Any) -> str:
     if user is None or user.pk == change.requested_by_id:
-        return "You asked for this change: someone else has to approve or reject it."
-    return "" if user.has_perm(APPROVE) else "Only approvers can approve or reject change requests."
+        return str(_("You asked for this change: someone else has to approve or reject it."))
+    return "" if user.has_perm(APPROVE) else str(_("Only approvers can approve or reject change requests."))
 
 
-def _holder_of(permission: str, refusal: str) -> Who:
+def _holder_of(permission: str, refusal: str | Promise) -> Who:
     def who(change: ChangeRequest, user: Any) -> str:
-        return "" if user is not None and user.has_perm(permission) else refusal
+        return "" if user is not None and user.has_perm(permission) else str(refusal)
 
     return who
 
 
 def _not_expired(change: ChangeRequest, now: datetime) -> str:
     if change.expires_at is not None and change.expires_at <= now:
-        return "This change has expired: nobody decided in time."
+        return str(_("This change has expired: nobody decided in time."))
     return ""
 
 
@@ -98,15 +116,14 @@ def _expired_by(now: datetime) -> Q:
 
 
 def _editable_kind(change: ChangeRequest, now: datetime) -> str:
-    return (
-        "" if change.kind in (Kind.CREATE, Kind.UPDATE) else "Only a pending create or rename can be edited."
-    )
+    return "" if change.kind in (Kind.CREATE, Kind.UPDATE) else str(ONLY_CREATE_OR_RENAME)
 
 
 def _window_open(change: ChangeRequest, now: datetime) -> str:
     if change.not_before is not None and change.not_before > now:
-        opens = timezone.localtime(change.not_before)
-        return f"It waits for the change window, which opens {opens:%Y-%m-%d %H:%M}."
+        return _("It waits for the change window, which opens {at}.").format(
+            at=format_time(change.not_before)
+        )
     return ""
 
 
@@ -118,7 +135,8 @@ def next_window_opening(policy: Policy, *, now: datetime) -> datetime | None:
     """
     if not policy.window_enabled:
         return None
-    local = timezone.localtime(now)
+    # The server's zone (settings.TIME_ZONE), not the zone of whoever is looking at a page.
+    local = timezone.localtime(now, timezone.get_default_timezone())
     days = {int(day) for day in policy.window_weekdays.split(",") if day.strip().isdigit()}
     if not days:
         return None
@@ -177,9 +195,11 @@ def _window_moved_by(now: datetime) -> Q:
 def _runner(change: ChangeRequest, user: Any) -> str:
     """Who may run an approved change before its window: an admin, or an approver other than the requester."""
     if user is None or not user.has_perm(APPROVE):
-        return "Only approvers and admins can run a change before the change window."
+        return str(_("Only approvers and admins can run a change before the change window."))
     if user.pk == change.requested_by_id and not user.has_perm(OVERRIDE_WINDOW):
-        return "You asked for this change: another approver or an admin has to run it before the window."
+        return str(
+            _("You asked for this change: another approver or an admin has to run it before the window.")
+        )
     return ""
 
 
@@ -193,7 +213,9 @@ def _stalled_by(now: datetime) -> Q:
 
 def _not_retried(change: ChangeRequest, now: datetime) -> str:
     existing = change.retries.order_by("pk").first()
-    return f"This change was already retried as #{existing.pk}." if existing is not None else ""
+    if existing is None:
+        return ""
+    return _("This change was already retried as #{id}.").format(id=existing.pk)
 
 
 def lease_expired_before(*, now: datetime) -> datetime:
@@ -209,7 +231,8 @@ def is_stalled(change: ChangeRequest, *, now: datetime) -> bool:
 PENDING = frozenset({State.PENDING_APPROVAL})
 APPROVED = frozenset({State.APPROVED})
 EXECUTING = frozenset({State.EXECUTING})
-NOTHING_TO_DECIDE = "This change is {state}: there is nothing to decide."
+NOTHING_TO_DECIDE = _("This change is {state}: there is nothing to decide.")
+ONLY_CREATE_OR_RENAME = _("Only a pending create or rename can be edited.")
 
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
@@ -219,7 +242,7 @@ TRANSITIONS: dict[str, Transition] = {
             frozenset(),
             State.PENDING_APPROVAL,
             "change.submitted",
-            who=_holder_of(SUBMIT, "Only engineers can ask for changes."),
+            who=_holder_of(SUBMIT, _("Only engineers can ask for changes.")),
         ),
         # One approver's approval counted; once enough of them count (or none are needed), `authorize`.
         Transition(
@@ -234,7 +257,7 @@ TRANSITIONS: dict[str, Transition] = {
             PENDING | APPROVED,
             State.CANCELLED,
             "change.cancelled",
-            "This change is {state} and can no longer be cancelled.",
+            _("This change is {state} and can no longer be cancelled."),
             _requester("cancel"),
         ),
         Transition(
@@ -242,7 +265,7 @@ TRANSITIONS: dict[str, Transition] = {
             PENDING,
             None,
             "change.edited",
-            "Only a pending create or rename can be edited.",
+            ONLY_CREATE_OR_RENAME,
             _requester("edit"),
             _editable_kind,
         ),
@@ -251,7 +274,7 @@ TRANSITIONS: dict[str, Transition] = {
             ANY_STATE,
             None,
             "change.commented",
-            who=_holder_of(SUBMIT, "Only engineers can comment on change requests."),
+            who=_holder_of(SUBMIT, _("Only engineers can comment on change requests.")),
         ),
         Transition(
             "expire",
@@ -273,7 +296,7 @@ TRANSITIONS: dict[str, Transition] = {
             APPROVED,
             None,
             "change.run_now",
-            "This change is {state}: only an approved change waiting for the window can be run now.",
+            _("This change is {state}: only an approved change waiting for the window can be run now."),
             _runner,
             _waits_for_window,
         ),
@@ -299,8 +322,8 @@ TRANSITIONS: dict[str, Transition] = {
             frozenset({State.FAILED}),
             None,
             "change.retried",
-            "Only a failed change can be retried.",
-            _holder_of(RETRY, "You may not retry changes."),
+            _("Only a failed change can be retried."),
+            _holder_of(RETRY, _("You may not retry changes.")),
             _not_retried,
         ),
     )
@@ -322,7 +345,7 @@ def refusal(
             return ChangeForbidden(problem)
     if transition.sources and change.state not in transition.sources:  # no sources: a new request
         state = change.get_state_display().lower()
-        return ChangeRefused(transition.wrong_state.format(state=state))
+        return ChangeRefused(str(transition.wrong_state).format(state=state))
     if transition.when is not None:
         problem = transition.when(change, now or timezone.now())
         if problem:

@@ -21,6 +21,7 @@ from peerlinks.models import (
     StatusChange,
     peer_model,
 )
+from peerlinks.presentation.text import describe_cloud_error
 from peerlinks.services.audit import record_audit
 
 # The link page waits at most this long (per connect and per read) for the live attachment state, and
@@ -33,7 +34,8 @@ class AttachmentState:
     """The ER side of an ER peer link, as the cloud says right now (or why we could not ask)."""
 
     state: str = ""
-    error: str = ""
+    error: str = ""  # why the cloud could not say, in plain words
+    error_detail: str = ""  # … and as the cloud client reported it
     attachment: "cloud.ErAttachment | None" = None
 
 
@@ -53,7 +55,7 @@ def fetch_er_attachment_state(*, link: PeerLink) -> AttachmentState | None:
             region=link.peer_region, er_id=link.peer_gateway_id, attachment_id=link.link_id, config=config
         )
     except cloud.CloudError as exc:
-        return AttachmentState(error=str(exc) or type(exc).__name__)
+        return AttachmentState(error=describe_cloud_error(exc), error_detail=str(exc))
     return AttachmentState(state=str(attachment.state or "unknown"), attachment=attachment)
 
 

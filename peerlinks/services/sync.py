@@ -43,6 +43,7 @@ from peerlinks.models import (
     PeerLink,
     StatusChange,
 )
+from peerlinks.presentation.text import describe_cloud_error
 from peerlinks.services import lifecycle
 from peerlinks.services.audit import audit_event, record_audits
 from peerlinks.services.mirror import (
@@ -81,6 +82,7 @@ class SyncResult:
     drifts: int = 0
     api_calls: int = 0
     warnings: list[str] = field(default_factory=list)
+    problem: str = ""  # the warnings in plain words
 
 
 @dataclass
@@ -89,7 +91,7 @@ class _RegionSnapshot:
     gateways: list["cloud.GlobalDcGateway"]
     routers: list["cloud.EnterpriseRouter"]
     links_by_gateway: dict[str, list["cloud.PeerLink"]]
-    failed_gateways: dict[str, str]
+    failed_gateways: dict[str, cloud.CloudError]
 
 
 class _ClaimLost(Exception):
@@ -137,9 +139,48 @@ class _Claim:
         )
 
 
+# Seconds between two counts of the gateways of a region the account has but dcportal does not manage.
+UNMANAGED_LOOK_INTERVAL = 900
+
+
 def sync_all(*, regions: list[str] | None = None) -> list[SyncResult]:
-    """Sync every managed region; one region failing does not stop the others."""
-    return [sync_region(region=region) for region in (regions or settings.CLOUD_REGIONS)]
+    """Sync every managed region; one region failing does not stop the others. A sync of every region also
+    notes the regions the account has that are not managed (the dashboard names them)."""
+    results = [sync_region(region=region) for region in (regions or settings.CLOUD_REGIONS)]
+    if regions is None and any(result.ok for result in results):
+        record_account_regions()
+    return results
+
+
+def record_account_regions(*, now: datetime | None = None) -> list[str]:
+    """Note every region the account has (a project row each, nothing synced) and, for those not managed,
+    how many global DC gateways they hold (looked at again after UNMANAGED_LOOK_INTERVAL); the regions.
+
+    A failure is logged and leaves what was noted before: the regions' own syncs report the cloud's state.
+    """
+    now = now or timezone.now()
+    try:
+        projects = cloud.list_projects(region=settings.CLOUD_REGIONS[0])
+    except cloud.CloudError as exc:
+        logger.warning("the account's regions could not be listed: %s", exc)
+        return []
+    known = set(CloudProject.objects.values_list("region", flat=True))
+    CloudProject.objects.bulk_create(
+        [CloudProject(region=p.name, project_id=p.id) for p in projects if p.name not in known],
+        ignore_conflicts=True,
+    )
+    due = CloudProject.objects.exclude(region__in=settings.CLOUD_REGIONS).filter(
+        Q(unmanaged_looked_at__isnull=True)
+        | Q(unmanaged_looked_at__lt=now - timedelta(seconds=UNMANAGED_LOOK_INTERVAL))
+    )
+    for project in due:
+        try:
+            count = sum(1 for _ in cloud.list_global_dc_gateways(region=project.region))
+        except cloud.CloudError as exc:
+            logger.info("gateways of unmanaged region %s not counted: %s", project.region, exc)
+            count = None
+        CloudProject.objects.filter(pk=project.pk).update(unmanaged_gateways=count, unmanaged_looked_at=now)
+    return sorted(p.name for p in projects)
 
 
 def recheck_pending() -> int:
@@ -219,12 +260,17 @@ def _sync_claimed(
         snapshot = _fetch_region(region=region, gateway_ids=gateway_ids, keep_alive=claim.renew)
     except cloud.CloudError as exc:
         logger.warning("sync of %s failed: %s", region, exc)
-        CloudProject.objects.filter(pk=project.pk).update(sync_error=str(exc), sync_failed_at=timezone.now())
+        CloudProject.objects.filter(pk=project.pk).update(
+            sync_error=str(exc),
+            sync_problem=describe_cloud_error(exc),
+            sync_failed_at=Coalesce("sync_failed_at", Value(timezone.now(), output_field=DateTimeField())),
+        )
         result.ok = False
         result.error = str(exc)
         return result
 
     result.warnings = [f"{gid}: {err}" for gid, err in snapshot.failed_gateways.items()]
+    result.problem = _gateways_problem(snapshot.failed_gateways)
     # A link the executor stored a moment ago can collide with one inserted here (PostgreSQL): write
     # again, then it is a cached row, newer than the fetch, and kept.
     for attempt in range(2):
@@ -243,6 +289,14 @@ def _sync_claimed(
                 raise
             logger.info("sync of %s met a link stored meanwhile; writing again", region)
     return result
+
+
+def _gateways_problem(failed: dict[str, cloud.CloudError]) -> str:
+    if not failed:
+        return ""
+    n = len(failed)
+    first = describe_cloud_error(next(iter(failed.values())))
+    return f"The peer links of {n} gateway{'s' if n != 1 else ''} could not be listed: {first}"
 
 
 def _fetch_region(
@@ -272,7 +326,7 @@ def _fetch_region(
             links_by_gateway[gateway_id] = []
         except cloud.CloudError as exc:
             # Keep this gateway's cached links untouched; the others still sync.
-            failed[gateway_id] = str(exc)
+            failed[gateway_id] = exc
     return _RegionSnapshot(project_id, gateways, routers, links_by_gateway, failed)
 
 
@@ -291,6 +345,7 @@ def _write_region(
         claim.check(CloudProject.objects.select_for_update(no_key=True).get(pk=project.pk))
         region = {
             "sync_error": "; ".join(result.warnings),
+            "sync_problem": result.problem,
             "sync_failed_at": now if result.warnings else None,
         }
         if full:

@@ -151,7 +151,11 @@ def topology_rows(*, links: QuerySet[PeerLink], gateways: QuerySet[Gateway]) -> 
             "cloud_id", "name", "project__region", "state", "asn"
         )
     ]
-    region_rows = [RegionRow(**p) for p in CloudProject.objects.values("region", "sync_error")]
+    # A failed sync in plain words (older rows have only the technical text).
+    region_rows = [
+        RegionRow(region=p["region"], sync_error=p["sync_problem"] or p["sync_error"])
+        for p in CloudProject.objects.values("region", "sync_error", "sync_problem")
+    ]
     return TopologyRows(
         gateways=gateway_rows,
         routers=router_rows,

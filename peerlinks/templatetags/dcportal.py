@@ -1,6 +1,6 @@
 """Template filters of the site."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils.html import format_html
@@ -9,7 +9,10 @@ from django.utils.safestring import SafeString
 from peerlinks.models import Drift, PeerLink
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.text import one_line
+from peerlinks.presentation.times import format_time
+from peerlinks.services import dispatch
 from peerlinks.services import drift as drift_actions
+from peerlinks.services.dashboard import LiveFacts
 from peerlinks.services.links import peer_name
 
 register = template.Library()
@@ -33,6 +36,13 @@ def lowerfirst(value: object) -> str:
     'global DC gateway' (`lower` would give 'global dc gateway')."""
     text = str(value)
     return text[:1].lower() + text[1:]
+
+
+@register.filter
+def when(value: datetime | None, detail: str = "") -> str:
+    """A time in the viewer's zone with the zone named: '2026-12-02 15:04 UTC+08:00'; `when:"seconds"` adds
+    the seconds, `when:"full"` the zone's name too (titles, mail): '… 15:04:05 UTC+08:00 (Asia/Shanghai)'."""
+    return format_time(value, seconds=detail == "seconds", full=detail == "full")
 
 
 @register.simple_tag
@@ -70,3 +80,26 @@ def drift_adoptable(drift: Drift) -> bool:
 def drift_revert(drift: Drift) -> "drift_actions.RevertPlan | None":
     """The change request that would undo the drift, or None (the rule the revert action enforces)."""
     return drift_actions.revert_plan(drift)
+
+
+@register.simple_tag(takes_context=True)
+def live_poll(context: template.Context) -> dict[str, object]:
+    """What base.html's poll tells `/live/`: which page's live parts this page shows, and their version,
+    from the values the page itself showed (no query of its own, but whether a sync is queued on the pages
+    with the Refresh button)."""
+
+    def shown(name: str) -> object:
+        value = context.get(name)
+        return value() if callable(value) else value
+
+    view = context.request.resolver_match.view_name
+    has_refresh = view in ("peerlinks:home", "peerlinks:gateway_list")
+    facts = LiveFacts(
+        approvals_waiting=shown("approvals_waiting") or 0,
+        notices_unread=shown("notices_unread") or 0,
+        outage=shown("cloud_outage"),
+        dashboard=context.get("dash") if view == "peerlinks:home" else None,
+        gateway_groups=context.get("groups") if view == "peerlinks:gateway_list" else None,
+        sync_queued=dispatch.is_queued("sync_all_regions") if has_refresh else None,
+    )
+    return {"page": facts.page, "version": facts.version}

@@ -1,10 +1,16 @@
 """The dashboard (`/`) and its actions: `/refresh/` (sync now), and on drift `/drift/…/acknowledge/`,
-`/drift/…/adopt/` (give a link made outside an owner and ticket) and `/drift/…/revert/` (ask to undo it)."""
+`/drift/…/adopt/` (give a link made outside an owner and ticket) and `/drift/…/revert/` (ask to undo it);
+and `/live/`, what every page's one poll asks (the navigation's counts, the cloud banner, a page's own
+live parts).
+"""
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -21,20 +27,62 @@ from peerlinks.services.lifecycle import ChangeRefused
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Counts by status, links in trouble, sync freshness per region, drift and recent activity."""
-    return render_htmx(request, "peerlinks/home.html", {"dash": dashboard.build_dashboard()})
+    context = {"dash": dashboard.build_dashboard(), "managed_regions": settings.CLOUD_REGIONS}
+    return render_htmx(request, "peerlinks/home.html", context)
+
+
+# Seconds a Refresh without JavaScript waits for its sync before going back to the page.
+REFRESH_WAIT = 5.0
+
+# The pages whose own parts `/live/` sends too (base.html's poll names them); others get the navigation's
+# counts and the cloud banner only.
+LIVE_PAGES = {"dashboard": "peerlinks:home", "gateways": "peerlinks:gateway_list"}
+
+
+@login_required
+@require_GET
+def live(request: HttpRequest) -> HttpResponse:
+    """The page's live parts out of band when they changed since the version it shows (`v`), else 204."""
+    page = request.GET.get("page", "")
+    if page not in LIVE_PAGES or not request.user.has_perm(VIEW):
+        page = ""
+    facts = dashboard.live_facts(user=request.user, page=page)
+    if request.GET.get("v") == facts.version:
+        return vary_on_htmx(HttpResponse(status=204))
+    context = _live_context(facts)
+    if page:  # the Refresh button: the note while its sync waits or runs, else the button again
+        context |= {"sync_queued": facts.sync_queued, "back": reverse(LIVE_PAGES[page])}
+    return vary_on_htmx(render(request, "peerlinks/_live.html", context))
+
+
+def _live_context(facts: dashboard.LiveFacts) -> dict:
+    return {
+        "live": {"page": facts.page, "version": facts.version},
+        "dash": facts.dashboard,
+        "groups": facts.gateway_groups,
+        "approvals_waiting": facts.approvals_waiting,
+        "notices_unread": facts.notices_unread,
+        "cloud_outage": facts.outage,
+    }
 
 
 @permission_required_or_403(SUBMIT)
 @require_POST
 def refresh(request: HttpRequest) -> HttpResponse:
     """Queue a full sync of every region now (merged into one already queued), then go back."""
+    asked = timezone.now()
     dispatch.sync_all_regions()
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("peerlinks:home")
     if wants_fragment(request):
-        return render_htmx(request, "peerlinks/_sync_queued.html", {"back": back})
-    messages.success(request, "Sync queued: fresh data from the cloud in a few seconds.")
+        return render_htmx(request, "peerlinks/_sync_queued.html", {})
+    # Without JavaScript nothing updates the page later: wait a little for the sync, so it shows the answer.
+    dispatch.wait_for_full_sync(timeout=REFRESH_WAIT)
+    if dashboard.synced_since(asked):
+        messages.success(request, "Synced with Huawei Cloud just now: this page shows its answer.")
+    else:
+        messages.success(request, "Sync queued: fresh data from the cloud in a few seconds.")
     return vary_on_htmx(redirect(back))
 
 
@@ -45,7 +93,9 @@ def acknowledge_drift(request: HttpRequest, pk: int) -> HttpResponse:
     drift = get_object_or_404(Drift, pk=pk)
     drift = dashboard.acknowledge_drift(drift_id=drift.pk, user=request.user)
     if wants_fragment(request):
-        return render_htmx(request, "peerlinks/_drift_row.html", {"drift": drift})
+        facts = dashboard.live_facts(user=request.user, page="dashboard")
+        context = {**_live_context(facts), "drift": drift}
+        return render_htmx(request, "peerlinks/_drift_acknowledged.html", context)
     messages.success(request, f"Drift on {drift.peer_link} acknowledged.")
     return vary_on_htmx(redirect("peerlinks:home"))
 

@@ -4,6 +4,7 @@ select), one link's page with its live status badge and local fields, and asking
 import csv
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from peerlinks.forms import LocalFieldsForm, PeerLinkCreateForm, PeerLinkDeleteF
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Gateway, PeerLink
 from peerlinks.permissions import EXPORT, SUBMIT, VIEW, permission_required_or_403
+from peerlinks.presentation.times import iso_time
 from peerlinks.services import approvals, changes, links
 
 PAGE_SIZE = 50
@@ -76,8 +78,8 @@ EXPORT_COLUMNS = (
 )
 
 
-def _iso(value: object) -> str:
-    return value.isoformat() if value else ""
+def _iso(value: datetime | None) -> str:
+    return iso_time(value)
 
 
 # A spreadsheet runs a cell starting with one of these as a formula.
@@ -109,12 +111,15 @@ class _Echo:
 _BOM = "\ufeff"
 
 
-def _csv_rows(rows: Iterator[PeerLink]) -> Iterator[str]:
+def _csv_rows(rows: Iterator[PeerLink], *, zone: tzinfo) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield _BOM
     yield writer.writerow([name for name, _ in EXPORT_COLUMNS])
     for link in rows:
-        yield writer.writerow([_cell(get(link)) for _, get in EXPORT_COLUMNS])
+        # Rows are written while the response streams, after the request's zone is no longer active.
+        with timezone.override(zone):
+            cells = [_cell(get(link)) for _, get in EXPORT_COLUMNS]
+        yield writer.writerow(cells)
 
 
 @permission_required_or_403(EXPORT)
@@ -123,7 +128,8 @@ def link_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered set (same filters and order as the table, all pages) as CSV, streamed."""
     filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list().with_peer_name())
     response = StreamingHttpResponse(
-        _csv_rows(filterset.qs.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8"
+        _csv_rows(filterset.qs.iterator(chunk_size=500), zone=timezone.get_current_timezone()),
+        content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="peer-links-{stamp}.csv"'

@@ -1,6 +1,5 @@
 """Sync the cache with the cloud now, in this process, and say what changed."""
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from peerlinks.services.sync import sync_all
@@ -13,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--region", action="append", help="Only this region (repeatable).")
 
     def handle(self, *args: object, region: list[str] | None = None, **options: object) -> None:
-        results = sync_all(regions=region or settings.CLOUD_REGIONS)
+        results = sync_all(regions=region or None)
         for r in results:
             if r.ok:
                 self.stdout.write(
