@@ -21,7 +21,7 @@ from tests.e2e.conftest import PASSWORD, TIMEOUT_MS, request_link
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 # Languages the pages are checked in, chosen by the browser's Accept-Language (its locale).
-LANGUAGES = ["en"]
+LANGUAGES = ["en", "zh-Hans"]
 SCHEMES = ["light", "dark"]
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 PHONE = {"width": 360, "height": 740}
@@ -180,12 +180,17 @@ def _server_validates(page: Page) -> None:
     page.evaluate("document.querySelectorAll('form').forEach(form => form.noValidate = true)")
 
 
+def _log_in(page: Page, username: str, password: str) -> None:
+    """Fill in and send the login form (by its fields, so in any language)."""
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(password)
+    page.locator("form[action$='/login/'] button[type=submit]").click()
+
+
 def _logging_in(page: Page) -> Iterator[str]:
     """The login page as it opens, then after a wrong password; yield what is shown."""
     yield "login"
-    page.get_by_label("Username").fill("a11y-lead")
-    page.get_by_label("Password").fill("not-the-password")
-    page.get_by_role("button", name="Log in").click()
+    _log_in(page, "a11y-lead", "not-the-password")
     expect(page.locator(".card.narrow .error")).to_be_visible()
     yield "login with a wrong password"
 
@@ -194,17 +199,17 @@ def _forms_with_errors(page: Page, world: dict) -> Iterator[str]:
     """Leave the page on each form showing its errors; yield what is shown."""
     page.goto("/links/new/")
     _server_validates(page)
-    page.get_by_role("button", name="Request this link").click()
+    page.locator("#create-form .actions button[type=submit]").click()
     expect(page.locator(".field-error").first).to_be_visible()
     yield "create form with errors"
     page.goto(f"/links/{world['links'][0].cloud_id}/delete/")
     _server_validates(page)
-    page.get_by_label("Type the link's name").fill("not-its-name")
+    page.locator("#id_confirm_name").fill("not-its-name")
     page.locator("form.change-form button[type=submit]").click()
     expect(page.locator("#delete-form .field-error").first).to_be_visible()
     yield "delete form with errors"
     page.goto(f"/changes/{world['pending'].pk}/")
-    page.get_by_role("button", name="Reject").click()
+    page.locator("#change-decision button[formaction$='/reject/']").click()
     expect(page.locator("#change-decision .field-error")).to_be_visible()
     yield "reject without a comment"
 
@@ -221,9 +226,7 @@ def open_as(browser: Browser, live_server) -> Iterator[Callable[..., Page]]:
         page = context.new_page()
         page.goto("/login/")
         if username:
-            page.get_by_label("Username").fill(username)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
+            _log_in(page, username, PASSWORD)
             expect(page.locator(".whoami")).to_have_text(username)
         return page
 
