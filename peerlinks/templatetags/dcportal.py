@@ -93,7 +93,8 @@ def live_poll(context: template.Context) -> dict[str, object]:
         value = context.get(name)
         return value() if callable(value) else value
 
-    view = context.request.resolver_match.view_name
+    match = context.request.resolver_match  # None on a 404 page for an address no URL pattern matches
+    view = match.view_name if match else ""
     has_refresh = view in ("peerlinks:home", "peerlinks:gateway_list")
     facts = LiveFacts(
         approvals_waiting=shown("approvals_waiting") or 0,
