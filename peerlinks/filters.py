@@ -10,6 +10,7 @@ from django.apps import apps
 from django.db.models import QuerySet
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks.models import AuditEvent, CloudProject, Gateway, PeerLink
@@ -59,10 +60,19 @@ class ExplainedFilterSet(django_filters.FilterSet):
     """A FilterSet that can say, field by field, which of its filters it ignored and why."""
 
     @property
-    def ignored(self) -> list[str]:
-        """ "Label: error" for each filter whose value was invalid (and so left out of the filtering)."""
+    def ignored(self) -> str:
+        """Which filters had an invalid value (and so were left out of the filtering) and why, in a
+        sentence; "" when none."""
         form = self.form
-        return [f"{form[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        each = [
+            gettext("{label}: {errors}").format(label=form[name].label, errors=" ".join(errors))
+            for name, errors in form.errors.items()
+        ]
+        if not each:
+            return ""
+        return gettext("Some filters were ignored: {filters}").format(
+            filters=pgettext("between the items of a list", "; ").join(each)
+        )
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
