@@ -20,7 +20,7 @@ ENGLISH = re.compile(r"\b[A-Za-z][a-z]+(?: [a-z]+){2,}\b")
 def body_text(html: str) -> str:
     """The visible words of the page's <main> and the attributes a person reads (title, aria-label,
     placeholder)."""
-    main = html.split("<main>", 1)[1].split("</main>", 1)[0]
+    main = re.split(r"<main\b[^>]*>", html, maxsplit=1)[1].split("</main>", 1)[0]
     attributes = " | ".join(re.findall(r'(?:title|aria-label|placeholder)="([^"]*)"', main))
     main = re.sub(r"<(script|style)\b.*?</\1>", " ", main, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main)) + " | " + attributes
