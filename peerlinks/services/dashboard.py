@@ -209,6 +209,10 @@ class CloudOutage:
     def problem(self) -> str:
         return self.regions[0].sync_problem
 
+    @property
+    def region_names(self) -> str:
+        return ", ".join(row.region for row in self.regions)
+
 
 def cloud_outage(*, now: datetime | None = None) -> CloudOutage | None:
     """The cloud as every page's banner tells it: None while the last sync of each managed region got its
