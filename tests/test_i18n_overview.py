@@ -128,3 +128,26 @@ def test_topology_search_and_lead_view_in_chinese(client, approver):
         text = _visible(page)
         for english in ("Topology", "Legend", "Results for", "Team lead view", "Some data may be", " ago"):
             assert english not in text, english
+
+
+def test_a_cloud_problem_stored_before_it_was_stored_by_kind_is_read_as_its_kind():
+    """The migration turns the English sentences stored before into their kind; others are dropped."""
+    import importlib
+
+    from django.utils import translation
+
+    from peerlinks.presentation.text import describe_problem, stored_cloud_error
+
+    stored = importlib.import_module("peerlinks.migrations.0013_cloud_problem_by_kind")._stored
+    unreachable = stored("dcportal cannot reach Huawei Cloud (no connection to its API).")
+    gateways = stored(
+        "The peer links of 2 gateways could not be listed: Huawei Cloud refused the request: no such thing"
+    )
+    with translation.override("zh-hans"):
+        assert describe_problem(unreachable) == "dcportal 无法连接华为云（无法连接其 API）。"
+        assert describe_problem(gateways) == "无法列出 2 个网关的对等连接：华为云拒绝了请求：no such thing"
+        assert describe_problem("some text of old") == "some text of old"  # shown as it is
+        # What a change records stays English, whoever's request ran it.
+        assert stored_cloud_error(cloud.CloudTimeout("t")) == "Huawei Cloud did not answer in time."
+    assert stored("something else entirely") == ""
+    assert stored(unreachable) == unreachable

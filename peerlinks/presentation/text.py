@@ -2,6 +2,7 @@
 
 import json
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -108,3 +109,10 @@ def describe_cloud_error(exc: Exception) -> str:
     beside it, behind a disclosure; it has its keys redacted already (peerlinks.cloud.errors).
     """
     return _sentence(_problem(exc))
+
+
+def stored_cloud_error(exc: Exception) -> str:
+    """describe_cloud_error's sentence in English, as a change records it whoever is reading
+    (`ChangeRequest.error_msg`); its pages say it again in their reader's language."""
+    with translation.override("en"):
+        return describe_cloud_error(exc)
