@@ -1,6 +1,7 @@
 """The Django admin (staff only): policy, roles and users; peer links; requests and audit log read-only."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from peerlinks.models import Approval, AuditEvent, ChangeRequest, Comment, Notice, PeerLink, Policy
 from peerlinks.services.links import update_local_fields
@@ -50,9 +51,9 @@ class PeerLinkAdmin(admin.ModelAdmin):
 class PolicyAdmin(admin.ModelAdmin):
     list_display = ("__str__", "approvals_create", "approvals_update", "approvals_delete", "expire_after")
     fieldsets = (
-        ("Approvals required", {"fields": ("approvals_create", "approvals_update", "approvals_delete")}),
-        ("Expiry", {"fields": ("expire_after",)}),
-        ("Change window", {"fields": ("window_enabled", "window_weekdays", "window_start", "window_end")}),
+        (_("Approvals required"), {"fields": ("approvals_create", "approvals_update", "approvals_delete")}),
+        (_("Expiry"), {"fields": ("expire_after",)}),
+        (_("Change window"), {"fields": ("window_enabled", "window_weekdays", "window_start", "window_end")}),
     )
 
     def has_add_permission(self, request) -> bool:

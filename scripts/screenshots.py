@@ -60,16 +60,16 @@ def waiting_change(browser: Browser, base_url: str) -> str:
     lead.context.close()
     engineer = login(browser, base_url, "engineer")
     engineer.goto("/links/new/")
-    gateways = engineer.locator("select[name=gateway] option:not([value=''])")
+    gateways = engineer.locator("select[name=gateway] option:not([value='']):not([disabled])")
     for index in range(gateways.count()):
         engineer.locator("select[name=gateway]").select_option(gateways.nth(index).get_attribute("value"))
         engineer.locator("select[name=peer_type]").select_option("ER")
-        region = engineer.locator("select[name=peer_region] option:not([value=''])").first.get_attribute(
+        region = engineer.locator("select[name=peer_region] option:not([value='']):not([disabled])").first.get_attribute(
             "value"
         )
         engineer.locator("select[name=peer_region]").select_option(region)
         expect(engineer.locator("#create-form .htmx-request")).to_have_count(0)
-        peers = engineer.locator("select[name=peer] option:not([value=''])")
+        peers = engineer.locator("select[name=peer] option:not([value='']):not([disabled])")
         if peers.count():
             engineer.locator("select[name=peer]").select_option(peers.first.get_attribute("value"))
             break

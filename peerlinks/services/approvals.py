@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from peerlinks.models import Approval, ChangeRequest, Comment, Policy
 from peerlinks.services import dispatch, lifecycle
@@ -62,16 +64,18 @@ class ApprovalOutlook:
 
     @property
     def names(self) -> str:
-        return ", ".join(user.get_username() for user in self.can_still_approve) or "nobody"
+        return pgettext("list separator", ", ").join(
+            user.get_username() for user in self.can_still_approve
+        ) or _("nobody")
 
     @property
     def still_needed(self) -> str:
         """'another approver is needed', or how many more, or that none is."""
         if self.missing == 0:
-            return "no other approval is needed"
-        if self.missing == 1:
-            return "another approver is needed"
-        return f"{self.missing} more approvers are needed"
+            return _("no other approval is needed")
+        return ngettext(
+            "another approver is needed", "{count} more approvers are needed", self.missing
+        ).format(count=self.missing)
 
     @property
     def warning(self) -> str:
@@ -79,15 +83,28 @@ class ApprovalOutlook:
         if not self.stuck:
             return ""
         count = len(self.can_still_approve)
-        needs = f"it needs {self.missing} more approval{'s' if self.missing != 1 else ''}"
         if count == 0:
-            who = "nobody else can approve it"
+            sentence = ngettext(
+                "This change cannot be approved as things stand: it needs {missing} more approval and "
+                "nobody else can approve it. It will expire unless an admin gives someone else the "
+                "Approver role; or cancel it.",
+                "This change cannot be approved as things stand: it needs {missing} more approvals and "
+                "nobody else can approve it. It will expire unless an admin gives someone else the "
+                "Approver role; or cancel it.",
+                self.missing,
+            )
         else:
-            who = f"only {count} {'person' if count == 1 else 'people'} can still approve ({self.names})"
-        return (
-            f"This change cannot be approved as things stand: {needs} and {who}. It will expire unless "
-            "an admin gives someone else the Approver role; or cancel it."
-        )
+            # Fewer can approve than are missing: with {missing} at least 2, {count} decides the wording.
+            sentence = ngettext(
+                "This change cannot be approved as things stand: it needs {missing} more approvals and "
+                "only {count} person can still approve ({names}). It will expire unless an admin gives "
+                "someone else the Approver role; or cancel it.",
+                "This change cannot be approved as things stand: it needs {missing} more approvals and "
+                "only {count} people can still approve ({names}). It will expire unless an admin gives "
+                "someone else the Approver role; or cancel it.",
+                count,
+            )
+        return sentence.format(missing=self.missing, count=count, names=self.names)
 
 
 def approval_outlook(change: ChangeRequest) -> ApprovalOutlook:
@@ -133,7 +150,7 @@ def _lock(change_id: int) -> ChangeRequest:
 def check_version(change: ChangeRequest, payload_digest: str) -> None:
     """Refuse a decision on any version but the current one: `payload_digest` is the one the approver saw."""
     if payload_digest != change.payload_digest:
-        raise ChangeOutdated("This change was edited after you opened it: review the new version.")
+        raise ChangeOutdated(_("This change was edited after you opened it: review the new version."))
 
 
 def approve_change(
@@ -185,10 +202,12 @@ def _already_counts(change: ChangeRequest) -> ApprovalAlreadyCounts:
     rest = (
         outlook.still_needed
         if change.state == ChangeRequest.State.PENDING_APPROVAL
-        else (f"the change is {change.get_state_display().lower()}")
+        else _("the change is {state}").format(state=change.get_state_display().lower())
     )
     return ApprovalAlreadyCounts(
-        f"Your approval already counts: {outlook.received} of {outlook.required}; {rest}."
+        _("Your approval already counts: {received} of {required}; {rest}.").format(
+            received=outlook.received, required=outlook.required, rest=rest
+        )
     )
 
 
@@ -196,9 +215,9 @@ def rejection_comment(comment: str | None) -> str:
     """The comment a rejection needs, stripped: it says why, in at most COMMENT_MAX characters."""
     comment = (comment or "").strip()
     if not comment:
-        raise ChangeRefused("Say why: a rejection needs a comment.")
+        raise ChangeRefused(_("Say why: a rejection needs a comment."))
     if len(comment) > COMMENT_MAX:
-        raise ChangeRefused(f"The comment must be at most {COMMENT_MAX} characters.")
+        raise ChangeRefused(_("The comment must be at most {count} characters.").format(count=COMMENT_MAX))
     return comment
 
 
@@ -240,7 +259,7 @@ def edit_change(*, change_id: int, user: AbstractBaseUser, name: str, descriptio
         before = {"name": change.payload.get("name"), "description": change.payload.get("description")}
         after = {"name": name, "description": description}
         if before == after:
-            raise ChangeRefused("Nothing to change: the name and description are as they are now.")
+            raise ChangeRefused(_("Nothing to change: the name and description are as they are now."))
         dropped = len(valid_approvals(change))
         lifecycle.apply(
             change,
@@ -257,9 +276,9 @@ def add_comment(*, change_id: int, user: AbstractBaseUser, body: str) -> Comment
     """Add a message to a change request's discussion."""
     body = (body or "").strip()
     if not body:
-        raise ChangeRefused("Write something first.")
+        raise ChangeRefused(_("Write something first."))
     if len(body) > COMMENT_MAX:
-        raise ChangeRefused(f"A comment is at most {COMMENT_MAX} characters.")
+        raise ChangeRefused(_("A comment is at most {count} characters.").format(count=COMMENT_MAX))
     with transaction.atomic():
         change = ChangeRequest.objects.get(pk=change_id)
         lifecycle.check(change, "comment", user=user)
@@ -352,9 +371,9 @@ def run_reason(reason: str | None) -> str:
     """The reason running before the window needs, stripped: at most COMMENT_MAX characters."""
     reason = (reason or "").strip()
     if not reason:
-        raise ChangeRefused("Say why: running a change before its window needs a reason.")
+        raise ChangeRefused(_("Say why: running a change before its window needs a reason."))
     if len(reason) > COMMENT_MAX:
-        raise ChangeRefused(f"The reason must be at most {COMMENT_MAX} characters.")
+        raise ChangeRefused(_("The reason must be at most {count} characters.").format(count=COMMENT_MAX))
     return reason
 
 

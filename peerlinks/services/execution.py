@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from peerlinks import cloud
 from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink
+from peerlinks.presentation import reasons
 from peerlinks.presentation.text import stored_cloud_error
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.audit import record_audit
@@ -162,28 +163,24 @@ def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink 
         if ours:
             return max(ours, key=lambda link: (link.created_time is not None, link.created_time or 0))
     if to_peer:
-        raise _Precheck(
-            f"The gateway already has a peer link to this peer ({to_peer[0].name}); nothing was sent."
-        )
+        raise _Precheck(reasons.ALREADY_LINKED.format(name=to_peer[0].name))
     _hold(change)
     fresh = cloud.show_global_dc_gateway(region=gateway.region, gateway_id=gateway.cloud_id)
     if str(fresh.status or "") != Gateway.Status.ACTIVE:
-        raise _Precheck(
-            f"The gateway is {fresh.status or 'in an unknown state'}, not ACTIVE; nothing was sent."
-        )
+        if not fresh.status:
+            raise _Precheck(reasons.GATEWAY_STATE_UNKNOWN)
+        raise _Precheck(reasons.GATEWAY_NOT_ACTIVE.format(status=fresh.status))
     if fresh.available_peer_link_count is not None and fresh.available_peer_link_count <= 0:
-        raise _Precheck("The gateway has no peer-link quota left in the cloud; nothing was sent.")
+        raise _Precheck(reasons.NO_QUOTA)
     _hold(change)
     if payload["peer_type"] == PeerLink.PeerType.ER:
         router = _show_peer(cloud.show_enterprise_router, region=payload["peer_region"], er_id=peer_id)
         if str(router.state or "") != EnterpriseRouter.AVAILABLE:
-            raise _Precheck(
-                f"Enterprise router {router.name} is {router.state}, not available; nothing was sent."
-            )
+            raise _Precheck(reasons.ROUTER_NOT_AVAILABLE.format(name=router.name, state=router.state))
     else:
         peer = _show_peer(cloud.show_global_dc_gateway, region=payload["peer_region"], gateway_id=peer_id)
         if str(peer.status or "") != Gateway.Status.ACTIVE:
-            raise _Precheck(f"Peer gateway {peer.name} is {peer.status}, not ACTIVE; nothing was sent.")
+            raise _Precheck(reasons.PEER_GATEWAY_NOT_ACTIVE.format(name=peer.name, status=peer.status))
     return None
 
 
@@ -191,7 +188,7 @@ def _show_peer(show: Callable[..., Any], **kwargs: str) -> Any:
     try:
         return show(**kwargs)
     except cloud.NotFound as exc:
-        raise _Precheck("The peer no longer exists in the cloud; nothing was sent.") from exc
+        raise _Precheck(reasons.PEER_GONE) from exc
 
 
 def _recheck_link(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink":
@@ -201,17 +198,17 @@ def _recheck_link(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink":
     """
     row = change.peer_link
     if row is None:
-        raise _Precheck("The link is no longer known here; nothing was sent.")
+        raise _Precheck(reasons.LINK_UNKNOWN)
     try:
         current = cloud.show_peer_link(
             region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
         ).peer_link
     except cloud.NotFound as exc:
-        raise _Precheck("The link no longer exists in the cloud; nothing was sent.") from exc
+        raise _Precheck(reasons.LINK_GONE) from exc
     if str(current.create_owner or "") == "cc":
-        raise _Precheck("The link belongs to Cloud Connect and can only be changed there; nothing was sent.")
+        raise _Precheck(reasons.LINK_CLOUD_CONNECT)
     if not resumed and str(current.status) in PeerLink.PENDING_STATUSES:
-        raise _Precheck(f"The link is {current.status} in the cloud, not settled; nothing was sent.")
+        raise _Precheck(reasons.LINK_NOT_SETTLED.format(status=current.status))
     return current
 
 
@@ -224,7 +221,7 @@ def _send_update(change: ChangeRequest, *, resumed: bool) -> None:
         link, request_id = current, None  # already applied (a resumed attempt, or nothing to change)
     else:
         if str(current.status) in PeerLink.PENDING_STATUSES:
-            raise _Retry(f"The link is {current.status}; the rename waits until it is final.")
+            raise _Retry(reasons.RENAME_WAITS.format(status=current.status))
         _hold(change)
         result = cloud.update_peer_link(
             region=change.gateway.region,
@@ -252,7 +249,7 @@ def _send_delete(change: ChangeRequest, *, resumed: bool) -> None:
     if not resumed:
         _recheck_link(change, resumed=False)
     elif row is None:
-        raise _Precheck("The link is no longer known here; nothing was sent.")
+        raise _Precheck(reasons.LINK_UNKNOWN)
     _hold(change)
     try:
         request_id = cloud.delete_peer_link(
@@ -261,7 +258,7 @@ def _send_delete(change: ChangeRequest, *, resumed: bool) -> None:
     except cloud.NotFound:
         request_id = None  # already gone: the outcome the user asked for
     except cloud.Conflict as exc:
-        raise _Retry(f"The link is busy in the cloud ({exc.error_msg}); the delete waits.") from exc
+        raise _Retry(reasons.DELETE_WAITS.format(detail=exc.error_msg)) from exc
     with transaction.atomic():
         _executed(change, _held(change), on=row, request_id=request_id, before=link_summary(row))
 
@@ -361,9 +358,7 @@ def follow_change(*, change_id: int) -> ChangeRequest:
         mark_gone(row)
         return _finish(change)
     if link is None:
-        return _finish(
-            change, failed=True, error_code=LINK_VANISHED, error_msg="The link disappeared from the cloud."
-        )
+        return _finish(change, failed=True, error_code=LINK_VANISHED, error_msg=reasons.LINK_VANISHED)
     with transaction.atomic():
         row = store_link(gateway=change.gateway, link=link)
     if row.is_pending:
@@ -375,7 +370,11 @@ def follow_change(*, change_id: int) -> ChangeRequest:
         change,
         failed=True,
         error_code=LINK_ERROR,
-        error_msg=f"The link ended in {row.status}: {row.reason or 'the cloud gave no reason'}",
+        error_msg=(
+            reasons.LINK_ENDED.format(status=row.status, reason=row.reason)
+            if row.reason
+            else reasons.LINK_ENDED_NO_REASON.format(status=row.status)
+        ),
     )
 
 
@@ -386,7 +385,7 @@ def _keep_following(change: ChangeRequest) -> ChangeRequest:
             change,
             failed=True,
             error_code=FOLLOW_TIMEOUT,
-            error_msg=f"The cloud did not finish the change within {settings.CHANGE_FOLLOW_TIMEOUT:.0f} s.",
+            error_msg=reasons.FOLLOW_TIMEOUT.format(seconds=f"{settings.CHANGE_FOLLOW_TIMEOUT:.0f}"),
         )
     # A sign of life, so the change is not taken for stalled while it is being followed.
     ChangeRequest.objects.filter(pk=change.pk, state__in=lifecycle.TRANSITIONS["follow"].sources).update(
@@ -431,7 +430,7 @@ def _retry_later(
             change,
             failed=True,
             error_code=error_code,
-            error_msg=f"Gave up after {change.attempts} attempts: {error_msg}",
+            error_msg=reasons.GAVE_UP.format(count=change.attempts, reason=error_msg),
             error_detail=error_detail,
             request_id=request_id,
         )

@@ -165,7 +165,7 @@ def _opening_now(now: datetime) -> datetime | None:
 
 
 def _waits_for_window(change: ChangeRequest, now: datetime) -> str:
-    return "" if change.not_before is not None else "It is not waiting for the change window."
+    return "" if change.not_before is not None else str(_("It is not waiting for the change window."))
 
 
 def _window_open_now(change: ChangeRequest, now: datetime) -> str:

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from peerlinks.models import Drift, Notice, PeerLink
 from peerlinks.presentation.charts import format_duration
+from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
 from peerlinks.presentation.times import format_time
 from peerlinks.services import dispatch
@@ -103,7 +104,8 @@ def live_poll(context: template.Context) -> dict[str, object]:
         value = context.get(name)
         return value() if callable(value) else value
 
-    view = context.request.resolver_match.view_name
+    match = context.request.resolver_match  # None on a 404 page for an address no URL pattern matches
+    view = match.view_name if match else ""
     has_refresh = view in ("peerlinks:home", "peerlinks:gateway_list")
     facts = LiveFacts(
         approvals_waiting=shown("approvals_waiting") or 0,
@@ -114,3 +116,9 @@ def live_poll(context: template.Context) -> dict[str, object]:
         sync_queued=dispatch.is_queued("sync_all_regions") if has_refresh else None,
     )
     return {"page": facts.page, "version": facts.version}
+
+
+@register.filter
+def stored_text(value: object) -> str:
+    """A sentence stored in English (why a change failed or waits) in the reader's language."""
+    return translated(str(value or ""))
