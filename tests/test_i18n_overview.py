@@ -151,3 +151,18 @@ def test_a_cloud_problem_stored_before_it_was_stored_by_kind_is_read_as_its_kind
         assert stored_cloud_error(cloud.CloudTimeout("t")) == "Huawei Cloud did not answer in time."
     assert stored("something else entirely") == ""
     assert stored(unreachable) == unreachable
+
+
+def test_a_cloud_failure_a_change_recorded_reads_in_chinese_on_its_pages():
+    from django.utils import translation
+
+    from peerlinks.presentation.reasons import translated
+    from peerlinks.presentation.text import stored_cloud_error
+
+    refused = stored_cloud_error(cloud.BadRequest("The peer does not exist.", status=400))
+    assert refused == "Huawei Cloud refused the request: The peer does not exist."
+    with translation.override("zh-hans"):
+        assert translated(refused) == "华为云拒绝了请求：The peer does not exist."
+        assert translated(stored_cloud_error(cloud.CloudUnreachable("x"))) == (
+            "dcportal 无法连接华为云（无法连接其 API）。"
+        )

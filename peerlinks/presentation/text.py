@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from peerlinks import cloud
+from peerlinks.presentation import reasons
 
 
 def one_line(value: object) -> str:
@@ -78,7 +79,7 @@ def _sentence(problem: dict) -> str:
     if kind == "busy":
         return _("Huawei Cloud says the resource is busy (a change to it is still under way).")
     if kind == "refused" and problem.get("message"):
-        return _("Huawei Cloud refused the request: {message}").format(message=problem["message"])
+        return _(reasons.CLOUD_REFUSED).format(message=problem["message"])
     if kind == "gateways":
         count = int(problem.get("count") or 0)
         return ngettext(
