@@ -590,7 +590,11 @@ class Notice(models.Model):
         related_name="notices",
         verbose_name=_("change request"),
     )
-    message = models.CharField(max_length=300, verbose_name=_("message"))
+    message = models.CharField(max_length=300, verbose_name=_("message"))  # in English, as sent
+    # What happened, so each reader gets it in their language (services.notifications.notice_text); "" for
+    # a notice that has its message only.
+    kind = models.CharField(max_length=20, blank=True, verbose_name=_("kind"))
+    params = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
