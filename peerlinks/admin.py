@@ -4,7 +4,9 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks.models import Approval, AuditEvent, ChangeRequest, Comment, Notice, PeerLink, Policy
+from peerlinks.presentation.charts import format_duration
 from peerlinks.services.links import update_local_fields
+from peerlinks.services.notifications import shown_notice
 
 
 @admin.register(PeerLink)
@@ -49,7 +51,7 @@ class PeerLinkAdmin(admin.ModelAdmin):
 
 @admin.register(Policy)
 class PolicyAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "approvals_create", "approvals_update", "approvals_delete", "expire_after")
+    list_display = ("__str__", "approvals_create", "approvals_update", "approvals_delete", "expiry")
     fieldsets = (
         (_("Approvals required"), {"fields": ("approvals_create", "approvals_update", "approvals_delete")}),
         (_("Expiry"), {"fields": ("expire_after",)}),
@@ -58,6 +60,10 @@ class PolicyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return not Policy.objects.exists()  # one row
+
+    @admin.display(description=Policy._meta.get_field("expire_after").verbose_name, ordering="expire_after")
+    def expiry(self, policy: Policy) -> str:
+        return format_duration(policy.expire_after.total_seconds())
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -88,7 +94,7 @@ class ApprovalInline(admin.TabularInline):
 
 @admin.register(ChangeRequest)
 class ChangeRequestAdmin(ReadOnlyAdmin):
-    list_display = ("pk", "kind", "state", "requested_by", "gateway", "approvals_required", "created_at")
+    list_display = ("__str__", "kind", "state", "requested_by", "gateway", "approvals_required", "created_at")
     list_filter = ("state", "kind")
     search_fields = ("payload", "requested_by__username")
     date_hierarchy = "created_at"
@@ -97,10 +103,19 @@ class ChangeRequestAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("at", "actor_name", "action", "object_type", "object_repr")
+    list_display = ("at", "actor", "action", "object_type", "shown_object")
     list_filter = ("action", "object_type")
     search_fields = ("actor_name", "object_repr", "object_id", "cloud_request_id")
     date_hierarchy = "at"
+    list_select_related = ("change_request",)
+
+    @admin.display(description=_("actor"), ordering="actor_name")
+    def actor(self, event: AuditEvent) -> str:
+        return event.shown_actor
+
+    @admin.display(description=_("object"), ordering="object_repr")
+    def shown_object(self, event: AuditEvent) -> str:
+        return event.shown_object
 
 
 @admin.register(Comment)
@@ -110,5 +125,9 @@ class CommentAdmin(ReadOnlyAdmin):
 
 @admin.register(Notice)
 class NoticeAdmin(ReadOnlyAdmin):
-    list_display = ("user", "message", "created_at", "read_at")
+    list_display = ("user", "notice", "created_at", "read_at")
     list_filter = ("read_at",)
+
+    @admin.display(description=_("message"))
+    def notice(self, notice: Notice) -> str:
+        return shown_notice(notice)

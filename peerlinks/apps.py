@@ -2,11 +2,12 @@ import logging
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class PeerlinksConfig(AppConfig):
     name = "peerlinks"
-    verbose_name = "Peer links"
+    verbose_name = _("Peer links")
 
     def ready(self) -> None:
         from peerlinks import checks

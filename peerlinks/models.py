@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 
 from peerlinks.presentation.times import format_time
 
@@ -470,6 +470,8 @@ class ChangeRequest(models.Model):
 class AuditEvent(models.Model):
     """An append-only record of something done: who, what, to which object, before and after."""
 
+    SYSTEM = "system"  # the actor_name of what dcportal did by itself
+
     at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("at"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -504,6 +506,22 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{format_time(self.at)} {self.actor_name or 'system'} {self.action} {self.object_repr}"
+
+    @property
+    def shown_actor(self) -> str:
+        """Who acted: the person's name, or "system" in the reader's language for what dcportal did by
+        itself (stored as SYSTEM or, in old events, as nothing)."""
+        if self.actor_id is None and self.actor_name in ("", self.SYSTEM):
+            return pgettext("actor", "system")
+        return self.actor_name
+
+    @property
+    def shown_object(self) -> str:
+        """What the event touched, as its reader reads it: a change request by its label in the active
+        language (the stored one is in the language of whoever acted), anything else as stored."""
+        if self.object_type == "change_request" and self.change_request_id is not None:
+            return str(self.change_request)
+        return self.object_repr or self.object_id
 
     @property
     def object_url(self) -> str:

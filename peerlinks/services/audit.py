@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from peerlinks.models import AuditEvent, ChangeRequest, PeerLink
 
-SYSTEM = "system"
+SYSTEM = AuditEvent.SYSTEM
 
 
 def audit_event(

@@ -100,7 +100,7 @@ def build_dashboard(*, now: datetime | None = None) -> Dashboard:
         recent_changes=list(
             ChangeRequest.objects.select_related("requested_by", "gateway", "peer_link")[:RECENT]
         ),
-        recent_events=list(AuditEvent.objects.all()[:RECENT]),
+        recent_events=list(AuditEvent.objects.select_related("change_request")[:RECENT]),
         pending_too_long_after=too_long,
     )
 

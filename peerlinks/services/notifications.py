@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from peerlinks.models import Approval, ChangeRequest, Comment, Notice
+from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
 
 logger = logging.getLogger(__name__)
@@ -264,7 +265,7 @@ def notice_text(kind: str, params: dict[str, Any]) -> str:
         code = params.get("code") or "ERROR"
         if params.get("reason"):
             return _("{change} failed: {code} ({reason})").format(
-                change=change, code=code, reason=params["reason"]
+                change=change, code=code, reason=translated(params["reason"])
             )
         return _("{change} failed: {code}").format(change=change, code=code)
     if kind == "expired":

@@ -16,7 +16,9 @@ PAGE_SIZE = 50
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
     """The audit log, filtered and paginated; htmx gets just the table."""
-    filterset = AuditEventFilter(request.GET, queryset=AuditEvent.objects.order_by("-at", "-id"))
+    filterset = AuditEventFilter(
+        request.GET, queryset=AuditEvent.objects.select_related("change_request").order_by("-at", "-id")
+    )
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
     for event in page.object_list:

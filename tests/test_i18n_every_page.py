@@ -1,0 +1,543 @@
+"""Every page of dcportal in Simplified Chinese, as a whole: a world with something in every state, each page
+drawn for each kind of person (forms with their errors, htmx fragments too) to a browser asking for zh-CN,
+and no English words left anywhere a person reads — the top bar, the page, titles, labels, placeholders,
+pictures' descriptions and the choices of every list."""
+
+import html
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from peerlinks import cloud
+from peerlinks.models import (
+    Approval,
+    AuditEvent,
+    ChangeRequest,
+    Comment,
+    Drift,
+    Notice,
+    PeerLink,
+    StatusChange,
+)
+from peerlinks.presentation.text import cloud_problem, gateways_problem
+from peerlinks.services import notifications
+from tests.conftest import _user, make_gateway, make_peer_link, make_project, make_router, set_policy
+
+ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+# A run of English: a word of two letters or more (after names, IDs and codes are taken out).
+WORD = re.compile(r"[A-Za-z][A-Za-z']+")
+# What is not language and stays as it is in any: names and IDs of things in this world, status and error
+# codes, audit action codes, regions, field names of the cloud's API, units and product names.
+NOT_LANGUAGE = [
+    r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",  # cloud IDs
+    r"\b[0-9a-f]{16,}\b",  # project IDs, request IDs, digests
+    r"\b(?:pl|gw|gdgw|er|link)-[\w.-]*",  # names of links, gateways and routers
+    r"\b(?:cn|ap|eu|la|af|me|tr|sa|na)-[a-z]+-\d+\b",  # regions
+    r"\b[a-z_]+\.[a-z_.]+\b",  # audit action codes (peer_link.local_fields), settings
+    r"\b[A-Z][A-Z0-9_]+\b",  # codes: ACTIVE, PENDING_CREATE, ER, GDGW, UTC, CSV, DC
+    r"\b[A-Z]+\.\d+\b",  # Huawei's error codes (DC.1001)
+    r"\b(?:engineer1|viewer1|lead1|lead2|lead3|admin1)\b",  # people
+    r"\b(?:netops|prod|edge|INC-\d+|CHG-\d+)\b",  # owners, labels, tickets of this world
+    r"\bpl\b",  # searched for
+    r"\bdcportal\b",
+    r"\bdjango\b",
+    r"\bhtmx\b",
+    r"\bUTC[+-]\d\d:\d\d\b",
+    r"\b(?:Asia|Europe|America|Africa|Australia|Pacific|Atlantic|Indian|Antarctica|Arctic|Etc)/[\w/+-]+",
+    r"\bMbit/s\b",
+    r"\bEnglish\b",  # the switcher names each language in itself
+    r"\b(?:Viewer|Engineer|Approver|Admin)\b",  # roles: the names of their groups
+    r"\b[a-z]+_[a-z_]+\b",  # field names and object types of the audit log (owner_team, peer_link)
+    r"\breason\b",  # a field of the audit log
+    r"\b(?:available|pending)\b",  # states of an enterprise router, as the cloud gives them
+    r"\bAPI\b",
+    r"\bcc\b|\bdc\b",  # create_owner values
+    r"\bDisconnected\b|\bConnected\b",  # gateway statuses as the cloud gives them
+]
+# Text of this world that people or the cloud wrote (comments, descriptions, reasons, the cloud's own
+# messages): shown as written, in whatever language it was written in.
+WORLD_TEXT = [
+    "Fine by me.",
+    "Needed soon.",
+    "Any news?",
+    "Not this week.",
+    "to the new router",
+    "new words",
+    "Outage on the old link",
+    "The old link is down",
+    "Peer not found",
+    "The peer does not exist.",
+    "An old notice, stored before notices had kinds.",
+    "prod, finance, dc-a",  # an example in a placeholder
+    "zzz-nothing",  # searched for
+]
+NOT_LANGUAGE_RE = re.compile("|".join([*map(re.escape, WORLD_TEXT), *NOT_LANGUAGE]), flags=re.ASCII)
+# Django's own admin pages: their few words Django's catalog has no Chinese for, and other apps' names.
+NOT_OURS_IN_ADMIN = re.compile(
+    "|".join(
+        [
+            r"\bDjango\b",
+            r"\bModel name\b",
+            r"\bAdd link\b",
+            r"\bChange or view list link\b",
+            r"\bSearch\b",  # the magnifier's alt text
+            r"\bAxes\b",
+            r"\bAccess (?:attempts|failures|logs)\b",
+            r"\bTasks Database Backend\b",
+            r"\bTask Results\b",
+            r"\{\".*\}",  # a change's payload, as JSON
+        ]
+    )
+)
+READ_ATTRIBUTES = re.compile(r'\s(?:title|aria-label|placeholder|alt|aria-description)="([^"]*)"')
+
+
+def _read(page: str) -> list[str]:
+    """What a person reads on the page: its text (top bar and all), the attributes read aloud or shown on
+    hovering, and the choices of every list."""
+    body = re.split(r"<body\b[^>]*>", page, maxsplit=1)[-1]
+    body = re.sub(r"<(script|style|svg:style)\b.*?</\1>", " ", body, flags=re.S)
+    body = re.sub(r"<input\b[^>]*type=\"hidden\"[^>]*>", " ", body)
+    # what the user typed comes back in the form; it is theirs
+    body = re.sub(r"<textarea\b[^>]*>.*?</textarea>", " ", body, flags=re.S)
+    # technical detail, as the cloud client said it (behind the words a person reads)
+    body = re.sub(r"<code\b[^>]*>.*?</code>", " ", body, flags=re.S)
+    attributes = READ_ATTRIBUTES.findall(body)
+    text = re.sub(r"<[^>]+>", "\n", body)
+    return [html.unescape(part) for part in [*text.split("\n"), *attributes] if part.strip()]
+
+
+def english_left(page: str, *, admin: bool = False) -> list[str]:
+    found = []
+    for part in _read(page):
+        cleaned = NOT_LANGUAGE_RE.sub(" ", NOT_OURS_IN_ADMIN.sub(" ", part) if admin else part)
+        if WORD.search(cleaned):
+            found.append(part.strip()[:120])
+    return sorted(set(found))
+
+
+# --- The world -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(engineer, viewer, approver, second_approver, admin, settings, mailoutbox):
+    """Something in every state: links in each status, gone and Cloud Connect ones, every kind of drift,
+    changes in every state with approvals, comments, failures and a run-now, notices from what happened,
+    audit events, a region the cloud cannot be reached in and one dcportal does not manage."""
+    settings.CLOUD_REGIONS = ["cn-north-4", "ap-southeast-1"]
+    set_policy(approvals_create=2, approvals_update=1, approvals_delete=1, window_enabled=True)
+    now = timezone.now()
+    _user("lead3", "Engineer", "Approver")  # both roles: the lead view
+    north = make_project("cn-north-4", synced_at=now - timedelta(minutes=3))
+    south = make_project("ap-southeast-1", synced_at=now - timedelta(hours=2))
+    south.sync_error = "ListProjects failed: cannot reach 127.0.0.1:9: [Errno 111]"
+    south.sync_problem = cloud_problem(cloud.CloudUnreachable("cannot reach 127.0.0.1:9: [Errno 111]"))
+    south.sync_failed_at = now - timedelta(minutes=20)
+    south.save()
+    north.sync_problem = gateways_problem([cloud.ServerError("boom", status=503)])
+    north.sync_error = "gw-edge: ListPeerLinks failed: HTTP 503"
+    north.sync_failed_at = now - timedelta(minutes=1)
+    north.save()
+    make_project("eu-west-101", unmanaged_gateways=2, unmanaged_looked_at=now)
+
+    gateway = make_gateway(project=north, name="gw-main", current_peer_link_count=5)
+    full = make_gateway(project=north, name="gw-full", available_peer_link_count=0)
+    make_gateway(project=south, name="gw-edge", status="ERROR")
+    router = make_router(project=north, name="er-core")
+    make_router(project=north, name="er-spare", state="pending")
+    links = {
+        status.lower(): make_peer_link(
+            gateway=gateway,
+            name=f"pl-{status.lower()}",
+            status=status,
+            peer_gateway_id=router.cloud_id,
+            reason="Peer not found" if status == "ERROR" else "",
+            owner_team="netops",
+            ticket_ref="INC-42",
+            labels=["prod", "edge"],
+            cloud_created_at=now - timedelta(days=3),
+            cloud_updated_at=now - timedelta(hours=1),
+            synced_at=now,
+        )
+        for status in ("ACTIVE", "PENDING_CREATE", "PENDING_UPDATE", "ERROR")
+    }
+    links["gone"] = make_peer_link(
+        gateway=gateway, name="pl-gone", gone_at=now - timedelta(hours=1), peer_gateway_id=router.cloud_id
+    )
+    links["cc"] = make_peer_link(gateway=full, name="pl-cc", create_owner="cc", peer_type="GDGW")
+    links["outside"] = make_peer_link(gateway=gateway, name="pl-outside")
+    StatusChange.objects.create(peer_link=links["active"], from_status="PENDING_CREATE", to_status="ACTIVE")
+    StatusChange.objects.create(peer_link=links["error"], to_status="ERROR", reason="Peer not found")
+    drifts = {
+        "created": Drift.objects.create(
+            peer_link=links["outside"], kind=Drift.Kind.CREATED, detail={"name": "pl-outside"}
+        ),
+        "changed": Drift.objects.create(
+            peer_link=links["active"],
+            kind=Drift.Kind.CHANGED,
+            detail={"name": {"before": "pl-old", "after": "pl-active"}},
+        ),
+        "deleted": Drift.objects.create(
+            peer_link=links["gone"], kind=Drift.Kind.DELETED, detail={"name": "pl-gone"}
+        ),
+        "duplicate": Drift.objects.create(
+            peer_link=links["error"],
+            kind=Drift.Kind.DUPLICATE,
+            detail={
+                "name": "pl-error",
+                "duplicate_of": links["active"].cloud_id,
+                "duplicate_of_name": "pl-active",
+            },
+        ),
+    }
+    Drift.objects.create(
+        peer_link=links["pending_update"],
+        kind=Drift.Kind.CHANGED,
+        detail={"description": {"before": "", "after": "x"}},
+        acknowledged_at=now,
+        acknowledged_by=approver,
+    )
+
+    payload = {
+        "name": "pl-new",
+        "description": "to the new router",
+        "peer_type": "ER",
+        "peer_gateway_id": router.cloud_id,
+        "peer_region": "cn-north-4",
+    }
+
+    def change(state: str, kind: str = "create", **fields: object) -> ChangeRequest:
+        values = {
+            "kind": kind,
+            "requested_by": engineer,
+            "gateway": gateway,
+            "payload": payload,
+            "approvals_required": 2,
+            "state": state,
+            "expires_at": now + timedelta(days=2),
+        }
+        return ChangeRequest.objects.create(**{**values, **fields})
+
+    changes = {
+        "pending": change("pending_approval"),
+        "stuck": change("pending_approval", approvals_required=3),
+        "approved": change("approved", not_before=now + timedelta(hours=3)),
+        "executing": change("executing", started_at=now, attempts=1),
+        "done": change(
+            "done",
+            peer_link=links["active"],
+            started_at=now - timedelta(minutes=5),
+            finished_at=now,
+            attempts=1,
+            cloud_request_ids=["0f1e2d3c4b5a69788796a5b4c3d2e1f0"],
+        ),
+        "failed": change(
+            "failed",
+            started_at=now,
+            finished_at=now,
+            attempts=2,
+            error_code="DC.1001",
+            error_msg="Huawei Cloud refused the request: The peer does not exist.",
+            error_detail="CreatePeerLink failed: HTTP 400 DC.1001",
+        ),
+        "rejected": change("rejected", kind="delete", peer_link=links["error"], payload={}),
+        "cancelled": change("cancelled", kind="update", peer_link=links["active"]),
+        "expired": change("expired", expires_at=now - timedelta(days=1)),
+        "update": change(
+            "pending_approval",
+            kind="update",
+            peer_link=links["active"],
+            payload={"name": "pl-renamed", "description": "new words"},
+            approvals_required=1,
+        ),
+        "revert": change(
+            "pending_approval",
+            kind="update",
+            peer_link=links["active"],
+            payload={"name": "pl-old"},
+            reverts_drift=drifts["changed"],
+            approvals_required=1,
+        ),
+    }
+    changes["retry"] = change("pending_approval", retry_of=changes["failed"])
+    approval = Approval.objects.create(
+        change_request=changes["pending"],
+        approver=approver,
+        decision="approve",
+        comment="Fine by me.",
+        payload_digest=changes["pending"].payload_digest,
+    )
+    Approval.objects.create(
+        change_request=changes["pending"],
+        approver=second_approver,
+        decision="approve",
+        payload_digest="0" * 64,  # for the payload before an edit: no longer counts
+    )
+    Approval.objects.create(
+        change_request=changes["approved"],
+        approver=approver,
+        decision="approve",
+        payload_digest=changes["approved"].payload_digest,
+    )
+    rejection = Approval.objects.create(
+        change_request=changes["rejected"],
+        approver=approver,
+        decision="reject",
+        comment="Not this week.",
+        payload_digest=changes["rejected"].payload_digest,
+    )
+    comment = Comment.objects.create(change_request=changes["pending"], author=engineer, body="Needed soon.")
+    for action, target in [
+        ("change.submit", changes["pending"]),
+        ("change.approve", changes["pending"]),
+        ("change.run_now", changes["done"]),
+        ("change.execute", changes["done"]),
+        ("change.fail", changes["failed"]),
+        ("peer_link.local_fields", None),
+        ("drift.adopted", None),
+    ]:
+        AuditEvent.objects.create(
+            actor=approver,
+            actor_name=approver.username,
+            action=action,
+            object_type="change_request" if target else "peer_link",
+            object_id=str(target.pk) if target else links["active"].cloud_id,
+            object_repr=str(target) if target else links["active"].name,
+            change_request=target,
+            before={"owner_team": ""},
+            after={"owner_team": "netops", "reason": "Outage on the old link"},
+            cloud_request_id="0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        )
+    AuditEvent.objects.create(actor_name="", action="sync.region", object_type="cloud_project")
+    for who in (engineer, approver, admin):
+        who.email = f"{who.username}@example.net"
+        who.save(update_fields=["email"])
+    notifications.notify_submitted(change=changes["pending"])
+    notifications.notify_decided(change=changes["pending"], approval=approval)
+    notifications.notify_decided(change=changes["rejected"], approval=rejection)
+    notifications.notify_finished(change=changes["done"])
+    notifications.notify_finished(change=changes["failed"])
+    notifications.notify_expired(change=changes["expired"])
+    notifications.notify_run_now(change=changes["done"])
+    notifications.notify_commented(change=changes["pending"], comment=comment)
+    Notice.objects.create(user=engineer, message="An old notice, stored before notices had kinds.")
+    return {"links": links, "drifts": drifts, "changes": changes, "gateway": gateway, "router": router}
+
+
+# --- The pages -------------------------------------------------------------------------------------
+
+
+def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
+    """(who, method, path, data, headers) of every page and fragment, in its interesting states."""
+    links, drifts, changes = world["links"], world["drifts"], world["changes"]
+    gateway = world["gateway"]
+
+    def link(name: str, what: str = "detail") -> str:
+        return reverse(f"peerlinks:{what}", args=[links[name].cloud_id])
+
+    def chg(name: str, what: str = "change_detail") -> str:
+        return reverse(f"peerlinks:{what}", args=[changes[name].pk])
+
+    get = []
+    for who in ("viewer1", "engineer1", "lead1", "lead3", "admin1"):
+        get += [
+            (who, "GET", "/", {}, {}),
+            (who, "GET", "/links/", {}, {}),
+            (who, "GET", "/changes/", {}, {}),
+            (who, "GET", link("active"), {}, {}),
+            (who, "GET", chg("pending"), {}, {}),
+            (who, "GET", chg("approved"), {}, {}),
+            (who, "GET", "/notices/", {}, {}),
+        ]
+    for name in links:
+        get.append(("engineer1", "GET", link(name), {}, {}))
+        get.append(("engineer1", "GET", link(name, "link_status"), {}, HTMX))
+    for name in changes:
+        get.append(("lead1", "GET", chg(name), {}, {}))
+        get.append(("engineer1", "GET", chg(name), {}, {}))
+    first = next(iter(changes.values())).pk
+    return [
+        ("anonymous", "GET", "/login/", {}, {}),
+        ("anonymous", "POST", "/login/", {"username": "nobody", "password": "wrong"}, {}),
+        ("viewer1", "GET", "/links/00000000-0000-4000-8000-000000000000/", {}, {}),
+        *get,
+        ("engineer1", "GET", "/links/", {"status": "NOPE", "sort": "-name", "q": "pl", "gone": "1"}, {}),
+        ("engineer1", "GET", "/links/", {"q": "no-such-thing"}, {}),
+        ("engineer1", "GET", "/links/", {"owner": "netops", "label": "prod"}, HTMX),
+        ("engineer1", "GET", "/links/", {"page": "99"}, {}),
+        ("engineer1", "GET", "/links/new/", {}, {}),
+        ("engineer1", "POST", "/links/new/", {}, {}),
+        (
+            "engineer1",
+            "POST",
+            "/links/new/",
+            {
+                "gateway": gateway.cloud_id,
+                "peer_type": "ER",
+                "peer_region": "cn-north-4",
+                "peer": world["router"].cloud_id,
+                "name": "pl-active",
+            },
+            {},
+        ),
+        ("engineer1", "GET", "/links/new/peers/", {"peer_type": "ER", "peer_region": "cn-north-4"}, HTMX),
+        ("engineer1", "GET", "/links/new/peers/", {"peer_type": "GDGW", "peer_region": "eu-west-101"}, HTMX),
+        ("engineer1", "GET", link("active", "link_edit"), {}, {}),
+        ("engineer1", "POST", link("active", "link_edit"), {"name": ""}, {}),
+        ("engineer1", "GET", link("pending_create", "link_edit"), {}, {}),
+        ("engineer1", "GET", link("cc", "link_edit"), {}, {}),
+        ("engineer1", "GET", link("active", "link_delete"), {}, {}),
+        ("engineer1", "POST", link("active", "link_delete"), {"confirm_name": "nope"}, {}),
+        ("engineer1", "GET", link("gone", "link_delete"), {}, {}),
+        ("engineer1", "POST", link("active", "link_local"), {"labels": "a b" * 300}, {}),
+        ("engineer1", "POST", link("active", "link_local"), {"labels": "a b" * 300}, HTMX),
+        ("viewer1", "GET", "/links/new/", {}, {}),
+        ("viewer1", "GET", "/approvals/", {}, {}),
+        ("viewer1", "POST", chg("pending", "change_cancel"), {}, {}),
+        ("lead1", "POST", chg("pending", "change_cancel"), {}, {}),
+        ("engineer1", "GET", chg("pending", "change_edit"), {}, {}),
+        ("engineer1", "POST", chg("pending", "change_edit"), {"name": ""}, {}),
+        ("engineer1", "GET", chg("done", "change_edit"), {}, {}),
+        ("lead1", "POST", chg("pending", "change_approve"), {"payload_digest": "0" * 64}, {}),
+        ("lead1", "POST", chg("pending", "change_approve"), {}, HTMX),
+        ("lead1", "POST", chg("pending", "change_reject"), {"comment": ""}, {}),
+        ("lead1", "POST", chg("pending", "change_reject"), {"comment": ""}, HTMX),
+        ("lead1", "POST", chg("done", "change_approve"), {"payload_digest": "x"}, {}),
+        ("engineer1", "POST", chg("pending", "change_approve"), {}, {}),
+        ("lead1", "POST", chg("approved", "change_run_now"), {"reason": ""}, {}),
+        ("lead1", "POST", chg("approved", "change_run_now"), {"reason": ""}, HTMX),
+        ("lead1", "POST", chg("pending", "change_run_now"), {"reason": "The old link is down"}, {}),
+        ("engineer1", "POST", chg("done", "change_retry"), {}, {}),
+        ("engineer1", "POST", chg("pending", "change_comment"), {"body": ""}, {}),
+        ("engineer1", "POST", chg("pending", "change_comment"), {"body": ""}, HTMX),
+        ("engineer1", "GET", "/changes/", {"state": "nope", "kind": "delete", "mine": "1"}, {}),
+        ("engineer1", "GET", "/changes/", {"state": "failed"}, HTMX),
+        ("lead1", "GET", "/approvals/", {}, {}),
+        ("lead1", "GET", "/approvals/", {}, HTMX),
+        ("lead3", "GET", "/lead/", {}, {}),
+        ("lead3", "GET", "/lead/", {"days": "7"}, HTMX),
+        ("lead3", "GET", "/lead/", {"days": "nope"}, {}),
+        ("engineer1", "GET", "/gateways/", {}, {}),
+        ("engineer1", "GET", reverse("peerlinks:gateway_detail", args=[gateway.cloud_id]), {}, {}),
+        ("engineer1", "GET", "/topology/", {}, {}),
+        ("engineer1", "GET", "/topology/", {"region": "cn-north-4"}, HTMX),
+        ("engineer1", "GET", "/audit/", {}, {}),
+        ("engineer1", "GET", "/audit/", {"request_id": "0f1e2d3c", "action": "change.run_now"}, {}),
+        ("engineer1", "GET", "/audit/", {"change": str(first), "page": "2"}, HTMX),
+        ("engineer1", "GET", "/search/", {"q": "pl"}, {}),
+        ("engineer1", "GET", "/search/", {"q": "INC-42"}, {}),
+        ("engineer1", "GET", "/search/", {"q": "zzz-nothing"}, {}),
+        ("engineer1", "GET", "/search/", {"q": ""}, {}),
+        ("engineer1", "GET", "/search/", {"q": "netops"}, HTMX),
+        ("engineer1", "GET", "/notices/", {}, HTMX),
+        ("engineer1", "GET", "/live/", {"page": "dashboard"}, HTMX),
+        ("engineer1", "GET", "/live/", {"page": "gateways"}, HTMX),
+        ("engineer1", "GET", "/live/", {}, HTMX),
+        ("engineer1", "GET", reverse("peerlinks:drift_adopt", args=[drifts["created"].pk]), {}, {}),
+        (
+            "engineer1",
+            "POST",
+            reverse("peerlinks:drift_adopt", args=[drifts["created"].pk]),
+            {"owner_team": "", "ticket_ref": ""},
+            {},
+        ),
+        ("engineer1", "GET", reverse("peerlinks:drift_revert", args=[drifts["changed"].pk]), {}, {}),
+        ("engineer1", "GET", reverse("peerlinks:drift_revert", args=[drifts["deleted"].pk]), {}, {}),
+        ("engineer1", "GET", reverse("peerlinks:drift_adopt", args=[drifts["duplicate"].pk]), {}, {}),
+        # The actions that change things, last: their answers and what they leave behind.
+        ("engineer1", "POST", "/refresh/", {}, HTMX),
+        ("lead1", "POST", reverse("peerlinks:drift_acknowledge", args=[drifts["duplicate"].pk]), {}, HTMX),
+        ("lead1", "POST", reverse("peerlinks:drift_acknowledge", args=[drifts["duplicate"].pk]), {}, {}),
+        ("lead1", "POST", chg("update", "change_approve"), {"payload_digest": None}, HTMX),
+        ("engineer1", "POST", chg("pending", "change_comment"), {"body": "Any news?"}, HTMX),
+        ("lead1", "POST", chg("approved", "change_run_now"), {"reason": "Outage on the old link"}, HTMX),
+        ("engineer1", "POST", chg("failed", "change_retry"), {}, {"follow": True}),
+        ("engineer1", "POST", chg("stuck", "change_cancel"), {}, {"follow": True}),
+        ("engineer1", "POST", "/notices/read/", {}, {"follow": True}),
+        ("engineer1", "POST", "/notices/read/", {}, HTMX),
+        ("engineer1", "POST", "/preferences/timezone/", {"timezone": "Asia/Shanghai", "next": "/"}, {}),
+        ("engineer1", "GET", "/", {}, {}),
+        ("lead1", "GET", "/", {}, {}),
+    ]
+
+
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/peerlinks/",
+    "/admin/peerlinks/peerlink/",
+    "/admin/peerlinks/policy/",
+    "/admin/peerlinks/changerequest/",
+    "/admin/peerlinks/auditevent/",
+    "/admin/peerlinks/comment/",
+    "/admin/peerlinks/notice/",
+]
+
+
+@pytest.mark.django_db
+def test_every_page_reads_in_chinese_with_no_english_left(client, world):
+    from django.contrib.auth import get_user_model
+
+    people = {user.username: user for user in get_user_model().objects.all()}
+    changes = world["changes"]
+    found: dict[str, list[str]] = {}
+    answers: dict[str, int] = {}
+    for who, method, path, data, headers in pages(world):
+        client.logout()
+        if who != "anonymous":
+            client.force_login(people[who])
+        headers = {**ZH, **headers}
+        follow = headers.pop("follow", False)
+        if data.get("payload_digest", "") is None:
+            data = {"payload_digest": changes["update"].payload_digest}
+        call = client.get if method == "GET" else client.post
+        response = call(path, data, follow=follow, **headers)
+        what = f"{who} {method} {path} {data or ''}{' (htmx)' if 'HTTP_HX_REQUEST' in headers else ''}"
+        answers[what] = response.status_code
+        if response.status_code >= 500:
+            found[what] = [f"answered {response.status_code}"]
+            continue
+        if response.status_code in (204, 301, 302) or not response.content:
+            continue
+        if left := english_left(response.content.decode()):
+            found[what] = left
+
+    admin = people["admin1"]
+    client.force_login(admin)
+    link = world["links"]["active"]
+    for path in [
+        *ADMIN_PAGES,
+        f"/admin/peerlinks/peerlink/{link.pk}/change/",
+        f"/admin/peerlinks/peerlink/{world['links']['gone'].pk}/change/",
+        f"/admin/peerlinks/changerequest/{changes['done'].pk}/change/",
+        "/admin/peerlinks/policy/1/change/",
+    ]:
+        response = client.get(path, **ZH)
+        assert response.status_code == 200, path
+        if left := english_left(response.content.decode(), admin=True):
+            found[f"admin GET {path}"] = left
+
+    assert len(answers) > 140
+    assert not found, "English left in Chinese pages:\n" + "\n".join(
+        f"{what}:\n    " + "\n    ".join(lines) for what, lines in found.items()
+    )
+
+
+def test_the_check_finds_english_and_lets_names_codes_and_ids_through():
+    assert english_left("<body><main><p>Peer links</p></main></body>") == ["Peer links"]
+    assert english_left('<body><button title="Refresh now">刷新</button></body>') == ["Refresh now"]
+    assert english_left("<body><select><option>Any state</option></select></body>") == ["Any state"]
+    assert english_left('<body><img alt="Topology map"></body>') == ["Topology map"]
+    names = f"<body><td>pl-main</td><td>ACTIVE</td><td>{uuid.uuid4()}</td><td>peer_link.local_fields</td>"
+    assert english_left(names + "<td>cn-north-4</td><td>DC.1001</td><td>dcportal</td></body>") == []
+
+
+def test_a_peer_link_has_every_status_in_the_world(world):
+    shown = {link.shown_status for link in world["links"].values()}
+    assert shown >= {*PeerLink.Status.values, PeerLink.GONE}
+    assert {c.state for c in world["changes"].values()} >= set(ChangeRequest.State.values)
