@@ -127,6 +127,9 @@ class CommentAdmin(ReadOnlyAdmin):
 class NoticeAdmin(ReadOnlyAdmin):
     list_display = ("user", "notice", "created_at", "read_at")
     list_filter = ("read_at",)
+    # What happened is shown in the reader's language, not as stored (its kind and details, or English).
+    fields = ("user", "change_request", "notice", "created_at", "read_at")
+    readonly_fields = ("notice",)
 
     @admin.display(description=_("message"))
     def notice(self, notice: Notice) -> str:

@@ -15,8 +15,8 @@ from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext, pgettext_lazy
 
 from peerlinks.presentation.times import format_time
 
@@ -570,7 +570,9 @@ class Approval(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_decision_display()} by {self.approver} on #{self.change_request_id}"
+        return gettext("{decision} by {approver} on #{number}").format(
+            decision=self.get_decision_display(), approver=self.approver, number=self.change_request_id
+        )
 
 
 class Comment(models.Model):
@@ -591,7 +593,7 @@ class Comment(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.author} on #{self.change_request_id}"
+        return gettext("{author} on #{number}").format(author=self.author, number=self.change_request_id)
 
 
 class Notice(models.Model):
@@ -623,7 +625,7 @@ class Notice(models.Model):
         indexes = [models.Index(fields=["user", "read_at"])]
 
     def __str__(self) -> str:
-        return self.message
+        return gettext("notice #{number}").format(number=self.pk)
 
 
 # Defaults of the change window, as callables: Django's check for a fixed time default (fields.W161) would

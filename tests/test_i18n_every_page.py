@@ -19,6 +19,7 @@ from peerlinks.models import (
     ChangeRequest,
     Comment,
     Drift,
+    Gateway,
     Notice,
     PeerLink,
     StatusChange,
@@ -454,7 +455,15 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
         ("lead3", "GET", "/lead/", {"days": "7"}, HTMX),
         ("lead3", "GET", "/lead/", {"days": "nope"}, {}),
         ("engineer1", "GET", "/gateways/", {}, {}),
-        ("engineer1", "GET", reverse("peerlinks:gateway_detail", args=[gateway.cloud_id]), {}, {}),
+        *[
+            ("engineer1", "GET", reverse("peerlinks:gateway_detail", args=[gw.cloud_id]), {}, {})
+            for gw in Gateway.objects.all()
+        ],
+        ("viewer1", "GET", "/gateways/", {}, {}),
+        ("engineer1", "GET", "/topology/", {"region": "ap-southeast-1"}, {}),
+        ("viewer1", "GET", "/topology/", {}, {}),
+        ("engineer1", "GET", "/links/", {"status": "ERROR", "peer_type": "GDGW", "sort": "status"}, {}),
+        ("engineer1", "GET", "/links/", {"gateway": gateway.cloud_id, "status": "GONE"}, {}),
         ("engineer1", "GET", "/topology/", {}, {}),
         ("engineer1", "GET", "/topology/", {"region": "cn-north-4"}, HTMX),
         ("engineer1", "GET", "/audit/", {}, {}),
@@ -556,6 +565,7 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
         ("engineer1", "POST", "/preferences/timezone/", {"timezone": "Asia/Shanghai", "next": "/"}, {}),
         ("engineer1", "GET", "/", {}, {}),
         ("lead1", "GET", "/", {}, {}),
+        ("lead1", "POST", "/logout/", {}, {"follow": True}),
     ]
 
 
@@ -608,7 +618,13 @@ def test_every_page_reads_in_chinese_with_no_english_left(client, world, outside
         f"/admin/peerlinks/peerlink/{link.pk}/change/",
         f"/admin/peerlinks/peerlink/{world['links']['gone'].pk}/change/",
         f"/admin/peerlinks/changerequest/{changes['done'].pk}/change/",
+        f"/admin/peerlinks/changerequest/{changes['pending'].pk}/change/",
         "/admin/peerlinks/policy/1/change/",
+        f"/admin/peerlinks/auditevent/{AuditEvent.objects.first().pk}/change/",
+        f"/admin/peerlinks/comment/{Comment.objects.first().pk}/change/",
+        f"/admin/peerlinks/notice/{Notice.objects.exclude(kind='').first().pk}/change/",
+        "/admin/peerlinks/changerequest/?state__exact=failed",
+        "/admin/peerlinks/peerlink/?q=nothing-like-this",
     ]:
         response = client.get(path, **ZH)
         assert response.status_code == 200, path
@@ -632,6 +648,31 @@ def test_the_check_finds_english_and_lets_names_codes_and_ids_through():
     ]
     names = f"<body><td>pl-main</td><td>ACTIVE</td><td>{uuid.uuid4()}</td><td>peer_link.local_fields</td>"
     assert english_left(names + "<td>cn-north-4</td><td>DC.1001</td><td>dcportal</td></body>") == []
+
+
+@pytest.mark.django_db
+def test_empty_pages_read_in_chinese(client, engineer, approver):
+    """Before the first sync: every list says it has nothing, in Chinese."""
+    found = {}
+    for who, path in [
+        (engineer, "/"),
+        (engineer, "/links/"),
+        (engineer, "/changes/"),
+        (engineer, "/gateways/"),
+        (engineer, "/topology/"),
+        (engineer, "/audit/"),
+        (engineer, "/notices/"),
+        (engineer, "/search/?q=zzz-nothing"),
+        (engineer, "/links/new/"),
+        (approver, "/approvals/"),
+        (approver, "/lead/"),
+    ]:
+        client.force_login(who)
+        response = client.get(path, **ZH)
+        assert response.status_code == 200, path
+        if left := english_left(response.content.decode()):
+            found[path] = left
+    assert not found, found
 
 
 def test_pages_drawn_without_a_view_read_in_chinese(rf):
