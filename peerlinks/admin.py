@@ -108,6 +108,20 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ("actor_name", "object_repr", "object_id", "cloud_request_id")
     date_hierarchy = "at"
     list_select_related = ("change_request",)
+    # Who and what in the reader's language (the stored actor name and object are kept as recorded).
+    fields = (
+        "at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "shown_object",
+        "before",
+        "after",
+        "cloud_request_id",
+        "change_request",
+    )
+    readonly_fields = ("actor", "shown_object")
 
     @admin.display(description=_("actor"), ordering="actor_name")
     def actor(self, event: AuditEvent) -> str:

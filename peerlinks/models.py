@@ -505,7 +505,7 @@ class AuditEvent(models.Model):
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
     def __str__(self) -> str:
-        return f"{format_time(self.at)} {self.actor_name or 'system'} {self.action} {self.object_repr}"
+        return f"{format_time(self.at)} {self.shown_actor} {self.action} {self.shown_object}".strip()
 
     @property
     def shown_actor(self) -> str:

@@ -620,7 +620,10 @@ def test_every_page_reads_in_chinese_with_no_english_left(client, world, outside
         f"/admin/peerlinks/changerequest/{changes['done'].pk}/change/",
         f"/admin/peerlinks/changerequest/{changes['pending'].pk}/change/",
         "/admin/peerlinks/policy/1/change/",
-        f"/admin/peerlinks/auditevent/{AuditEvent.objects.first().pk}/change/",
+        *[
+            f"/admin/peerlinks/auditevent/{event.pk}/change/"
+            for event in AuditEvent.objects.filter(action__in=["change.submit", "sync.region"])
+        ],
         f"/admin/peerlinks/comment/{Comment.objects.first().pk}/change/",
         f"/admin/peerlinks/notice/{Notice.objects.exclude(kind='').first().pk}/change/",
         "/admin/peerlinks/changerequest/?state__exact=failed",
