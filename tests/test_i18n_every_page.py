@@ -45,11 +45,12 @@ NOT_LANGUAGE = [
     r"\b[A-Z]+\.\d+\b",  # Huawei's error codes (DC.1001)
     r"\b(?:engineer1|viewer1|lead1|lead2|lead3|admin1|outsider1)\b",  # people
     r"\b(?:netops|prod|edge|INC-\d+|CHG-\d+)\b",  # owners, labels, tickets of this world
-    r"\bpl\b",  # searched for
+    r"\bpl\b|\bzzz-[\w-]*",  # what the test searched for or typed
     r"\bdcportal\b",
     r"\bUTC[+-]\d\d:\d\d\b",
     r"\b(?:Asia|Europe|America|Africa|Australia|Pacific|Atlantic|Indian|Antarctica|Arctic|Etc)/[\w/+-]+",
     r"\bMbit/s\b",
+    r"\bCtrl\+C\b",  # a key
     r"\breason\b",  # a field of the audit log
     r"\b(?:cc|dc)\b",  # who made a link, as the cloud says it (create_owner)
     r"\bEnglish\b",  # the switcher names each language in itself
@@ -73,7 +74,6 @@ WORLD_TEXT = [
     "The peer does not exist.",
     "An old notice, stored before notices had kinds.",
     "prod, finance, dc-a",  # an example in a placeholder
-    "zzz-nothing",  # searched for
 ]
 NOT_LANGUAGE_RE = re.compile("|".join([*map(re.escape, WORLD_TEXT), *NOT_LANGUAGE]), flags=re.ASCII)
 # Django's own admin pages: their few words Django's catalog has no Chinese for, and other apps' names.
@@ -93,7 +93,12 @@ NOT_OURS_IN_ADMIN = re.compile(
         ]
     )
 )
-READ_ATTRIBUTES = re.compile(r'\s(?:title|aria-label|placeholder|alt|aria-description)="([^"]*)"')
+# Attributes a person reads or hears: shown on hovering, read aloud, shown in an empty field, in place of a
+# picture, in a confirmation, or by copy.js after a copy.
+READ_ATTRIBUTES = re.compile(
+    r"\s(?:title|aria-label|aria-description|aria-valuetext|placeholder|alt|hx-confirm|data-copied"
+    r'|data-copy-failed)="([^"]*)"'
+)
 
 
 def _read(page: str) -> list[str]:
@@ -469,6 +474,21 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
         ("engineer1", "GET", "/audit/", {}, {}),
         ("engineer1", "GET", "/audit/", {"request_id": "0f1e2d3c", "action": "change.run_now"}, {}),
         ("engineer1", "GET", "/audit/", {"change": str(first), "page": "2"}, HTMX),
+        (
+            "engineer1",
+            "GET",
+            "/audit/",
+            {"at_after": "zzz-date", "action": "zzz-act", "object_type": "zzz-type", "object_id": "9" * 80},
+            {},
+        ),
+        ("engineer1", "GET", "/links/", {"sort": "zzz-sort", "gateway": "zzz-gateway", "page": "zzz"}, {}),
+        (
+            "engineer1",
+            "POST",
+            "/links/new/",
+            {"gateway": "zzz-gateway", "peer_type": "XX", "peer_region": "zzz-region", "name": "x" * 80},
+            {},
+        ),
         ("engineer1", "GET", "/search/", {"q": "pl"}, {}),
         ("engineer1", "GET", "/search/", {"q": "INC-42"}, {}),
         ("engineer1", "GET", "/search/", {"q": "er-core"}, {}),
@@ -645,6 +665,7 @@ def test_the_check_finds_english_and_lets_names_codes_and_ids_through():
     assert english_left('<body><button title="Refresh now">刷新</button></body>') == ["Refresh now"]
     assert english_left("<body><select><option>Any state</option></select></body>") == ["Any state"]
     assert english_left('<body><img alt="Topology map"></body>') == ["Topology map"]
+    assert english_left('<body><button data-copied="Copied">复制</button></body>') == ["Copied"]
     assert english_left('<title>Log in</title><body><input type="submit" value="Go on"></body>') == [
         "Go on",
         "Log in",
