@@ -49,6 +49,7 @@ NOT_LANGUAGE = [
     r"\bdcportal\b",
     r"\bUTC[+-]\d\d:\d\d\b",
     r"\b(?:Asia|Europe|America|Africa|Australia|Pacific|Atlantic|Indian|Antarctica|Arctic|Etc)/[\w/+-]+",
+    r"https?://\S+",  # addresses, in mail
     r"\bMbit/s\b",
     r"\bCtrl\+C\b",  # a key
     r"\breason\b",  # a field of the audit log
@@ -708,6 +709,33 @@ def test_empty_pages_read_in_chinese(client, engineer, approver):
         assert response.status_code == 200, path
         if left := english_left(response.content.decode()):
             found[path] = left
+    assert not found, found
+
+
+def test_every_mail_reads_in_chinese(world, mailoutbox):
+    """Each mail dcportal sends, drawn in Chinese: subject and body (names, codes and addresses aside)."""
+    from django.utils import translation
+
+    changes = world["changes"]
+    pending = changes["pending"]
+    mailoutbox.clear()
+    with translation.override("zh-hans"):
+        notifications.notify_submitted(change=pending)
+        for approval in [*pending.approvals.all(), *changes["rejected"].approvals.all()]:
+            notifications.notify_decided(change=approval.change_request, approval=approval)
+        for name in ("done", "failed", "failed_alone"):
+            notifications.notify_finished(change=changes[name])
+        notifications.notify_expired(change=changes["expired"])
+        notifications.notify_run_now(change=changes["done"])
+        notifications.notify_commented(change=pending, comment=pending.comments.first())
+    assert len(mailoutbox) >= 8
+    found = {}
+    for mail in mailoutbox:
+        body = mail.body
+        for change in changes.values():  # the technical detail, as the cloud client said it
+            body = body.replace(change.error_detail, " ") if change.error_detail else body
+        if left := english_left(f"<body>{html.escape(mail.subject)}\n{html.escape(body)}</body>"):
+            found[mail.subject] = left
     assert not found, found
 
 
