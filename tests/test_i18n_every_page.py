@@ -390,6 +390,13 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
             (who, "GET", chg("pending"), {}, {}),
             (who, "GET", chg("approved"), {}, {}),
             (who, "GET", "/notices/", {}, {}),
+            (who, "GET", "/approvals/", {}, {}),
+            (who, "GET", "/lead/", {}, {}),
+            (who, "GET", "/gateways/", {}, {}),
+            (who, "GET", "/topology/", {}, {}),
+            (who, "GET", "/audit/", {}, {}),
+            (who, "GET", "/search/", {"q": "pl-"}, {}),
+            (who, "GET", "/links/new/", {}, {}),
         ]
     for name in links:
         get.append(("engineer1", "GET", link(name), {}, {}))
