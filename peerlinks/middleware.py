@@ -114,9 +114,10 @@ class TimeZoneMiddleware:
 class UserPreferencesMiddleware:
     """For a signed-in person, the language and zone they saved (services.preferences) win over the
     browser's language, the switcher's cookie and the zone cookies, on whatever browser they use; the zone
-    their browser reports is saved for their mail. Placed after AuthenticationMiddleware, inside
-    LocaleMiddleware and TimeZoneMiddleware (which chose from the browser alone). Anonymous visitors (the
-    login page) keep the browser's choice, and nothing is saved for them."""
+    their browser reports is saved for their mail, and so is a language picked before signing in.
+    Placed after AuthenticationMiddleware, inside LocaleMiddleware and TimeZoneMiddleware (which chose
+    from the browser alone). Anonymous visitors (the login page) keep the browser's choice, and nothing
+    is saved for them."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -132,9 +133,16 @@ class UserPreferencesMiddleware:
         if not request.user.is_authenticated:
             return
         preferences = preferences_of(request.user)
+        unsaved = {}
         detected = request.time_zone_detected
         if detected and (preferences is None or preferences.browser_time_zone != detected.key):
-            preferences = save_preferences(user=request.user, browser_time_zone=detected.key)
+            unsaved["browser_time_zone"] = detected.key
+        # A language picked in the switcher before signing in (the login page) is kept as their choice.
+        picked = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        if not chosen_language(preferences) and picked in dict(settings.LANGUAGES):
+            unsaved["language"] = picked
+        if unsaved:
+            preferences = save_preferences(user=request.user, **unsaved)
         language = chosen_language(preferences)
         if language:
             translation.activate(language)

@@ -100,7 +100,7 @@ def test_the_browsers_zone_is_saved_for_mail_without_becoming_a_choice(viewer):
     assert Preferences.objects.get(user=viewer).browser_time_zone == "Asia/Shanghai"
 
 
-def test_nothing_is_saved_for_anonymous_visitors(db):
+def test_nothing_is_saved_for_visitors_and_a_language_picked_before_sign_in_is_kept(viewer):
     visitor = Client()
     visitor.cookies[DETECTED_TIME_ZONE_COOKIE] = "Asia/Shanghai"
     visitor.get(reverse("login"))
@@ -110,6 +110,13 @@ def test_nothing_is_saved_for_anonymous_visitors(db):
     assert response.status_code == 302 and response.cookies[TIME_ZONE_COOKIE].value == "Asia/Tokyo"
     assert '<html lang="zh-hans">' in visitor.get(reverse("login")).content.decode()
     assert not Preferences.objects.exists()
+
+    # Signed in on that browser: the language picked on the login page is theirs, for their mail too; the
+    # zone menu's cookie is not taken for a choice, the browser's zone is kept for mail.
+    visitor.force_login(viewer)
+    assert '<html lang="zh-hans">' in visitor.get(reverse("peerlinks:home")).content.decode()
+    saved = Preferences.objects.get(user=viewer)
+    assert (saved.language, saved.time_zone, saved.browser_time_zone) == ("zh-hans", "", "Asia/Shanghai")
 
 
 def test_a_language_dcportal_does_not_offer_is_neither_saved_nor_an_error(viewer):
