@@ -626,7 +626,12 @@ class Preferences(models.Model):
     language = models.CharField(
         max_length=10, blank=True, choices=settings.LANGUAGES, verbose_name=_("language")
     )
-    time_zone = models.CharField(max_length=64, blank=True, verbose_name=_("time zone"))
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        verbose_name=_("time zone"),
+        help_text=_("A zone name such as Asia/Shanghai; empty to follow their browser."),
+    )
     browser_time_zone = models.CharField(
         max_length=64, blank=True, verbose_name=_("time zone of their browser")
     )
@@ -636,7 +641,7 @@ class Preferences(models.Model):
         verbose_name_plural = _("preferences")
 
     def __str__(self) -> str:
-        return str(_("Preferences of {user}")).format(user=self.user)
+        return self.user.get_username()
 
     def clean(self) -> None:
         for field in ("time_zone", "browser_time_zone"):
