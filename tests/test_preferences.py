@@ -210,3 +210,14 @@ def test_the_worker_sends_each_recipient_their_own_language_over_smtp(smtp_inbox
     assert "bob" in subject and "驳回" in subject
     assert "alice，您好：" in body and "Not now." in body
     assert "UTC+08:00 (Asia/Shanghai)" in body
+
+
+def test_in_app_notices_read_in_the_recipients_saved_language_on_any_browser(engineer):
+    chinese = _user("wang", "Approver")
+    save_preferences(user=chinese, language="zh-hans", time_zone="Asia/Shanghai")
+    change = make_change(engineer)
+    notifications.notify_submitted(change=change)
+
+    page = signed_in(chinese).get(reverse("peerlinks:notice_list"), **EN).content.decode()
+    assert f"engineer1 提交的 #{change.pk} 创建 pl-new 需要您审批" in page
+    assert "needs your approval" not in page
