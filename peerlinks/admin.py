@@ -1,9 +1,20 @@
 """The Django admin (staff only): policy, roles and users; peer links; requests and audit log read-only."""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from peerlinks.models import Approval, AuditEvent, ChangeRequest, Comment, Notice, PeerLink, Policy
+from peerlinks.models import (
+    Approval,
+    AuditEvent,
+    ChangeRequest,
+    Comment,
+    Notice,
+    PeerLink,
+    Policy,
+    Preferences,
+)
 from peerlinks.presentation.charts import format_duration
 from peerlinks.services.links import update_local_fields
 from peerlinks.services.notifications import shown_notice
@@ -148,3 +159,20 @@ class NoticeAdmin(ReadOnlyAdmin):
     @admin.display(description=_("message"))
     def notice(self, notice: Notice) -> str:
         return shown_notice(notice)
+
+
+class PreferencesInline(admin.StackedInline):
+    """The language and time zone a user's pages and mail are in, on the user's own admin page."""
+
+    model = Preferences
+    can_delete = False
+    fields = ("language", "time_zone", "browser_time_zone")
+    readonly_fields = ("browser_time_zone",)  # what their browser last reported
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserWithPreferencesAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, PreferencesInline]

@@ -137,6 +137,9 @@ def test_killed_children_are_started_again_and_term_stops_everything(run_dev: di
     simulator = _wait_for(lambda: _child(script.pid, "-m dcsim"), timeout=5, what="the simulator")
     worker = _wait_for(lambda: _child(script.pid, "db_worker"), timeout=5, what="the worker")
     _wait_for(lambda: _child(script.pid, "run_scheduler"), timeout=5, what="the scheduler")
+    # Mail links point at the port this run serves on (PORT), not SITE_URL's default of 8000.
+    environment = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
+    assert f"SITE_URL={web}".encode() in environment
 
     os.kill(simulator, signal.SIGKILL)
     os.kill(worker, signal.SIGKILL)

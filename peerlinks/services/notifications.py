@@ -18,11 +18,12 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import gettext_lazy, pgettext
 
 from peerlinks.models import Approval, ChangeRequest, Comment, Notice
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
+from peerlinks.services.preferences import preferences_by_user, speaking_to
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def notify_run_now(*, change: ChangeRequest) -> None:
         template="peerlinks/email/change_run_now.txt",
         context={
             "change": change,
-            "who": who or _("an approver"),
+            "who": who or gettext_lazy("an approver"),  # in each recipient's language
             "reason": reason,
             "url": absolute_url(change.get_absolute_url()),
         },
@@ -300,8 +301,8 @@ def _notify(
     notice: tuple[str, dict[str, Any]],
     event: str,
 ) -> None:
-    """`subject` is called in the mail's language; `notice` is what happened (notice_text's kind, and its
-    params beside the change's label)."""
+    """`subject` is called in each recipient's language and zone; `notice` is what happened (notice_text's
+    kind, and its params beside the change's label)."""
     users = [user for user in users if user.is_active]
     kind, params = notice[0], {**_label_params(change), **notice[1]}
     with translation.override("en"):
@@ -313,18 +314,20 @@ def _notify(
         ]
     )
     messages = []
-    for user in users:
-        if not user.email:
-            continue
-        body = render_to_string(template, {**context, "user": user, "site_url": settings.SITE_URL})
-        messages.append(
-            EmailMessage(
-                subject=_truncate(f"[dcportal] {subject()}", 150),
-                body=body,
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=[user.email],
+    mailed = [user for user in users if user.email]
+    saved = preferences_by_user(mailed)
+    for user in mailed:
+        # Each recipient reads it in their own language, with times in their own zone.
+        with speaking_to(saved.get(user.pk)):
+            body = render_to_string(template, {**context, "user": user, "site_url": settings.SITE_URL})
+            messages.append(
+                EmailMessage(
+                    subject=_truncate(f"[dcportal] {subject()}", 150),
+                    body=body,
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    to=[user.email],
+                )
             )
-        )
     _send(messages, change=change, event=event)
 
 
