@@ -603,6 +603,30 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
     ]
 
 
+# What no person reads as a page: health probes (JSON for machines), the CSV (its columns are named by code,
+# for scripts), and the language switch (a redirect).
+NOT_PAGES = {"healthz", "readyz", "readyz_work", "peerlinks:link_export", "set_language"}
+
+
+def test_the_check_visits_every_page_of_the_product(world):
+    """A page added later is added to `pages` too: every URL name of dcportal is visited (the admin apart)."""
+    from django.urls import URLResolver, get_resolver, resolve
+
+    def names(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace != "admin":
+                    yield from names(
+                        pattern.url_patterns, f"{pattern.namespace}:" if pattern.namespace else ""
+                    )
+            elif pattern.name:
+                yield prefix + pattern.name
+
+    every = set(names(get_resolver().url_patterns))
+    visited = {resolve(path).view_name for _, _, path, _, _ in pages(world)}
+    assert every - NOT_PAGES - visited == set()
+
+
 ADMIN_PAGES = [
     "/admin/",
     "/admin/peerlinks/",
