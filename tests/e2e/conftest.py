@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -120,9 +120,8 @@ def cloud(simulator, settings, transactional_db) -> dict:
     return {"simulator": simulator, "gateway_id": gateway["id"], "routers": routers}
 
 
-@pytest.fixture
-def worker(cloud, settings, tmp_path) -> Iterator[subprocess.Popen]:
-    """`manage.py db_worker` in its own process, on the test database and the simulator."""
+def _manage(settings, log: Path, *args: str, **env: str) -> subprocess.Popen:
+    """`manage.py ARGS` in its own process, on the test database and the simulator, writing to `log`."""
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -131,17 +130,15 @@ def worker(cloud, settings, tmp_path) -> Iterator[subprocess.Popen]:
         "PENDING_RECHECK_INTERVAL": "0.25",
         "DEBUG": "1",
         "TASKS_BACKEND": "database",
+        **env,
     }
-    log = tmp_path / "worker.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval=0.2"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+        return subprocess.Popen(
+            [sys.executable, "manage.py", *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
         )
-    yield process
+
+
+def _stop(process: subprocess.Popen, log: Path) -> None:
     process.terminate()
     try:
         process.wait(timeout=15)
@@ -150,6 +147,75 @@ def worker(cloud, settings, tmp_path) -> Iterator[subprocess.Popen]:
         process.wait()
     if process.returncode not in (0, -15):
         print(log.read_text()[-4000:])
+
+
+@pytest.fixture
+def worker(cloud, settings, tmp_path) -> Iterator[subprocess.Popen]:
+    """`manage.py db_worker` in its own process, on the test database and the simulator."""
+    log = tmp_path / "worker.log"
+    process = _manage(settings, log, "db_worker", "--no-reload", "--no-startup-delay", "--interval=0.2")
+    yield process
+    _stop(process, log)
+
+
+@pytest.fixture
+def scheduler(cloud, settings, tmp_path) -> Iterator[subprocess.Popen]:
+    """`manage.py run_scheduler` in its own process, as `make run` starts it, with short intervals: change
+    upkeep (releasing what waits for the change window) every 0.25 s, a full sync once a minute."""
+    log = tmp_path / "scheduler.log"
+    process = _manage(settings, log, "run_scheduler", SYNC_INTERVAL="60")
+    yield process
+    _stop(process, log)
+
+
+def person(username: str, *roles: str, **flags: object) -> str:
+    """A user with these roles (and flags such as is_staff), who logs in with PASSWORD; their username."""
+    from django.contrib.auth import get_user_model
+
+    from peerlinks.permissions import ensure_role
+
+    user = get_user_model().objects.create_user(username, password=PASSWORD, **flags)
+    user.groups.set([ensure_role(role) for role in roles])
+    return username
+
+
+@pytest.fixture
+def login_as(browser, live_server) -> Iterator[Callable[[str], object]]:
+    """A fresh browser context per person, logged in through the login form."""
+    from playwright.sync_api import expect
+
+    contexts = []
+
+    def login(username: str):
+        context = browser.new_context(base_url=live_server.url)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator(".whoami")).to_have_text(username)
+        return page
+
+    yield login
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def policy(transactional_db):
+    """The default policy (a create needs one approval), as a flushed database may have lost its row."""
+    from tests.conftest import set_policy
+
+    return set_policy(approvals_create=1, window_enabled=False)
+
+
+@pytest.fixture
+def fast_cloud(cloud: dict, policy) -> dict:
+    """The browser tests' world, with links that settle quickly once created."""
+    cloud["simulator"].sim.set_config(transition_delay=0.5)
+    return cloud
 
 
 @pytest.fixture

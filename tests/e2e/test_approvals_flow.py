@@ -4,61 +4,14 @@ Two browser contexts are two people: separate cookies, separate logins, one live
 """
 
 import re
-from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PASSWORD, TIMEOUT_MS, request_link
+from tests.e2e.conftest import person as _person
+from tests.e2e.conftest import request_link
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _person(username: str, *roles: str) -> str:
-    from django.contrib.auth import get_user_model
-
-    from peerlinks.permissions import ensure_role
-
-    user = get_user_model().objects.create_user(username, password=PASSWORD)
-    user.groups.set([ensure_role(role) for role in roles])
-    return username
-
-
-@pytest.fixture
-def policy(transactional_db):
-    """The default policy (a create needs one approval), as a flushed database may have lost its row."""
-    from tests.conftest import set_policy
-
-    return set_policy(approvals_create=1, window_enabled=False)
-
-
-@pytest.fixture
-def fast_cloud(cloud: dict, policy) -> dict:
-    """The browser tests' world, with links that settle quickly once created."""
-    cloud["simulator"].sim.set_config(transition_delay=0.5)
-    return cloud
-
-
-@pytest.fixture
-def login_as(browser: Browser, live_server) -> Iterator[Callable[[str], Page]]:
-    """A fresh browser context per person, logged in through the login form."""
-    contexts = []
-
-    def login(username: str) -> Page:
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto("/login/")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page.locator(".whoami")).to_have_text(username)
-        return page
-
-    yield login
-    for context in contexts:
-        context.close()
 
 
 def _request_link(page: Page, cloud: dict, *, router: str, name: str) -> int:
