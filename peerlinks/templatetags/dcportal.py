@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from peerlinks.models import Drift, PeerLink
 from peerlinks.presentation.charts import format_duration
@@ -47,11 +48,13 @@ def when(value: datetime | None, detail: str = "") -> str:
 
 
 @register.simple_tag
-def peer(peer_type: str, peer_id: str, region: str = "") -> SafeString:
+def peer(peer_type: str, peer_id: str, region: str = "", name: str | None = None) -> SafeString:
     """A link's peer as a person reads it: its kind and cached name, with its ID after it in small type
-    (the ID alone, marked as such, when the peer is not in the cache); then its region, if given."""
+    (the ID alone, marked as such, when the peer is not in the cache); then its region, if given.
+    Pass `name` when the row already carries it (`with_peer_name`), so a table costs no query per row."""
     kind = dict(PeerLink.PeerType.choices).get(peer_type, peer_type or "Peer")
-    name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
+    if name is None:
+        name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
     where = format_html(" in {}", region) if region else ""
     if name:
         return format_html(
@@ -69,6 +72,17 @@ def peer(peer_type: str, peer_id: str, region: str = "") -> SafeString:
         peer_id,
         where,
     )
+
+
+@register.simple_tag
+def peer_text(peer_type: str, peer_id: str, region: str) -> str:
+    """A peer on one line of a plain-text mail: its kind, cached name and ID, and its region."""
+    kind = dict(PeerLink.PeerType.choices).get(peer_type, peer_type)
+    values = {"type": one_line(kind), "id": one_line(peer_id), "region": one_line(region)}
+    name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
+    if name:
+        return gettext("%(type)s %(name)s (%(id)s) in %(region)s") % {**values, "name": one_line(name)}
+    return gettext("%(type)s %(id)s in %(region)s") % values
 
 
 @register.filter
