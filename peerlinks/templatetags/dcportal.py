@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from peerlinks.models import Drift, PeerLink
@@ -45,6 +45,29 @@ def when(value: datetime | None, detail: str = "") -> str:
     """A time in the viewer's zone with the zone named: '2026-12-02 15:04 UTC+08:00'; `when:"seconds"` adds
     the seconds, `when:"full"` the zone's name too (titles, mail): '… 15:04:05 UTC+08:00 (Asia/Shanghai)'."""
     return format_time(value, seconds=detail == "seconds", full=detail == "full")
+
+
+# The navigation's sections: the URL names (peerlinks:…) whose pages each top-bar link leads to.
+NAV_SECTIONS = {
+    "home": ("home",),
+    "links": ("link_list", "link_create", "detail", "link_edit", "link_delete"),
+    "gateways": ("gateway_list", "gateway_detail"),
+    "topology": ("topology",),
+    "changes": ("change_list", "change_detail", "change_edit"),
+    "approvals": ("approval_queue",),
+    "lead": ("lead",),
+    "audit": ("audit_list",),
+    "notices": ("notice_list",),
+}
+
+
+@register.simple_tag(takes_context=True)
+def nav_current(context: template.Context, section: str) -> SafeString:
+    """` aria-current="page"` on the navigation link of the section the page belongs to, else nothing."""
+    match = context.request.resolver_match  # None on a 404 page for an address no URL pattern matches
+    if match and match.namespace == "peerlinks" and match.url_name in NAV_SECTIONS[section]:
+        return mark_safe(' aria-current="page"')
+    return mark_safe("")
 
 
 @register.simple_tag

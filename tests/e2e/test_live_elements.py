@@ -887,18 +887,23 @@ def test_marking_notices_read_swaps_the_list_and_updates_the_nav_count(open_tab,
     tab = open_tab(engineer, "/notices/", name="notices", calls=["/notices/read/"])
     page = tab.page
     nav_count = page.locator("#nav-notices .count-badge")
+    menu_count = page.locator("#nav-menu-count .count-badge")  # a phone's Menu toggle
     expect(nav_count).to_have_text("3")
-    before = tab.hold("h1", "nav.mainnav", "header.topbar")
+    expect(menu_count).to_have_text("3")
+    before = tab.hold("h1", "nav.mainnav", "header.topbar", "#nav-notices")
 
     page.locator(f"#notice-{notices[1].pk}").get_by_role("button", name="Mark read").click()
     expect(page.locator(f"#notice-{notices[1].pk}")).to_have_class(re.compile(r"\bread\b"))
     expect(nav_count).to_have_text("2")
+    expect(menu_count).to_have_text("2")
+    expect(page.locator("#nav-notices")).to_have_attribute("aria-current", "page")
     expect(page.locator("#notice-list")).to_contain_text("2 unread notices.")
     tab.assert_held(before)
 
     page.get_by_role("button", name="Mark all read").click()
     expect(page.locator("#notice-list")).to_contain_text("Nothing unread.")
     expect(nav_count).to_have_count(0)
+    expect(menu_count).to_have_count(0)
     expect(page.locator("#nav-notices")).to_have_count(1)
     expect(page.locator("#notice-list")).to_have_count(1)
     tab.assert_held(before)
