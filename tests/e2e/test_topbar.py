@@ -1,0 +1,72 @@
+"""The top bar in a real browser: one row on a desktop and a laptop, in English and Chinese; the account menu
+opened by keyboard; on a phone the navigation folds behind Menu, whose toggle carries the counts."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e import test_live_elements
+
+open_tab = test_live_elements.open_tab  # the fixture: a watched tab of a person's browser
+lead = test_live_elements.lead
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ROW_JS = """() => {
+  const box = (e) => e.getBoundingClientRect();
+  const links = [...document.querySelectorAll('.mainnav a')].map(box);
+  const name = box(document.querySelector('#account > summary'));
+  const search = box(document.querySelector('#search-q'));
+  const tops = new Set(links.map((b) => Math.round(b.top)));
+  const row = {top: Math.min(...links.map((b) => b.top)), bottom: Math.max(...links.map((b) => b.bottom))};
+  const inRow = (b) => b.top < row.bottom && b.bottom > row.top;
+  return {linkRows: tops.size, nameInRow: inRow(name), searchInRow: inRow(search),
+          height: box(document.querySelector('header.topbar')).height,
+          sideways: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+def test_the_top_bar_is_one_row_on_a_desktop_and_a_laptop_and_folds_on_a_phone(open_tab, lead, live_server):
+    from peerlinks.models import Notice
+
+    Notice.objects.create(user=lead, message="e2e notice")
+    tab = open_tab(lead, "/links/")
+    page = tab.page
+    for language in ("en", "zh-hans"):
+        page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+        for width in (1400, 1024):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.goto("/links/")
+            expect(page.locator("html")).to_have_attribute("lang", language)
+            row = page.evaluate(ROW_JS)
+            assert row == {**row, "linkRows": 1, "nameInRow": True, "searchInRow": True, "sideways": 0}, (
+                f"{language} at {width} px: {row}"
+            )
+            current = page.locator(".mainnav [aria-current=page]")
+            expect(current).to_have_attribute("href", "/links/")
+            page.screenshot(path=f"/tmp/i10-polish-topbar-{width}-{language}.png")
+
+    # By keyboard: from the search box to the user's name, Enter opens the menu with visible focus.
+    page.locator("#search-q").focus()
+    name = page.locator("#account > summary")
+    while not name.evaluate("e => e === document.activeElement"):
+        page.keyboard.press("Tab")
+    assert name.evaluate("e => getComputedStyle(e).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    expect(page.locator("#pref-language")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.locator("#pref-language")).to_be_focused()
+    page.screenshot(path="/tmp/i10-polish-topbar-account-open-zh.png")
+
+    # A phone: the links fold behind Menu, and the toggle shows what waits (here one unread notice).
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page.goto("/links/")
+    menu = page.locator(".navmenu > summary")
+    expect(menu).to_have_text("Menu 1")
+    expect(page.locator(".mainnav")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    menu.click()
+    page.locator("#account > summary").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path="/tmp/i10-polish-topbar-360-open.png", full_page=True)
