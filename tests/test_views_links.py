@@ -557,3 +557,11 @@ def test_local_fields_of_an_unknown_link_is_404(engineer_client):
 def test_local_fields_need_post(engineer_client):
     link = make_peer_link()
     assert engineer_client.get(f"/links/{link.cloud_id}/local/").status_code == 405
+
+
+def test_link_list_filters_fold_on_a_phone_unless_a_filter_is_set(engineer_client):
+    folded = engineer_client.get("/links/?sort=-name").content.decode()
+    assert '<details class="filters-fold">' in folded
+    for query in ("status=ACTIVE", "q=core", "show_gone=on", "status=NOPE"):
+        body = engineer_client.get(f"/links/?{query}").content.decode()
+        assert '<details class="filters-fold" open>' in body, query

@@ -70,3 +70,58 @@ def test_the_top_bar_is_one_row_on_a_desktop_and_a_laptop_and_folds_on_a_phone(o
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.screenshot(path="/tmp/i10-polish-topbar-360-open.png", full_page=True)
+
+
+INSIDE_JS = """([inner, outer]) => {
+  const a = document.querySelector(inner).getBoundingClientRect();
+  const b = document.querySelector(outer).getBoundingClientRect();
+  return a.left >= b.left && a.right <= b.right && a.right <= window.innerWidth;
+}"""
+
+
+def test_on_a_phone_the_common_actions_are_reachable_without_sideways_scrolling(open_tab, lead, live_server):
+    from peerlinks.models import Drift
+    from tests.conftest import make_gateway, make_peer_link
+
+    gateway = make_gateway(name="gdgw-with-a-long-name-that-would-push-a-select-out-of-its-card-" + "x" * 20)
+    link = make_peer_link(gateway=gateway, name="made-outside")
+    drift = Drift.objects.create(peer_link=link, kind="created")
+    tab = open_tab(lead, "/", pages=["/links/", "/topology/", "/lead/"])
+    page = tab.page
+    page.set_viewport_size({"width": 360, "height": 740})
+
+    # The dashboard: a drift's actions sit under it, in the card, not at the right end of a scrolled table.
+    page.goto("/")
+    acknowledge = page.locator(f"#drift-{drift.pk}").get_by_role("button", name="Acknowledge")
+    expect(acknowledge).to_be_visible()
+    assert page.evaluate(INSIDE_JS, [f"#drift-{drift.pk} .drift-actions", "#drift"])
+    page.screenshot(path="/tmp/i10-polish-phone-dashboard.png", full_page=True)
+
+    # The link list: the filters fold behind "Filters", and stay open while a filter is set.
+    page.goto("/links/")
+    expect(page.get_by_label("Owner team")).to_be_hidden()
+    page.locator(".filters-fold > summary").click()
+    expect(page.get_by_label("Owner team")).to_be_visible()
+    page.goto("/links/?status=ACTIVE")
+    expect(page.get_by_label("Owner team")).to_be_visible()
+    assert page.evaluate(INSIDE_JS, ["#peerlink-filters select[name=gateway]", "#peerlink-filters"])
+    page.screenshot(path="/tmp/i10-polish-phone-links-filtered.png", full_page=True)
+    page.set_viewport_size({"width": 1024, "height": 740})  # wider: always unfolded, no toggle
+    expect(page.locator(".filters-fold > summary")).to_be_hidden()
+    page.goto("/links/")
+    expect(page.get_by_label("Owner team")).to_be_visible()
+    page.set_viewport_size({"width": 360, "height": 740})
+
+    # The topology: the Gateway select stays inside its card.
+    page.goto("/topology/")
+    assert page.evaluate(INSIDE_JS, ["#topology-filters select[name=gateway]", "#topology-filters"])
+
+    # The lead view: a matrix scrolls in its own box with the gateway's name kept in view.
+    page.goto("/lead/")
+    box = page.locator("#status-matrix .grid-2 > div").last
+    box.evaluate("e => e.scrollLeft = 400")
+    assert page.evaluate(INSIDE_JS, ["#matrix-gateways tbody td:first-child", "#status-matrix"])
+    for path in ("/", "/links/", "/topology/", "/lead/"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
+    tab.assert_clean()
