@@ -56,6 +56,13 @@ def test_the_top_bar_is_one_row_on_a_desktop_and_a_laptop_and_folds_on_a_phone(o
     page.keyboard.press("Tab")
     expect(page.locator("#pref-language")).to_be_focused()
     page.screenshot(path="/tmp/i10-polish-topbar-account-open-zh.png")
+    page.keyboard.press("Escape")  # closes the menu, the focus back on its toggle
+    expect(page.locator("#pref-language")).to_be_hidden()
+    expect(name).to_be_focused()
+    name.click()
+    expect(page.locator("#pref-language")).to_be_visible()
+    page.locator("h1").click()  # a click elsewhere closes it too
+    expect(page.locator("#pref-language")).to_be_hidden()
 
     # A phone: the links fold behind Menu, and the toggle shows what waits (here one unread notice).
     page.set_viewport_size({"width": 360, "height": 740})
