@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e import test_live_elements
+from tests.e2e.test_accessibility import _serious
 
 open_tab = test_live_elements.open_tab  # the fixture: a watched tab of a person's browser
 lead = test_live_elements.lead
@@ -56,6 +57,7 @@ def test_the_top_bar_is_one_row_on_a_desktop_and_a_laptop_and_folds_on_a_phone(o
     page.keyboard.press("Tab")
     expect(page.locator("#pref-language")).to_be_focused()
     page.screenshot(path="/tmp/i10-polish-topbar-account-open-zh.png")
+    assert _serious(page) == []  # axe-core, with the menu open
     page.keyboard.press("Escape")  # closes the menu, the focus back on its toggle
     expect(page.locator("#pref-language")).to_be_hidden()
     expect(name).to_be_focused()
@@ -76,6 +78,7 @@ def test_the_top_bar_is_one_row_on_a_desktop_and_a_laptop_and_folds_on_a_phone(o
     page.locator("#account > summary").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert _serious(page) == []
     page.screenshot(path="/tmp/i10-polish-topbar-360-open.png", full_page=True)
 
 
