@@ -1,9 +1,20 @@
 """The Django admin (staff only): policy, roles and users; peer links; requests and audit log read-only."""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from peerlinks.models import Approval, AuditEvent, ChangeRequest, Comment, Notice, PeerLink, Policy
+from peerlinks.models import (
+    Approval,
+    AuditEvent,
+    ChangeRequest,
+    Comment,
+    Notice,
+    PeerLink,
+    Policy,
+    Preferences,
+)
 from peerlinks.services.links import update_local_fields
 
 
@@ -112,3 +123,20 @@ class CommentAdmin(ReadOnlyAdmin):
 class NoticeAdmin(ReadOnlyAdmin):
     list_display = ("user", "message", "created_at", "read_at")
     list_filter = ("read_at",)
+
+
+class PreferencesInline(admin.StackedInline):
+    """The language and time zone a user's pages and mail are in, on the user's own admin page."""
+
+    model = Preferences
+    can_delete = False
+    fields = ("language", "time_zone", "browser_time_zone")
+    readonly_fields = ("browser_time_zone",)  # what their browser last reported
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserWithPreferencesAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, PreferencesInline]

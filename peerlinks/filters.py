@@ -6,9 +6,12 @@ never raise.
 
 import django_filters
 from django import forms
+from django.apps import apps
 from django.db.models import QuerySet
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from peerlinks.models import AuditEvent, CloudProject, Gateway, PeerLink
 
@@ -53,6 +56,25 @@ class GatewayChoiceFilter(django_filters.ModelChoiceFilter):
         return field
 
 
+class ExplainedFilterSet(django_filters.FilterSet):
+    """A FilterSet that can say, field by field, which of its filters it ignored and why."""
+
+    @property
+    def ignored(self) -> str:
+        """Which filters had an invalid value (and so were left out of the filtering) and why, in a
+        sentence; "" when none."""
+        form = self.form
+        each = [
+            gettext("{label}: {errors}").format(label=form[name].label, errors=" ".join(errors))
+            for name, errors in form.errors.items()
+        ]
+        if not each:
+            return ""
+        return gettext("Some filters were ignored: {filters}").format(
+            filters=pgettext("between the items of a list", "; ").join(each)
+        )
+
+
 class StableOrderingFilter(django_filters.OrderingFilter):
     """Column ordering with the cloud id as tie-breaker, so pages never overlap or skip rows."""
 
@@ -78,43 +100,45 @@ PEER_LINK_SORTS = {
 }
 
 
-class PeerLinkFilter(django_filters.FilterSet):
+class PeerLinkFilter(ExplainedFilterSet):
     """Peer links across every gateway, region and project."""
 
     q = django_filters.CharFilter(
         method="filter_text",
         max_length=100,
-        label="Search",
+        label=_("Search"),
         widget=forms.TextInput(
-            attrs={"placeholder": "Name, ID, description, peer ID, owner, ticket, label", "type": "search"}
+            attrs={"placeholder": _("Name, ID, description, peer ID, owner, ticket, label"), "type": "search"}
         ),
     )
     owner = django_filters.CharFilter(
-        field_name="owner_team", lookup_expr="iexact", max_length=100, label="Owner team"
+        field_name="owner_team", lookup_expr="iexact", max_length=100, label=_("Owner team")
     )
     ticket = django_filters.CharFilter(
-        field_name="ticket_ref", lookup_expr="iexact", max_length=100, label="Ticket"
+        field_name="ticket_ref", lookup_expr="iexact", max_length=100, label=_("Ticket")
     )
-    label = django_filters.CharFilter(method="filter_label", max_length=40, label="Label")
-    gateway = GatewayChoiceFilter(empty_label="All gateways")
+    label = django_filters.CharFilter(method="filter_label", max_length=40, label=_("Label"))
+    gateway = GatewayChoiceFilter(empty_label=_("All gateways"), label=_("Gateway"))
     status = django_filters.ChoiceFilter(
-        choices=PeerLink.Status.choices, empty_label="Any status", widget=PlainSelect
+        choices=PeerLink.Status.choices, empty_label=_("Any status"), label=_("Status"), widget=PlainSelect
     )
     peer_type = django_filters.ChoiceFilter(
-        choices=PeerLink.PeerType.choices, empty_label="Any peer", label="Peer type", widget=PlainSelect
+        choices=PeerLink.PeerType.choices, empty_label=_("Any peer"), label=_("Peer type"), widget=PlainSelect
     )
     region = django_filters.ChoiceFilter(
         field_name="gateway__project__region",
         choices=region_choices,
-        empty_label="All regions",
+        empty_label=_("All regions"),
+        label=_("Region"),
         widget=PlainSelect,
     )
     show_gone = django_filters.BooleanFilter(
-        method="filter_gone", widget=forms.CheckboxInput, label="Show gone"
+        method="filter_gone", widget=forms.CheckboxInput, label=_("Show gone")
     )
     sort = StableOrderingFilter(
         fields={field: key for key, field in PEER_LINK_SORTS.items()},
         widget=forms.HiddenInput,
+        label=_("Order"),
     )
 
     class Meta:
@@ -152,23 +176,41 @@ def audit_action_choices() -> list[tuple[str, str]]:
     return [(action, action) for action in actions]
 
 
+def object_type_label(object_type: str) -> str:
+    """What an audit event's object type is called in the reader's language: the name of its model
+    ("peer_link" → peer link), or the type itself for an object that has no model here."""
+    model_name = object_type.replace("_", "")
+    for app_label in ("peerlinks", "auth"):
+        try:
+            return str(apps.get_model(app_label, model_name)._meta.verbose_name)
+        except LookupError:
+            continue
+    return object_type.replace("_", " ")
+
+
 def audit_object_type_choices() -> list[tuple[str, str]]:
     types = AuditEvent.objects.order_by("object_type").values_list("object_type", flat=True).distinct()
-    return [(object_type, object_type.replace("_", " ")) for object_type in types]
+    return [(object_type, object_type_label(object_type)) for object_type in types]
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(ExplainedFilterSet):
     """The audit log by action, actor, object, cloud request id and date range."""
 
-    action = django_filters.ChoiceFilter(choices=audit_action_choices, empty_label="Any action")
-    actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="iexact", max_length=150)
-    object_type = django_filters.ChoiceFilter(
-        choices=audit_object_type_choices, empty_label="Any object", label="Object type"
+    action = django_filters.ChoiceFilter(
+        choices=audit_action_choices, empty_label=_("Any action"), label=_("Action")
     )
-    object_id = django_filters.CharFilter(max_length=64, label="Object ID")
-    request_id = django_filters.CharFilter(field_name="cloud_request_id", max_length=64, label="Request ID")
+    actor = django_filters.CharFilter(
+        field_name="actor_name", lookup_expr="iexact", max_length=150, label=_("Actor")
+    )
+    object_type = django_filters.ChoiceFilter(
+        choices=audit_object_type_choices, empty_label=_("Any object"), label=_("Object type")
+    )
+    object_id = django_filters.CharFilter(max_length=64, label=_("Object ID"))
+    request_id = django_filters.CharFilter(
+        field_name="cloud_request_id", max_length=64, label=_("Request ID")
+    )
     at = django_filters.DateFromToRangeFilter(
-        label="Date range",
+        label=_("Date range"),
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
     )
 

@@ -85,6 +85,18 @@ def _set_choices(field: forms.ChoiceField, options: list[changes.Choice], *, gro
     field.widget.disabled_values = {choice.id for choice in options if choice.problem}
 
 
+# Why the peer list is empty, by the chosen peer type.
+NO_PEERS = {
+    PeerLink.PeerType.ER: _(
+        "No enterprise routers known in {region}; choose another type or region, or refresh the data."
+    ),
+    PeerLink.PeerType.GDGW: _(
+        "No global DC gateways known in {region}; choose another type or region, or refresh the data."
+    ),
+    "": _("No peers known in {region}; choose another type or region, or refresh the data."),
+}
+
+
 class PeerLinkCreateForm(forms.Form):
     """A new peer link: gateway → peer type → peer region → peer → name and description."""
 
@@ -117,6 +129,7 @@ class PeerLinkCreateForm(forms.Form):
         self.peers = changes.peer_choices(peer_type=peer_type, region=region, gateway=gateway)
         _set_choices(self.fields["peer"], self.peers)
         self.peers_for = (dict(PeerLink.PeerType.choices).get(peer_type), region)
+        self.no_peers_hint = NO_PEERS.get(peer_type, NO_PEERS[""]).format(region=region or _("this region"))
 
     def _value(self, name: str) -> str:
         """What the person chose so far (submitted, or given as initial data), as text."""
@@ -337,7 +350,7 @@ class DriftAdoptForm(LocalFieldsForm):
 class SearchForm(forms.Form):
     """The search box: one query across every kind of thing dcportal knows."""
 
-    q = forms.CharField(required=False, max_length=100, label="Search")
+    q = forms.CharField(required=False, max_length=100, label=_("Search"))
 
 
 class LeadPeriodForm(forms.Form):

@@ -1,7 +1,8 @@
 """Request id: taken from the proxy's X-Request-ID (when it looks sane) or made up, logged and echoed back.
 Logged-in pages: never cached. A database outage: a plain 503 page instead of a 500. Times: in the zone
-the viewer chose, else their browser's."""
+the viewer chose, else their browser's. A signed-in person's saved language and zone: on any browser."""
 
+import contextlib
 import logging
 import re
 import uuid
@@ -10,11 +11,12 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 
 from dcportal.logging import request_id
 from peerlinks.presentation.times import zone_from_name
+from peerlinks.services.preferences import chosen_language, chosen_zone, preferences_of, save_preferences
 from peerlinks.services.processes import DATABASE_ERRORS, drop_database_connections
 
 logger = logging.getLogger(__name__)
@@ -107,3 +109,45 @@ class TimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class UserPreferencesMiddleware:
+    """For a signed-in person, the language and zone they saved (services.preferences) win over the
+    browser's language, the switcher's cookie and the zone cookies, on whatever browser they use; the zone
+    their browser reports is saved for their mail, and so is a language picked before signing in.
+    Placed after AuthenticationMiddleware, inside LocaleMiddleware and TimeZoneMiddleware (which chose
+    from the browser alone). Anonymous visitors (the login page) keep the browser's choice, and nothing
+    is saved for them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            # On an outage the view meets it too, and answers "Database unavailable".
+            with contextlib.suppress(*DATABASE_ERRORS):
+                self._apply(request)
+        return self.get_response(request)
+
+    def _apply(self, request: HttpRequest) -> None:
+        if not request.user.is_authenticated:
+            return
+        preferences = preferences_of(request.user)
+        unsaved = {}
+        detected = request.time_zone_detected
+        if detected and (preferences is None or preferences.browser_time_zone != detected.key):
+            unsaved["browser_time_zone"] = detected.key
+        # A language picked in the switcher before signing in (the login page) is kept as their choice.
+        picked = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        if not chosen_language(preferences) and picked in dict(settings.LANGUAGES):
+            unsaved["language"] = picked
+        if unsaved:
+            preferences = save_preferences(user=request.user, **unsaved)
+        language = chosen_language(preferences)
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        zone = chosen_zone(preferences)
+        if zone:
+            request.time_zone_chosen = zone
+            timezone.activate(zone)

@@ -10,6 +10,7 @@ import json
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -18,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from peerlinks.presentation.times import format_time
+from peerlinks.presentation.times import format_time, zone_from_name
 
 
 class CloudProject(models.Model):
@@ -590,7 +591,11 @@ class Notice(models.Model):
         related_name="notices",
         verbose_name=_("change request"),
     )
-    message = models.CharField(max_length=300, verbose_name=_("message"))
+    message = models.CharField(max_length=300, verbose_name=_("message"))  # in English, as sent
+    # What happened, so each reader gets it in their language (services.notifications.notice_text); "" for
+    # a notice that has its message only.
+    kind = models.CharField(max_length=20, blank=True, verbose_name=_("kind"))
+    params = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
@@ -602,6 +607,46 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class Preferences(models.Model):
+    """A person's language and time zone, kept so they follow them to any browser and into their mail.
+
+    "" in `language` or `time_zone`: nothing chosen (the browser decides, and mail uses the server's
+    defaults). `browser_time_zone` is the zone their browser last reported, for mail when none is chosen.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="preferences",
+        verbose_name=_("user"),
+    )
+    language = models.CharField(
+        max_length=10, blank=True, choices=settings.LANGUAGES, verbose_name=_("language")
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        verbose_name=_("time zone"),
+        help_text=_("A zone name such as Asia/Shanghai; empty to follow their browser."),
+    )
+    browser_time_zone = models.CharField(
+        max_length=64, blank=True, verbose_name=_("time zone of their browser")
+    )
+
+    class Meta:
+        verbose_name = _("preferences")
+        verbose_name_plural = _("preferences")
+
+    def __str__(self) -> str:
+        return self.user.get_username()
+
+    def clean(self) -> None:
+        for field in ("time_zone", "browser_time_zone"):
+            if getattr(self, field) and zone_from_name(getattr(self, field)) is None:
+                raise ValidationError({field: _("Unknown time zone.")})
 
 
 # Defaults of the change window, as callables: Django's check for a fixed time default (fields.W161) would

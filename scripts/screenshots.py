@@ -64,9 +64,9 @@ def waiting_change(browser: Browser, base_url: str) -> str:
     for index in range(gateways.count()):
         engineer.locator("select[name=gateway]").select_option(gateways.nth(index).get_attribute("value"))
         engineer.locator("select[name=peer_type]").select_option("ER")
-        region = engineer.locator("select[name=peer_region] option:not([value='']):not([disabled])").first.get_attribute(
-            "value"
-        )
+        region = engineer.locator(
+            "select[name=peer_region] option:not([value='']):not([disabled])"
+        ).first.get_attribute("value")
         engineer.locator("select[name=peer_region]").select_option(region)
         expect(engineer.locator("#create-form .htmx-request")).to_have_count(0)
         peers = engineer.locator("select[name=peer] option:not([value='']):not([disabled])")
@@ -104,6 +104,8 @@ def main() -> int:
             for name, address in pages.items():
                 page.goto(address)
                 page.wait_for_load_state("networkidle")
+                if name == "approval":  # the decision the lead is asked for, with what it changes above it
+                    page.locator("#change-decision").evaluate("e => e.scrollIntoView({block: 'start'})")
                 path = args.out / f"{name}-{look}.png"
                 page.screenshot(path=path)
                 print(path)

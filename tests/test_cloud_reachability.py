@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from peerlinks import cloud
 from peerlinks.models import CloudProject, Drift
-from peerlinks.presentation.text import describe_cloud_error
+from peerlinks.presentation.text import describe_cloud_error, describe_problem
 from peerlinks.services.sync import sync_all
 from tests.conftest import make_peer_link, make_project
 
@@ -88,7 +88,9 @@ def test_a_failing_region_keeps_the_time_its_syncs_began_to_fail_and_words_for_w
     sync_all(regions=["cn-north-4"])
     again = CloudProject.objects.get(region="cn-north-4")
     assert again.sync_failed_at == first.sync_failed_at
-    assert again.sync_problem == "dcportal cannot reach Huawei Cloud (no connection to its API)."
+    assert describe_problem(again.sync_problem) == (
+        "dcportal cannot reach Huawei Cloud (no connection to its API)."
+    )
     assert "failed: cannot reach 127.0.0.1:9" in again.sync_error
 
 

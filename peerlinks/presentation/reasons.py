@@ -34,6 +34,8 @@ LINK_VANISHED = gettext_noop("The link disappeared from the cloud.")
 LINK_ENDED = gettext_noop("The link ended in {status}: {reason}")
 LINK_ENDED_NO_REASON = gettext_noop("The link ended in {status}: the cloud gave no reason")
 FOLLOW_TIMEOUT = gettext_noop("The cloud did not finish the change within {seconds} s.")
+# A cloud failure in plain words with the cloud's own message (presentation.text.describe_cloud_error).
+CLOUD_REFUSED = gettext_noop("Huawei Cloud refused the request: {message}")
 
 SENTENCES = (
     ALREADY_LINKED,
@@ -54,6 +56,7 @@ SENTENCES = (
     LINK_ENDED_NO_REASON,  # before LINK_ENDED, which would take "the cloud gave no reason" for the cloud's
     LINK_ENDED,
     FOLLOW_TIMEOUT,
+    CLOUD_REFUSED,
 )
 
 

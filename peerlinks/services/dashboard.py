@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from peerlinks.models import (
     AuditEvent,
@@ -20,6 +21,7 @@ from peerlinks.models import (
     Gateway,
     PeerLink,
 )
+from peerlinks.presentation.text import describe_problem
 from peerlinks.services import dispatch
 from peerlinks.services.audit import record_audit
 from peerlinks.services.notifications import unread_notice_count
@@ -35,7 +37,7 @@ class RegionSync:
     region: str
     synced_at: datetime | None = None
     sync_error: str = ""
-    sync_problem: str = ""
+    sync_problem: str = ""  # in the reader's language
     sync_failed_at: datetime | None = None
     gateways: int = 0
     stale: bool = True
@@ -185,7 +187,8 @@ def region_syncs(*, now: datetime) -> list[RegionSync]:
                 region=region,
                 synced_at=project.synced_at,
                 sync_error=project.sync_error,
-                sync_problem=project.sync_problem or "The last sync with Huawei Cloud failed.",
+                sync_problem=describe_problem(project.sync_problem)
+                or _("The last sync with Huawei Cloud failed."),
                 sync_failed_at=project.sync_failed_at,
                 gateways=project.n_gateways,
                 stale=project.synced_at is None or project.synced_at < stale_before,
@@ -205,6 +208,10 @@ class CloudOutage:
     @property
     def problem(self) -> str:
         return self.regions[0].sync_problem
+
+    @property
+    def region_names(self) -> str:
+        return ", ".join(row.region for row in self.regions)
 
 
 def cloud_outage(*, now: datetime | None = None) -> CloudOutage | None:

@@ -9,15 +9,17 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from peerlinks.models import ChangeRequest, Drift
 from peerlinks.services import changes, dashboard, links
 from peerlinks.services.lifecycle import ChangeRefused
 
-NOT_ADOPTABLE = (
+NOT_ADOPTABLE = _(
     "Only a link created outside dcportal that still exists, its drift still open, can be adopted."
 )
-NO_UNDO = "Nothing to undo here: the drift was dealt with, or the link has changed since."
+NO_UNDO = _("Nothing to undo here: the drift was dealt with, or the link has changed since.")
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class RevertPlan:
 
     kind: str
     payload: dict
-    summary: str
+    summary: str  # in the language of the request that asked for the plan
 
 
 def can_adopt(drift: Drift) -> bool:
@@ -45,16 +47,22 @@ def revert_plan(drift: Drift) -> RevertPlan | None:
         return None
     link = drift.peer_link
     if drift.kind in (Drift.Kind.CREATED, Drift.Kind.DUPLICATE):
-        return RevertPlan(kind=ChangeRequest.Kind.DELETE, payload={}, summary=f"Ask to delete {link.name}")
+        return RevertPlan(
+            kind=ChangeRequest.Kind.DELETE,
+            payload={},
+            summary=gettext("Ask to delete {name}").format(name=link.name),
+        )
     if drift.kind == Drift.Kind.CHANGED:
         fields = {field: values for field, values in drift.detail.items() if field in changes.UPDATE_FIELDS}
         if not fields or any(getattr(link, field) != values.get("after") for field, values in fields.items()):
             return None  # changed again since: this drift no longer describes the link
         payload = {field: values.get("before") or "" for field, values in fields.items()}
         if "name" in payload:
-            summary = f"Ask to rename {link.name} back to {payload['name']}"
+            summary = gettext("Ask to rename {name} back to {old_name}").format(
+                name=link.name, old_name=payload["name"]
+            )
         else:
-            summary = f"Ask to set the description of {link.name} back"
+            summary = gettext("Ask to set the description of {name} back").format(name=link.name)
         return RevertPlan(kind=ChangeRequest.Kind.UPDATE, payload=payload, summary=summary)
     return None
 

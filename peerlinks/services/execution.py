@@ -26,7 +26,7 @@ from django.utils import timezone
 from peerlinks import cloud
 from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink
 from peerlinks.presentation import reasons
-from peerlinks.presentation.text import describe_cloud_error
+from peerlinks.presentation.text import stored_cloud_error
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.audit import record_audit
 from peerlinks.services.changes import UPDATE_FIELDS, link_summary
@@ -412,7 +412,7 @@ def _handle_cloud_error(change: ChangeRequest, exc: cloud.CloudError) -> ChangeR
 
 def _cloud_error_text(exc: cloud.CloudError) -> dict[str, str]:
     """A cloud failure as a change records it: in plain words, and as the cloud client reported it."""
-    return {"error_msg": describe_cloud_error(exc), "error_detail": str(exc)}
+    return {"error_msg": stored_cloud_error(exc), "error_detail": str(exc)}
 
 
 def _retry_later(

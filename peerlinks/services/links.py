@@ -11,6 +11,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from peerlinks import cloud
 from peerlinks.models import (
@@ -116,7 +117,9 @@ class LinkGone(Exception):
     """The link no longer exists in the cloud: it is kept for its history and changes no more."""
 
     def __str__(self) -> str:
-        return "This link no longer exists in the cloud: it is kept for its history and cannot be changed."
+        return gettext(
+            "This link no longer exists in the cloud: it is kept for its history and cannot be changed."
+        )
 
 
 def update_local_fields(

@@ -16,16 +16,20 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.mail import EmailMessage, get_connection
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from peerlinks.models import Approval, ChangeRequest, Comment, Notice
 from peerlinks.presentation.text import one_line
+from peerlinks.services.preferences import preferences_by_user, speaking_to
 
 logger = logging.getLogger(__name__)
 
 APPROVE_PERMISSION = "peerlinks.approve_change"
 # The backend that knows group and user permissions (the login throttle's backend knows none).
 PERMISSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
+NOTICE_LIMIT = Notice._meta.get_field("message").max_length
 
 
 def _best_effort(func: Callable[..., None]) -> Callable[..., None]:
@@ -48,15 +52,14 @@ def notify_submitted(*, change: ChangeRequest) -> None:
     approvers = list(approvers_for(change=change))
     if not approvers:
         logger.warning("change #%s waits for approval but nobody active may approve it", change.pk)
-    subject = f"{change_label(change)} needs your approval"
     context = {"change": change, "url": absolute_url(change.get_absolute_url())}
     _notify(
         users=approvers,
         change=change,
-        subject=subject,
+        subject=lambda: _("{change} needs your approval").format(change=change_label(change)),
         template="peerlinks/email/change_submitted.txt",
         context=context,
-        notice=f"{change_label(change)} by {change.requested_by.get_username()} needs your approval",
+        notice=("submitted", {"requester": change.requested_by.get_username()}),
         event="submitted",
     )
 
@@ -66,13 +69,10 @@ def notify_decided(*, change: ChangeRequest, approval: Approval) -> None:
     """Tell the requester that an approver approved or rejected their request, with the comment."""
     verb = "rejected" if approval.decision == Approval.Decision.REJECT else "approved"
     who = approval.approver.get_username()
-    notice = f"{change_label(change)} {verb} by {who}"
-    if approval.comment:
-        notice += f": {approval.comment}"
     _notify(
         users=[change.requested_by],
         change=change,
-        subject=f"{change_label(change)} {verb} by {who}",
+        subject=lambda: notice_text(verb, {**_label_params(change), "who": who}),
         template="peerlinks/email/change_decided.txt",
         context={
             "change": change,
@@ -81,7 +81,7 @@ def notify_decided(*, change: ChangeRequest, approval: Approval) -> None:
             "waiting": change.state == ChangeRequest.State.PENDING_APPROVAL,
             "url": absolute_url(change.get_absolute_url()),
         },
-        notice=notice,
+        notice=(verb, {"who": who, "comment": approval.comment}),
         event="decided",
     )
 
@@ -90,17 +90,14 @@ def notify_decided(*, change: ChangeRequest, approval: Approval) -> None:
 def notify_finished(*, change: ChangeRequest) -> None:
     """Tell the requester how the execution ended: done, or failed with the cloud's error."""
     failed = change.state != ChangeRequest.State.DONE
-    outcome = f"failed: {change.error_code or 'ERROR'}" if failed else "done"
-    notice = f"{change_label(change)} {outcome}"
-    if failed and change.error_msg:
-        notice += f" ({change.error_msg})"
+    outcome = {"code": change.error_code or "ERROR"} if failed else {}
     _notify(
         users=[change.requested_by],
         change=change,
-        subject=f"{change_label(change)} {outcome}",
+        subject=lambda: notice_text("failed" if failed else "done", {**_label_params(change), **outcome}),
         template="peerlinks/email/change_finished.txt",
         context={"change": change, "failed": failed, "url": absolute_url(change.get_absolute_url())},
-        notice=notice,
+        notice=("failed", {**outcome, "reason": change.error_msg}) if failed else ("done", {}),
         event="finished",
     )
 
@@ -111,10 +108,10 @@ def notify_expired(*, change: ChangeRequest) -> None:
     _notify(
         users=[change.requested_by],
         change=change,
-        subject=f"{change_label(change)} expired",
+        subject=lambda: _("{change} expired").format(change=change_label(change)),
         template="peerlinks/email/change_expired.txt",
         context={"change": change, "url": absolute_url(change.get_absolute_url())},
-        notice=f"{change_label(change)} expired without a decision",
+        notice=("expired", {}),
         event="expired",
     )
 
@@ -123,20 +120,22 @@ def notify_expired(*, change: ChangeRequest) -> None:
 def notify_run_now(*, change: ChangeRequest) -> None:
     """Tell the requester that someone ran their approved change before the change window, and why."""
     event = change.audit_events.filter(action="change.run_now").order_by("-at", "-id").first()
-    who = event.actor_name if event is not None else "an approver"
+    who = event.actor_name if event is not None else ""
     reason = (event.after or {}).get("reason", "") if event is not None else ""
     _notify(
         users=[change.requested_by],
         change=change,
-        subject=f"{change_label(change)} run now by {who}, before the change window",
+        subject=lambda: _("{change} run now by {who}, before the change window").format(
+            change=change_label(change), who=who or _("an approver")
+        ),
         template="peerlinks/email/change_run_now.txt",
         context={
             "change": change,
-            "who": who,
+            "who": who or gettext_lazy("an approver"),  # in each recipient's language
             "reason": reason,
             "url": absolute_url(change.get_absolute_url()),
         },
-        notice=f"{change_label(change)} run now by {who}, before the change window: {reason}",
+        notice=("run_now", {"who": who, "reason": reason}),
         event="run_now",
     )
 
@@ -155,10 +154,10 @@ def notify_commented(*, change: ChangeRequest, comment: Comment) -> None:
     _notify(
         users=sorted(people.values(), key=lambda user: user.get_username()),
         change=change,
-        subject=f"{change_label(change)}: comment from {who}",
+        subject=lambda: _("{change}: comment from {who}").format(change=change_label(change), who=who),
         template="peerlinks/email/change_commented.txt",
         context={"change": change, "comment": comment, "url": absolute_url(change.get_absolute_url())},
-        notice=f"{change_label(change)}: {who} commented: {comment.body}",
+        notice=("commented", {"who": who, "comment": comment.body}),
         event="commented",
     )
 
@@ -220,9 +219,71 @@ def mark_notices_read(*, user: AbstractBaseUser, notice_id: int | None = None) -
 
 def change_label(change: ChangeRequest) -> str:
     """'#12 create pl-x': short enough for a subject line, on one line whatever the payload holds."""
+    return _label(_label_params(change))
+
+
+def _label_params(change: ChangeRequest) -> dict[str, Any]:
     name = change.payload.get("name") if change.kind == ChangeRequest.Kind.CREATE else None
     name = name or change.payload.get("link_name") or change.payload.get("name") or ""
-    return one_line(f"#{change.pk} {change.kind} {name}")
+    return {"number": change.pk, "kind": change.kind, "name": name}
+
+
+_KIND_WORDS = {
+    "create": lambda: pgettext("change kind, in a notice", "create"),
+    "update": lambda: pgettext("change kind, in a notice", "update"),
+    "delete": lambda: pgettext("change kind, in a notice", "delete"),
+}
+
+
+def _label(params: dict[str, Any]) -> str:
+    kind = params.get("kind", "")
+    word = _KIND_WORDS[kind]() if kind in _KIND_WORDS else kind
+    return one_line(f"#{params.get('number', '?')} {word} {params.get('name', '')}")
+
+
+def notice_text(kind: str, params: dict[str, Any]) -> str:
+    """A notice (or a mail's subject) in the active language, from what happened: `kind` and its `params`
+    (the change's number, kind and name; who; a comment, reason or error code)."""
+    change = _label(params)
+    who = params.get("who", "")
+    comment = params.get("comment", "")
+    if kind == "submitted":
+        return _("{change} by {requester} needs your approval").format(
+            change=change, requester=params.get("requester", "")
+        )
+    if kind == "approved":
+        if comment:
+            return _("{change} approved by {who}: {comment}").format(change=change, who=who, comment=comment)
+        return _("{change} approved by {who}").format(change=change, who=who)
+    if kind == "rejected":
+        if comment:
+            return _("{change} rejected by {who}: {comment}").format(change=change, who=who, comment=comment)
+        return _("{change} rejected by {who}").format(change=change, who=who)
+    if kind == "done":
+        return _("{change} done").format(change=change)
+    if kind == "failed":
+        code = params.get("code") or "ERROR"
+        if params.get("reason"):
+            return _("{change} failed: {code} ({reason})").format(
+                change=change, code=code, reason=params["reason"]
+            )
+        return _("{change} failed: {code}").format(change=change, code=code)
+    if kind == "expired":
+        return _("{change} expired without a decision").format(change=change)
+    if kind == "run_now":
+        return _("{change} run now by {who}, before the change window: {reason}").format(
+            change=change, who=who or _("an approver"), reason=params.get("reason", "")
+        )
+    if kind == "commented":
+        return _("{change}: {who} commented: {comment}").format(change=change, who=who, comment=comment)
+    return change
+
+
+def shown_notice(notice: Notice) -> str:
+    """A notice as its reader reads it: in their language when it says what happened, else its message."""
+    if not notice.kind:
+        return notice.message
+    return _truncate(notice_text(notice.kind, notice.params), NOTICE_LIMIT)
 
 
 def absolute_url(path: str) -> str:
@@ -233,30 +294,39 @@ def _notify(
     *,
     users: Iterable[AbstractBaseUser],
     change: ChangeRequest,
-    subject: str,
+    subject: Callable[[], str],
     template: str,
     context: dict[str, Any],
-    notice: str,
+    notice: tuple[str, dict[str, Any]],
     event: str,
 ) -> None:
+    """`subject` is called in each recipient's language and zone; `notice` is what happened (notice_text's
+    kind, and its params beside the change's label)."""
     users = [user for user in users if user.is_active]
-    message_limit = Notice._meta.get_field("message").max_length
+    kind, params = notice[0], {**_label_params(change), **notice[1]}
+    with translation.override("en"):
+        message = _truncate(notice_text(kind, params), NOTICE_LIMIT)
     Notice.objects.bulk_create(
-        [Notice(user=user, change_request=change, message=_truncate(notice, message_limit)) for user in users]
+        [
+            Notice(user=user, change_request=change, message=message, kind=kind, params=params)
+            for user in users
+        ]
     )
     messages = []
-    for user in users:
-        if not user.email:
-            continue
-        body = render_to_string(template, {**context, "user": user, "site_url": settings.SITE_URL})
-        messages.append(
-            EmailMessage(
-                subject=_truncate(f"[dcportal] {subject}", 150),
-                body=body,
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=[user.email],
+    mailed = [user for user in users if user.email]
+    saved = preferences_by_user(mailed)
+    for user in mailed:
+        # Each recipient reads it in their own language, with times in their own zone.
+        with speaking_to(saved.get(user.pk)):
+            body = render_to_string(template, {**context, "user": user, "site_url": settings.SITE_URL})
+            messages.append(
+                EmailMessage(
+                    subject=_truncate(f"[dcportal] {subject()}", 150),
+                    body=body,
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    to=[user.email],
+                )
             )
-        )
     _send(messages, change=change, event=event)
 
 

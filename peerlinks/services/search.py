@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
+from django.utils.translation import gettext as _
 
 from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink, is_cloud_id
 
@@ -53,12 +54,12 @@ def search_everything(*, query: str) -> Results:
     if not query:
         return Results(query="", groups=[])
     groups = [
-        _bounded("links", "Peer links", PeerLink.objects.present().for_list().matching(query)),
-        _bounded("gateways", "Global DC gateways", _by_name_or_id(Gateway, query)),
-        _bounded("routers", "Enterprise routers", _by_name_or_id(EnterpriseRouter, query)),
-        _bounded("changes", "Change requests", _changes(query)),
-        _bounded("owners", "Owner teams", _values("owner_team", query)),
-        _bounded("tickets", "Tickets", _values("ticket_ref", query)),
+        _bounded("links", _("Peer links"), PeerLink.objects.present().for_list().matching(query)),
+        _bounded("gateways", _("Global DC gateways"), _by_name_or_id(Gateway, query)),
+        _bounded("routers", _("Enterprise routers"), _by_name_or_id(EnterpriseRouter, query)),
+        _bounded("changes", _("Change requests"), _changes(query)),
+        _bounded("owners", _("Owner teams"), _values("owner_team", query)),
+        _bounded("tickets", _("Tickets"), _values("ticket_ref", query)),
         _labels(query),
     ]
     return Results(query=query, groups=[group for group in groups if group.rows])
@@ -116,7 +117,7 @@ def _labels(query: str) -> Group:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return Group(
         kind="labels",
-        title="Labels",
+        title=_("Labels"),
         rows=ranked[:LIMIT],
         more=len(ranked) > LIMIT,
         counts_partial=len(rows) > LABEL_ROWS,

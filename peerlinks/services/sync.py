@@ -43,7 +43,7 @@ from peerlinks.models import (
     PeerLink,
     StatusChange,
 )
-from peerlinks.presentation.text import describe_cloud_error
+from peerlinks.presentation.text import cloud_problem, gateways_problem
 from peerlinks.services import lifecycle
 from peerlinks.services.audit import audit_event, record_audits
 from peerlinks.services.mirror import (
@@ -82,7 +82,7 @@ class SyncResult:
     drifts: int = 0
     api_calls: int = 0
     warnings: list[str] = field(default_factory=list)
-    problem: str = ""  # the warnings in plain words
+    problem: str = ""  # the warnings, as stored for presentation.text.describe_problem
 
 
 @dataclass
@@ -262,7 +262,7 @@ def _sync_claimed(
         logger.warning("sync of %s failed: %s", region, exc)
         CloudProject.objects.filter(pk=project.pk).update(
             sync_error=str(exc),
-            sync_problem=describe_cloud_error(exc),
+            sync_problem=cloud_problem(exc),
             sync_failed_at=Coalesce("sync_failed_at", Value(timezone.now(), output_field=DateTimeField())),
         )
         result.ok = False
@@ -270,7 +270,7 @@ def _sync_claimed(
         return result
 
     result.warnings = [f"{gid}: {err}" for gid, err in snapshot.failed_gateways.items()]
-    result.problem = _gateways_problem(snapshot.failed_gateways)
+    result.problem = gateways_problem(list(snapshot.failed_gateways.values()))
     # A link the executor stored a moment ago can collide with one inserted here (PostgreSQL): write
     # again, then it is a cached row, newer than the fetch, and kept.
     for attempt in range(2):
@@ -289,14 +289,6 @@ def _sync_claimed(
                 raise
             logger.info("sync of %s met a link stored meanwhile; writing again", region)
     return result
-
-
-def _gateways_problem(failed: dict[str, cloud.CloudError]) -> str:
-    if not failed:
-        return ""
-    n = len(failed)
-    first = describe_cloud_error(next(iter(failed.values())))
-    return f"The peer links of {n} gateway{'s' if n != 1 else ''} could not be listed: {first}"
 
 
 def _fetch_region(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Min, Q, QuerySet
 
 from peerlinks.models import CloudProject, EnterpriseRouter, Gateway, PeerLink
+from peerlinks.presentation.text import describe_problem
 
 # A map beyond this is unreadable and slow to draw: the worst connections are kept, a notice says so.
 MAX_EDGES = 150
@@ -153,7 +154,7 @@ def topology_rows(*, links: QuerySet[PeerLink], gateways: QuerySet[Gateway]) -> 
     ]
     # A failed sync in plain words (older rows have only the technical text).
     region_rows = [
-        RegionRow(region=p["region"], sync_error=p["sync_problem"] or p["sync_error"])
+        RegionRow(region=p["region"], sync_error=describe_problem(p["sync_problem"]) or p["sync_error"])
         for p in CloudProject.objects.values("region", "sync_error", "sync_problem")
     ]
     return TopologyRows(

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 
-from peerlinks.models import Drift, PeerLink
+from peerlinks.models import Drift, Notice, PeerLink
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
@@ -16,6 +16,7 @@ from peerlinks.services import dispatch
 from peerlinks.services import drift as drift_actions
 from peerlinks.services.dashboard import LiveFacts
 from peerlinks.services.links import peer_name
+from peerlinks.services.notifications import shown_notice
 
 register = template.Library()
 
@@ -75,24 +76,27 @@ def peer(peer_type: str, peer_id: str, region: str = "", name: str | None = None
     """A link's peer as a person reads it: its kind and cached name, with its ID after it in small type
     (the ID alone, marked as such, when the peer is not in the cache); then its region, if given.
     Pass `name` when the row already carries it (`with_peer_name`), so a table costs no query per row."""
-    kind = dict(PeerLink.PeerType.choices).get(peer_type, peer_type or "Peer")
+    kind = dict(PeerLink.PeerType.choices).get(peer_type, peer_type or _("Peer"))
     if name is None:
         name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
-    where = format_html(" in {}", region) if region else ""
+    where = format_html(" {}", _("in {region}").format(region=region)) if region else ""
     if name:
         return format_html(
             '<span class="peer">{} <strong class="peer-name">{}</strong> <code class="peer-id hint small" '
-            'title="Peer ID">{}</code>{}</span>',
+            'title="{}">{}</code>{}</span>',
             kind,
             name,
+            _("Peer ID"),
             peer_id,
             where,
         )
     return format_html(
-        '<span class="peer">{} <code class="peer-id" title="Peer ID">{}</code> '
-        '<span class="hint small">(name not known to dcportal)</span>{}</span>',
+        '<span class="peer">{} <code class="peer-id" title="{}">{}</code> '
+        '<span class="hint small">{}</span>{}</span>',
         kind,
+        _("Peer ID"),
         peer_id,
+        _("(name not known to dcportal)"),
         where,
     )
 
@@ -104,8 +108,14 @@ def peer_text(peer_type: str, peer_id: str, region: str) -> str:
     values = {"type": one_line(kind), "id": one_line(peer_id), "region": one_line(region)}
     name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
     if name:
-        return gettext("%(type)s %(name)s (%(id)s) in %(region)s") % {**values, "name": one_line(name)}
-    return gettext("%(type)s %(id)s in %(region)s") % values
+        return _("%(type)s %(name)s (%(id)s) in %(region)s") % {**values, "name": one_line(name)}
+    return _("%(type)s %(id)s in %(region)s") % values
+
+
+@register.filter
+def notice_text(notice: Notice) -> str:
+    """A notice in the reader's language (services.notifications.shown_notice)."""
+    return shown_notice(notice)
 
 
 @register.filter

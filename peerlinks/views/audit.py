@@ -4,7 +4,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from peerlinks.filters import AuditEventFilter
+from peerlinks.filters import AuditEventFilter, object_type_label
 from peerlinks.htmx import render_htmx
 from peerlinks.models import AuditEvent
 from peerlinks.permissions import VIEW, permission_required_or_403
@@ -21,6 +21,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     page.object_list = list(page.object_list)
     for event in page.object_list:
         event.changes = compact_changes(event.before, event.after)
+        event.object_type_label = object_type_label(event.object_type)
     context = {"filter": filterset, "page": page}
     return render_htmx(request, "peerlinks/audit_list.html", context, fragment="peerlinks/_audit_table.html")
 

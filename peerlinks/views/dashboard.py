@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from peerlinks.forms import DriftAdoptForm
@@ -80,9 +81,9 @@ def refresh(request: HttpRequest) -> HttpResponse:
     # Without JavaScript nothing updates the page later: wait a little for the sync, so it shows the answer.
     dispatch.wait_for_full_sync(timeout=REFRESH_WAIT)
     if dashboard.synced_since(asked):
-        messages.success(request, "Synced with Huawei Cloud just now: this page shows its answer.")
+        messages.success(request, _("Synced with Huawei Cloud just now: this page shows its answer."))
     else:
-        messages.success(request, "Sync queued: fresh data from the cloud in a few seconds.")
+        messages.success(request, _("Sync queued: fresh data from the cloud in a few seconds."))
     return vary_on_htmx(redirect(back))
 
 
@@ -96,7 +97,7 @@ def acknowledge_drift(request: HttpRequest, pk: int) -> HttpResponse:
         facts = dashboard.live_facts(user=request.user, page="dashboard")
         context = {**_live_context(facts), "drift": drift}
         return render_htmx(request, "peerlinks/_drift_acknowledged.html", context)
-    messages.success(request, f"Drift on {drift.peer_link} acknowledged.")
+    messages.success(request, _("Drift on {link} acknowledged.").format(link=drift.peer_link))
     return vary_on_htmx(redirect("peerlinks:home"))
 
 
@@ -119,7 +120,8 @@ def adopt_drift(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             owner = form.cleaned_data["owner_team"]
-            messages.success(request, f"{drift.peer_link} adopted: owned by {owner}.")
+            adopted = _("{link} adopted: owned by {owner}.")
+            messages.success(request, adopted.format(link=drift.peer_link, owner=owner))
             return leave_to(request, reverse("peerlinks:home"))
     status = 409 if form is None else 400 if form.is_bound and form.errors else 200
     context = {"drift": drift, "form": form, "refusal": drift_actions.NOT_ADOPTABLE}

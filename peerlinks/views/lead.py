@@ -1,6 +1,7 @@
 """`/lead/`: the team lead's view: pending approvals, links by status, errors, provisioning, stale data."""
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from peerlinks.forms import LeadPeriodForm
@@ -20,7 +21,9 @@ def lead_view(request: HttpRequest) -> HttpResponse:
     context = {
         "period": period,
         "chart": provisioning_chart(period.provisioning),
-        "period_error": "" if form.is_valid() else f"Unknown period; showing the last {DEFAULT_PERIOD} days.",
+        "period_error": ""
+        if form.is_valid()
+        else _("Unknown period; showing the last {days} days.").format(days=DEFAULT_PERIOD),
     }
     if not wants_fragment(request):
         context["lead"] = build_lead_summary()  # the rest of the page, which the period does not change

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -189,7 +190,7 @@ def link_local_fields(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
         return render_htmx(request, "peerlinks/_local_fields.html", context)
     if not saved:
         return _detail(request, link, form, status=400)
-    messages.success(request, "Local fields saved.")
+    messages.success(request, gettext("Local fields saved."))
     return vary_on_htmx(redirect(link))
 
 

@@ -7,6 +7,8 @@ from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from peerlinks.forms import NoticeReadForm
@@ -43,7 +45,7 @@ def notice_mark_read(request: HttpRequest) -> HttpResponse:
     """Mark one notice (`id`, in the form or the query string) or all your notices as read."""
     form = NoticeReadForm({"id": request.POST.get("id") or request.GET.get("id", "")})
     if not form.is_valid():
-        return HttpResponse("The notice id must be a positive whole number.", status=400)
+        return HttpResponse(_("The notice id must be a positive whole number."), status=400)
     notice_id = form.cleaned_data["id"]
     if notice_id is not None:
         get_object_or_404(Notice, pk=notice_id, user=request.user)
@@ -52,5 +54,6 @@ def notice_mark_read(request: HttpRequest) -> HttpResponse:
         context = {**_list_context(request), "oob_nav": True}
         return render_htmx(request, "peerlinks/_notice_list.html", context)
     if notice_id is None:
-        messages.success(request, f"{marked} notice{'s' if marked != 1 else ''} marked read.")
+        done = ngettext("{count} notice marked read.", "{count} notices marked read.", marked)
+        messages.success(request, done.format(count=marked))
     return vary_on_htmx(redirect("peerlinks:notice_list"))

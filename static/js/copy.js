@@ -1,5 +1,6 @@
 // Copy buttons: a <button data-copy="text" hidden> is shown once this script runs (without JavaScript the
-// text stays selectable beside it) and puts its text on the clipboard when pressed.
+// text stays selectable beside it) and puts its text on the clipboard when pressed. What it then says comes
+// from the page, in the page's language: data-copied and data-copy-failed on the button.
 (function () {
   "use strict";
 
@@ -12,7 +13,7 @@
   function copied(button, ok) {
     var label = button.dataset.label || button.textContent;
     button.dataset.label = label;
-    button.textContent = ok ? "Copied" : "Press Ctrl+C";
+    button.textContent = ok ? button.dataset.copied || "Copied" : button.dataset.copyFailed || "Press Ctrl+C";
     window.setTimeout(function () { button.textContent = label; }, 1500);
   }
 
