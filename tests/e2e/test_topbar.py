@@ -26,14 +26,15 @@ ROW_JS = """() => {
 }"""
 
 
-def test_the_top_bar_is_one_row_on_a_desktop_and_a_laptop_and_folds_on_a_phone(open_tab, lead, live_server):
+def test_the_top_bar_is_one_row_on_a_desktop_and_a_laptop_and_folds_on_a_phone(open_tab, lead):
     from peerlinks.models import Notice
+    from peerlinks.services.preferences import save_preferences
 
     Notice.objects.create(user=lead, message="e2e notice")
     tab = open_tab(lead, "/links/")
     page = tab.page
     for language in ("en", "zh-hans"):
-        page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+        save_preferences(user=lead, language=language)
         for width in (1400, 1024):
             page.set_viewport_size({"width": width, "height": 800})
             page.goto("/links/")
@@ -68,7 +69,7 @@ def test_the_top_bar_is_one_row_on_a_desktop_and_a_laptop_and_folds_on_a_phone(o
 
     # A phone: the links fold behind Menu, and the toggle shows what waits (here one unread notice).
     page.set_viewport_size({"width": 360, "height": 740})
-    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    save_preferences(user=lead, language="en")
     page.goto("/links/")
     menu = page.locator(".navmenu > summary")
     expect(menu).to_have_text("Menu 1")
@@ -89,7 +90,7 @@ INSIDE_JS = """([inner, outer]) => {
 }"""
 
 
-def test_on_a_phone_the_common_actions_are_reachable_without_sideways_scrolling(open_tab, lead, live_server):
+def test_on_a_phone_the_common_actions_are_reachable_without_sideways_scrolling(open_tab, lead):
     from peerlinks.models import Drift
     from tests.conftest import make_gateway, make_peer_link
 
