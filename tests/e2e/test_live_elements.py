@@ -441,14 +441,19 @@ def _pending_tabs(open_tab: Callable[..., Tab], user, world: PendingWorld, *, ga
 # --- Polling badges -------------------------------------------------------------------------------
 
 
-def test_with_a_link_pending_the_list_dashboard_and_link_pages_keep_content_and_url_for_10_s(
+WATCHED_SECONDS = 3  # six polls at POLL: several cycles, each checked for page, elements, URL and history
+
+
+def test_with_a_link_pending_the_list_dashboard_and_link_pages_keep_content_and_url_while_polling(
     open_tab, engineer, pending_world
 ):
     watched = _pending_tabs(open_tab, engineer, pending_world, gateway=False)
-    _watch(watched, seconds=10)
+    _watch(watched, seconds=WATCHED_SECONDS)
 
     for tab, _, path in watched:
-        assert tab.polls(path) >= 10 / POLL / 2, f"{tab.name}: polled only {tab.polls(path)} times in 10 s"
+        assert tab.polls(path) >= WATCHED_SECONDS / POLL / 2, (
+            f"{tab.name}: polled only {tab.polls(path)} times in {WATCHED_SECONDS} s"
+        )
         badge = tab.page.locator(f"#status-{pending_world.pending_id}")
         expect(badge).to_have_text("Creating…")
         expect(badge).to_have_count(1)
