@@ -145,6 +145,11 @@ class PeerLinkFilter(ExplainedFilterSet):
         model = PeerLink
         fields: list[str] = []
 
+    @property
+    def is_filtering(self) -> bool:
+        """Whether the request sets any filter (the order aside): its form then shows unfolded on a phone."""
+        return any(self.data.get(name, "").strip() for name in self.filters if name != "sort")
+
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
         if not value:

@@ -140,6 +140,17 @@ def test_the_live_poll_answers_204_until_what_the_page_shows_changes(engineer_cl
     assert engineer_client.get(f"{live}?v={other}", **HX).status_code == 204
 
 
+def test_the_live_answer_sends_each_part_once(engineer_client):
+    make_project("cn-north-4", synced_at=timezone.now())
+    version = _version(engineer_client.get("/").content.decode())
+    Drift.objects.create(peer_link=make_peer_link(name="outside"), kind="created", detail={})
+    live = reverse("peerlinks:live")
+    body = engineer_client.get(f"{live}?page=dashboard&v={version}", **HX).content.decode()
+    ids = re.findall(r'id="([\w-]+)"[^>]*hx-swap-oob=', body)
+    assert "sync-control" in ids
+    assert sorted(ids) == sorted(set(ids))
+
+
 def test_live_needs_a_login(client):
     assert client.get(reverse("peerlinks:live")).status_code == 302
 

@@ -11,7 +11,7 @@ from peerlinks.models import Approval, ChangeRequest, Notice
 from peerlinks.services import notifications
 from peerlinks.services.approvals import expire_due_changes, reject_change
 from peerlinks.services.changes import submit_change
-from tests.conftest import _user, make_gateway, make_peer_link
+from tests.conftest import _user, make_gateway, make_peer_link, make_router
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +90,19 @@ def test_submission_mail_has_a_short_subject_and_an_absolute_link():
     assert f"https://dcportal.example.net/changes/{change.pk}/" in message.body
     assert "alice asks for a change" in message.body
     assert "gw-main" in message.body
+
+
+def test_submission_mail_names_the_peer_with_its_id_and_region():
+    requester = person("alice", group="Engineer")
+    person("bob", group="Approver")
+    router = make_router(name="core-er-1")
+    named = make_change(requester)
+    named.payload["peer_gateway_id"] = router.cloud_id
+    named.save(update_fields=["payload"])
+    notifications.notify_submitted(change=named)
+    assert f"Enterprise router core-er-1 ({router.cloud_id}) in cn-north-4" in mail.outbox[0].body
+    notifications.notify_submitted(change=make_change(requester))  # a peer dcportal does not cache
+    assert "Enterprise router 0f0e0d0c-0000-4000-8000-000000000001 in cn-north-4" in mail.outbox[1].body
 
 
 def test_submission_leaves_an_unread_notice_for_each_approver_even_without_an_email_address():

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.conftest import make_gateway, make_peer_link, make_project
+from tests.conftest import make_gateway, make_peer_link, make_project, make_router
 
 pytestmark = pytest.mark.django_db
 
@@ -73,10 +73,19 @@ def test_gateway_without_quota_says_so_and_offers_no_new_link(engineer_client):
     assert "New peer link" not in body
 
 
+def test_gateway_detail_rows_name_each_peer(engineer_client):
+    gateway = make_gateway()
+    router = make_router(name="core-er-1")
+    make_peer_link(gateway=gateway, peer_type="ER", peer_gateway_id=router.cloud_id)
+    body = engineer_client.get(f"/gateways/{gateway.cloud_id}/").content.decode()
+    assert '<strong class="peer-name">core-er-1</strong>' in body
+
+
 def test_gateway_detail_query_count_does_not_grow_with_links(engineer_client, django_assert_num_queries):
     gateway = make_gateway()
+    router = make_router()
     for _ in range(3):
-        make_peer_link(gateway=gateway)
+        make_peer_link(gateway=gateway, peer_type="ER", peer_gateway_id=router.cloud_id)
     with CaptureQueriesContext(connection) as few:
         engineer_client.get(f"/gateways/{gateway.cloud_id}/")
     for _ in range(30):

@@ -180,11 +180,23 @@ def test_link_list_query_count_is_the_same_for_5_and_50_rows(engineer_client, dj
     with CaptureQueriesContext(connection) as five:
         engineer_client.get("/links/")
     other = make_gateway(region="cn-east-3")
+    router = make_router()
     for i in range(45):
-        make_peer_link(gateway=other if i % 2 else gateway, name=f"b-{i}", status="ERROR", reason="r")
+        peer = {"peer_type": "ER", "peer_gateway_id": router.cloud_id} if i % 3 else {}
+        make_peer_link(gateway=other if i % 2 else gateway, name=f"b-{i}", status="ERROR", reason="r", **peer)
     with django_assert_num_queries(len(five)):
         response = engineer_client.get("/links/")
     assert len(names(response)) == 50
+
+
+def test_link_list_rows_name_each_peer(engineer_client):
+    router = make_router(name="core-er-1")
+    make_peer_link(name="to-router", peer_type="ER", peer_gateway_id=router.cloud_id)
+    make_peer_link(name="to-unknown", peer_type="ER", peer_gateway_id=str(uuid.uuid4()))
+    body = engineer_client.get("/links/").content.decode()
+    assert '<strong class="peer-name">core-er-1</strong>' in body
+    assert router.cloud_id in body
+    assert "name not known to dcportal" in body
 
 
 # --- status badge -----------------------------------------------------------------------------
@@ -545,3 +557,11 @@ def test_local_fields_of_an_unknown_link_is_404(engineer_client):
 def test_local_fields_need_post(engineer_client):
     link = make_peer_link()
     assert engineer_client.get(f"/links/{link.cloud_id}/local/").status_code == 405
+
+
+def test_link_list_filters_fold_on_a_phone_unless_a_filter_is_set(engineer_client):
+    folded = engineer_client.get("/links/?sort=-name").content.decode()
+    assert '<details class="filters-fold">' in folded
+    for query in ("status=ACTIVE", "q=core", "show_gone=on", "status=NOPE"):
+        body = engineer_client.get(f"/links/?{query}").content.decode()
+        assert '<details class="filters-fold" open>' in body, query

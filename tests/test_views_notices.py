@@ -100,13 +100,16 @@ def test_marking_read_over_htmx_returns_the_refreshed_list(engineer_client, engi
         "peerlinks/_notice_list.html",
         "peerlinks/_pagination.html",
         "peerlinks/_nav_notices.html",
+        "peerlinks/_nav_menu_count.html",
     ]
     body = response.content.decode()
     assert "1 unread notice." in body
-    # The navigation's count follows, swapped out of band.
-    nav = re.search(r'<a href="/notices/" id="nav-notices" hx-swap-oob="true">(.*?)</a>', body)
+    # The navigation's count follows, swapped out of band (and the Menu toggle's, for a phone).
+    nav = re.search(r'<a href="/notices/" id="nav-notices" hx-swap-oob="innerHTML">(.*?)</a>', body)
     assert nav is not None
     assert nav.group(1) == 'Notices <span class="count-badge">1</span>'
+    menu_count = r'<span id="nav-menu-count" hx-swap-oob="true"> <span class="count-badge"[^>]*>1</span>'
+    assert re.search(menu_count, body)
     assert f'<input type="hidden" name="id" value="{old_unread.pk}">' not in body
 
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from peerlinks.models import Drift, Notice, PeerLink
@@ -48,12 +48,37 @@ def when(value: datetime | None, detail: str = "") -> str:
     return format_time(value, seconds=detail == "seconds", full=detail == "full")
 
 
+# The navigation's sections: the URL names (peerlinks:…) whose pages each top-bar link leads to.
+NAV_SECTIONS = {
+    "home": ("home",),
+    "links": ("link_list", "link_create", "detail", "link_edit", "link_delete"),
+    "gateways": ("gateway_list", "gateway_detail"),
+    "topology": ("topology",),
+    "changes": ("change_list", "change_detail", "change_edit"),
+    "approvals": ("approval_queue",),
+    "lead": ("lead",),
+    "audit": ("audit_list",),
+    "notices": ("notice_list",),
+}
+
+
+@register.simple_tag(takes_context=True)
+def nav_current(context: template.Context, section: str) -> SafeString:
+    """` aria-current="page"` on the navigation link of the section the page belongs to, else nothing."""
+    match = context.request.resolver_match  # None on a 404 page for an address no URL pattern matches
+    if match and match.namespace == "peerlinks" and match.url_name in NAV_SECTIONS[section]:
+        return mark_safe(' aria-current="page"')
+    return mark_safe("")
+
+
 @register.simple_tag
-def peer(peer_type: str, peer_id: str, region: str = "") -> SafeString:
+def peer(peer_type: str, peer_id: str, region: str = "", name: str | None = None) -> SafeString:
     """A link's peer as a person reads it: its kind and cached name, with its ID after it in small type
-    (the ID alone, marked as such, when the peer is not in the cache); then its region, if given."""
+    (the ID alone, marked as such, when the peer is not in the cache); then its region, if given.
+    Pass `name` when the row already carries it (`with_peer_name`), so a table costs no query per row."""
     kind = dict(PeerLink.PeerType.choices).get(peer_type, peer_type or _("Peer"))
-    name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
+    if name is None:
+        name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
     where = format_html(" {}", _("in {region}").format(region=region)) if region else ""
     if name:
         return format_html(
@@ -74,6 +99,17 @@ def peer(peer_type: str, peer_id: str, region: str = "") -> SafeString:
         _("(name not known to dcportal)"),
         where,
     )
+
+
+@register.simple_tag
+def peer_text(peer_type: str, peer_id: str, region: str) -> str:
+    """A peer on one line of a plain-text mail: its kind, cached name and ID, and its region."""
+    kind = dict(PeerLink.PeerType.choices).get(peer_type, peer_type)
+    values = {"type": one_line(kind), "id": one_line(peer_id), "region": one_line(region)}
+    name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
+    if name:
+        return _("%(type)s %(name)s (%(id)s) in %(region)s") % {**values, "name": one_line(name)}
+    return _("%(type)s %(id)s in %(region)s") % values
 
 
 @register.filter

@@ -60,14 +60,20 @@ def test_the_approvals_badge_counts_new_requests_in_place_on_every_page_with_the
         # The change page polls its own state too; the link page asks the cloud for nothing here (no ER link).
         tab = open_tab(approver, path, calls=[re.escape(path)])
         expect(tab.page.locator("#nav-approvals .count-badge")).to_have_text("1")
-        before = tab.hold("h1", "main", ".mainnav", "#live-poll", once=["#nav-approvals", VERSION])
+        expect(tab.page.locator("#nav-menu-count .count-badge")).to_have_text("1")  # a phone's Menu toggle
+        # The links stay (only their counts are swapped), so the current page's mark stays too.
+        keep = ["h1", "main", ".mainnav", "#live-poll", "#nav-approvals", "#nav-notices"]
+        before = tab.hold(*keep, once=["#nav-menu-count", VERSION])
         tabs.append((tab, before, LIVE))
     _watch(tabs)  # nothing changed: the poll answers 204, nothing is swapped
 
     _submit_create(cloud, engineer, "e2e-badge-two", "er-e2e-3")
     for tab, before, _ in tabs:
         expect(tab.page.locator("#nav-approvals .count-badge")).to_have_text("2")
+        expect(tab.page.locator("#nav-menu-count .count-badge")).to_have_text("2")
         tab.assert_held(before)
+    current = tabs[NAV_PAGES.index("/approvals/")][0].page.locator(".mainnav [aria-current=page]")
+    expect(current).to_have_attribute("id", "nav-approvals")
     _watch(tabs)
     for tab, _, _ in tabs:
         tab.assert_clean()

@@ -441,14 +441,19 @@ def _pending_tabs(open_tab: Callable[..., Tab], user, world: PendingWorld, *, ga
 # --- Polling badges -------------------------------------------------------------------------------
 
 
-def test_with_a_link_pending_the_list_dashboard_and_link_pages_keep_content_and_url_for_10_s(
+WATCHED_SECONDS = 3  # six polls at POLL: several cycles, each checked for page, elements, URL and history
+
+
+def test_with_a_link_pending_the_list_dashboard_and_link_pages_keep_content_and_url_while_polling(
     open_tab, engineer, pending_world
 ):
     watched = _pending_tabs(open_tab, engineer, pending_world, gateway=False)
-    _watch(watched, seconds=10)
+    _watch(watched, seconds=WATCHED_SECONDS)
 
     for tab, _, path in watched:
-        assert tab.polls(path) >= 10 / POLL / 2, f"{tab.name}: polled only {tab.polls(path)} times in 10 s"
+        assert tab.polls(path) >= WATCHED_SECONDS / POLL / 2, (
+            f"{tab.name}: polled only {tab.polls(path)} times in {WATCHED_SECONDS} s"
+        )
         badge = tab.page.locator(f"#status-{pending_world.pending_id}")
         expect(badge).to_have_text("Creating…")
         expect(badge).to_have_count(1)
@@ -887,18 +892,23 @@ def test_marking_notices_read_swaps_the_list_and_updates_the_nav_count(open_tab,
     tab = open_tab(engineer, "/notices/", name="notices", calls=["/notices/read/"])
     page = tab.page
     nav_count = page.locator("#nav-notices .count-badge")
+    menu_count = page.locator("#nav-menu-count .count-badge")  # a phone's Menu toggle
     expect(nav_count).to_have_text("3")
-    before = tab.hold("h1", "nav.mainnav", "header.topbar")
+    expect(menu_count).to_have_text("3")
+    before = tab.hold("h1", "nav.mainnav", "header.topbar", "#nav-notices")
 
     page.locator(f"#notice-{notices[1].pk}").get_by_role("button", name="Mark read").click()
     expect(page.locator(f"#notice-{notices[1].pk}")).to_have_class(re.compile(r"\bread\b"))
     expect(nav_count).to_have_text("2")
+    expect(menu_count).to_have_text("2")
+    expect(page.locator("#nav-notices")).to_have_attribute("aria-current", "page")
     expect(page.locator("#notice-list")).to_contain_text("2 unread notices.")
     tab.assert_held(before)
 
     page.get_by_role("button", name="Mark all read").click()
     expect(page.locator("#notice-list")).to_contain_text("Nothing unread.")
     expect(nav_count).to_have_count(0)
+    expect(menu_count).to_have_count(0)
     expect(page.locator("#nav-notices")).to_have_count(1)
     expect(page.locator("#notice-list")).to_have_count(1)
     tab.assert_held(before)

@@ -35,9 +35,11 @@ def test_language_and_zone_chosen_in_one_browser_apply_in_another(browser, live_
 
     first, page = sign_in(browser, live_server, engineer_login, zone="America/New_York")
     page.goto("/audit/")
+    page.locator("#account > summary").click()  # the account menu holds both
     page.get_by_label("Time zone").select_option("Asia/Tokyo")
     page.locator("#preferences form").nth(1).get_by_role("button").click()
     expect(page.locator("#audit-table td.nowrap").first).to_have_text("2026-12-02 16:04:05 UTC+09:00")
+    page.locator("#account > summary").click()
     page.get_by_label("Language").select_option("zh-hans")
     page.locator("#preferences form").first.get_by_role("button").click()
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
