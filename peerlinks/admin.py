@@ -16,6 +16,7 @@ from peerlinks.models import (
     Preferences,
 )
 from peerlinks.presentation.charts import format_duration
+from peerlinks.services.lifecycle import save_policy
 from peerlinks.services.links import update_local_fields
 from peerlinks.services.notifications import shown_notice
 
@@ -78,6 +79,9 @@ class PolicyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj: Policy, form, change: bool) -> None:
+        save_policy(obj, user=request.user)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -60,3 +60,44 @@ def test_cached_links_cannot_be_added_or_deleted_in_the_admin(client, admin, lin
         == 403
     )
     assert PeerLink.objects.filter(pk=link.pk).exists()
+
+
+def test_an_admin_edit_of_the_policy_is_audited_with_what_changed(client, admin_user):
+    from peerlinks.models import AuditEvent, Policy
+
+    policy = Policy.current()
+    client.force_login(admin_user)
+    page = client.get(f"/admin/peerlinks/policy/{policy.pk}/change/")
+    data = {
+        field: value
+        for field, value in page.context["adminform"].form.initial.items()
+        if field in page.context["adminform"].form.fields
+    }
+    data = {
+        key: ("on" if value is True else value) for key, value in data.items() if value not in (False, None)
+    }
+    data["approvals_create"] = 2
+    data["window_weekdays"] = policy.window_weekdays
+    data["expire_after"] = "7 00:00:00"
+    data["window_start"] = policy.window_start.strftime("%H:%M")
+    data["window_end"] = policy.window_end.strftime("%H:%M")
+    response = client.post(f"/admin/peerlinks/policy/{policy.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(action="policy.changed")
+    assert event.actor == admin_user
+    assert event.before == {"approvals_create": 1} and event.after == {"approvals_create": 2}
+    assert Policy.current().approvals_create == 2
+
+
+def test_a_policy_change_reads_in_the_audit_log_in_both_languages(client, admin_user):
+    from peerlinks.models import Policy
+    from peerlinks.services.lifecycle import save_policy
+
+    policy = Policy.current()
+    policy.approvals_delete = 2
+    save_policy(policy, user=admin_user)
+    client.force_login(admin_user)
+    english = client.get("/audit/").content.decode()
+    assert "policy.changed" in english and "approvals_delete" in english
+    chinese = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "policy.changed" in chinese and 'lang="zh-hans"' in chinese

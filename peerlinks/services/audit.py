@@ -4,11 +4,12 @@
 `audit_event`). Objects are named the same way everywhere, so the log reads the same whoever wrote it.
 """
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
+from django.utils.duration import duration_iso_string
 
 from peerlinks.models import AuditEvent, ChangeRequest, PeerLink
 
@@ -65,9 +66,15 @@ def _identify(obj: object) -> tuple[str, str]:
 
 
 def jsonable(values: dict | None) -> dict | None:
-    """`values` with datetimes as ISO 8601 text, as the JSON columns store them."""
+    """`values` with dates, times and durations as ISO 8601 text, as the JSON columns store them."""
     if values is None:
         return None
-    return {
-        key: (value.isoformat() if isinstance(value, datetime) else value) for key, value in values.items()
-    }
+    return {key: _jsonable_value(value) for key, value in values.items()}
+
+
+def _jsonable_value(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return duration_iso_string(value)
+    return value

@@ -413,3 +413,19 @@ def apply(
             change=change,
         )
     return change
+
+
+def save_policy(policy: Policy, *, user) -> None:
+    """Save the approval policy as an admin edited it, and audit what changed (`policy.changed`, before and
+    after of each field whose value differs); nothing is audited when nothing changed."""
+    before_row = Policy.objects.filter(pk=policy.pk).first() if policy.pk else None
+    policy.save()
+    fields = [field.attname for field in Policy._meta.concrete_fields if not field.primary_key]
+    changed = [
+        name for name in fields if before_row is None or getattr(before_row, name) != getattr(policy, name)
+    ]
+    if not changed:
+        return
+    before = {name: getattr(before_row, name) for name in changed} if before_row else None
+    after = {name: getattr(policy, name) for name in changed}
+    record_audit(action="policy.changed", actor=user, obj=policy, before=before, after=after)
