@@ -936,6 +936,10 @@ def test_the_refresh_button_and_drift_acknowledge_swap_only_their_element(open_t
     expect(page.locator(f"#drift-{drifts[1].pk}")).to_have_count(1)
     expect(page.locator(f"#drift-{drifts[0].pk}").get_by_role("button", name="Acknowledge")).to_be_visible()
     tab.assert_held(before)
+    # Acknowledge takes the place of a poll in flight (hx-sync replace), and htmx logs that abort as a
+    # console error: expected, when the click meets a poll; nothing else may be logged.
+    tab.pump()
+    tab.errors = [e for e in tab.errors if not re.match(r"htmx:(afterRequest|sendAbort)\b", e)]
     tab.assert_clean()
 
     gateways = open_tab(engineer, "/gateways/", name="gateways", calls=["/refresh/"])
