@@ -10,6 +10,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from peerlinks.cloud.endpoints import parse_overrides
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -267,8 +269,14 @@ LOGGING = {
 
 # --- The cloud -------------------------------------------------------------------------------
 # CLOUD_ENDPOINT is either one base URL for every service (the simulator, the default) or a
-# template with {service} and {region}: https://{service}.{region}.myhuaweicloud.com for Huawei Cloud.
+# template with {service} and {region}: https://{service}.{region}.myhuaweicloud.com means Huawei Cloud,
+# each host as the official SDK resolves it (peerlinks/cloud/endpoints.py).
 CLOUD_ENDPOINT = os.environ.get("CLOUD_ENDPOINT", "http://127.0.0.1:8790")
+# Overrides for special clouds: "service=url,service@region=url,..." (services dcaas, er, iam).
+try:
+    CLOUD_ENDPOINTS = parse_overrides(os.environ.get("CLOUD_ENDPOINTS", ""))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CLOUD_ENDPOINTS: {exc}") from None
 # Regions whose global DC gateways dcportal manages.
 CLOUD_REGIONS = envlist("CLOUD_REGIONS", "cn-north-4,cn-east-3,ap-southeast-1")
 # Optional fixed project IDs, "region=project_id,..."; regions not listed are looked up through IAM.
