@@ -8,7 +8,9 @@ from huaweicloudsdkdc.v3.region.dc_region import DcRegion
 from huaweicloudsdker.v3.region.er_region import ErRegion
 from huaweicloudsdkiam.v3.region.iam_region import IamRegion
 
+import dcsim
 from peerlinks import cloud
+from peerlinks.cloud import iam
 from peerlinks.cloud.endpoints import GLOBAL_IAM, HOSTS, HUAWEI_CLOUD, endpoint_url, parse_overrides
 from tests.test_security import run_manage
 
@@ -114,3 +116,23 @@ def test_bad_cloud_endpoints_setting_stops_the_start_with_a_clear_message():
     assert result.returncode != 0
     message = "CLOUD_ENDPOINTS: 'iam=ftp://iam.example.test': the endpoint must be an http(s) URL"
     assert f"ImproperlyConfigured: {message}" in result.stderr
+
+
+def test_client_sends_each_service_to_its_override(simulator):
+    """Real calls: a token from IAM and a gateway list from DC, each service sent where its override says."""
+    iam.clear_caches()
+    base = simulator.base_url
+    config = cloud.CloudConfig(
+        endpoint=HUAWEI_CLOUD,
+        endpoints={"dcaas": base, "er": base, "iam@cn-north-4": base},
+        auth="token",
+        iam_user=dcsim.DEMO_IAM_USER,
+        iam_password=dcsim.DEMO_IAM_PASSWORD,
+        iam_domain=dcsim.DEMO_DOMAIN,
+    )
+    try:
+        assert list(cloud.list_global_dc_gateways(region="cn-north-4", config=config)) == []
+        assert list(cloud.list_enterprise_routers(region="cn-north-4", config=config)) == []
+    finally:
+        iam.clear_caches()
+    assert config.base_url("iam", "eu-west-101") == "https://iam.eu-west-101.myhuaweicloud.eu"
