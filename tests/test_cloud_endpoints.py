@@ -109,13 +109,19 @@ def test_config_resolves_through_the_table_and_its_overrides(settings):
         cloud.CloudConfig(endpoints={"vpc": "https://vpc.example.test"})
 
 
-def test_bad_cloud_endpoints_setting_stops_the_start_with_a_clear_message():
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CLOUD_ENDPOINTS", "iam=ftp://iam.test", "'iam=ftp://iam.test': the endpoint must be an http"),
+        ("CLOUD_REGIONS", "cn-north-4,CN_EAST_3", "'CN_EAST_3' is not a region ID such as cn-north-4"),
+    ],
+)
+def test_bad_endpoint_or_region_setting_stops_the_start_with_a_clear_message(variable, value, message):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env.update(DATABASE_URL="", CLOUD_ENDPOINTS="iam=ftp://iam.example.test")
+    env.update({"DATABASE_URL": "", variable: value})
     result = run_manage("check", env=env)
     assert result.returncode != 0
-    message = "CLOUD_ENDPOINTS: 'iam=ftp://iam.example.test': the endpoint must be an http(s) URL"
-    assert f"ImproperlyConfigured: {message}" in result.stderr
+    assert f"ImproperlyConfigured: {variable}: {message}" in result.stderr
 
 
 def test_client_sends_each_service_to_its_override(simulator):
