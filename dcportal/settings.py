@@ -10,6 +10,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from peerlinks.cloud.endpoints import check_region_name, parse_overrides
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -267,10 +269,20 @@ LOGGING = {
 
 # --- The cloud -------------------------------------------------------------------------------
 # CLOUD_ENDPOINT is either one base URL for every service (the simulator, the default) or a
-# template with {service} and {region}: https://{service}.{region}.myhuaweicloud.com for Huawei Cloud.
+# template with {service} and {region}: https://{service}.{region}.myhuaweicloud.com means Huawei Cloud,
+# each host as the official SDK resolves it (peerlinks/cloud/endpoints.py).
 CLOUD_ENDPOINT = os.environ.get("CLOUD_ENDPOINT", "http://127.0.0.1:8790")
+# Overrides for special clouds: "service=url,service@region=url,..." (services dcaas, er, iam).
+try:
+    CLOUD_ENDPOINTS = parse_overrides(os.environ.get("CLOUD_ENDPOINTS", ""))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CLOUD_ENDPOINTS: {exc}") from None
 # Regions whose global DC gateways dcportal manages.
 CLOUD_REGIONS = envlist("CLOUD_REGIONS", "cn-north-4,cn-east-3,ap-southeast-1")
+try:
+    CLOUD_REGIONS = [check_region_name(region) for region in CLOUD_REGIONS]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CLOUD_REGIONS: {exc}") from None
 # Optional fixed project IDs, "region=project_id,..."; regions not listed are looked up through IAM.
 CLOUD_PROJECT_IDS = dict(item.split("=", 1) for item in envlist("CLOUD_PROJECT_IDS", "") if "=" in item)
 # "aksk" signs every request with CLOUD_SDK_AK/CLOUD_SDK_SK; "token" uses an IAM user's token.

@@ -26,17 +26,26 @@ def check_execution_lease(**kwargs: object) -> list[Warning]:
 @register(Tags.security)
 def check_debug_against_the_cloud(**kwargs: object) -> list[Warning]:
     """DEBUG shows anyone who causes an error the traceback, request and settings: never with a real cloud."""
-    endpoint = settings.CLOUD_ENDPOINT
-    host = urlsplit(endpoint.replace("{service}", "dc").replace("{region}", "r")).hostname or ""
-    if not settings.DEBUG or host == "localhost" or _is_loopback(host):
+    if not settings.DEBUG:
         return []
+    urls = {"CLOUD_ENDPOINT": settings.CLOUD_ENDPOINT}
+    urls |= {f"CLOUD_ENDPOINTS {key}": url for key, url in settings.CLOUD_ENDPOINTS.items()}
+    remote = [(name, url) for name, url in urls.items() if not _is_local(url)]
+    if not remote:
+        return []
+    name, endpoint = remote[0]
     return [
         Warning(
-            f"DEBUG is on and CLOUD_ENDPOINT ({endpoint}) is not the local simulator.",
+            f"DEBUG is on and {name} ({endpoint}) is not the local simulator.",
             hint="Turn DEBUG off (DEBUG=0) before pointing dcportal at a real cloud account.",
             id="peerlinks.W002",
         )
     ]
+
+
+def _is_local(url: str) -> bool:
+    host = urlsplit(url.replace("{service}", "dc").replace("{region}", "r")).hostname or ""
+    return host == "localhost" or _is_loopback(host)
 
 
 def _is_loopback(host: str) -> bool:

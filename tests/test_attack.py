@@ -92,6 +92,15 @@ def test_debug_against_the_simulator_or_without_debug_is_no_warning(settings):
     assert check_debug_against_the_cloud() == []
 
 
+def test_debug_with_an_endpoint_override_to_a_real_cloud_is_warned_about(settings):
+    settings.DEBUG = True
+    settings.CLOUD_ENDPOINT = "http://127.0.0.1:8790"
+    settings.CLOUD_ENDPOINTS = {"dcaas": "http://127.0.0.1:8791", "iam": "https://iam.myhuaweicloud.eu"}
+    [warning] = check_debug_against_the_cloud()
+    assert warning.id == "peerlinks.W002"
+    assert "CLOUD_ENDPOINTS iam (https://iam.myhuaweicloud.eu) is not the local simulator" in warning.msg
+
+
 # --- cloud error text quoting the access key --------------------------------------------------------
 
 UNKNOWN_AK = "QZXUNKNOWNAK00000001"

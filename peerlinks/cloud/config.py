@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-SERVICES = ("dcaas", "er", "iam")
+from peerlinks.cloud.endpoints import check_overrides, endpoint_url
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class CloudConfig:
     iam_domain: str = ""
     # Not hashed: a dict is unhashable, and the other fields identify a config well enough.
     project_ids: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Per service ("iam") or per service and region ("iam@eu-west-101"): see endpoints.endpoint_url.
+    endpoints: Mapping[str, str] = field(default_factory=dict, hash=False)
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     max_retries: int = 3
@@ -42,6 +44,7 @@ class CloudConfig:
         if not 1 <= self.page_size <= 2000:
             raise ValueError("page_size must be between 1 and 2000")
         object.__setattr__(self, "project_ids", MappingProxyType(dict(self.project_ids)))
+        object.__setattr__(self, "endpoints", MappingProxyType(check_overrides(self.endpoints)))
 
     @classmethod
     def from_settings(cls) -> CloudConfig:
@@ -57,6 +60,7 @@ class CloudConfig:
             iam_password=settings.CLOUD_IAM_PASSWORD,
             iam_domain=settings.CLOUD_IAM_DOMAIN,
             project_ids=dict(settings.CLOUD_PROJECT_IDS),
+            endpoints=dict(settings.CLOUD_ENDPOINTS),
             connect_timeout=settings.CLOUD_CONNECT_TIMEOUT,
             read_timeout=settings.CLOUD_READ_TIMEOUT,
             max_retries=settings.CLOUD_MAX_RETRIES,
@@ -73,13 +77,8 @@ class CloudConfig:
         return (self.connect_timeout, self.read_timeout)
 
     def base_url(self, service: str, region: str) -> str:
-        """The service's base URL for a region: the endpoint template filled in, or the single base URL."""
-        if service not in SERVICES:
-            raise ValueError(f"unknown service {service!r}")
-        url = self.endpoint
-        if "{service}" in url or "{region}" in url:
-            url = url.replace("{service}", service).replace("{region}", region)
-        return url.rstrip("/")
+        """The service's base URL for a region: an override, the single base URL, or the host the SDK uses."""
+        return endpoint_url(service, region, overrides=self.endpoints, base=self.endpoint)
 
 
 def resolve(config: CloudConfig | None) -> CloudConfig:

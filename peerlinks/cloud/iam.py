@@ -25,7 +25,8 @@ def get_project_id(*, region: str, config: CloudConfig | None = None) -> str:
     check_region(operation, "region", region)
     if region in config.project_ids:
         return config.project_ids[region]
-    key = (*_identity(config), region)
+    # Keyed by the IAM host too: an override can point one region at another cloud.
+    key = (*_identity(config), config.base_url("iam", region), region)
     with _project_lock:
         cached = _project_ids.get(key)
     if cached:

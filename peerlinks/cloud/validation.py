@@ -10,8 +10,8 @@ from peerlinks.cloud.errors import InvalidRequest
 UUID_RE = re.compile(r"[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}")
 PROJECT_ID_RE = re.compile(r"[a-fA-F0-9]{32}")
 PEER_PROJECT_ID_RE = re.compile(r"[a-z0-9]{32}")
-# Region IDs end up in host names when the endpoint is a template, so keep them host-safe.
-REGION_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,35}")
+# Region IDs end up in host names: one DNS label of words joined by single hyphens (cn-north-4).
+REGION_RE = re.compile(r"(?=.{1,36}$)[a-z0-9]+(?:-[a-z0-9]+)*")
 NAME_RE = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9_.\-]{1,64}")
 DESCRIPTION_MAX = 128
 MAX_FILTER_VALUES = 5
