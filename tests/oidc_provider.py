@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,21 +74,26 @@ def identity_provider(*, site_url: str, users: dict[str, dict]) -> Iterator[Iden
         "POST_LOGOUT_REDIRECT_URI": f"{site_url}/login/",
         "USERS": json.dumps(users),
     }
-    process = subprocess.Popen(
-        [node, "idp.js"], cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None:
-                    output = process.stdout.read()
-                    raise RuntimeError(f"the test identity provider did not start: {output}") from None
-                time.sleep(0.05)
-        yield IdentityProvider(issuer=f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    # A file, not a pipe: a chatty provider never blocks on it.
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen([node, "idp.js"], cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_for(port, process, log)
+            yield IdentityProvider(issuer=f"http://127.0.0.1:{port}")
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _wait_for(port: int, process: subprocess.Popen, log: object) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"the test identity provider did not start: {log.read()}") from None
+            time.sleep(0.05)
+    raise RuntimeError("the test identity provider did not answer within 15 s")

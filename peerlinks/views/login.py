@@ -20,6 +20,12 @@ class LoginView(auth_views.LoginView):
             return self.render_to_response(context, status=403)
         return super().post(request, *args, **kwargs)
 
+    def get_form(self, form_class: type | None = None) -> object:
+        form = super().get_form(form_class)
+        if sso_enabled():  # the IdP's button comes first, so the cursor does not start in the password form
+            form.fields["username"].widget.attrs.pop("autofocus", None)
+        return form
+
     def get_context_data(self, **kwargs: object) -> dict:
         return super().get_context_data(
             sso=sso_enabled(),

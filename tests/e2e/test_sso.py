@@ -46,6 +46,10 @@ def test_sso_login_gives_the_idp_groups_role_and_logout_ends_the_idp_session(pag
 
     page.goto("/approvals/")
     expect(page).to_have_url(re.compile(r"/login/\?next=/approvals/$"))
+    page.screenshot(path="/tmp/i11-sso-login.png")
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.screenshot(path="/tmp/i11-sso-login-phone.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
     _log_in_at_idp(page, "alice")
     # Back on the page asked for, as an approver: the approvals queue.
     expect(page).to_have_url(f"{live_server.url}/approvals/")
