@@ -6,8 +6,10 @@ says who the person is in dcportal (`OIDC_USERNAME_CLAIM`), hands the claims to 
 roles, and builds the IdP's logout address so logging out of dcportal ends the IdP session too.
 """
 
+import logging
 from urllib.parse import urlencode
 
+import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -19,6 +21,8 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from peerlinks.services.sso import apply_sso_login
+
+logger = logging.getLogger(__name__)
 
 
 def sso_enabled() -> bool:
@@ -43,7 +47,17 @@ class IdentityProviderBackend(OIDCAuthenticationBackend):
     def authenticate(self, request: HttpRequest | None, **kwargs: object) -> object:
         if not sso_enabled():
             return None
-        return super().authenticate(request, **kwargs)
+        try:
+            return super().authenticate(request, **kwargs)
+        except requests.RequestException as exc:
+            # The IdP down, slow or refusing the code: the login page says single sign-on did not complete.
+            status = getattr(exc.response, "status_code", None)
+            logger.warning(
+                "single sign-on failed talking to the identity provider: %s (HTTP %s)",
+                type(exc).__name__,
+                status,
+            )
+            return None
 
     def username_from_claims(self, claims: dict) -> str:
         return str(claims.get(settings.OIDC_USERNAME_CLAIM) or claims.get("sub") or "")[:150]

@@ -2,6 +2,7 @@
 round trip's first step (PKCE) and the IdP logout address, and the client secret kept out of error pages.
 The whole login through a real identity provider is tests/e2e/test_sso.py."""
 
+import socket
 import sys
 from urllib.parse import parse_qs, urlsplit
 
@@ -177,3 +178,18 @@ def test_the_debug_error_page_never_shows_the_idp_client_secret(sso):
         html = ExceptionReporter(request, *sys.exc_info()).get_traceback_html()
     assert "OIDC_RP_CLIENT_SECRET" in html
     assert CLIENT_SECRET not in html
+
+
+def test_an_idp_that_does_not_answer_the_code_exchange_sends_back_to_the_login_page_not_a_500(sso, client):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        sso.OIDC_OP_TOKEN_ENDPOINT = f"http://127.0.0.1:{closed.getsockname()[1]}/token"  # nothing listens
+    state = parse_qs(urlsplit(client.get("/oidc/authenticate/")["Location"]).query)["state"][0]
+    response = client.get(f"/oidc/callback/?code=some-code&state={state}")
+    assert response.status_code == 302 and response["Location"] == "/login/?sso=failed"
+    assert client.get("/").status_code == 302  # not logged in
+
+
+def test_a_callback_with_a_state_this_browser_never_sent_is_refused_not_a_500(sso, client):
+    client.get("/oidc/authenticate/")
+    assert client.get("/oidc/callback/?code=some-code&state=forged").status_code == 400
