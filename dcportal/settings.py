@@ -232,7 +232,6 @@ OIDC_USE_PKCE = True
 OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
 OIDC_STORE_ID_TOKEN = True  # the hint the IdP's logout needs
 OIDC_OP_LOGOUT_URL_METHOD = "peerlinks.authentication.end_session_url"
-OIDC_AUTHENTICATE_CLASS = "peerlinks.authentication.AuthenticationRequestView"
 OIDC_TIMEOUT = envfloat("OIDC_TIMEOUT", 10.0)
 LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
 # LOCAL_LOGIN=off: no password logins at all (the login page and the admin's); single sign-on only.

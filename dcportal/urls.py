@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from mozilla_django_oidc.views import OIDCLogoutView
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCLogoutView
 
+from peerlinks.authentication import AuthenticationRequestView
 from peerlinks.views import health, login, preferences
 
 urlpatterns = [
@@ -12,7 +13,8 @@ urlpatterns = [
     # Out of dcportal, and out of the identity provider too when the person came through it.
     path("logout/", OIDCLogoutView.as_view(), name="logout"),
     # The identity provider's round trip: /oidc/authenticate/ sends the browser there, /oidc/callback/ back.
-    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("oidc/authenticate/", AuthenticationRequestView.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", OIDCAuthenticationCallbackView.as_view(), name="oidc_authentication_callback"),
     # Django's set_language, saving a signed-in person's choice as well.
     path("i18n/setlang/", preferences.set_language, name="set_language"),
     path("admin/", admin.site.urls),
