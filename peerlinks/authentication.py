@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
@@ -73,6 +73,11 @@ class IdentityProviderBackend(OIDCAuthenticationBackend):
         return apply_sso_login(user=user, claims=claims)
 
     def update_user(self, user: object, claims: dict) -> object:
+        # A local account (one with a password, such as the break-glass admin) is never taken over by an IdP
+        # identity of the same name; the login fails. An admin moves a person to single sign-on by turning
+        # off their password in the admin.
+        if user.has_usable_password():
+            raise SuspiciousOperation(f"{user.get_username()!r} has a local password: no login by the IdP")
         return apply_sso_login(user=user, claims=claims)
 
 

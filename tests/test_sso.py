@@ -193,3 +193,17 @@ def test_an_idp_that_does_not_answer_the_code_exchange_sends_back_to_the_login_p
 def test_a_callback_with_a_state_this_browser_never_sent_is_refused_not_a_500(sso, client):
     client.get("/oidc/authenticate/")
     assert client.get("/oidc/callback/?code=some-code&state=forged").status_code == 400
+
+
+def test_an_idp_identity_never_takes_over_a_local_account_of_the_same_name(sso, admin):
+    from django.core.exceptions import SuspiciousOperation
+
+    with pytest.raises(SuspiciousOperation):
+        _login({"sub": "s-4", "preferred_username": admin.username, "groups": ["net-viewers"]})  # refused
+    admin.refresh_from_db()
+    assert admin.is_superuser and _roles(admin) == ["Admin"]  # the break-glass admin is untouched
+
+    admin.set_unusable_password()  # moved to single sign-on by an admin
+    admin.save()
+    claims = {"sub": "s-4", "preferred_username": admin.username, "groups": ["net-viewers"]}
+    assert _roles(_login(claims)) == ["Viewer"]

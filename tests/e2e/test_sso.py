@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dcportal.settings import form_action_with_idp
-from tests.oidc_provider import identity_provider
+from tests.oidc_provider import CLIENT_SECRET, identity_provider
 
 pytestmark = pytest.mark.e2e
 
@@ -41,8 +41,10 @@ def _log_in_at_idp(page, login: str) -> None:
     page.get_by_role("button", name="Sign-in").click()
 
 
-def test_sso_login_gives_the_idp_groups_role_and_logout_ends_the_idp_session(page, sso, live_server):
+def test_sso_login_gives_the_idp_groups_role_and_logout_ends_the_idp_session(page, sso, live_server, caplog):
     from django.contrib.auth import get_user_model
+
+    caplog.set_level("DEBUG")
 
     page.goto("/approvals/")
     expect(page).to_have_url(re.compile(r"/login/\?next=/approvals/$"))
@@ -53,6 +55,7 @@ def test_sso_login_gives_the_idp_groups_role_and_logout_ends_the_idp_session(pag
     _log_in_at_idp(page, "alice")
     # Back on the page asked for, as an approver: the approvals queue.
     expect(page).to_have_url(f"{live_server.url}/approvals/")
+    assert CLIENT_SECRET not in page.content()
     expect(page.locator("h1")).to_have_text("Waiting for your decision")
     expect(page.locator(".whoami")).to_have_text("alice")
     alice = get_user_model().objects.get(username="alice")
@@ -76,3 +79,4 @@ def test_sso_login_gives_the_idp_groups_role_and_logout_ends_the_idp_session(pag
     response = page.goto("/links/new/")
     assert response.status == 403
     page.screenshot(path="/tmp/i11-sso-403.png")
+    assert CLIENT_SECRET not in caplog.text  # the code exchange sent it; no log line shows it
