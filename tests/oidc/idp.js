@@ -1,4 +1,5 @@
 // A real OpenID Connect provider for the SSO tests (panva's oidc-provider, OpenID-certified), not a mock.
+// Version 8: it runs on Debian 12's Node 18 as well as on later ones.
 // Started by tests/oidc_provider.py on a free loopback port:
 //   node idp.js   with PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI and USERS
 // USERS is JSON: {"login": {"email": "...", "name": "...", "groups": ["..."]}}. The provider's own
