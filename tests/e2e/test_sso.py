@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dcportal.settings import form_action_with_idp
+from tests.e2e.test_accessibility import _serious
 from tests.oidc_provider import CLIENT_SECRET, identity_provider
 
 pytestmark = pytest.mark.e2e
@@ -49,6 +50,7 @@ def test_sso_login_gives_the_idp_groups_role_and_logout_ends_the_idp_session(pag
     page.goto("/approvals/")
     expect(page).to_have_url(re.compile(r"/login/\?next=/approvals/$"))
     page.screenshot(path="/tmp/i11-sso-login.png")
+    assert _serious(page) == []  # the login page with its SSO button passes axe's WCAG 2.1 AA checks
     page.set_viewport_size({"width": 360, "height": 740})
     page.screenshot(path="/tmp/i11-sso-login-phone.png")
     page.set_viewport_size({"width": 1280, "height": 800})
