@@ -207,3 +207,14 @@ def test_an_idp_identity_never_takes_over_a_local_account_of_the_same_name(sso, 
     admin.save()
     claims = {"sub": "s-4", "preferred_username": admin.username, "groups": ["net-viewers"]}
     assert _roles(_login(claims)) == ["Viewer"]
+
+
+def test_the_site_refuses_to_start_with_password_login_off_and_no_idp_or_a_role_map_that_is_not_json():
+    from tests.test_settings import run_check
+
+    result = run_check(LOCAL_LOGIN="off")
+    assert result.returncode != 0 and "nobody could log in" in result.stderr
+    result = run_check(OIDC_ROLE_GROUPS="net-admins=Admin")
+    assert result.returncode != 0 and "OIDC_ROLE_GROUPS must be JSON" in result.stderr
+    idp = {"OIDC_CLIENT_ID": "dcportal", "OIDC_AUTHORIZATION_ENDPOINT": f"{IDP}/auth"}
+    assert run_check(LOCAL_LOGIN="off", **idp).returncode == 0
