@@ -3,16 +3,24 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The OpenID Connect provider the single sign-on tests start (tests/oidc, Node).
+IDP_STAMP := tests/oidc/node_modules/.installed
 
 .PHONY: setup run serve test test-fast test-e2e bench bench-all chaos lint format messages clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(IDP_STAMP)
 
 # Reinstall only when the pinned requirements change.
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+
+# Without npm the single sign-on tests skip (with CI set they fail); .ci/run installs Node.
+$(IDP_STAMP): tests/oidc/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd tests/oidc && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
+	else echo "npm not found: the single sign-on tests will skip (apt-get install nodejs npm)"; fi
 
 run: setup
 	./scripts/run-dev.sh

@@ -4,8 +4,10 @@ The README lists every variable. Defaults run out of the box: SQLite under var/ 
 local cloud simulator (python -m dcsim) as the cloud.
 """
 
+import json
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -78,6 +80,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "axes",
     "csp",
+    "mozilla_django_oidc",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +208,46 @@ CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", _PROD)
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = envbool("SESSION_EXPIRE_AT_BROWSER_CLOSE", "True")
 
+# Single sign-on (OpenID Connect through mozilla-django-oidc): on when OIDC_CLIENT_ID and the IdP's
+# endpoints are set. Authorization code flow with PKCE (S256); the IdP's groups claim gives roles by
+# OIDC_ROLE_GROUPS ({"idp-group": "Approver"}), set again at every login. The client secret is hidden
+# from error pages (dcportal/error_reports.py hides anything named SECRET).
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_JWKS_ENDPOINT", "")
+# The IdP's end_session_endpoint: logging out of dcportal logs out of the IdP too (RP-initiated logout).
+OIDC_OP_LOGOUT_ENDPOINT = os.environ.get("OIDC_END_SESSION_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile groups")
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+try:
+    OIDC_ROLE_GROUPS = json.loads(os.environ.get("OIDC_ROLE_GROUPS", "") or "{}")
+except ValueError:
+    raise ImproperlyConfigured('OIDC_ROLE_GROUPS must be JSON such as {"idp-group": "Approver"}') from None
+# The name the login page gives the IdP's button ("Log in with <name>").
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "")
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_STORE_ID_TOKEN = True  # the hint the IdP's logout needs
+OIDC_OP_LOGOUT_URL_METHOD = "peerlinks.authentication.end_session_url"
+OIDC_TIMEOUT = envfloat("OIDC_TIMEOUT", 10.0)
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+# LOCAL_LOGIN=off: no password logins at all (the login page and the admin's); single sign-on only.
+LOCAL_LOGIN = envbool("LOCAL_LOGIN", "True")
+if not LOCAL_LOGIN and not (OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT):
+    raise ImproperlyConfigured("LOCAL_LOGIN is off and single sign-on is not set up: nobody could log in.")
+
+
+def form_action_with_idp(endpoint: str) -> list[str]:
+    """The CSP's form-action: this site, and the IdP's origin when logging out (a form) leads to it."""
+    parts = urlsplit(endpoint)
+    return ["'self'", f"{parts.scheme}://{parts.netloc}"] if parts.scheme and parts.netloc else ["'self'"]
+
+
 # Content Security Policy (django-csp 4): only this site's own scripts, styles and images, never framed.
 # htmx is served from /static. htmx 2 adds one <style> element of its own (the .htmx-indicator rule);
 # that exact text is allowed by its hash (htmx 2.0.x as vendored by django-htmx), nothing else inline.
@@ -217,7 +260,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'", _HTMX_INDICATOR_STYLE],
         "img-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
-        "form-action": ["'self'"],
+        "form-action": form_action_with_idp(OIDC_OP_LOGOUT_ENDPOINT),
         "frame-ancestors": ["'none'"],
         "base-uri": ["'none'"],
         "object-src": ["'none'"],
@@ -228,7 +271,10 @@ CONTENT_SECURITY_POLICY = {
 # that pair out for LOGIN_COOLOFF_MINUTES. Attempts live in the database, so every web host sees them.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Passwords (the break-glass admin), refused by the switch while LOCAL_LOGIN is off; then the IdP.
+    "peerlinks.authentication.LocalLoginSwitch",
     "django.contrib.auth.backends.ModelBackend",
+    "peerlinks.authentication.IdentityProviderBackend",
 ]
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
 # The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies (each appending the address it

@@ -4,7 +4,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register()
@@ -69,3 +69,12 @@ def check_worker_lost_after(**kwargs: object) -> list[Warning]:
             id="peerlinks.W003",
         )
     ]
+
+
+@register()
+def check_role_groups(**kwargs: object) -> list[Error]:
+    """Every role OIDC_ROLE_GROUPS names must be one of dcportal's roles."""
+    from peerlinks.services.sso import role_mapping_problems
+
+    problems = role_mapping_problems(settings.OIDC_ROLE_GROUPS)
+    return [Error(problem, id="dcportal.E010") for problem in problems]

@@ -604,8 +604,16 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
 
 
 # What no person reads as a page: health probes (JSON for machines), the CSV (its columns are named by code,
-# for scripts), and the language switch (a redirect).
-NOT_PAGES = {"healthz", "readyz", "readyz_work", "peerlinks:link_export", "set_language"}
+# for scripts), the language switch and the identity provider's round trip (redirects).
+NOT_PAGES = {
+    "healthz",
+    "readyz",
+    "readyz_work",
+    "peerlinks:link_export",
+    "set_language",
+    "oidc_authentication_init",
+    "oidc_authentication_callback",
+}
 
 
 def test_the_check_visits_every_page_of_the_product(world):
