@@ -16,18 +16,19 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-# Without npm the single sign-on tests skip (with CI set they fail); .ci/run installs Node.
+# Only the tests need it (make test): without npm the single sign-on tests skip (with CI set they fail);
+# .ci/run installs Node. make run and the others need only the Python environment.
 $(IDP_STAMP): tests/oidc/package-lock.json
 	@if command -v npm >/dev/null; then \
 		cd tests/oidc && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
 	else echo "npm not found: the single sign-on tests will skip (apt-get install nodejs npm)"; fi
 
-run: setup
+run: $(STAMP)
 	./scripts/run-dev.sh
 
 # Production-style serving on this host (docs/deploy.md): migrate, collect static files, then gunicorn
 # configured from the environment by gunicorn.conf.py. Needs DEBUG=0 and a SECRET_KEY like production.
-serve: setup
+serve: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/gunicorn -c gunicorn.conf.py dcportal.wsgi
@@ -47,27 +48,27 @@ test-e2e: setup
 # (PostgreSQL on 127.0.0.1:5432, ~5 more minutes). Figures and ratios are printed; README, Benchmarks.
 # The chaos run (`make chaos`, ~5 minutes, SQLite then a PostgreSQL cluster of its own) is not part of
 # bench-all: it stops and kills the product's processes and its database on purpose.
-bench: setup
+bench: $(STAMP)
 	$(BIN)/python bench/speed.py $(BENCH_ARGS)
 
 bench-all: bench
 	$(BIN)/python bench/fault_run.py $(BENCH_ARGS)
 	$(BIN)/python bench/load_run.py $(BENCH_ARGS)
 
-chaos: setup
+chaos: $(STAMP)
 	$(BIN)/python bench/chaos_run.py $(BENCH_ARGS)
 
-lint: setup
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: setup
+format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 # The translations (locale/): collect every marked text into the Simplified Chinese catalog, then compile
 # it. Needs GNU gettext (apt-get install gettext); the compiled .mo is committed, so running does not.
-messages: setup
+messages: $(STAMP)
 	$(BIN)/python manage.py makemessages --locale zh_Hans --add-location file --no-obsolete \
 		--ignore .venv --ignore var --ignore dcsim --ignore bench --ignore tests --ignore scripts
 	$(BIN)/python manage.py compilemessages --locale zh_Hans --ignore .venv
