@@ -282,6 +282,11 @@ class Store:
             return f"peer global DC gateway {link.peer_gateway_id} is {state}, expected ACTIVE"
         return None
 
+    def _awaiting_acceptance(self, link: PeerLink) -> bool:
+        """The link waits for another account to accept its attachment (it may be withdrawn meanwhile)."""
+        attachment = self.attachments.get(link.link_id or "")
+        return attachment is not None and attachment.state == "pending_acceptance"
+
     def _remove_link(self, link: PeerLink) -> None:
         del self.peer_links[link.id]
         if link.peer_type == "ER" and link.link_id:
@@ -546,7 +551,7 @@ class Store:
             link = self._peer_link(project_id, gateway_id, link_id)
             if link.gone_at is not None:
                 return
-            if link.status.startswith("PENDING_"):
+            if link.status.startswith("PENDING_") and not self._awaiting_acceptance(link):
                 raise ApiError(409, "DC.0001", BUSY)
             delay = self.config.effective_delete_delay
             if delay <= 0:

@@ -154,6 +154,17 @@ def test_rejected_attachment_puts_the_peer_link_in_error_with_a_reason(two_accou
     assert (missing.status_code, missing.json()["error_code"]) == (404, "ER.0002")
 
 
+def test_a_link_waiting_for_acceptance_can_be_withdrawn(two_accounts, sim_clock) -> None:
+    simulator, a_gateway, _, b_router = two_accounts
+    link = link_to_b_router(simulator, a_gateway, b_router)
+    sim_clock.settle()
+    deleted = call(simulator, "DELETE", f"{GDGWS}/{a_gateway}/peer-links/{link['id']}")
+    assert deleted.status_code == 204, deleted.text
+    sim_clock.settle()
+    assert call(simulator, "GET", f"{GDGWS}/{a_gateway}/peer-links/{link['id']}").status_code == 404
+    assert as_b(simulator, "GET", f"{B_ROUTERS}/{b_router}/attachments").json()["attachments"] == []
+
+
 def test_a_router_that_auto_accepts_shared_attachments_needs_no_decision(two_accounts, sim_clock) -> None:
     simulator, a_gateway, _, b_router = two_accounts
     patched = simulator.sim.patch_router(b_router, auto_accept_shared_attachments=True)
