@@ -185,10 +185,19 @@ class Simulator:
         """Counts per kind of resource."""
         return self.store.counts() | {"seed": self.seed}
 
-    def issue_token(self, region: str = "cn-north-4", *, lifetime: float = TOKEN_LIFETIME_SECONDS) -> str:
-        """A demo-user IAM token scoped to a region's project (a negative lifetime gives an expired one)."""
+    def issue_token(
+        self,
+        region: str = "cn-north-4",
+        *,
+        lifetime: float = TOKEN_LIFETIME_SECONDS,
+        account: str = DEMO_DOMAIN,
+    ) -> str:
+        """An account's IAM-user token scoped to its project in a region (a negative lifetime gives an
+        expired one)."""
+        user_id = next(a.user_id for a in self.accounts if a.name == account)
+        project_id = project_id_for(region, account)
         token, _ = self.tokens.issue(
-            project_id=project_id_for(region), user_id=self.user_id, issued_at=self.clock(), lifetime=lifetime
+            project_id=project_id, user_id=user_id, issued_at=self.clock(), lifetime=lifetime
         )
         return token
 

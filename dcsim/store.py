@@ -1,4 +1,4 @@
-"""The simulated account's state: global DC gateways, peer links, enterprise routers and their attachments.
+"""The simulated accounts' state: global DC gateways, peer links, enterprise routers and their attachments.
 
 One lock guards everything. Asynchronous work (a link turning ACTIVE, a deleted link disappearing) is not
 run by a background thread: each record carries the time it is due, and every operation first settles what
@@ -156,7 +156,7 @@ class Attachment:
 
 
 class Store:
-    """Thread-safe in-memory state of one simulated account."""
+    """Thread-safe in-memory state of the simulated accounts (each record carries its project)."""
 
     def __init__(
         self,

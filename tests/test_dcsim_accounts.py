@@ -89,6 +89,8 @@ def test_team_b_gets_its_own_token_and_project_list(two_accounts) -> None:
     token = {"X-Auth-Token": reply.headers["X-Subject-Token"]}
     listed = call(simulator, "GET", B_GDGWS, headers=token, signed=False).json()["global_dc_gateways"]
     assert [g["id"] for g in listed] == [b_gateway]
+    issued = {"X-Auth-Token": simulator.sim.issue_token(REGION, account=TEAM_B_DOMAIN)}
+    assert call(simulator, "GET", B_GDGWS, headers=issued, signed=False).status_code == 200
     assert call(simulator, "GET", GDGWS, headers=token, signed=False).status_code == 403
 
     b_projects = as_b(simulator, "GET", "/v3/projects", query=f"name={REGION}").json()["projects"]
