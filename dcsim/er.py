@@ -59,11 +59,12 @@ def show_attachment(store: Store, request: Request) -> Response:
 
 
 def accept_attachment(store: Store, request: Request) -> Response:
-    """The router's owner accepts an attachment another account asked for (pending_acceptance)."""
+    """The router's owner accepts an attachment another account asked for (pending_acceptance): 202, where
+    rejecting answers 200, as the ER API documents."""
     router_id = _router_id(request)
     attachment_id = check_uuid(request.params["attachment"], "attachment_id", code="ER.0001")
     attachment = store.accept_attachment(request.params["project"].lower(), router_id, attachment_id)
-    return 200, {"attachment": attachment}, {}
+    return 202, {"attachment": attachment}, {}
 
 
 def reject_attachment(store: Store, request: Request) -> Response:

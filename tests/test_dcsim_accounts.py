@@ -130,7 +130,7 @@ def test_shared_router_attachment_waits_and_the_router_owner_accepts_it(two_acco
     assert call(simulator, "POST", accept).status_code == 403
 
     accepted = as_b(simulator, "POST", accept)
-    assert accepted.status_code == 200, accepted.text
+    assert accepted.status_code == 202, accepted.text
     assert accepted.json()["attachment"]["state"] == "available"
     shown = call(simulator, "GET", f"{GDGWS}/{a_gateway}/peer-links/{link['id']}").json()["peer_link"]
     assert (shown["status"], shown["peer_site"]["link_id"]) == ("ACTIVE", attachment["id"])

@@ -353,10 +353,12 @@ def test_sdk_lists_accepts_and_rejects_attachments_to_a_shared_router(simulator,
     )
     assert (accepted.attachment.id, accepted.attachment.state) == (accepted_id, "available")
     assert accepted.attachment.resource_project_id == PROJECT and accepted.request_id
+    assert accepted.status_code == 202
     rejected = team_b.reject_attachment(
         RejectAttachmentRequest(er_id=router["id"], attachment_id=rejected_id)
     )
     assert (rejected.attachment.id, rejected.attachment.state) == (rejected_id, "rejected")
+    assert rejected.status_code == 200
     with pytest.raises(ClientRequestException) as twice:
         team_b.accept_attachment(AcceptAttachmentRequest(er_id=router["id"], attachment_id=rejected_id))
     assert (twice.value.status_code, twice.value.error_code) == (409, "ER.0003")
