@@ -11,6 +11,13 @@ DEMO_DOMAIN = "dcsim-demo"
 DEMO_IAM_USER = "dcsim-user"
 DEMO_IAM_PASSWORD = "dcsim-password"
 
+# A second account (every seed has it; ``demo`` gives it a gateway and a router shared with the first).
+TEAM_B_AK = "DCSIMTEAMBAK00000000"
+TEAM_B_SK = "DcsimTeamBSecretKeyNotForProduction0000"
+TEAM_B_DOMAIN = "team-b"
+TEAM_B_IAM_USER = "team-b-user"
+TEAM_B_IAM_PASSWORD = "team-b-password"
+
 # The official SDK's DC and ER region tables (33 regions), plus the internal regions of doc examples.
 REGIONS: tuple[str, ...] = (
     "af-south-1",
@@ -51,6 +58,8 @@ REGIONS: tuple[str, ...] = (
 )
 
 
-def project_id_for(region: str) -> str:
-    """The simulated account's project ID in a region: 32 lowercase hex, the same on every run."""
-    return hashlib.md5(f"dcsim:{region}".encode()).hexdigest()
+def project_id_for(region: str, account: str = DEMO_DOMAIN) -> str:
+    """An account's project ID in a region: 32 lowercase hex, the same on every run (the demo account's
+    IDs are the ones it has always had)."""
+    key = f"dcsim:{region}" if account == DEMO_DOMAIN else f"dcsim:{account}:{region}"
+    return hashlib.md5(key.encode()).hexdigest()

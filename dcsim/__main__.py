@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from dcsim import DEMO_AK, DEMO_SK
+from dcsim import DEMO_AK, DEMO_SK, TEAM_B_AK, TEAM_B_SK
 from dcsim.app import Simulator
 from dcsim.server import make_server
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     host, port = server.server_address[:2]
     extra = " (CLOUD_SDK_AK from the environment accepted too)" if os.environ.get("CLOUD_SDK_AK") else ""
     print(f"dcsim serving http://{host}:{port} seed={args.seed} AK={DEMO_AK} SK={DEMO_SK}{extra}", flush=True)
+    print(f"dcsim second account team-b: AK={TEAM_B_AK} SK={TEAM_B_SK}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

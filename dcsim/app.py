@@ -2,14 +2,14 @@
 calls to their API modules and /_dcsim/ calls to the control API; its methods are the Python control API."""
 
 import copy
-import os
 import sys
 import time
 import traceback
 from collections.abc import Callable
 
-from dcsim import DEMO_AK, DEMO_IAM_USER, DEMO_SK, REGIONS, control, dc, er, iam, project_id_for
+from dcsim import DEMO_DOMAIN, control, dc, er, iam, project_id_for
 from dcsim import seed as seeds
+from dcsim.accounts import default_accounts
 from dcsim.auth import TOKEN_LIFETIME_SECONDS, TokenIssuer
 from dcsim.errors import SYSTEM_ERROR, ApiError, DropConnection
 from dcsim.faults import Faults
@@ -40,17 +40,16 @@ class Simulator:
         self.clock = clock
         self.log = log
         self.faults = Faults(seed=fault_seed, **fault_settings)
-        # The account (iam.Account): one project per region, the demo IAM user, AK/SK pairs, tokens.
-        self.projects = {project_id_for(region): region for region in REGIONS}
-        self.domain_id = project_id_for("domain")
-        self.user_id = project_id_for(f"user:{DEMO_IAM_USER}")
-        self.credentials = {DEMO_AK: DEMO_SK}
-        env_ak, env_sk = os.environ.get("CLOUD_SDK_AK"), os.environ.get("CLOUD_SDK_SK")
-        if env_ak and env_sk:
-            self.credentials[env_ak] = env_sk
+        # The accounts (dcsim.accounts): the first is the demo account, whose projects, domain, user and AK/SK
+        # pairs are also this object's own attributes (iam.Account).
+        self.accounts = default_accounts()
+        first = self.accounts[0]
+        self.projects, self.domain_id, self.user_id = first.projects, first.domain_id, first.user_id
+        self.credentials = first.credentials
         self.tokens = TokenIssuer()
         self.store = Store(
-            projects=self.projects,
+            projects={pid: region for account in self.accounts for pid, region in account.projects.items()},
+            owners={pid: account.name for account in self.accounts for pid in account.projects},
             config=self.config,
             clock=lambda: self.clock(),
             fail_activation=self.faults.activation_fails,
@@ -125,8 +124,9 @@ class Simulator:
         description: str = "",
         id: str | None = None,
         address_family: str = "ipv4",
+        account: str = DEMO_DOMAIN,
     ) -> dict:
-        """Add a global DC gateway to the account (ACTIVE by default, already in its region)."""
+        """Add a global DC gateway to an account (ACTIVE by default, already in its region)."""
         return control.add_gateway(
             self.store,
             name=name,
@@ -137,6 +137,7 @@ class Simulator:
             description=description,
             id=id,
             address_family=address_family,
+            account=account,
         )
 
     def patch_gateway(self, gateway_id: str, **changes: object) -> dict:
@@ -152,14 +153,25 @@ class Simulator:
         state: str = "available",
         description: str = "",
         id: str | None = None,
+        account: str = DEMO_DOMAIN,
+        auto_accept_shared_attachments: bool = False,
     ) -> dict:
-        """Add an enterprise router in a region (a possible peer-link target)."""
+        """Add an enterprise router to an account in a region (a possible peer-link target)."""
         return control.add_router(
-            self.store, name=name, region=region, asn=asn, state=state, description=description, id=id
+            self.store,
+            name=name,
+            region=region,
+            asn=asn,
+            state=state,
+            description=description,
+            id=id,
+            account=account,
+            auto_accept_shared_attachments=auto_accept_shared_attachments,
         )
 
     def patch_router(self, router_id: str, **changes: object) -> dict:
-        """Change an enterprise router's ``state`` (e.g. to ``failed``) or ``name``."""
+        """Change an enterprise router's ``state`` (e.g. to ``failed``), ``name`` or
+        ``auto_accept_shared_attachments``."""
         return control.patch_router(self.store, router_id, changes)
 
     def set_router_state(self, router_id: str, state: str) -> dict:
@@ -173,10 +185,19 @@ class Simulator:
         """Counts per kind of resource."""
         return self.store.counts() | {"seed": self.seed}
 
-    def issue_token(self, region: str = "cn-north-4", *, lifetime: float = TOKEN_LIFETIME_SECONDS) -> str:
-        """A demo-user IAM token scoped to a region's project (a negative lifetime gives an expired one)."""
+    def issue_token(
+        self,
+        region: str = "cn-north-4",
+        *,
+        lifetime: float = TOKEN_LIFETIME_SECONDS,
+        account: str = DEMO_DOMAIN,
+    ) -> str:
+        """An account's IAM-user token scoped to its project in a region (a negative lifetime gives an
+        expired one)."""
+        user_id = next(a.user_id for a in self.accounts if a.name == account)
+        project_id = project_id_for(region, account)
         token, _ = self.tokens.issue(
-            project_id=project_id_for(region), user_id=self.user_id, issued_at=self.clock(), lifetime=lifetime
+            project_id=project_id, user_id=user_id, issued_at=self.clock(), lifetime=lifetime
         )
         return token
 

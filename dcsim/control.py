@@ -90,8 +90,10 @@ def add_gateway(
     description: str,
     id: str | None,
     address_family: str,
+    account: str,
 ) -> dict:
     _check_region(region)
+    _check_account(store, account)
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise _error("name must be 1-64 letters, digits, CJK, '-', '_' or '.'")
     _check_choice("status", status, GATEWAY_STATUSES)
@@ -100,7 +102,7 @@ def add_gateway(
     store.insert(
         Gateway(
             id=gateway_id,
-            project_id=project_id_for(region),
+            project_id=project_id_for(region, account),
             name=name,
             created_at=store.clock(),
             description=description,
@@ -124,9 +126,21 @@ def patch_gateway(store: Store, gateway_id: str, changes: dict) -> dict:
 
 
 def add_router(
-    store: Store, *, name: str, region: str, asn: int, state: str, description: str, id: str | None
+    store: Store,
+    *,
+    name: str,
+    region: str,
+    asn: int,
+    state: str,
+    description: str,
+    id: str | None,
+    account: str,
+    auto_accept_shared_attachments: bool,
 ) -> dict:
     _check_region(region)
+    _check_account(store, account)
+    if not isinstance(auto_accept_shared_attachments, bool):
+        raise _error("auto_accept_shared_attachments must be true or false")
     _check_choice("state", state, ROUTER_STATES)
     if not isinstance(name, str) or not name or len(name) > 64:
         raise _error("name must be a string of 1-64 characters")
@@ -134,20 +148,23 @@ def add_router(
     store.insert(
         Router(
             id=router_id,
-            project_id=project_id_for(region),
+            project_id=project_id_for(region, account),
             region_id=region,
             name=name,
             created_at=store.clock(),
             state=state,
             asn=int(asn),
             description=description,
+            auto_accept_shared_attachments=auto_accept_shared_attachments,
         )
     )
     return store.router_wire(router_id)
 
 
 def patch_router(store: Store, router_id: str, changes: dict) -> dict:
-    _check_changes(changes, {"state", "name"})
+    _check_changes(changes, {"state", "name", "auto_accept_shared_attachments"})
+    if not isinstance(changes.get("auto_accept_shared_attachments", False), bool):
+        raise _error("auto_accept_shared_attachments must be true or false")
     if "state" in changes:
         _check_choice("state", changes["state"], ROUTER_STATES)
     return store.patch_router(router_id, changes)
@@ -158,6 +175,11 @@ def force_peer_link(store: Store, link_id: str, changes: dict) -> dict:
     if "status" in changes:
         _check_choice("status", changes["status"], PEER_LINK_STATUSES)
     return store.force_peer_link(link_id, changes)
+
+
+def _check_account(store: Store, account: object) -> None:
+    if account not in set(store.owners.values()):
+        raise _error(f"account must be one of {', '.join(sorted(set(store.owners.values())))}")
 
 
 def _check_region(region: object) -> None:

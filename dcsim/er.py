@@ -1,5 +1,5 @@
-"""Enterprise Router (ER), read-only: enterprise routers and their attachments (the peer-link targets),
-with ER's filters and paging."""
+"""Enterprise Router (ER): enterprise routers and their attachments (the peer-link targets), with ER's
+filters and paging, and the router owner's accept or reject of another account's attachment."""
 
 from dcsim.listing import filter_by, page_after, sort_by
 from dcsim.routing import Request, Response, Route
@@ -58,6 +58,23 @@ def show_attachment(store: Store, request: Request) -> Response:
     return 200, {"attachment": attachment}, {}
 
 
+def accept_attachment(store: Store, request: Request) -> Response:
+    """The router's owner accepts an attachment another account asked for (pending_acceptance): 202, where
+    rejecting answers 200, as the ER API documents."""
+    router_id = _router_id(request)
+    attachment_id = check_uuid(request.params["attachment"], "attachment_id", code="ER.0001")
+    attachment = store.accept_attachment(request.params["project"].lower(), router_id, attachment_id)
+    return 202, {"attachment": attachment}, {}
+
+
+def reject_attachment(store: Store, request: Request) -> Response:
+    """The router's owner rejects an attachment another account asked for (pending_acceptance)."""
+    router_id = _router_id(request)
+    attachment_id = check_uuid(request.params["attachment"], "attachment_id", code="ER.0001")
+    attachment = store.reject_attachment(request.params["project"].lower(), router_id, attachment_id)
+    return 200, {"attachment": attachment}, {}
+
+
 def _paginate(items: list[dict], query: Query) -> tuple[list[dict], dict]:
     """ER paging: like DC but limit 0-2000 (0 means the default), and no previous_marker."""
     sort_key = (query.many("sort_key", max_items=_FILTER_MAX, choices=_SORT_KEYS) or ["id"])[0]
@@ -71,6 +88,8 @@ def _paginate(items: list[dict], query: Query) -> tuple[list[dict], dict]:
     return page, page_info
 
 
+_ATTACHMENT = "/v3/{project}/enterprise-router/{router}/attachments/{attachment}"
+
 # Handlers take the Store. ``instances/{router}`` is listed before ``{router}/attachments``: a path that
 # fits both (``instances/attachments``) goes to show_router.
 ROUTES: list[Route] = [
@@ -78,4 +97,6 @@ ROUTES: list[Route] = [
     Route("GET", "/v3/{project}/enterprise-router/instances/{router}", show_router, "ER"),
     Route("GET", "/v3/{project}/enterprise-router/{router}/attachments", list_attachments, "ER"),
     Route("GET", "/v3/{project}/enterprise-router/{router}/attachments/{attachment}", show_attachment, "ER"),
+    Route("POST", f"{_ATTACHMENT}/accept", accept_attachment, "ER"),
+    Route("POST", f"{_ATTACHMENT}/reject", reject_attachment, "ER"),
 ]

@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from dcsim import DEMO_DOMAIN, DEMO_IAM_PASSWORD, DEMO_IAM_USER, REGIONS, project_id_for
+from dcsim import REGIONS, project_id_for
+from dcsim.accounts import SimAccount
 from dcsim.auth import TOKEN_LIFETIME_SECONDS, TokenIssuer, iam_error, verify_aksk
 from dcsim.errors import ApiError
 from dcsim.routing import Request, Response, Route
@@ -17,12 +18,9 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.000000Z"
 
 
 class Account(Protocol):
-    """The simulated account as IAM sees it (the Simulator is one)."""
+    """The simulated cloud as IAM sees it (the Simulator is one): its accounts, token issuer and clock."""
 
-    projects: dict[str, str]  # project ID -> region
-    domain_id: str
-    user_id: str
-    credentials: dict[str, str]  # AK -> SK
+    accounts: list[SimAccount]
     tokens: TokenIssuer
     clock: Callable[[], float]
 
@@ -32,8 +30,8 @@ def _keystone_error(status: int, title: str, message: str) -> ApiError:
     return ApiError(status, str(status), message, body=body)
 
 
-def create_token(account: Account, request: Request) -> Response:
-    """A token for the demo user, scoped to one project (by ID, or by region name)."""
+def create_token(cloud: Account, request: Request) -> Response:
+    """A token for an account's IAM user, scoped to one of its projects (by ID, or by region name)."""
     try:
         data = json.loads(request.body.decode("utf-8"))
         identity = data["auth"]["identity"]
@@ -49,27 +47,32 @@ def create_token(account: Account, request: Request) -> Response:
             "Bad Request",
             "The request body is invalid: password auth with a project scope is required.",
         ) from None
-    credentials_ok = (
-        "password" in methods
-        and user.get("name") == DEMO_IAM_USER
-        and user.get("password") == DEMO_IAM_PASSWORD
-        and (domain.get("name") == DEMO_DOMAIN or domain.get("id") == account.domain_id)
+    account = next(
+        (
+            candidate
+            for candidate in cloud.accounts
+            if "password" in methods
+            and user.get("name") == candidate.user_name
+            and user.get("password") == candidate.password
+            and (domain.get("name") == candidate.name or domain.get("id") == candidate.domain_id)
+        ),
+        None,
     )
-    if not credentials_ok:
+    if account is None:
         raise _keystone_error(401, "Unauthorized", "The username or password is wrong.")
     project_id = project_scope.get("id")
     if project_id is None:
         name = project_scope.get("name")
-        project_id = project_id_for(name) if name in REGIONS else None
+        project_id = project_id_for(name, account.name) if name in REGIONS else None
     if project_id not in account.projects:
         raise _keystone_error(
             401, "Unauthorized", "The project does not exist or does not belong to the account."
         )
-    now = account.clock()
-    token, expires_at = account.tokens.issue(
+    now = cloud.clock()
+    token, expires_at = cloud.tokens.issue(
         project_id=project_id, user_id=account.user_id, issued_at=now, lifetime=TOKEN_LIFETIME_SECONDS
     )
-    domain_ref = {"id": account.domain_id, "name": DEMO_DOMAIN}
+    domain_ref = {"id": account.domain_id, "name": account.name}
     body = {
         "token": {
             "expires_at": time.strftime(_TIME_FORMAT, time.gmtime(expires_at)),
@@ -78,7 +81,7 @@ def create_token(account: Account, request: Request) -> Response:
             "project": {"id": project_id, "name": account.projects[project_id], "domain": domain_ref},
             "user": {
                 "id": account.user_id,
-                "name": DEMO_IAM_USER,
+                "name": account.user_name,
                 "domain": domain_ref,
                 "password_expires_at": "",
             },
@@ -89,8 +92,9 @@ def create_token(account: Account, request: Request) -> Response:
     return 201, body, {"X-Subject-Token": token}
 
 
-def list_projects(account: Account, request: Request) -> Response:
-    """The account's projects, one per region, sorted by region; ``name`` filters by region."""
+def list_projects(cloud: Account, request: Request) -> Response:
+    """The caller's account's projects, one per region, sorted by region; ``name`` filters by region."""
+    account = request.account
     base = f"http://{request.headers.get('host', 'localhost')}/v3/projects"
     names = request.query.many("name", max_items=_MAX_PROJECT_NAMES)
     projects = [
@@ -110,25 +114,36 @@ def list_projects(account: Account, request: Request) -> Response:
     return 200, {"projects": projects, "links": {"self": base, "previous": None, "next": None}}, {}
 
 
-def authenticate(account: Account, request: Request, project_id: str | None) -> None:
-    """Token or AK/SK, then the project in the path must be one of the account's (403 otherwise)."""
-    now = account.clock()
+def _account_with_key(cloud: Account, access_key: str) -> SimAccount | None:
+    return next((account for account in cloud.accounts if access_key in account.credentials), None)
+
+
+def authenticate(cloud: Account, request: Request, project_id: str | None) -> None:
+    """Token or AK/SK names the caller's account (``request.account``); then the project in the path must
+    be one of that account's (403 otherwise)."""
+    now = cloud.clock()
     headers = request.headers
     scoped_project = None
     if "x-auth-token" in headers:
-        scoped_project = account.tokens.verify(headers["x-auth-token"], now=now)["project_id"]
+        claims = cloud.tokens.verify(headers["x-auth-token"], now=now)
+        scoped_project = claims["project_id"]
+        account = next((a for a in cloud.accounts if a.user_id == claims["user_id"]), None)
+        if account is None:
+            raise iam_error("decrypt token fail")
     elif "authorization" in headers:
-        verify_aksk(
+        access_key = verify_aksk(
             method=request.method,
             raw_path=request.raw_path,
             raw_query=request.raw_query,
             headers=headers,
             body=request.body,
-            secret_for=account.credentials.get,
+            secret_for=lambda ak: getattr(_account_with_key(cloud, ak), "credentials", {}).get(ak),
             now=now,
         )
+        account = _account_with_key(cloud, access_key)
     else:
         raise iam_error("x-auth-token not found")
+    request.account = account
     if project_id is None:
         return
     check_path_project(project_id, code="ER.0001" if request.family == "ER" else "DC.0001")

@@ -5,7 +5,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from dcsim.errors import ApiError
 from dcsim.validation import Query
@@ -94,6 +94,7 @@ class Request:
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
     family: str = "DC"
+    account: Any = None  # the dcsim.accounts.SimAccount its credentials belong to, once authenticated
 
     @classmethod
     def from_environ(cls, environ: dict) -> "Request":

@@ -1,9 +1,10 @@
-"""Starting states: ``empty`` (just the account and its projects) and ``demo`` (a small, realistic estate)."""
+"""Starting states: ``empty`` (just the accounts and their projects) and ``demo`` (a small, realistic estate
+in the demo account, and a gateway and a router in team-b)."""
 
 import hashlib
 import uuid
 
-from dcsim import project_id_for
+from dcsim import TEAM_B_DOMAIN, project_id_for
 from dcsim.store import Attachment, Gateway, PeerLink, Router, Store
 
 SEEDS = ("empty", "demo")
@@ -25,7 +26,9 @@ def load(store: Store, seed: str, *, now: float) -> None:
         raise ValueError(f"unknown seed {seed!r}")
 
 
-def _gateway(key: str, region: str, name: str, asn: int, day: float, **extra: object) -> Gateway:
+def _gateway(
+    key: str, region: str, name: str, asn: int, day: float, account: str | None = None, **extra: object
+) -> Gateway:
     locations = {
         "cn-north-4": ("Beijing4", "CN North-Beijing4", "华北-北京四"),
         "cn-east-3": ("Shanghai1", "CN East-Shanghai1", "华东-上海一"),
@@ -35,7 +38,7 @@ def _gateway(key: str, region: str, name: str, asn: int, day: float, **extra: ob
     location, en_us, zh_cn = locations[region]
     return Gateway(
         id=demo_id(key),
-        project_id=project_id_for(region),
+        project_id=project_id_for(region, account) if account else project_id_for(region),
         name=name,
         created_at=BASE_TIME + day * DAY,
         updated_at=BASE_TIME + day * DAY + 60,
@@ -47,10 +50,12 @@ def _gateway(key: str, region: str, name: str, asn: int, day: float, **extra: ob
     )
 
 
-def _router(key: str, region: str, name: str, asn: int, state: str, day: float) -> Router:
+def _router(
+    key: str, region: str, name: str, asn: int, state: str, day: float, account: str | None = None
+) -> Router:
     return Router(
         id=demo_id(key),
-        project_id=project_id_for(region),
+        project_id=project_id_for(region, account) if account else project_id_for(region),
         region_id=region,
         name=name,
         created_at=BASE_TIME + day * DAY,
@@ -91,6 +96,12 @@ def _load_demo(store: Store, now: float) -> None:
         "gz-core": _router("er:gz-core", "cn-south-1", "er-gz-core", 64630, "available", 4),
     }
     store.insert(beijing, shanghai, hongkong, guangzhou, beijing_new, *routers.values())
+    # team-b: its own gateway, and a router the demo account may peer with (its attachment waits for
+    # team-b to accept it).
+    store.insert(
+        _gateway("gdgw:team-b-edge", "cn-north-4", "gdgw-team-b-edge", 64540, 5, TEAM_B_DOMAIN),
+        _router("er:team-b-shared", "cn-north-4", "er-team-b-shared", 64640, "available", 5, TEAM_B_DOMAIN),
+    )
 
     def link(
         key: str, gateway: Gateway, name: str, target: Router | Gateway, day: float, **extra: object

@@ -1,4 +1,4 @@
-"""The simulated account's state: global DC gateways, peer links, enterprise routers and their attachments.
+"""The simulated accounts' state: global DC gateways, peer links, enterprise routers and their attachments.
 
 One lock guards everything. Asynchronous work (a link turning ACTIVE, a deleted link disappearing) is not
 run by a background thread: each record carries the time it is due, and every operation first settles what
@@ -136,6 +136,7 @@ class Router:
     updated_at: float | None = None
     propagation_table_id: str = field(default_factory=new_id)
     association_table_id: str = field(default_factory=new_id)
+    auto_accept_shared_attachments: bool = False
 
 
 @dataclass
@@ -155,17 +156,19 @@ class Attachment:
 
 
 class Store:
-    """Thread-safe in-memory state of one simulated account."""
+    """Thread-safe in-memory state of the simulated accounts (each record carries its project)."""
 
     def __init__(
         self,
         *,
         projects: dict[str, str],
         config: SimConfig,
+        owners: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
         fail_activation: Callable[[], bool] = lambda: False,
     ) -> None:
         self.projects = projects  # project_id -> region
+        self.owners = owners or {}  # project_id -> account name
         self.config = config
         self.clock = clock
         self.fail_activation = fail_activation
@@ -236,6 +239,7 @@ class Store:
         if link.peer_type == "ER":
             router = self.routers[link.peer_gateway_id]
             gateway = self.gateways.get(link.gateway_id)
+            shared = self.owners.get(router.project_id) != self.owners.get(link.project_id)
             attachment = Attachment(
                 id=new_id(),
                 er_id=router.id,
@@ -251,6 +255,10 @@ class Store:
             )
             self.attachments[attachment.id] = attachment
             link.link_id = attachment.id
+            if shared and not router.auto_accept_shared_attachments:
+                # The router's account must accept it: the link stays PENDING_CREATE until then.
+                attachment.state = "pending_acceptance"
+                return
         else:
             # The peer GDGW's own peer-link ID is not modelled: a fresh UUID stands in for it.
             link.link_id = new_id()
@@ -273,6 +281,11 @@ class Store:
             state = peer.status if peer else "deleted"
             return f"peer global DC gateway {link.peer_gateway_id} is {state}, expected ACTIVE"
         return None
+
+    def _awaiting_acceptance(self, link: PeerLink) -> bool:
+        """The link waits for another account to accept its attachment (it may be withdrawn meanwhile)."""
+        attachment = self.attachments.get(link.link_id or "")
+        return attachment is not None and attachment.state == "pending_acceptance"
 
     def _remove_link(self, link: PeerLink) -> None:
         del self.peer_links[link.id]
@@ -365,7 +378,7 @@ class Store:
             "default_propagation_route_table_id": router.propagation_table_id,
             "default_association_route_table_id": router.association_table_id,
             "availability_zone_ids": [f"{router.region_id}a", f"{router.region_id}b"],
-            "auto_accept_shared_attachments": False,
+            "auto_accept_shared_attachments": router.auto_accept_shared_attachments,
         }
 
     @staticmethod
@@ -538,7 +551,7 @@ class Store:
             link = self._peer_link(project_id, gateway_id, link_id)
             if link.gone_at is not None:
                 return
-            if link.status.startswith("PENDING_"):
+            if link.status.startswith("PENDING_") and not self._awaiting_acceptance(link):
                 raise ApiError(409, "DC.0001", BUSY)
             delay = self.config.effective_delete_delay
             if delay <= 0:
@@ -583,6 +596,36 @@ class Store:
             if attachment is None or attachment.er_id != router.id:
                 raise not_found(f"attachment {attachment_id} not found", code="ER.0002")
             return self._attachment_wire(attachment, detailed=False)
+
+    def _decide_attachment(self, project_id: str, router_id: str, attachment_id: str, accept: bool) -> dict:
+        """The router's account accepts or rejects a shared attachment waiting for it; the peer link that
+        asked for it goes on to ACTIVE, or to ERROR with the reason."""
+        with self._lock:
+            now = self._settle()
+            router = self._router(project_id, router_id)
+            attachment = self.attachments.get(attachment_id.lower())
+            if attachment is None or attachment.er_id != router.id:
+                raise not_found(f"attachment {attachment_id} not found", code="ER.0002")
+            if attachment.state != "pending_acceptance":
+                problem = f"attachment {attachment.id} is {attachment.state}, expected pending_acceptance"
+                raise ApiError(409, "ER.0003", problem)
+            attachment.state, attachment.updated_at = ("available" if accept else "rejected"), now
+            for link in self.peer_links.values():
+                if link.link_id == attachment.id and link.status == "PENDING_CREATE":
+                    link.updated_at = now
+                    if accept:
+                        link.status, link.reason = "ACTIVE", None
+                    else:
+                        link.status = "ERROR"
+                        owner = f"the owner of enterprise router {router.name} ({router.id})"
+                        link.reason = f"{owner} rejected the attachment"
+            return self._attachment_wire(attachment, detailed=False)
+
+    def accept_attachment(self, project_id: str, router_id: str, attachment_id: str) -> dict:
+        return self._decide_attachment(project_id, router_id, attachment_id, accept=True)
+
+    def reject_attachment(self, project_id: str, router_id: str, attachment_id: str) -> dict:
+        return self._decide_attachment(project_id, router_id, attachment_id, accept=False)
 
     # Quotas
 

@@ -23,6 +23,8 @@ def call(
     query: str = "",
     headers: dict | None = None,
     signed: bool = True,
+    access_key: str = DEMO_AK,
+    secret_key: str = DEMO_SK,
 ) -> requests.Response:
     """One request to the simulator, AK/SK-signed with the demo pair unless told otherwise."""
     data = body if isinstance(body, bytes) else (b"" if body is None else json.dumps(body).encode())
@@ -35,8 +37,8 @@ def call(
             path=path,
             query=query,
             body=data,
-            access_key=DEMO_AK,
-            secret_key=DEMO_SK,
+            access_key=access_key,
+            secret_key=secret_key,
             headers=headers,
         )
     url = sim.base_url + path + (f"?{query}" if query else "")

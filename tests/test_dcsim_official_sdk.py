@@ -25,14 +25,16 @@ from huaweicloudsdkdc.v3 import (
     UpdatePeerLinkRequest,
 )
 from huaweicloudsdker.v3 import (
+    AcceptAttachmentRequest,
     ErClient,
     ListAttachmentsRequest,
     ListEnterpriseRoutersRequest,
+    RejectAttachmentRequest,
     ShowAttachmentRequest,
     ShowEnterpriseRouterRequest,
 )
 
-from dcsim import DEMO_AK, DEMO_SK, project_id_for
+from dcsim import DEMO_AK, DEMO_DOMAIN, DEMO_SK, TEAM_B_AK, TEAM_B_DOMAIN, TEAM_B_SK, project_id_for
 from dcsim.auth import sign_headers
 
 REGION = "cn-north-4"
@@ -50,16 +52,16 @@ def _dc(sim, *, ak: str = DEMO_AK, sk: str = DEMO_SK, project_id: str | None = P
     return DcClient.new_builder().with_credentials(credentials).with_endpoints([sim.base_url]).build()
 
 
-def _er(sim, region: str = REGION) -> ErClient:
-    credentials = BasicCredentials(DEMO_AK, DEMO_SK, project_id_for(region))
+def _er(
+    sim, region: str = REGION, *, ak: str = DEMO_AK, sk: str = DEMO_SK, account: str = DEMO_DOMAIN
+) -> ErClient:
+    credentials = BasicCredentials(ak, sk, project_id_for(region, account))
     return ErClient.new_builder().with_credentials(credentials).with_endpoints([sim.base_url]).build()
 
 
-def _raw(sim, path: str, query: str = "") -> dict:
+def _raw(sim, path: str, query: str = "", *, ak: str = DEMO_AK, sk: str = DEMO_SK) -> dict:
     host = sim.base_url.removeprefix("http://")
-    headers = sign_headers(
-        method="GET", host=host, path=path, query=query, access_key=DEMO_AK, secret_key=DEMO_SK
-    )
+    headers = sign_headers(method="GET", host=host, path=path, query=query, access_key=ak, secret_key=sk)
     url = sim.base_url + path + (f"?{query}" if query else "")
     response = requests.get(url, headers=headers, timeout=5)
     assert response.status_code == 200, response.text
@@ -302,3 +304,70 @@ def test_sdk_create_answers_429_with_the_gateway_code(estate) -> None:
         _dc(simulator).create_peer_link(CreatePeerLinkRequest(global_dc_gateway_id=gateway["id"], body=body))
     assert (caught.value.status_code, caught.value.error_code) == (429, "APIGW.0308")
     assert json.loads(json.dumps(simulator.sim.state()))["peer_links"] == 0
+
+
+def test_sdk_lists_accepts_and_rejects_attachments_to_a_shared_router(simulator, sim_clock) -> None:
+    """Two peer links from the demo account to team-b's router: team-b accepts one and rejects the other."""
+    gateway = simulator.sim.add_gateway(name="gdgw-sdk", region=REGION, quota=5)
+    router = simulator.sim.add_router(name="er-team-b", region=REGION, account=TEAM_B_DOMAIN)
+    b_project = project_id_for(REGION, TEAM_B_DOMAIN)
+    dc = _dc(simulator)
+    site = CreateExternalPeerLinkRequestBodyPeerLinkPeerSite(
+        gateway_id=router["id"], project_id=b_project, region_id=REGION
+    )
+    links = [
+        dc.create_peer_link(
+            CreatePeerLinkRequest(
+                global_dc_gateway_id=gateway["id"],
+                body=CreateExternalPeerLinkRequestBody(
+                    peer_link=CreateExternalPeerLinkRequestBodyPeerLink(name=name, peer_site=site)
+                ),
+            )
+        ).peer_link
+        for name in ("pl-accepted", "pl-rejected")
+    ]
+    sim_clock.settle()
+
+    team_b = _er(simulator, ak=TEAM_B_AK, sk=TEAM_B_SK, account=TEAM_B_DOMAIN)
+    waiting = team_b.list_attachments(
+        ListAttachmentsRequest(er_id=router["id"], state=["pending_acceptance"])
+    )
+    assert len(waiting.attachments) == 2
+    raw = _raw(
+        simulator, f"/v3/{b_project}/enterprise-router/{router['id']}/attachments", ak=TEAM_B_AK, sk=TEAM_B_SK
+    )
+    for model, item in zip(waiting.attachments, raw["attachments"], strict=True):
+        assert_nothing_lost(model, item)
+    by_link = {a.description.removeprefix("Created for peer link "): a.id for a in waiting.attachments}
+    accepted_id, rejected_id = by_link[links[0].id], by_link[links[1].id]
+
+    # The demo account cannot decide on team-b's router.
+    with pytest.raises(ClientRequestException) as refused:
+        _er(simulator).accept_attachment(
+            AcceptAttachmentRequest(er_id=router["id"], attachment_id=accepted_id)
+        )
+    assert (refused.value.status_code, refused.value.error_code) == (404, "ER.0002")
+
+    accepted = team_b.accept_attachment(
+        AcceptAttachmentRequest(er_id=router["id"], attachment_id=accepted_id)
+    )
+    assert (accepted.attachment.id, accepted.attachment.state) == (accepted_id, "available")
+    assert accepted.attachment.resource_project_id == PROJECT and accepted.request_id
+    assert accepted.status_code == 202
+    rejected = team_b.reject_attachment(
+        RejectAttachmentRequest(er_id=router["id"], attachment_id=rejected_id)
+    )
+    assert (rejected.attachment.id, rejected.attachment.state) == (rejected_id, "rejected")
+    assert rejected.status_code == 200
+    with pytest.raises(ClientRequestException) as twice:
+        team_b.accept_attachment(AcceptAttachmentRequest(er_id=router["id"], attachment_id=rejected_id))
+    assert (twice.value.status_code, twice.value.error_code) == (409, "ER.0003")
+
+    statuses = [
+        dc.show_peer_link(
+            ShowPeerLinkRequest(global_dc_gateway_id=gateway["id"], peer_link_id=link.id)
+        ).peer_link
+        for link in links
+    ]
+    assert [link.status for link in statuses] == ["ACTIVE", "ERROR"]
+    assert "rejected the attachment" in statuses[1].reason
