@@ -33,6 +33,7 @@ cleanup() {
     echo
     echo "Stopping dcportal..."
     for p in "${!pause_for[@]}"; do kill "$p" 2>/dev/null || true; done
+    [[ -n ${tick:-} ]] && kill "$tick" 2>/dev/null || true
     for p in "${pid[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
     # Give each a few seconds to finish (the worker completes its current task), then insist.
     for _ in $(seq 50); do
@@ -109,19 +110,28 @@ supervise web "Web server" ""
 
 # Run until Ctrl-C or TERM. A child that exits is started again when its pause is over (a background sleep,
 # waited for like the children, so Ctrl-C and TERM are handled at once); the others keep running.
+# `wait -n` wakes for one child at a time, and bash may reap a second one that exits at the same moment
+# without ever reporting it: so every wake-up (and a 1 s tick) looks at every child and pause by itself.
+tick=
 while true; do
-    code=0
-    exited=
-    # (2>/dev/null: bash's own "Killed" line for a child killed by a signal; the line below says it.)
-    wait -n -p exited "${pid[@]}" "${!pause_for[@]}" 2>/dev/null || code=$?
-    [[ -z $exited ]] && { sleep 0.2; continue; }  # interrupted, or nothing to wait for
-    if [[ -n ${pause_for[$exited]:-} ]]; then
-        start "${pause_for[$exited]}"
-        unset "pause_for[$exited]"
-        continue
+    [[ -n $tick ]] || { sleep 1 & tick=$!; }
+    # (2>/dev/null: bash's own "Killed" line for a child killed by a signal; the lines below say it.)
+    wait -n "${pid[@]}" "${!pause_for[@]}" "$tick" 2>/dev/null || true
+    if ! kill -0 "$tick" 2>/dev/null; then
+        wait "$tick" 2>/dev/null || true
+        tick=
     fi
+    for p in "${!pause_for[@]}"; do
+        kill -0 "$p" 2>/dev/null && continue
+        wait "$p" 2>/dev/null || true
+        start "${pause_for[$p]}"
+        unset "pause_for[$p]"
+    done
     for key in "${!pid[@]}"; do
-        [[ ${pid[$key]} == "$exited" ]] || continue
+        exited=${pid[$key]}
+        kill -0 "$exited" 2>/dev/null && [[ $(ps -o stat= -p "$exited" 2>/dev/null) != Z* ]] && continue
+        code=0
+        wait "$exited" 2>/dev/null || code=$?
         unset "pid[$key]"
         # Whatever it spawned goes too (an autoreloader's server), so the new one finds its port free.
         kill -KILL -- "-$exited" 2>/dev/null || true
