@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from peerlinks.encryption import MAKE_KEY
+
 
 @register()
 def check_execution_lease(**kwargs: object) -> list[Warning]:
@@ -78,3 +80,17 @@ def check_role_groups(**kwargs: object) -> list[Error]:
 
     problems = role_mapping_problems(settings.OIDC_ROLE_GROUPS)
     return [Error(problem, id="dcportal.E010") for problem in problems]
+
+
+@register(Tags.security)
+def check_field_encryption_keys(**kwargs: object) -> list[Warning]:
+    """With DEBUG off there is no development key: credentials could not be stored or read."""
+    if settings.FIELD_ENCRYPTION_KEYS:
+        return []
+    return [
+        Warning(
+            "FIELD_ENCRYPTION_KEYS is not set: dcportal cannot store or read cloud credentials.",
+            hint=f"Set FIELD_ENCRYPTION_KEYS to a key made with: {MAKE_KEY}",
+            id="peerlinks.W004",
+        )
+    ]
