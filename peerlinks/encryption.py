@@ -102,8 +102,15 @@ class EncryptedTextField(models.TextField):
         return encrypt(value)
 
     def formfield(self, **kwargs: object) -> forms.Field:
-        """Write-only in forms: the stored value is never drawn back into the page."""
-        return super().formfield(**{"widget": forms.PasswordInput(render_value=False), **kwargs})
+        """Write-only in forms: the stored value is never drawn back into the page, and a field left
+        empty keeps it (save_form_data), so editing something else never wipes a credential."""
+        return super().formfield(
+            **{"widget": forms.PasswordInput(render_value=False), "required": False, **kwargs}
+        )
+
+    def save_form_data(self, instance: models.Model, data: object) -> None:
+        if data:
+            super().save_form_data(instance, data)
 
     def value_to_string(self, obj: models.Model) -> str:
         """Serialisation (dumpdata, fixtures) gets the token, never the plain text."""

@@ -9,6 +9,7 @@ from django.apps import apps
 from django.core import serializers
 from django.core.management import call_command
 from django.db import connection, models
+from django.forms import modelform_factory
 
 from peerlinks.encryption import DecryptionError, EncryptedTextField, decrypt, encrypt
 from tests.test_settings import run_check
@@ -78,9 +79,14 @@ def test_the_column_holds_no_plain_text_and_python_gets_it_back(secret_model, se
     dumped = serializers.serialize("json", secret_model.objects.all())
     assert PLAIN not in dumped
     assert decrypt(json.loads(dumped)[0]["fields"]["value"]) == PLAIN
-    # Forms never draw the stored value back into the page.
-    field = secret_model._meta.get_field("value").formfield()
-    assert PLAIN not in field.widget.render("value", PLAIN)
+    # Forms never draw the stored value back into the page; left empty they keep it, filled they replace it.
+    form_class = modelform_factory(secret_model, fields=["name", "value"])
+    hub = secret_model.objects.get(name="hub")
+    assert PLAIN not in str(form_class(instance=hub))
+    form_class(data={"name": "hub-renamed", "value": ""}, instance=hub).save()
+    assert secret_model.objects.get(name="hub-renamed").value == PLAIN
+    form_class(data={"name": "hub", "value": "replaced"}, instance=hub).save()
+    assert secret_model.objects.get(name="hub").value == "replaced"
 
 
 def test_old_key_still_reads_then_rotation_lets_it_go(secret_model, settings):
