@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-from peerlinks.encryption import MAKE_KEY
+from peerlinks.encryption import MAKE_KEY, EncryptedTextField
 
 
 @register()
@@ -94,3 +94,25 @@ def check_field_encryption_keys(**kwargs: object) -> list[Warning]:
             id="peerlinks.W004",
         )
     ]
+
+
+@register(Tags.admin)
+def check_encrypted_fields_out_of_admin_lists(**kwargs: object) -> list[Error]:
+    """The admin would show an encrypted field's plain text in a list or a read-only field."""
+    from django.contrib import admin
+
+    errors = []
+    for model, model_admin in admin.site._registry.items():
+        encrypted = {f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)}
+        named = [*model_admin.list_display, *model_admin.readonly_fields, *model_admin.search_fields]
+        shown = sorted(encrypted & {name.lstrip("^=@") for name in named if isinstance(name, str)})
+        if shown:
+            errors.append(
+                Error(
+                    f"{model._meta.label}'s admin shows the encrypted field(s) {', '.join(shown)}.",
+                    hint="Take them out of list_display, readonly_fields and search_fields: "
+                    "credentials are write-only.",
+                    id="peerlinks.E005",
+                )
+            )
+    return errors

@@ -153,3 +153,17 @@ def test_debug_off_without_keys_warns_and_debug_on_needs_none():
     result = run_check(DEBUG="0", SECRET_KEY=secret_key, FIELD_ENCRYPTION_KEYS=f" {NEW_KEY} , {OLD_KEY} ")
     assert result.returncode == 0 and "peerlinks.W004" not in result.stderr
     assert "W004" not in run_check().stderr
+
+
+def test_the_admin_may_not_list_an_encrypted_field(secret_model):
+    from django.contrib import admin
+
+    from peerlinks.checks import check_encrypted_fields_out_of_admin_lists
+
+    assert check_encrypted_fields_out_of_admin_lists() == []
+    admin.site.register(secret_model, list_display=["name", "value"])
+    try:
+        [error] = check_encrypted_fields_out_of_admin_lists()
+    finally:
+        admin.site.unregister(secret_model)
+    assert error.id == "peerlinks.E005" and "value" in error.msg
