@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from peerlinks.cloud.endpoints import check_region_name, parse_overrides
+from peerlinks.encryption import key_from_secret_key, parse_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -59,6 +60,13 @@ if not SECRET_KEY:
     SECRET_KEY = _DEV_SECRET_KEY
 elif not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 32):
     raise ImproperlyConfigured("SECRET_KEY is too weak for DEBUG off: use 32 or more random characters.")
+
+# Credentials kept in the database are encrypted with FIELD_ENCRYPTION_KEYS (peerlinks/encryption.py):
+# comma-separated Fernet keys, newest first. With DEBUG on and none set, a key derived from SECRET_KEY;
+# with DEBUG off and none set, nothing can be stored and `manage.py check` warns (peerlinks.W004).
+FIELD_ENCRYPTION_KEYS = parse_keys(os.environ.get("FIELD_ENCRYPTION_KEYS", ""))
+if not FIELD_ENCRYPTION_KEYS and DEBUG:
+    FIELD_ENCRYPTION_KEYS = [key_from_secret_key(SECRET_KEY)]
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")

@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from peerlinks.encryption import MAKE_KEY, EncryptedTextField
+
 
 @register()
 def check_execution_lease(**kwargs: object) -> list[Warning]:
@@ -78,3 +80,39 @@ def check_role_groups(**kwargs: object) -> list[Error]:
 
     problems = role_mapping_problems(settings.OIDC_ROLE_GROUPS)
     return [Error(problem, id="dcportal.E010") for problem in problems]
+
+
+@register(Tags.security)
+def check_field_encryption_keys(**kwargs: object) -> list[Warning]:
+    """With DEBUG off there is no development key: credentials could not be stored or read."""
+    if settings.FIELD_ENCRYPTION_KEYS:
+        return []
+    return [
+        Warning(
+            "FIELD_ENCRYPTION_KEYS is not set: dcportal cannot store or read cloud credentials.",
+            hint=f"Set FIELD_ENCRYPTION_KEYS to a key made with: {MAKE_KEY}",
+            id="peerlinks.W004",
+        )
+    ]
+
+
+@register(Tags.admin)
+def check_encrypted_fields_out_of_admin_lists(**kwargs: object) -> list[Error]:
+    """The admin would show an encrypted field's plain text in a list or a read-only field."""
+    from django.contrib import admin
+
+    errors = []
+    for model, model_admin in admin.site._registry.items():
+        encrypted = {f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)}
+        named = [*model_admin.list_display, *model_admin.readonly_fields, *model_admin.search_fields]
+        shown = sorted(encrypted & {name.lstrip("^=@") for name in named if isinstance(name, str)})
+        if shown:
+            errors.append(
+                Error(
+                    f"{model._meta.label}'s admin shows the encrypted field(s) {', '.join(shown)}.",
+                    hint="Take them out of list_display, readonly_fields and search_fields: "
+                    "credentials are write-only.",
+                    id="peerlinks.E005",
+                )
+            )
+    return errors
