@@ -30,6 +30,7 @@ def production_env(**extra: str) -> dict[str, str]:
         SECRET_KEY="a-production-key-for-this-test-only-0123456789-abcdefghij",
         ALLOWED_HOSTS="dcportal.example.com",
         DATABASE_URL="",
+        FIELD_ENCRYPTION_KEYS="i0TkKiOF_IQYYiQxWomY0llnR2JOdlzS0qhC9d-3CGk=",  # for this test only
     )
     env.update(extra)
     return env
