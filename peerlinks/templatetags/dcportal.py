@@ -71,12 +71,17 @@ def nav_current(context: template.Context, section: str) -> SafeString:
     return mark_safe("")
 
 
+def _peer_kind(peer_type: str) -> str:
+    """A peer type as a person reads it ("Enterprise router"); an unknown code as it is."""
+    return dict(PeerLink.PeerType.choices).get(peer_type, peer_type)
+
+
 @register.simple_tag
 def peer(peer_type: str, peer_id: str, region: str = "", name: str | None = None) -> SafeString:
     """A link's peer as a person reads it: its kind and cached name, with its ID after it in small type
     (the ID alone, marked as such, when the peer is not in the cache); then its region, if given.
     Pass `name` when the row already carries it (`with_peer_name`), so a table costs no query per row."""
-    kind = dict(PeerLink.PeerType.choices).get(peer_type, peer_type or _("Peer"))
+    kind = _peer_kind(peer_type) or _("Peer")
     if name is None:
         name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
     where = format_html(" {}", _("in {region}").format(region=region)) if region else ""
@@ -104,7 +109,7 @@ def peer(peer_type: str, peer_id: str, region: str = "", name: str | None = None
 @register.simple_tag
 def peer_text(peer_type: str, peer_id: str, region: str) -> str:
     """A peer on one line of a plain-text mail: its kind, cached name and ID, and its region."""
-    kind = dict(PeerLink.PeerType.choices).get(peer_type, peer_type)
+    kind = _peer_kind(peer_type)
     values = {"type": one_line(kind), "id": one_line(peer_id), "region": one_line(region)}
     name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
     if name:
