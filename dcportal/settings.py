@@ -282,6 +282,8 @@ AUTHENTICATION_BACKENDS = [
     # Passwords (the break-glass admin), refused by the switch while LOCAL_LOGIN is off; then the IdP.
     "peerlinks.authentication.LocalLoginSwitch",
     "django.contrib.auth.backends.ModelBackend",
+    # Roles held for one account (peerlinks.permissions): user.has_perm(perm, account).
+    "peerlinks.permissions.AccountRoleBackend",
     "peerlinks.authentication.IdentityProviderBackend",
 ]
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
@@ -332,6 +334,9 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"CLOUD_ENDPOINTS: {exc}") from None
 # Regions whose global DC gateways dcportal manages.
+# The account the CLOUD_* settings describe is the first cloud account (peerlinks.models.CloudAccount);
+# this is its short name. Admins add more accounts on the Accounts page.
+CLOUD_ACCOUNT_NAME = os.environ.get("CLOUD_ACCOUNT_NAME", "main")
 CLOUD_REGIONS = envlist("CLOUD_REGIONS", "cn-north-4,cn-east-3,ap-southeast-1")
 try:
     CLOUD_REGIONS = [check_region_name(region) for region in CLOUD_REGIONS]

@@ -93,12 +93,13 @@ class EncryptedTextField(models.TextField):
     """
 
     def from_db_value(self, value: str | None, expression: object, connection: object) -> str | None:
-        return None if value is None else decrypt(value)
+        return value if not value else decrypt(value)
 
     def get_prep_value(self, value: object) -> str | None:
+        """Encrypted; nothing (None or "") is stored as it is, so a blank field needs no key."""
         value = super().get_prep_value(value)
-        if value is None:
-            return None
+        if not value:
+            return value
         return encrypt(value)
 
     def formfield(self, **kwargs: object) -> forms.Field:
@@ -115,7 +116,7 @@ class EncryptedTextField(models.TextField):
     def value_to_string(self, obj: models.Model) -> str:
         """Serialisation (dumpdata, fixtures) gets the token, never the plain text."""
         value = self.value_from_object(obj)
-        return "" if value is None else encrypt(value)
+        return encrypt(value) if value else ""
 
 
 def encrypted_fields() -> Iterator[tuple[type[models.Model], list[str]]]:

@@ -4,10 +4,12 @@ Cached rows mirror the cloud (filled by the sync service); rows that disappear f
 with `gone_at` set, for history, and hidden by default.
 """
 
+import dataclasses
 import datetime
 import hashlib
 import json
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,13 +21,168 @@ from django.utils import timezone
 from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from peerlinks.encryption import EncryptedTextField
 from peerlinks.presentation.times import format_time, zone_from_name
+
+if TYPE_CHECKING:
+    from peerlinks.cloud import CloudConfig
+
+
+class CloudAccountQuerySet(models.QuerySet):
+    def managed_regions(self) -> list[str]:
+        """Every region some account manages, the first account's first, in their order."""
+        self.environment()
+        return list(
+            dict.fromkeys(region for account in self.order_by("pk") for region in account.managed_regions)
+        )
+
+    def environment(self) -> "CloudAccount":
+        """The account the CLOUD_* settings describe (made on first use: every install has it)."""
+        account = self.filter(from_environment=True).first()
+        if account is None:
+            account, _created = self.get_or_create(
+                from_environment=True, defaults={"name": settings.CLOUD_ACCOUNT_NAME}
+            )
+        return account
+
+
+class CloudAccount(models.Model):
+    """A Huawei Cloud account dcportal manages: how to reach it, and which of its regions to sync.
+
+    The first account is the one the CLOUD_* settings describe (`from_environment`): its credentials,
+    regions and endpoint overrides are read from the settings, so existing installs need no change. Other
+    accounts are added by an admin; their credentials are encrypted at rest (FIELD_ENCRYPTION_KEYS) and
+    never shown again once saved.
+    """
+
+    class Auth(models.TextChoices):
+        AKSK = "aksk", _("Access key (AK/SK)")
+        TOKEN = "token", _("IAM user (token)")
+
+    # Short and stable: IdP groups name it (dcportal-approver-<name>), as do filters and exports.
+    name = models.SlugField(
+        max_length=40,
+        unique=True,
+        verbose_name=_("name"),
+        help_text=_("Short name, used in filters, exports and IdP groups such as dcportal-approver-<name>."),
+    )
+    description = models.CharField(max_length=255, blank=True, verbose_name=_("description"))
+    from_environment = models.BooleanField(
+        default=False,
+        editable=False,
+        verbose_name=_("from the environment"),
+        help_text=_("Credentials, regions and endpoints come from the CLOUD_* settings."),
+    )
+    auth = models.CharField(
+        max_length=8, choices=Auth.choices, default=Auth.AKSK, verbose_name=_("authentication")
+    )
+    access_key = EncryptedTextField(blank=True, verbose_name=_("access key ID (AK)"))
+    secret_key = EncryptedTextField(blank=True, verbose_name=_("secret access key (SK)"))
+    iam_domain = models.CharField(max_length=64, blank=True, verbose_name=_("IAM account (domain) name"))
+    iam_user = models.CharField(max_length=64, blank=True, verbose_name=_("IAM user name"))
+    iam_password = EncryptedTextField(blank=True, verbose_name=_("IAM user password"))
+    regions = models.JSONField(default=list, blank=True, verbose_name=_("managed regions"))
+    # Per service ("iam") or per service and region ("iam@eu-west-101"), as CLOUD_ENDPOINTS.
+    endpoints = models.JSONField(default=dict, blank=True, verbose_name=_("endpoint overrides"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+
+    objects = CloudAccountQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("cloud account")
+        verbose_name_plural = _("cloud accounts")
+        ordering = ["-from_environment", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["from_environment"],
+                condition=Q(from_environment=True),
+                name="one_account_from_environment",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def managed_regions(self) -> list[str]:
+        """The regions dcportal syncs and offers in this account."""
+        return list(settings.CLOUD_REGIONS) if self.from_environment else list(self.regions)
+
+    def cloud_config(self) -> "CloudConfig":
+        """How the cloud client reaches this account."""
+        from peerlinks.cloud import CloudConfig
+
+        base = CloudConfig.from_settings()
+        if self.from_environment:
+            return base
+        project_ids = dict(self.projects.exclude(project_id="").values_list("region", "project_id"))
+        return dataclasses.replace(
+            base,
+            auth=self.auth,
+            ak=self.access_key or "",
+            sk=self.secret_key or "",
+            iam_user=self.iam_user,
+            iam_password=self.iam_password or "",
+            iam_domain=self.iam_domain,
+            project_ids=project_ids,
+            endpoints={**base.endpoints, **(self.endpoints or {})},
+        )
+
+
+class AccountRole(models.Model):
+    """A role held for one account only (a role held for every account is a group: permissions.ROLES).
+
+    Given by an admin, or at each single sign-on login from IdP groups such as dcportal-approver-<account>.
+    """
+
+    class Role(models.TextChoices):
+        VIEWER = "Viewer", _("Viewer")
+        ENGINEER = "Engineer", _("Engineer")
+        APPROVER = "Approver", _("Approver")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="account_roles",
+        verbose_name=_("user"),
+    )
+    account = models.ForeignKey(
+        CloudAccount, on_delete=models.CASCADE, related_name="roles", verbose_name=_("account")
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, verbose_name=_("role"))
+    # Set by single sign-on (and so taken away by it when the IdP no longer gives it) or by an admin.
+    from_idp = models.BooleanField(
+        default=False, editable=False, verbose_name=_("from the identity provider")
+    )
+
+    class Meta:
+        verbose_name = _("role for one account")
+        verbose_name_plural = _("roles for one account")
+        ordering = ["account", "user", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "account", "role"], name="one_grant_per_role_and_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} · {self.account}"
+
+
+def first_account_pk() -> int:
+    """The default account of a project: the first one (CloudAccount.objects.environment)."""
+    return CloudAccount.objects.environment().pk
 
 
 class CloudProject(models.Model):
-    """One region's project in the account: where gateways and enterprise routers are listed from."""
+    """One region's project in an account: where gateways and enterprise routers are listed from."""
 
-    region = models.CharField(max_length=36, unique=True, verbose_name=_("region"))
+    account = models.ForeignKey(
+        CloudAccount,
+        default=first_account_pk,
+        on_delete=models.PROTECT,
+        related_name="projects",
+        verbose_name=_("account"),
+    )
+    region = models.CharField(max_length=36, verbose_name=_("region"))
     project_id = models.CharField(max_length=36, blank=True, verbose_name=_("project ID"))
     synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last synced"))
     # Why the last sync failed: technical (operation, status, Huawei's code and message, request id) and
@@ -49,7 +206,8 @@ class CloudProject(models.Model):
     class Meta:
         verbose_name = _("cloud project")
         verbose_name_plural = _("cloud projects")
-        ordering = ["region"]
+        ordering = ["account", "region"]
+        constraints = [models.UniqueConstraint(fields=["account", "region"], name="one_project_per_region")]
 
     def __str__(self) -> str:
         return self.region
@@ -117,6 +275,10 @@ class Gateway(models.Model):
         return self.project.region
 
     @property
+    def account(self) -> CloudAccount:
+        return self.project.account
+
+    @property
     def has_quota_left(self) -> bool:
         return self.available_peer_link_count > 0
 
@@ -150,6 +312,10 @@ class EnterpriseRouter(models.Model):
     @property
     def region(self) -> str:
         return self.project.region
+
+    @property
+    def account(self) -> CloudAccount:
+        return self.project.account
 
     @property
     def is_available(self) -> bool:
@@ -430,6 +596,16 @@ class ChangeRequest(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
     # An approved request waits for the change window: not executed before this time.
     not_before = models.DateTimeField(null=True, blank=True, verbose_name=_("not before"))
+    # The other managed account a cross-account link reaches (its router or gateway is there), as it stood
+    # at submission: that account's approvers must approve too (peerlinks.services.approvals).
+    peer_account = models.ForeignKey(
+        CloudAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("peer's account"),
+    )
     # The drift (a change made outside dcportal) this request undoes, when it was asked for as its revert.
     reverts_drift = models.ForeignKey(
         "Drift",
@@ -460,6 +636,16 @@ class ChangeRequest(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in self.TERMINAL_STATES
+
+    @property
+    def account(self) -> CloudAccount:
+        """The account the change is made in: its gateway's."""
+        return self.gateway.project.account
+
+    @property
+    def accounts(self) -> list[CloudAccount]:
+        """Every account the change touches: the gateway's, then the peer's when it is another one."""
+        return [self.account, *([self.peer_account] if self.peer_account_id else [])]
 
     @property
     def payload_digest(self) -> str:
@@ -497,6 +683,15 @@ class AuditEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="audit_events",
         verbose_name=_("change request"),
+    )
+    # The account the object is in (None for what belongs to no account: users, the policy).
+    account = models.ForeignKey(
+        CloudAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("account"),
     )
 
     class Meta:

@@ -12,12 +12,20 @@ permissions:
 - `peerlinks.change_policy`: edit the approval policy and its change window (Admin), and so also run an
   approved change before the window opens (approvers may too, on others' requests).
 
+A role is held for every account (the group) or for one account only (an `AccountRole`, given by an admin
+or by IdP groups such as dcportal-approver-<account>). `AccountRoleBackend` makes Django's own permission
+check know both: `user.has_perm(perm)` says whether the user holds `perm` for at least one account (so a
+view, a menu or `{{ perms }}` is offered), `user.has_perm(perm, account)` whether for that account (what a
+service enforces before acting in it). `accounts_with_perm` says where.
+
 Anonymous visitors are sent to the login page; a logged-in user without the permission gets the 403 page,
 which tells them to ask an admin for a role. The Django admin is for staff only (Django's own rule).
 """
 
 from collections.abc import Callable
+from typing import Any
 
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import Group, Permission
 from django.db.models import QuerySet
@@ -85,3 +93,76 @@ def ensure_roles(**kwargs: object) -> None:
     """Make every missing role (run after each migrate, once the permissions exist, and after a flush)."""
     for name in [*ROLES, ADMIN]:
         ensure_role(name)
+
+
+# --- Roles for one account ---------------------------------------------------------------------------
+
+
+def _account_roles(user: Any) -> dict[int, frozenset[str]]:
+    """Account pk → the roles the user holds for that account only (read once per user object)."""
+    cached = getattr(user, "_account_roles_cache", None)
+    if cached is None:
+        from peerlinks.models import AccountRole
+
+        found: dict[int, set[str]] = {}
+        if user.is_authenticated and user.is_active:
+            for account_id, role in AccountRole.objects.filter(user=user).values_list("account_id", "role"):
+                found.setdefault(account_id, set()).add(role)
+        cached = {account_id: frozenset(roles) for account_id, roles in found.items()}
+        user._account_roles_cache = cached
+    return cached
+
+
+def _codename(perm: str) -> str:
+    app_label, _dot, codename = perm.partition(".")
+    return codename if app_label == "peerlinks" else ""
+
+
+def _roles_give(roles: frozenset[str], perm: str) -> bool:
+    codename = _codename(perm)
+    return bool(codename) and any(codename in ROLES.get(role, ()) for role in roles)
+
+
+def account_pk(obj: Any) -> int | None:
+    """The account an object is in: an account itself, or anything with an `account` (a gateway, a change)."""
+    from peerlinks.models import CloudAccount
+
+    if isinstance(obj, CloudAccount):
+        return obj.pk
+    account = getattr(obj, "account", None)
+    return account.pk if isinstance(account, CloudAccount) else None
+
+
+def accounts_with_perm(user: Any, perm: str) -> set[int] | None:
+    """The accounts (pks) where `user` holds `perm`: None for every account (a role held globally)."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if ModelBackend().has_perm(user, perm):
+        return None
+    return {account_id for account_id, roles in _account_roles(user).items() if _roles_give(roles, perm)}
+
+
+class AccountRoleBackend(ModelBackend):
+    """Django permission checks that know roles held for one account (see the module docstring).
+
+    Listed after ModelBackend, which answers for roles held globally; this one adds the rest. It never
+    authenticates anyone."""
+
+    def authenticate(self, request: Any, **credentials: Any) -> None:
+        return None
+
+    def get_user(self, user_id: Any) -> None:
+        return None
+
+    def has_perm(self, user_obj: Any, perm: str, obj: Any = None) -> bool:
+        if not user_obj.is_active or not user_obj.is_authenticated:
+            return False
+        if obj is None:
+            return any(_roles_give(roles, perm) for roles in _account_roles(user_obj).values())
+        if super().has_perm(user_obj, perm):
+            return True  # held for every account
+        pk = account_pk(obj)
+        return pk is not None and _roles_give(_account_roles(user_obj).get(pk, frozenset()), perm)
+
+    def has_module_perms(self, user_obj: Any, app_label: str) -> bool:
+        return False  # the Django admin stays for staff with global roles

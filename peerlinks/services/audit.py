@@ -11,9 +11,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
-from peerlinks.models import AuditEvent, ChangeRequest, PeerLink
+from peerlinks.models import AuditEvent, ChangeRequest, CloudAccount, Drift, Gateway, PeerLink
 
 SYSTEM = AuditEvent.SYSTEM
+LOOK_UP: Any = object()  # audit_event's account_id when the caller leaves it to be looked up
 
 
 def audit_event(
@@ -27,8 +28,10 @@ def audit_event(
     cloud_request_id: str | None = "",
     change: ChangeRequest | None = None,
     at: datetime | None = None,
+    account_id: int | None = LOOK_UP,
 ) -> AuditEvent:
-    """One audit event, not yet saved. Without an actor, `actor_name` (default "system") says who acted."""
+    """One audit event, not yet saved. Without an actor, `actor_name` (default "system") says who acted.
+    The event carries the account of its object (or change), looked up unless `account_id` is given."""
     object_type, object_id = _identify(obj)
     return AuditEvent(
         at=at or timezone.now(),
@@ -42,6 +45,7 @@ def audit_event(
         after=jsonable(after),
         cloud_request_id=cloud_request_id or "",
         change_request=change,
+        account_id=_account_id(obj, change) if account_id is LOOK_UP else account_id,
     )
 
 
@@ -55,6 +59,24 @@ def record_audit(**fields: Any) -> AuditEvent:
 def record_audits(events: list[AuditEvent]) -> None:
     """Append events built with `audit_event`, in one statement."""
     AuditEvent.objects.bulk_create(events)
+
+
+def _account_id(obj: object, change: ChangeRequest | None) -> int | None:
+    """The account `obj` (or else `change`) is in, by one small query (None: no account)."""
+    if isinstance(obj, CloudAccount):
+        return obj.pk
+    gateway_id = None
+    if isinstance(obj, ChangeRequest | PeerLink):
+        gateway_id = obj.gateway_id
+    elif isinstance(obj, Gateway):
+        gateway_id = obj.pk
+    elif isinstance(obj, Drift):
+        gateway_id = PeerLink.objects.filter(pk=obj.peer_link_id).values("gateway_id")[:1]
+    elif change is not None:
+        gateway_id = change.gateway_id
+    if gateway_id is None:
+        return None
+    return Gateway.objects.filter(pk=gateway_id).values_list("project__account_id", flat=True).first()
 
 
 def _identify(obj: object) -> tuple[str, str]:

@@ -8,14 +8,22 @@ import logging
 import re
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from peerlinks.models import ChangeRequest, CloudProject, Drift, EnterpriseRouter, Gateway, PeerLink, Policy
+from peerlinks.models import (
+    ChangeRequest,
+    CloudAccount,
+    Drift,
+    EnterpriseRouter,
+    Gateway,
+    PeerLink,
+    Policy,
+    peer_model,
+)
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.lifecycle import ChangeForbidden, ChangeRefused, next_window_opening
 
@@ -207,7 +215,7 @@ def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: 
     choice = _gateway_choice(gateway, pending=len(open_creates(gateway=gateway)))
     if choice.problem:
         return {"gateway": _("This gateway cannot get a new link: {problem}.").format(problem=choice.problem)}
-    if peer_region not in settings.CLOUD_REGIONS:
+    if peer_region not in CloudAccount.objects.managed_regions():
         return {"peer_region": _("Choose one of the listed regions.")}
     peers = {c.id: c for c in peer_choices(peer_type=peer_type, region=peer_region, gateway=gateway)}
     peer = peers.get(peer_id)
@@ -229,6 +237,19 @@ def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: 
 
 
 # --- Submitting and cancelling -------------------------------------------------------------------
+
+
+def cached_peer(peer_type: str, peer_id: str) -> Gateway | EnterpriseRouter | None:
+    """The cached router or gateway with this ID, with its project and account (None if not cached)."""
+    rows = peer_model(peer_type).objects.select_related("project__account").filter(cloud_id=peer_id)
+    return rows.first()
+
+
+def other_account(gateway: Gateway, peer: Gateway | EnterpriseRouter | None) -> CloudAccount | None:
+    """The peer's account when it is another managed account than the gateway's (a cross-account link)."""
+    if peer is None or peer.project.account_id == gateway.project.account_id:
+        return None
+    return peer.project.account
 
 
 def link_refusal(peer_link: PeerLink) -> str:
@@ -282,8 +303,10 @@ def submit_change(
             )
             if problems:
                 raise ChangeRefused(" ".join(problems.values()))
-            # The peer's project is the cached project of its region, whatever the caller sent.
-            payload["peer_project_id"] = CloudProject.objects.get(region=payload["peer_region"]).project_id
+            # The peer's project is its cached project (in whichever account holds it), whatever the
+            # caller sent.
+            peer = cached_peer(payload["peer_type"], payload["peer_gateway_id"])
+            payload["peer_project_id"] = peer.project.project_id
         else:
             if peer_link is None:
                 raise ChangeRefused(_("Choose the link to change."))
@@ -296,6 +319,7 @@ def submit_change(
                 payload = {field: payload.get(field, getattr(peer_link, field)) for field in UPDATE_FIELDS}
             payload["link_name"] = peer_link.name
             payload["before"] = link_summary(peer_link)
+            peer = cached_peer(peer_link.peer_type, peer_link.peer_gateway_id)
         policy = Policy.current()
         change = ChangeRequest.objects.create(
             kind=kind,
@@ -305,6 +329,7 @@ def submit_change(
             payload=payload,
             retry_of=retry_of,
             reverts_drift=reverts_drift,
+            peer_account=other_account(gateway, peer),
             approvals_required=policy.approvals_for(kind),
             expires_at=timezone.now() + policy.expire_after,
         )

@@ -129,6 +129,7 @@ def _send_create(change: ChangeRequest, *, resumed: bool) -> None:
             peer_gateway_id=payload["peer_gateway_id"],
             peer_region=payload["peer_region"],
             peer_project_id=payload["peer_project_id"],
+            config=account_config(change),
         )
         existing, request_id = result.peer_link, result.request_id
         if result.recovered:
@@ -156,7 +157,8 @@ def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink 
     """
     gateway, payload = change.gateway, change.payload
     peer_id = payload["peer_gateway_id"]
-    links = list(cloud.list_peer_links(region=gateway.region, gateway_id=gateway.cloud_id))
+    config = account_config(change)
+    links = list(cloud.list_peer_links(region=gateway.region, gateway_id=gateway.cloud_id, config=config))
     to_peer = [link for link in links if link.peer_site and link.peer_site.gateway_id == peer_id]
     if resumed:
         ours = [link for link in to_peer if link.name == payload["name"]]
@@ -165,7 +167,7 @@ def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink 
     if to_peer:
         raise _Precheck(reasons.ALREADY_LINKED.format(name=to_peer[0].name))
     _hold(change)
-    fresh = cloud.show_global_dc_gateway(region=gateway.region, gateway_id=gateway.cloud_id)
+    fresh = cloud.show_global_dc_gateway(region=gateway.region, gateway_id=gateway.cloud_id, config=config)
     if str(fresh.status or "") != Gateway.Status.ACTIVE:
         if not fresh.status:
             raise _Precheck(reasons.GATEWAY_STATE_UNKNOWN)
@@ -174,17 +176,37 @@ def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink 
         raise _Precheck(reasons.NO_QUOTA)
     _hold(change)
     if payload["peer_type"] == PeerLink.PeerType.ER:
-        router = _show_peer(cloud.show_enterprise_router, region=payload["peer_region"], er_id=peer_id)
+        router = _show_peer(
+            cloud.show_enterprise_router,
+            region=payload["peer_region"],
+            er_id=peer_id,
+            config=peer_config(change),
+        )
         if str(router.state or "") != EnterpriseRouter.AVAILABLE:
             raise _Precheck(reasons.ROUTER_NOT_AVAILABLE.format(name=router.name, state=router.state))
     else:
-        peer = _show_peer(cloud.show_global_dc_gateway, region=payload["peer_region"], gateway_id=peer_id)
+        peer = _show_peer(
+            cloud.show_global_dc_gateway,
+            region=payload["peer_region"],
+            gateway_id=peer_id,
+            config=peer_config(change),
+        )
         if str(peer.status or "") != Gateway.Status.ACTIVE:
             raise _Precheck(reasons.PEER_GATEWAY_NOT_ACTIVE.format(name=peer.name, status=peer.status))
     return None
 
 
-def _show_peer(show: Callable[..., Any], **kwargs: str) -> Any:
+def account_config(change: ChangeRequest) -> "cloud.CloudConfig":
+    """How to reach the account the change is made in (its gateway's)."""
+    return change.gateway.project.account.cloud_config()
+
+
+def peer_config(change: ChangeRequest) -> "cloud.CloudConfig":
+    """How to reach the peer's account: another managed account's for a cross-account link."""
+    return change.peer_account.cloud_config() if change.peer_account_id else account_config(change)
+
+
+def _show_peer(show: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return show(**kwargs)
     except cloud.NotFound as exc:
@@ -201,7 +223,10 @@ def _recheck_link(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink":
         raise _Precheck(reasons.LINK_UNKNOWN)
     try:
         current = cloud.show_peer_link(
-            region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
+            region=change.gateway.region,
+            gateway_id=change.gateway.cloud_id,
+            peer_link_id=row.cloud_id,
+            config=account_config(change),
         ).peer_link
     except cloud.NotFound as exc:
         raise _Precheck(reasons.LINK_GONE) from exc
@@ -227,6 +252,7 @@ def _send_update(change: ChangeRequest, *, resumed: bool) -> None:
             region=change.gateway.region,
             gateway_id=change.gateway.cloud_id,
             peer_link_id=row.cloud_id,
+            config=account_config(change),
             name=wanted.get("name"),
             description=wanted.get("description"),
         )
@@ -253,7 +279,10 @@ def _send_delete(change: ChangeRequest, *, resumed: bool) -> None:
     _hold(change)
     try:
         request_id = cloud.delete_peer_link(
-            region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
+            region=change.gateway.region,
+            gateway_id=change.gateway.cloud_id,
+            peer_link_id=row.cloud_id,
+            config=account_config(change),
         )
     except cloud.NotFound:
         request_id = None  # already gone: the outcome the user asked for
@@ -343,7 +372,10 @@ def follow_change(*, change_id: int) -> ChangeRequest:
     row = change.peer_link
     try:
         link = cloud.show_peer_link(
-            region=change.gateway.region, gateway_id=change.gateway.cloud_id, peer_link_id=row.cloud_id
+            region=change.gateway.region,
+            gateway_id=change.gateway.cloud_id,
+            peer_link_id=row.cloud_id,
+            config=account_config(change),
         ).peer_link
     except cloud.NotFound:
         link = None

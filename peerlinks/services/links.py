@@ -18,6 +18,7 @@ from peerlinks.models import (
     AuditEvent,
     ChangeRequest,
     Drift,
+    EnterpriseRouter,
     PeerLink,
     StatusChange,
     peer_model,
@@ -44,7 +45,10 @@ def fetch_er_attachment_state(*, link: PeerLink) -> AttachmentState | None:
     """The live state of an ER peer link's attachment; None when there is nothing to ask about."""
     if link.peer_type != PeerLink.PeerType.ER or not link.link_id or link.gone_at is not None:
         return None
-    config = cloud.CloudConfig.from_settings()
+    # The attachment is the router's: asked of the router's account (another one for a cross-account link).
+    router = EnterpriseRouter.objects.select_related("project__account").filter(cloud_id=link.peer_gateway_id)
+    account = router[0].project.account if router else link.gateway.project.account
+    config = account.cloud_config()
     config = replace(
         config,
         connect_timeout=min(config.connect_timeout, ATTACHMENT_TIMEOUT),

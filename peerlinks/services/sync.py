@@ -36,6 +36,7 @@ from peerlinks import cloud
 from peerlinks.models import (
     AuditEvent,
     ChangeRequest,
+    CloudAccount,
     CloudProject,
     Drift,
     EnterpriseRouter,
@@ -71,6 +72,7 @@ class SyncResult:
     """What one region's sync found."""
 
     region: str
+    account: str = ""
     ok: bool = True
     error: str = ""
     # A re-check that found the region being synced by another, which covers it.
@@ -144,38 +146,52 @@ UNMANAGED_LOOK_INTERVAL = 900
 
 
 def sync_all(*, regions: list[str] | None = None) -> list[SyncResult]:
-    """Sync every managed region; one region failing does not stop the others. A sync of every region also
-    notes the regions the account has that are not managed (the dashboard names them)."""
-    results = [sync_region(region=region) for region in (regions or settings.CLOUD_REGIONS)]
-    if regions is None and any(result.ok for result in results):
-        record_account_regions()
+    """Sync every managed region of every account (or only `regions`, in the accounts that manage them);
+    one region failing does not stop the others. A sync of every region also notes the regions each
+    account has that are not managed (the dashboard names them)."""
+    CloudAccount.objects.environment()
+    results = []
+    for account in CloudAccount.objects.order_by("pk"):
+        wanted = [r for r in account.managed_regions if regions is None or r in regions]
+        done = [sync_region(region=region, account=account) for region in wanted]
+        if regions is None and any(result.ok for result in done):
+            record_account_regions(account=account)
+        results += done
     return results
 
 
-def record_account_regions(*, now: datetime | None = None) -> list[str]:
+def record_account_regions(*, account: CloudAccount | None = None, now: datetime | None = None) -> list[str]:
     """Note every region the account has (a project row each, nothing synced) and, for those not managed,
     how many global DC gateways they hold (looked at again after UNMANAGED_LOOK_INTERVAL); the regions.
 
     A failure is logged and leaves what was noted before: the regions' own syncs report the cloud's state.
     """
+    account = account or CloudAccount.objects.environment()
+    config = account.cloud_config()
+    managed = account.managed_regions
     now = now or timezone.now()
     try:
-        projects = cloud.list_projects(region=settings.CLOUD_REGIONS[0])
+        projects = cloud.list_projects(region=managed[0], config=config) if managed else []
     except cloud.CloudError as exc:
-        logger.warning("the account's regions could not be listed: %s", exc)
+        logger.warning("the regions of account %s could not be listed: %s", account, exc)
         return []
-    known = set(CloudProject.objects.values_list("region", flat=True))
+    mine = CloudProject.objects.filter(account=account)
+    known = set(mine.values_list("region", flat=True))
     CloudProject.objects.bulk_create(
-        [CloudProject(region=p.name, project_id=p.id) for p in projects if p.name not in known],
+        [
+            CloudProject(account=account, region=p.name, project_id=p.id)
+            for p in projects
+            if p.name not in known
+        ],
         ignore_conflicts=True,
     )
-    due = CloudProject.objects.exclude(region__in=settings.CLOUD_REGIONS).filter(
+    due = mine.exclude(region__in=managed).filter(
         Q(unmanaged_looked_at__isnull=True)
         | Q(unmanaged_looked_at__lt=now - timedelta(seconds=UNMANAGED_LOOK_INTERVAL))
     )
     for project in due:
         try:
-            count = sum(1 for _ in cloud.list_global_dc_gateways(region=project.region))
+            count = sum(1 for _ in cloud.list_global_dc_gateways(region=project.region, config=config))
         except cloud.CloudError as exc:
             logger.info("gateways of unmanaged region %s not counted: %s", project.region, exc)
             count = None
@@ -191,27 +207,32 @@ def recheck_pending() -> int:
     pending = (
         PeerLink.objects.present()
         .pending()
-        .values_list("gateway__project__region", "gateway__cloud_id")
+        .values_list("gateway__project__account_id", "gateway__project__region", "gateway__cloud_id")
         .distinct()
     )
-    by_region: dict[str, list[str]] = {}
-    for region, gateway_id in pending:
-        by_region.setdefault(region, []).append(gateway_id)
+    by_region: dict[tuple[int, str], list[str]] = {}
+    for account_id, region, gateway_id in pending:
+        by_region.setdefault((account_id, region), []).append(gateway_id)
+    accounts = CloudAccount.objects.in_bulk({account_id for account_id, _ in by_region})
     checked = 0
-    for region, gateway_ids in by_region.items():
-        if not sync_region(region=region, gateway_ids=gateway_ids).merged:
+    for (account_id, region), gateway_ids in by_region.items():
+        account = accounts[account_id]
+        if not sync_region(region=region, account=account, gateway_ids=gateway_ids).merged:
             checked += len(gateway_ids)
     return checked
 
 
-def sync_region(*, region: str, gateway_ids: list[str] | None = None) -> SyncResult:
-    """Fetch one region from the cloud and reconcile the cache with it.
+def sync_region(
+    *, region: str, account: CloudAccount | None = None, gateway_ids: list[str] | None = None
+) -> SyncResult:
+    """Fetch one region of an account (by default the first one) from the cloud and reconcile the cache.
 
     With `gateway_ids`, only those gateways' peer links are fetched (the quick re-check of pending links);
     gateways and routers are then left as they are.
     """
-    project, _ = CloudProject.objects.get_or_create(region=region)
-    result = SyncResult(region=region)
+    account = account or CloudAccount.objects.environment()
+    project, _ = CloudProject.objects.select_related("account").get_or_create(account=account, region=region)
+    result = SyncResult(region=region, account=account.name)
     full = gateway_ids is None
     # A re-check is merged into the sync holding the region; a full sync (maybe someone's Refresh) waits.
     claim = _claim_region(project, wait=full)
@@ -257,7 +278,12 @@ def _sync_claimed(
     # Rows written after this instant (a change being executed) are newer than what we fetch.
     fetched_at = timezone.now()
     try:
-        snapshot = _fetch_region(region=region, gateway_ids=gateway_ids, keep_alive=claim.renew)
+        snapshot = _fetch_region(
+            region=region,
+            config=project.account.cloud_config(),
+            gateway_ids=gateway_ids,
+            keep_alive=claim.renew,
+        )
     except cloud.CloudError as exc:
         logger.warning("sync of %s failed: %s", region, exc)
         CloudProject.objects.filter(pk=project.pk).update(
@@ -292,7 +318,7 @@ def _sync_claimed(
 
 
 def _fetch_region(
-    *, region: str, gateway_ids: list[str] | None, keep_alive: Callable[[], None]
+    *, region: str, config: cloud.CloudConfig, gateway_ids: list[str] | None, keep_alive: Callable[[], None]
 ) -> _RegionSnapshot:
     def listed(items: Iterable) -> list:
         # Items arrive a page at a time: renewing the claim here renews it between pages.
@@ -302,10 +328,10 @@ def _fetch_region(
             kept.append(item)
         return kept
 
-    project_id = cloud.get_project_id(region=region)
+    project_id = cloud.get_project_id(region=region, config=config)
     if gateway_ids is None:
-        gateways = listed(cloud.list_global_dc_gateways(region=region))
-        routers = listed(cloud.list_enterprise_routers(region=region))
+        gateways = listed(cloud.list_global_dc_gateways(region=region, config=config))
+        routers = listed(cloud.list_enterprise_routers(region=region, config=config))
         wanted = [g.id for g in gateways]
     else:
         gateways, routers, wanted = [], [], gateway_ids
@@ -313,7 +339,9 @@ def _fetch_region(
     failed: dict[str, str] = {}
     for gateway_id in wanted:
         try:
-            links_by_gateway[gateway_id] = listed(cloud.list_peer_links(region=region, gateway_id=gateway_id))
+            links_by_gateway[gateway_id] = listed(
+                cloud.list_peer_links(region=region, gateway_id=gateway_id, config=config)
+            )
         except cloud.NotFound:
             links_by_gateway[gateway_id] = []
         except cloud.CloudError as exc:
@@ -360,6 +388,7 @@ def _write_region(
             now=now,
             fetched_at=fetched_at,
             result=result,
+            account_id=project.account_id,
         )
     result.gateways = len(links_by_gateway)
 
@@ -458,6 +487,7 @@ def _apply_links(
     now: datetime,
     fetched_at: datetime,
     result: SyncResult,
+    account_id: int,
 ) -> None:
     synced_gateway_pks = [gateways[gid].pk for gid in links_by_gateway if gid in gateways]
     cached = {
@@ -554,6 +584,8 @@ def _apply_links(
     ).update(synced_at=now)
     StatusChange.objects.bulk_create(transitions)
     Drift.objects.bulk_create(drifts)
+    for event in audits:
+        event.account_id = account_id
     record_audits(audits)
     result.links_created = len(to_create)
     result.links_updated = changed_rows
@@ -649,7 +681,10 @@ def _record_first_statuses(*, gateway_pks: list[int], now: datetime) -> None:
 def _audit(
     action: str, row: PeerLink, *, before: dict | None = None, after: dict | None = None, now: datetime
 ) -> AuditEvent:
-    return audit_event(action=action, obj=row, actor_name="sync", before=before, after=after, at=now)
+    # The account is set on the whole batch (_apply_links), not looked up per event.
+    return audit_event(
+        action=action, obj=row, actor_name="sync", before=before, after=after, at=now, account_id=None
+    )
 
 
 def _explained_create(
