@@ -133,6 +133,7 @@ TEMPLATES = [
                 "peerlinks.context_processors.live_updates",
                 "peerlinks.context_processors.cloud_status",
                 "peerlinks.context_processors.time_zones",
+                "peerlinks.context_processors.accounts",
             ],
         },
     },
@@ -338,6 +339,9 @@ except ValueError as exc:
 # this is its short name. Admins add more accounts on the Accounts page.
 CLOUD_ACCOUNT_NAME = os.environ.get("CLOUD_ACCOUNT_NAME", "main")
 CLOUD_REGIONS = envlist("CLOUD_REGIONS", "cn-north-4,cn-east-3,ap-southeast-1")
+# Reading stays global unless this is on: then a user without a global role sees only the accounts where
+# they hold a role (peerlinks.permissions.readable_accounts).
+LIMIT_READING_TO_OWN_ACCOUNTS = envbool("LIMIT_READING_TO_OWN_ACCOUNTS", "False")
 try:
     CLOUD_REGIONS = [check_region_name(region) for region in CLOUD_REGIONS]
 except ValueError as exc:

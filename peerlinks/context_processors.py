@@ -60,3 +60,12 @@ def time_zones(request: HttpRequest) -> dict[str, object]:
         "time_zone_default": settings.TIME_ZONE,
         "time_zone_choices": choices,
     }
+
+
+def accounts(request: HttpRequest) -> dict[str, Callable[[], bool]]:
+    """`several_accounts`: whether pages name each row's cloud account (a column, a filter). One rule for
+    every page: only when the install has more than one account, so a single-account install looks as
+    it always did."""
+    from peerlinks.models import CloudAccount
+
+    return {"several_accounts": functools.cache(CloudAccount.objects.several)}

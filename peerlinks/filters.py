@@ -9,11 +9,12 @@ from django import forms
 from django.apps import apps
 from django.db.models import QuerySet
 from django.forms.utils import flatatt
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from peerlinks.models import AuditEvent, CloudProject, Gateway, PeerLink
+from peerlinks.models import AuditEvent, CloudAccount, CloudProject, Gateway, PeerLink
 
 
 def region_choices() -> list[tuple[str, str]]:
@@ -40,12 +41,35 @@ class PlainSelect(forms.Select):
         )
 
 
+def _gateways(request: HttpRequest | None) -> QuerySet:
+    gateways = Gateway.objects.select_related("project").order_by("name")
+    return gateways.visible_to(request.user) if request is not None else gateways
+
+
+def _accounts(request: HttpRequest | None) -> QuerySet:
+    accounts = CloudAccount.objects.all()
+    return accounts.visible_to(request.user) if request is not None else accounts
+
+
+class AccountChoiceFilter(django_filters.ModelChoiceFilter):
+    """A cloud account chosen by its name (`account=team-b`, kept in links and exports), among those the
+    user may read; `field_name` is the path from the filtered rows to their account."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("widget", PlainSelect)
+        kwargs.setdefault("queryset", _accounts)
+        kwargs.setdefault("to_field_name", "name")
+        kwargs.setdefault("empty_label", _("All accounts"))
+        kwargs.setdefault("label", _("Account"))
+        super().__init__(**kwargs)
+
+
 class GatewayChoiceFilter(django_filters.ModelChoiceFilter):
     """A gateway chosen by its cloud id, labelled with its name and region."""
 
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("widget", PlainSelect)
-        kwargs.setdefault("queryset", Gateway.objects.select_related("project").order_by("name"))
+        kwargs.setdefault("queryset", _gateways)
         kwargs.setdefault("to_field_name", "cloud_id")
         super().__init__(**kwargs)
 
@@ -90,6 +114,7 @@ PEER_LINK_SORTS = {
     "name": "name",
     "status": "status",
     "gateway": "gateway__name",
+    "account": "gateway__project__account__name",
     "region": "gateway__project__region",
     "peer_type": "peer_type",
     "peer_region": "peer_region",
@@ -118,6 +143,7 @@ class PeerLinkFilter(ExplainedFilterSet):
         field_name="ticket_ref", lookup_expr="iexact", max_length=100, label=_("Ticket")
     )
     label = django_filters.CharFilter(method="filter_label", max_length=40, label=_("Label"))
+    account = AccountChoiceFilter(field_name="gateway__project__account")
     gateway = GatewayChoiceFilter(empty_label=_("All gateways"), label=_("Gateway"))
     status = django_filters.ChoiceFilter(
         choices=PeerLink.Status.choices, empty_label=_("Any status"), label=_("Status"), widget=PlainSelect
@@ -194,8 +220,9 @@ def audit_object_type_choices() -> list[tuple[str, str]]:
 
 
 class AuditEventFilter(ExplainedFilterSet):
-    """The audit log by action, actor, object, cloud request id and date range."""
+    """The audit log by account, action, actor, object, cloud request id and date range."""
 
+    account = AccountChoiceFilter(field_name="account")
     action = django_filters.ChoiceFilter(
         choices=audit_action_choices, empty_label=_("Any action"), label=_("Action")
     )

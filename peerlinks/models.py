@@ -28,7 +28,35 @@ if TYPE_CHECKING:
     from peerlinks.cloud import CloudConfig
 
 
-class CloudAccountQuerySet(models.QuerySet):
+class AccountScopedQuerySet(models.QuerySet):
+    """Rows that belong to a cloud account, reached through `account_path`: filtered by account, and cut
+    down to what a user may read (`visible_to`, the one place the reading limit is applied)."""
+
+    account_path = "account"
+
+    def in_account(self, account: "CloudAccount") -> "AccountScopedQuerySet":
+        return self.filter(self._in_accounts([account.pk]))
+
+    def visible_to(self, user: object) -> "AccountScopedQuerySet":
+        """The rows `user` may read: all of them, unless LIMIT_READING_TO_OWN_ACCOUNTS keeps them to the
+        accounts where they hold a role (peerlinks.permissions.readable_accounts)."""
+        from peerlinks.permissions import readable_accounts
+
+        accounts = readable_accounts(user)
+        return self if accounts is None else self.filter(self._in_accounts(accounts))
+
+    def _in_accounts(self, pks: "list[int] | set[int]") -> Q:
+        return Q(**{f"{self.account_path}__in": pks})
+
+
+class CloudAccountQuerySet(AccountScopedQuerySet):
+    account_path = "pk"
+
+    def several(self) -> bool:
+        """Whether this install manages more than one account: pages then name each row's account (a
+        column, a filter); with one, they stay as they were."""
+        return self.count() > 1
+
     def managed_regions(self) -> list[str]:
         """Every region some account manages, the first account's first, in their order."""
         self.environment()
@@ -203,6 +231,8 @@ class CloudProject(models.Model):
     sync_claim = models.CharField(max_length=32, blank=True, verbose_name=_("sync claimed by"))
     sync_claimed_until = models.DateTimeField(null=True, blank=True, verbose_name=_("sync claimed until"))
 
+    objects = AccountScopedQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("cloud project")
         verbose_name_plural = _("cloud projects")
@@ -221,8 +251,10 @@ def is_cloud_id(text: str) -> bool:
         return False
 
 
-class CachedQuerySet(models.QuerySet):
+class CachedQuerySet(AccountScopedQuerySet):
     """Rows mirrored from the cloud; those gone from it are kept for history with `gone_at` set."""
+
+    account_path = "project__account"
 
     def present(self) -> "CachedQuerySet":
         return self.filter(gone_at__isnull=True)
@@ -328,8 +360,10 @@ def peer_model(peer_type: str) -> type[models.Model]:
 
 
 class PeerLinkQuerySet(CachedQuerySet):
+    account_path = "gateway__project__account"
+
     def for_list(self) -> "PeerLinkQuerySet":
-        return self.select_related("gateway", "gateway__project")
+        return self.select_related("gateway", "gateway__project", "gateway__project__account")
 
     def with_peer_name(self) -> "PeerLinkQuerySet":
         """Each link with its peer's cached name as `peer_name` ("" when the peer is not cached)."""
@@ -495,6 +529,10 @@ class StatusChange(models.Model):
         return f"{self.from_status or '∅'} → {self.to_status}"
 
 
+class DriftQuerySet(AccountScopedQuerySet):
+    account_path = "peer_link__gateway__project__account"
+
+
 class Drift(models.Model):
     """A change made outside dcportal, noticed by a sync and listed until someone acknowledges it."""
 
@@ -520,6 +558,8 @@ class Drift(models.Model):
         verbose_name=_("acknowledged by"),
     )
 
+    objects = DriftQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("drift")
         verbose_name_plural = _("drifts")
@@ -527,6 +567,14 @@ class Drift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.peer_link}"
+
+
+class ChangeRequestQuerySet(AccountScopedQuerySet):
+    account_path = "gateway__project__account"
+
+    def _in_accounts(self, pks: "list[int] | set[int]") -> Q:
+        # A cross-account change is in both accounts: its peer's account reads it too.
+        return super()._in_accounts(pks) | Q(peer_account__in=pks)
 
 
 class ChangeRequest(models.Model):
@@ -616,6 +664,8 @@ class ChangeRequest(models.Model):
         verbose_name=_("reverts drift"),
     )
 
+    objects = ChangeRequestQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("change request")
         verbose_name_plural = _("change requests")
@@ -693,6 +743,9 @@ class AuditEvent(models.Model):
         related_name="+",
         verbose_name=_("account"),
     )
+
+    # An event of no account (a user, the policy) is read by those who read every account.
+    objects = AccountScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit event")

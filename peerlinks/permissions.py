@@ -25,6 +25,7 @@ which tells them to ask an admin for a role. The Django admin is for staff only 
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import Group, Permission
@@ -140,6 +141,17 @@ def accounts_with_perm(user: Any, perm: str) -> set[int] | None:
     if ModelBackend().has_perm(user, perm):
         return None
     return {account_id for account_id, roles in _account_roles(user).items() if _roles_give(roles, perm)}
+
+
+def readable_accounts(user: Any) -> set[int] | None:
+    """The accounts (pks) whose links, gateways, changes and audit `user` may read: None for every one.
+
+    Reading stays global (whoever may read at all reads every account) unless LIMIT_READING_TO_OWN_ACCOUNTS
+    is on: then a user without a global role reads only the accounts where they hold a role. Every read
+    path asks this through the querysets' `visible_to(user)` (peerlinks.models.AccountScopedQuerySet)."""
+    if not settings.LIMIT_READING_TO_OWN_ACCOUNTS:
+        return None
+    return accounts_with_perm(user, VIEW)
 
 
 class AccountRoleBackend(ModelBackend):

@@ -390,6 +390,63 @@ def make_peer_link(**overrides: object):
     return PeerLink.objects.create(**values)
 
 
+# --- Two accounts ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def carry_two_accounts(simulator, settings, db):
+    """Two cloud accounts synced from the simulator (cn-north-4): the first one (the CLOUD_* settings,
+    simulator account dcsim-demo) with gateway gdgw-first, router er-first and link pl-first between them,
+    and `team-b` with gdgw-teamb, er-teamb and pl-teamb; a pending change request and an audit event in
+    each. Returns the rows by name."""
+    import dcsim
+    from peerlinks import cloud
+    from peerlinks.models import ChangeRequest, CloudAccount, Gateway, PeerLink
+    from peerlinks.services.audit import record_audit
+    from peerlinks.services.sync import sync_region
+
+    region = "cn-north-4"
+    settings.CLOUD_ENDPOINT = simulator.base_url
+    settings.CLOUD_REGIONS = [region]
+    settings.CLOUD_MAX_RETRIES = 0
+    simulator.sim.set_config(transition_delay=0)
+    first = CloudAccount.objects.environment()
+    team_b = CloudAccount.objects.create(
+        name="team-b", access_key=dcsim.TEAM_B_AK, secret_key=dcsim.TEAM_B_SK, regions=[region]
+    )
+    requester = _user("requester-two-accounts", "Engineer")
+    rows: dict = {"first": first, "team_b": team_b}
+    for key, account, domain in (("first", first, dcsim.DEMO_DOMAIN), ("teamb", team_b, dcsim.TEAM_B_DOMAIN)):
+        gateway = simulator.sim.add_gateway(name=f"gdgw-{key}", region=region, account=domain)
+        router = simulator.sim.add_router(name=f"er-{key}", region=region, account=domain)
+        cloud.create_peer_link(
+            region=region,
+            gateway_id=gateway["id"],
+            name=f"pl-{key}",
+            peer_gateway_id=router["id"],
+            peer_region=region,
+            peer_project_id=dcsim.project_id_for(region, domain),
+            config=account.cloud_config(),
+        )
+        sync_region(region=region, account=account)
+        rows[f"gateway_{key}"] = Gateway.objects.get(cloud_id=gateway["id"])
+        rows[f"link_{key}"] = PeerLink.objects.get(name=f"pl-{key}")
+        rows[f"change_{key}"] = ChangeRequest.objects.create(
+            kind="update",
+            requested_by=requester,
+            gateway=rows[f"gateway_{key}"],
+            peer_link=rows[f"link_{key}"],
+            payload={"name": f"pl-{key}-renamed", "description": ""},
+        )
+        rows[f"event_{key}"] = record_audit(
+            action="peer_link.local_fields",
+            actor=requester,
+            obj=rows[f"link_{key}"],
+            after={"ticket_ref": key},
+        )
+    return rows
+
+
 # --- Mail ----------------------------------------------------------------------------------------
 
 

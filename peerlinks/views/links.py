@@ -34,7 +34,8 @@ PAGE_SIZE = 50
 @require_GET
 def link_list(request: HttpRequest) -> HttpResponse:
     """Every peer link, filtered, sorted and paginated; htmx gets just the table."""
-    filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list().with_peer_name())
+    links = PeerLink.objects.visible_to(request.user).for_list().with_peer_name()
+    filterset = PeerLinkFilter(request.GET, queryset=links, request=request)
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     sort = (filterset.form.cleaned_data.get("sort") or [""])[0]
     context = {"filter": filterset, "page": page, "sort": sort, "columns": _sort_columns(sort)}
@@ -58,6 +59,7 @@ EXPORT_COLUMNS = (
     ("description", lambda link: link.description),
     ("status", lambda link: link.shown_status),
     ("reason", lambda link: link.reason),
+    ("account", lambda link: link.gateway.project.account.name),
     ("region", lambda link: link.gateway.project.region),
     ("gateway_name", lambda link: link.gateway.name),
     ("gateway_id", lambda link: link.gateway.cloud_id),
@@ -127,7 +129,8 @@ def _csv_rows(rows: Iterator[PeerLink], *, zone: tzinfo) -> Iterator[str]:
 @require_GET
 def link_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered set (same filters and order as the table, all pages) as CSV, streamed."""
-    filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list().with_peer_name())
+    links = PeerLink.objects.visible_to(request.user).for_list().with_peer_name()
+    filterset = PeerLinkFilter(request.GET, queryset=links, request=request)
     response = StreamingHttpResponse(
         _csv_rows(filterset.qs.iterator(chunk_size=500), zone=timezone.get_current_timezone()),
         content_type="text/csv; charset=utf-8",
@@ -137,15 +140,16 @@ def link_export(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
-def _get_link(cloud_id: UUID) -> PeerLink:
-    return get_object_or_404(PeerLink.objects.for_list(), cloud_id=str(cloud_id))
+def _get_link(request: HttpRequest, cloud_id: UUID) -> PeerLink:
+    """The link, if `request`'s user may read its account (else 404, as for a link that does not exist)."""
+    return get_object_or_404(PeerLink.objects.visible_to(request.user).for_list(), cloud_id=str(cloud_id))
 
 
 @permission_required_or_403(VIEW)
 @require_GET
 def link_detail(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """One peer link: every field, its status history, its ER attachment, local fields and its changes."""
-    link = _get_link(cloud_id)
+    link = _get_link(request, cloud_id)
     return _detail(request, link, LocalFieldsForm.for_link(link))
 
 
@@ -163,7 +167,7 @@ def _detail(request: HttpRequest, link: PeerLink, form: LocalFieldsForm, status:
 @require_GET
 def link_status(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """The status badge, polled by htmx while the link is pending; status 286 stops the polling."""
-    link = _get_link(cloud_id)
+    link = _get_link(request, cloud_id)
     if not wants_fragment(request):
         return vary_on_htmx(redirect(link))
     html = render_to_string("peerlinks/_status_badge.html", {"link": link}, request=request)
@@ -175,7 +179,7 @@ def link_status(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
 @require_POST
 def link_local_fields(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """Save the owner team, ticket reference and labels; htmx gets the panel back."""
-    link = _get_link(cloud_id)
+    link = _get_link(request, cloud_id)
     form = LocalFieldsForm(request.POST)
     saved = form.is_valid()
     if saved:
@@ -259,7 +263,7 @@ def peer_options(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def link_edit(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """Rename a link or change its description, through a change request."""
-    link = _get_link(cloud_id)
+    link = _get_link(request, cloud_id)
     form = PeerLinkEditForm(_posted(request), link=link)
     return _ask_for_change_to(
         request,
@@ -276,7 +280,7 @@ def link_edit(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def link_delete(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """Show what the link connects, and ask for a delete once its exact name is typed."""
-    link = _get_link(cloud_id)
+    link = _get_link(request, cloud_id)
     return _ask_for_change_to(
         request,
         link,
