@@ -39,7 +39,7 @@ def cloud_status(request: HttpRequest) -> dict[str, Callable[[], CloudOutage | N
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"cloud_outage": functools.cache(cloud_outage)}
+    return {"cloud_outage": functools.cache(lambda: cloud_outage(user=user))}
 
 
 def time_zones(request: HttpRequest) -> dict[str, object]:

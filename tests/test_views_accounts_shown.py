@@ -64,3 +64,60 @@ def test_link_export_has_an_account_column_and_keeps_the_account_filter(viewer_c
 def test_link_list_can_be_sorted_by_account(viewer_client, carry_two_accounts):
     body = viewer_client.get("/links/", {"sort": "-account"}).content.decode()
     assert body.index("pl-teamb") < body.index("pl-first")
+
+
+# --- Gateways, dashboard ------------------------------------------------------------------------
+
+
+def test_gateway_list_groups_gateways_by_account_and_region(viewer_client, carry_two_accounts):
+    body = viewer_client.get("/gateways/").content.decode()
+    first, team_b = body.index('id="region-cn-north-4"'), body.index('id="region-team-b-cn-north-4"')
+    assert first < body.index("gdgw-first") < team_b < body.index("gdgw-teamb")
+    assert "account team-b" in body
+
+
+def test_gateway_page_names_its_account(viewer_client, carry_two_accounts):
+    gateway = carry_two_accounts["gateway_teamb"]
+    body = viewer_client.get(gateway.get_absolute_url()).content.decode()
+    assert '<a href="/links/?account=team-b">team-b</a>' in body
+    assert 'id="sync-note-team-b-cn-north-4"' in body
+    assert "pl-teamb" in body
+
+
+def test_link_page_names_its_account_when_there_are_several(viewer_client, carry_two_accounts):
+    link = carry_two_accounts["link_teamb"]
+    assert (
+        '<a href="/links/?account=team-b">team-b</a>'
+        in viewer_client.get(link.get_absolute_url()).content.decode()
+    )
+
+
+def test_link_and_gateway_pages_name_no_account_with_one(viewer_client):
+    link = make_peer_link(name="pl-alone")
+    assert "?account=" not in viewer_client.get(link.get_absolute_url()).content.decode()
+    assert "?account=" not in viewer_client.get(link.gateway.get_absolute_url()).content.decode()
+    assert "account " not in viewer_client.get("/gateways/").content.decode()
+
+
+def test_dashboard_syncs_each_accounts_regions(viewer_client, carry_two_accounts, settings):
+    from django.utils import timezone
+
+    from peerlinks.models import CloudProject
+
+    team_b = carry_two_accounts["team_b"]
+    team_b.regions = ["cn-north-4", "ap-southeast-1"]
+    team_b.save()
+    CloudProject.objects.create(region="ap-southeast-1", account=team_b, synced_at=timezone.now())
+    CloudProject.objects.create(region="eu-west-101", account=team_b, unmanaged_gateways=2)
+    # the first account has ap-southeast-1 too, but does not manage it (CLOUD_REGIONS)
+    CloudProject.objects.create(
+        region="ap-southeast-1", account=carry_two_accounts["first"], unmanaged_gateways=1
+    )
+    body = viewer_client.get("/").content.decode()
+    for anchor in ("cn-north-4", "team-b-cn-north-4", "team-b-ap-southeast-1"):
+        assert f'id="sync-{anchor}"' in body
+    assert 'id="sync-ap-southeast-1"' not in body
+    unmanaged = body[body.index('id="unmanaged-regions"') :]
+    assert "eu-west-101 (team-b)" in unmanaged
+    assert f"ap-southeast-1 ({carry_two_accounts['first'].name})" in unmanaged
+    assert "ap-southeast-1 (team-b)" not in unmanaged

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from peerlinks.models import (
     AuditEvent,
     ChangeRequest,
+    CloudAccount,
     CloudProject,
     Drift,
     Gateway,
@@ -32,9 +33,13 @@ LISTED = 50
 
 @dataclass
 class RegionSync:
-    """When a region was last synced, whether that is too long ago, and why the last try failed."""
+    """When a region of an account was last synced, whether that is too long ago, and why the last try
+    failed."""
 
     region: str
+    account: str = ""  # the account's name
+    first_account: bool = True  # the account of the CLOUD_* settings
+    managed: bool = True  # one of the account's managed regions (else only cached)
     synced_at: datetime | None = None
     sync_error: str = ""
     sync_problem: str = ""  # in the reader's language
@@ -42,10 +47,17 @@ class RegionSync:
     gateways: int = 0
     stale: bool = True
 
+    @property
+    def anchor(self) -> str:
+        """What tells this row apart in element ids: the region, with the account's name before it for an
+        account other than the first (a region can be in several accounts)."""
+        return self.region if self.first_account else f"{self.account}-{self.region}"
+
 
 @dataclass
 class UnmanagedRegions:
-    """Regions the account has (noted by a full sync) or that were synced once, not in CLOUD_REGIONS."""
+    """Regions an account has (noted by a full sync) or that were synced once, not among its managed
+    regions (CLOUD_REGIONS for the first account); named "region (account)" when there are several."""
 
     with_gateways: list[CloudProject]  # … holding global DC gateways dcportal does not show
     not_looked_at: list[str]  # … whose gateways could not be counted
@@ -81,48 +93,61 @@ class Dashboard:
     pending_too_long_after: timedelta = field(default_factory=lambda: timedelta(0))
 
 
-def build_dashboard(*, now: datetime | None = None) -> Dashboard:
-    """Everything the home page shows, in a fixed number of queries."""
+def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> Dashboard:
+    """Everything the home page shows `user` (the accounts they may read), in a fixed number of queries."""
     now = now or timezone.now()
-    present = PeerLink.objects.present()
-    counts = status_counts()
+    present = PeerLink.objects.visible_to(user).present()
+    counts = status_counts(user=user)
     too_long = timedelta(seconds=settings.PENDING_TOO_LONG)
-    drifts = Drift.objects.filter(acknowledged_at__isnull=True).select_related("peer_link__gateway__project")
+    drifts = _open_drifts(user)
     return Dashboard(
-        unmanaged_regions=unmanaged_regions(),
+        unmanaged_regions=unmanaged_regions(user=user),
         counts=counts,
         total=sum(counts.values()),
         errors=list(present.filter(status=PeerLink.Status.ERROR).for_list()[:LISTED]),
-        pending_too_long=list(pending_too_long(now=now)[:LISTED]),
-        regions=region_syncs(now=now),
+        pending_too_long=list(pending_too_long(now=now).visible_to(user)[:LISTED]),
+        regions=region_syncs(now=now, user=user),
         drifts=list(drifts[:LISTED]),
         drift_count=drifts.count(),
         recent_changes=list(
-            ChangeRequest.objects.select_related("requested_by", "gateway", "peer_link")[:RECENT]
+            ChangeRequest.objects.visible_to(user).select_related(
+                "requested_by", "gateway__project__account", "peer_link"
+            )[:RECENT]
         ),
-        recent_events=list(AuditEvent.objects.select_related("change_request")[:RECENT]),
+        recent_events=list(
+            AuditEvent.objects.visible_to(user).select_related("change_request", "account")[:RECENT]
+        ),
         pending_too_long_after=too_long,
     )
 
 
-def build_dashboard_live(*, now: datetime | None = None) -> DashboardLive:
+def _open_drifts(user: AbstractBaseUser) -> QuerySet[Drift]:
+    return (
+        Drift.objects.visible_to(user)
+        .filter(acknowledged_at__isnull=True)
+        .select_related("peer_link__gateway__project__account")
+    )
+
+
+def build_dashboard_live(*, user: AbstractBaseUser, now: datetime | None = None) -> DashboardLive:
     """What the dashboard's live parts show, without the lists that do not update in place."""
-    counts = status_counts()
-    drifts = Drift.objects.filter(acknowledged_at__isnull=True).select_related("peer_link__gateway__project")
+    counts = status_counts(user=user)
+    drifts = _open_drifts(user)
     listed = list(drifts[:LISTED])
     return DashboardLive(
         counts=counts,
         total=sum(counts.values()),
-        regions=region_syncs(now=now or timezone.now()),
+        regions=region_syncs(now=now or timezone.now(), user=user),
         drifts=listed,
         drift_count=len(listed) if len(listed) < LISTED else drifts.count(),
     )
 
 
-def status_counts() -> dict[str, int]:
-    """Present links per status (every status, 0 for none)."""
+def status_counts(*, user: AbstractBaseUser) -> dict[str, int]:
+    """Present links per status (every status, 0 for none) in the accounts `user` may read."""
     counts = dict.fromkeys(PeerLink.Status.values, 0)
-    for row in PeerLink.objects.present().values("status").annotate(n=Count("id")).order_by():
+    rows = PeerLink.objects.visible_to(user).present().values("status").annotate(n=Count("id")).order_by()
+    for row in rows:
         counts[row["status"]] = row["n"]
     return counts
 
@@ -131,23 +156,43 @@ def approvals_waiting(user: AbstractBaseUser) -> int:
     """Requests waiting for this approver's decision: other people's pending ones (0 for non-approvers)."""
     if not user.has_perm("peerlinks.approve_change"):
         return 0
-    pending = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL)
+    pending = ChangeRequest.objects.visible_to(user).filter(state=ChangeRequest.State.PENDING_APPROVAL)
     return pending.exclude(requested_by=user).count()
 
 
+def _accounts(user: AbstractBaseUser | None) -> list[CloudAccount]:
+    """The accounts whose regions are shown (every one, the first first; only those `user` may read)."""
+    CloudAccount.objects.environment()  # every install has it, even before its first sync
+    accounts = CloudAccount.objects.order_by("-from_environment", "name")
+    return list(accounts if user is None else accounts.visible_to(user))
+
+
 def synced_since(moment: datetime) -> bool:
-    """Whether every managed region has been synced since `moment`."""
-    fresh = CloudProject.objects.filter(region__in=settings.CLOUD_REGIONS, synced_at__gte=moment)
-    return fresh.count() == len(settings.CLOUD_REGIONS)
+    """Whether every managed region of every account has been synced since `moment`."""
+    managed = {(account.pk, region) for account in _accounts(None) for region in account.managed_regions}
+    fresh = set(CloudProject.objects.filter(synced_at__gte=moment).values_list("account_id", "region"))
+    return managed <= fresh
 
 
-def unmanaged_regions() -> UnmanagedRegions:
-    """The regions dcportal does not show: those worth naming first, then the rest."""
-    rows = list(CloudProject.objects.exclude(region__in=settings.CLOUD_REGIONS).order_by("region"))
+def unmanaged_regions(*, user: AbstractBaseUser) -> UnmanagedRegions:
+    """The regions dcportal does not show, in the accounts `user` may read: those worth naming first,
+    then the rest."""
+    accounts = _accounts(user)
+    managed = {account.pk: account.managed_regions for account in accounts}
+    several = len(accounts) > 1
+    rows = [
+        row
+        for row in CloudProject.objects.filter(account__in=accounts)
+        .select_related("account")
+        .order_by("region")
+        if row.region not in managed[row.account_id]
+    ]
+    for row in rows:
+        row.where = f"{row.region} ({row.account.name})" if several else row.region
     return UnmanagedRegions(
         with_gateways=[row for row in rows if row.unmanaged_gateways],
-        not_looked_at=[row.region for row in rows if row.unmanaged_gateways is None],
-        without_gateways=[row.region for row in rows if row.unmanaged_gateways == 0],
+        not_looked_at=[row.where for row in rows if row.unmanaged_gateways is None],
+        without_gateways=[row.where for row in rows if row.unmanaged_gateways == 0],
     )
 
 
@@ -164,27 +209,37 @@ def pending_too_long(*, now: datetime) -> QuerySet[PeerLink]:
     )
 
 
-def region_syncs(*, now: datetime) -> list[RegionSync]:
-    """Every managed region (and any cached one), with its last sync and a stale flag."""
+def region_syncs(*, now: datetime, user: AbstractBaseUser | None = None) -> list[RegionSync]:
+    """Every managed region of each account (and any cached one), with its last sync and a stale flag; of
+    the accounts `user` may read when given. The first account's regions come first."""
     stale_before = now - timedelta(seconds=settings.STALE_AFTER)
+    accounts = _accounts(user)
     projects = {
-        p.region: p
-        for p in CloudProject.objects.annotate(
+        (p.account_id, p.region): p
+        for p in CloudProject.objects.filter(account__in=accounts).annotate(
             n_gateways=Count("gateways", filter=Q(gateways__gone_at__isnull=True))
         )
     }
     # A region only noted as the account's (never synced, no gateways) is not shown: see unmanaged_regions.
-    cached = [r for r, p in projects.items() if p.synced_at is not None or p.n_gateways]
-    regions = list(dict.fromkeys([*settings.CLOUD_REGIONS, *cached]))
+    cached = [key for key, p in projects.items() if p.synced_at is not None or p.n_gateways]
+    managed = [(account.pk, region) for account in accounts for region in account.managed_regions]
+    by_pk = {account.pk: account for account in accounts}
     rows = []
-    for region in regions:
-        project = projects.get(region)
+    for key in dict.fromkeys([*managed, *sorted(cached, key=lambda key: key[1])]):
+        account, region = by_pk[key[0]], key[1]
+        where = {
+            "region": region,
+            "account": account.name,
+            "first_account": account.from_environment,
+            "managed": region in account.managed_regions,
+        }
+        project = projects.get(key)
         if project is None:
-            rows.append(RegionSync(region=region))
+            rows.append(RegionSync(**where))
             continue
         rows.append(
             RegionSync(
-                region=region,
+                **where,
                 synced_at=project.synced_at,
                 sync_error=project.sync_error,
                 sync_problem=describe_problem(project.sync_problem)
@@ -211,16 +266,19 @@ class CloudOutage:
 
     @property
     def region_names(self) -> str:
-        return ", ".join(row.region for row in self.regions)
+        """The failing regions, each with its account when they are in several."""
+        several = len({row.account for row in self.regions}) > 1 or not self.regions[0].first_account
+        return ", ".join(f"{row.region} ({row.account})" if several else row.region for row in self.regions)
 
 
-def cloud_outage(*, now: datetime | None = None) -> CloudOutage | None:
-    """The cloud as every page's banner tells it: None while the last sync of each managed region got its
-    answers (a gateway that could not be listed is the region's note, not an outage)."""
+def cloud_outage(*, user: AbstractBaseUser | None = None, now: datetime | None = None) -> CloudOutage | None:
+    """The cloud as every page's banner tells it (`user`: of the accounts they may read): None while the
+    last sync of each managed region got its answers (a gateway that could not be listed is the region's
+    note, not an outage)."""
     failing = [
         row
-        for row in region_syncs(now=now or timezone.now())
-        if row.region in settings.CLOUD_REGIONS
+        for row in region_syncs(now=now or timezone.now(), user=user)
+        if row.managed
         and row.sync_error
         and row.sync_failed_at is not None
         and (row.synced_at is None or row.synced_at < row.sync_failed_at)
@@ -280,7 +338,7 @@ class LiveFacts:
 
 
 def _region_facts(r: RegionSync) -> tuple:
-    return (r.region, r.synced_at, r.sync_failed_at, r.sync_error, r.stale, r.gateways)
+    return (r.account, r.region, r.synced_at, r.sync_failed_at, r.sync_error, r.stale, r.gateways)
 
 
 def live_facts(*, user: AbstractBaseUser, page: str = "", now: datetime | None = None) -> LiveFacts:
@@ -289,9 +347,9 @@ def live_facts(*, user: AbstractBaseUser, page: str = "", now: datetime | None =
     return LiveFacts(
         approvals_waiting=approvals_waiting(user),
         notices_unread=unread_notice_count(user),
-        outage=cloud_outage(now=now),
-        dashboard=build_dashboard_live(now=now) if page == "dashboard" else None,
-        gateway_groups=gateways_by_region(now=now) if page == "gateways" else None,
+        outage=cloud_outage(user=user, now=now),
+        dashboard=build_dashboard_live(user=user, now=now) if page == "dashboard" else None,
+        gateway_groups=gateways_by_region(user=user, now=now) if page == "gateways" else None,
         sync_queued=dispatch.is_queued("sync_all_regions") if page else None,
     )
 
@@ -319,10 +377,25 @@ def acknowledge_drift(
     return drift
 
 
-def gateways_by_region(*, now: datetime | None = None) -> list[tuple[RegionSync, list[Gateway]]]:
-    """Every present gateway grouped under its region's sync state; regions without gateways included."""
-    groups = {row.region: (row, []) for row in region_syncs(now=now or timezone.now())}
-    gateways = Gateway.objects.present().select_related("project").order_by("project__region", "name")
+def gateways_by_region(
+    *, user: AbstractBaseUser, now: datetime | None = None
+) -> list[tuple[RegionSync, list[Gateway]]]:
+    """Every present gateway `user` may read, grouped under its account's region and that region's sync
+    state; regions without gateways included."""
+    rows = region_syncs(now=now or timezone.now(), user=user)
+    groups = {(row.account, row.region): (row, []) for row in rows}
+    gateways = (
+        Gateway.objects.visible_to(user)
+        .present()
+        .select_related("project__account")
+        .order_by("project__region", "name")
+    )
     for gateway in gateways:
-        groups.setdefault(gateway.region, (RegionSync(region=gateway.region), []))[1].append(gateway)
+        key = (gateway.account.name, gateway.region)
+        where = RegionSync(
+            region=gateway.region,
+            account=gateway.account.name,
+            first_account=gateway.account.from_environment,
+        )
+        groups.setdefault(key, (where, []))[1].append(gateway)
     return list(groups.values())

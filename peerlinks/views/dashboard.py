@@ -28,7 +28,10 @@ from peerlinks.services.lifecycle import ChangeRefused
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Counts by status, links in trouble, sync freshness per region, drift and recent activity."""
-    context = {"dash": dashboard.build_dashboard(), "managed_regions": settings.CLOUD_REGIONS}
+    context = {
+        "dash": dashboard.build_dashboard(user=request.user),
+        "managed_regions": settings.CLOUD_REGIONS,
+    }
     return render_htmx(request, "peerlinks/home.html", context)
 
 
@@ -91,7 +94,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
 @require_POST
 def acknowledge_drift(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one drift as seen: it leaves the dashboard's list."""
-    drift = get_object_or_404(Drift, pk=pk)
+    drift = get_object_or_404(Drift.objects.visible_to(request.user), pk=pk)
     drift = dashboard.acknowledge_drift(drift_id=drift.pk, user=request.user)
     if wants_fragment(request):
         facts = dashboard.live_facts(user=request.user, page="dashboard")
@@ -101,15 +104,16 @@ def acknowledge_drift(request: HttpRequest, pk: int) -> HttpResponse:
     return vary_on_htmx(redirect("peerlinks:home"))
 
 
-def _open_drift(pk: int) -> Drift:
-    return get_object_or_404(Drift.objects.select_related("peer_link__gateway__project"), pk=pk)
+def _open_drift(request: HttpRequest, pk: int) -> Drift:
+    drifts = Drift.objects.visible_to(request.user).select_related("peer_link__gateway__project")
+    return get_object_or_404(drifts, pk=pk)
 
 
 @permission_required_or_403(SUBMIT)
 @require_http_methods(["GET", "POST"])
 def adopt_drift(request: HttpRequest, pk: int) -> HttpResponse:
     """Give a link created outside dcportal an owner team and a ticket; the drift is then dealt with."""
-    drift = _open_drift(pk)
+    drift = _open_drift(request, pk)
     form = DriftAdoptForm(request.POST if request.method == "POST" else None)
     if not drift_actions.can_adopt(drift):
         form = None
@@ -132,7 +136,7 @@ def adopt_drift(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def revert_drift(request: HttpRequest, pk: int) -> HttpResponse:
     """Show the change request that would undo a drift; on POST ask for it (it then awaits approval)."""
-    drift = _open_drift(pk)
+    drift = _open_drift(request, pk)
     plan = drift_actions.revert_plan(drift)
     refusal = "" if plan else drift_actions.NO_UNDO
     if request.method == "POST" and plan is not None:

@@ -17,15 +17,22 @@ from peerlinks.services.dashboard import gateways_by_region, region_syncs
 @require_GET
 def gateway_list(request: HttpRequest) -> HttpResponse:
     """Every gateway still in the cloud, by region, with its link count, quota left and sync state."""
-    return render_htmx(request, "peerlinks/gateway_list.html", {"groups": gateways_by_region()})
+    groups = gateways_by_region(user=request.user)
+    return render_htmx(request, "peerlinks/gateway_list.html", {"groups": groups})
 
 
 @permission_required_or_403(VIEW)
 @require_GET
 def gateway_detail(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
-    """One gateway: its fields, quota left, last sync and its peer links."""
-    gateway = get_object_or_404(Gateway.objects.select_related("project"), cloud_id=str(cloud_id))
+    """One gateway (404 unless its account may be read): its fields, quota left, last sync and its peer
+    links."""
+    gateways = Gateway.objects.visible_to(request.user).select_related("project__account")
+    gateway = get_object_or_404(gateways, cloud_id=str(cloud_id))
     links = gateway.peer_links.present().for_list().with_peer_name()
-    region_sync = next(r for r in region_syncs(now=timezone.now()) if r.region == gateway.region)
+    region_sync = next(
+        r
+        for r in region_syncs(now=timezone.now())
+        if r.region == gateway.region and r.account == gateway.account.name
+    )
     context = {"gateway": gateway, "links": links, "region_sync": region_sync}
     return render_htmx(request, "peerlinks/gateway_detail.html", context)
