@@ -8,12 +8,11 @@ again); the forms offer the choices, check the wire constraints and put rule bre
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.validators import RegexValidator
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from peerlinks.models import ChangeRequest, Gateway, PeerLink
+from peerlinks.models import ChangeRequest, CloudAccount, Gateway, PeerLink
 from peerlinks.presentation.times import zone_from_name
 from peerlinks.services import changes
 from peerlinks.services.approvals import COMMENT_MAX, rejection_comment, run_reason
@@ -64,9 +63,11 @@ class ChoiceSelect(forms.Select):
         return option
 
 
-def _label(choice: changes.Choice) -> str:
+def _label(choice: changes.Choice, *, with_account: bool = False) -> str:
     state = choice.state or _("unknown")
     text = f"{choice.name} ({state})"
+    if with_account:
+        text += " · " + _("account {name}").format(name=choice.account)
     if choice.detail:
         text += f" · {choice.detail}"
     if choice.problem:
@@ -74,14 +75,22 @@ def _label(choice: changes.Choice) -> str:
     return text
 
 
-def _set_choices(field: forms.ChoiceField, options: list[changes.Choice], *, grouped: bool = False) -> None:
+def _set_choices(
+    field: forms.ChoiceField,
+    options: list[changes.Choice],
+    *,
+    grouped: bool = False,
+    with_account: bool = False,
+) -> None:
+    """The field's choices (grouped by region), each labelled with its account `with_account`."""
+    labelled = [(choice, _label(choice, with_account=with_account)) for choice in options]
     if grouped:
         groups: dict[str, list[tuple[str, str]]] = {}
-        for choice in options:
-            groups.setdefault(choice.region, []).append((choice.id, _label(choice)))
+        for choice, label in labelled:
+            groups.setdefault(choice.region, []).append((choice.id, label))
         field.choices = [("", _("Choose…")), *groups.items()]
     else:
-        field.choices = [("", _("Choose…")), *((choice.id, _label(choice)) for choice in options)]
+        field.choices = [("", _("Choose…")), *((choice.id, label) for choice, label in labelled)]
     field.widget.disabled_values = {choice.id for choice in options if choice.problem}
 
 
@@ -98,7 +107,10 @@ NO_PEERS = {
 
 
 class PeerLinkCreateForm(forms.Form):
-    """A new peer link: gateway → peer type → peer region → peer → name and description."""
+    """A new peer link: gateway → peer type → peer region → peer → name and description.
+
+    With a `user`, the gateways and peers offered are those of the accounts they may read; with several
+    accounts, each is labelled with its account."""
 
     gateway = forms.ChoiceField(
         widget=ChoiceSelect,
@@ -117,17 +129,18 @@ class PeerLinkCreateForm(forms.Form):
     name = name_field()
     description = description_field()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        regions = list(settings.CLOUD_REGIONS)
+        regions = CloudAccount.objects.managed_regions()
         self.fields["peer_region"].choices = [(region, region) for region in regions]
         self.fields["peer_region"].initial = regions[0] if regions else ""
-        gateways = changes.gateway_choices()
-        _set_choices(self.fields["gateway"], gateways, grouped=True)
+        with_account = CloudAccount.objects.several()
+        gateways = changes.gateway_choices(user=user)
+        _set_choices(self.fields["gateway"], gateways, grouped=True, with_account=with_account)
         gateway = Gateway.objects.present().filter(cloud_id=self._value("gateway")).first()
         peer_type, region = self._value("peer_type"), self._value("peer_region")
-        self.peers = changes.peer_choices(peer_type=peer_type, region=region, gateway=gateway)
-        _set_choices(self.fields["peer"], self.peers)
+        self.peers = changes.peer_choices(peer_type=peer_type, region=region, gateway=gateway, user=user)
+        _set_choices(self.fields["peer"], self.peers, with_account=with_account)
         self.peers_for = (dict(PeerLink.PeerType.choices).get(peer_type), region)
         self.no_peers_hint = NO_PEERS.get(peer_type, NO_PEERS[""]).format(region=region or _("this region"))
 
@@ -262,7 +275,15 @@ class CommentForm(forms.Form):
 
 
 class ChangeFilterForm(forms.Form):
-    """Filters of the change request list."""
+    """Filters of the change request list; the accounts offered are those `user` may read."""
+
+    account = forms.ModelChoiceField(
+        queryset=CloudAccount.objects.none(),
+        to_field_name="name",
+        required=False,
+        empty_label=_("All accounts"),
+        label=_("Account"),
+    )
 
     state = forms.ChoiceField(
         choices=[("", _("Any state")), *ChangeRequest.State.choices], required=False, label=_("State")
@@ -272,8 +293,14 @@ class ChangeFilterForm(forms.Form):
     )
     mine = forms.BooleanField(required=False, label=_("Only mine"))
 
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = CloudAccount.objects.visible_to(user)
+
     def filter(self, queryset: Any, *, user: Any) -> Any:
         data = self.cleaned_data if self.is_valid() else {}
+        if data.get("account"):
+            queryset = queryset.in_account(data["account"])
         if data.get("state"):
             queryset = queryset.filter(state=data["state"])
         if data.get("kind"):

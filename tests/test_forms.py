@@ -102,6 +102,6 @@ def test_delete_form_wants_the_exact_name(db):
 
 
 def test_change_filter_form_with_a_bogus_state_filters_nothing(db, engineer):
-    form = ChangeFilterForm({"state": "bogus"})
+    form = ChangeFilterForm({"state": "bogus"}, user=engineer)
     assert form.filter(ChangeRequest.objects.all(), user=engineer).query is not None
     assert not form.is_valid()

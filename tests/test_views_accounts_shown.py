@@ -121,3 +121,60 @@ def test_dashboard_syncs_each_accounts_regions(viewer_client, carry_two_accounts
     assert "eu-west-101 (team-b)" in unmanaged
     assert f"ap-southeast-1 ({carry_two_accounts['first'].name})" in unmanaged
     assert "ap-southeast-1 (team-b)" not in unmanaged
+
+
+# --- Changes, audit, search, the create form ------------------------------------------------------
+
+
+def test_change_list_names_each_changes_account_and_filters_by_it(viewer_client, carry_two_accounts):
+    body = viewer_client.get("/changes/").content.decode()
+    assert 'name="account"' in body
+    assert '<a href="/changes/?account=team-b">team-b</a>' in body
+    only_b = viewer_client.get("/changes/", {"account": "team-b"}).content.decode()
+    assert f"#{carry_two_accounts['change_teamb'].pk}<" in only_b
+    assert f"#{carry_two_accounts['change_first'].pk}<" not in only_b
+
+
+def test_change_list_has_no_account_filter_with_one_account(viewer_client):
+    assert 'name="account"' not in viewer_client.get("/changes/").content.decode()
+
+
+def test_change_page_names_its_account(viewer_client, carry_two_accounts):
+    body = viewer_client.get(carry_two_accounts["change_teamb"].get_absolute_url()).content.decode()
+    assert "<dd>team-b</dd>" in body
+
+
+def test_audit_log_shows_each_events_account_and_filters_by_it(viewer_client, carry_two_accounts):
+    body = viewer_client.get("/audit/").content.decode()
+    assert 'name="account"' in body
+    assert '<a href="/audit/?account=team-b">team-b</a>' in body
+    only_b = viewer_client.get("/audit/", {"account": "team-b"}).content.decode()
+    assert f'id="event-{carry_two_accounts["event_teamb"].pk}"' in only_b
+    assert f'id="event-{carry_two_accounts["event_first"].pk}"' not in only_b
+
+
+def test_search_finds_accounts_and_labels_each_row_with_its_account(viewer_client, carry_two_accounts):
+    body = viewer_client.get("/search/", {"q": "team"}).content.decode()
+    assert 'id="results-accounts"' in body
+    assert '<a href="/links/?account=team-b"' in body
+    links = viewer_client.get("/search/", {"q": "pl-"}).content.decode()
+    assert "team-b · gdgw-teamb" in links
+
+
+def test_create_form_labels_gateways_and_peers_with_their_account(client, engineer, carry_two_accounts):
+    client.force_login(engineer)
+    body = client.get("/links/new/", {"peer_type": "ER", "peer_region": "cn-north-4"}).content.decode()
+    assert "gdgw-teamb (ACTIVE) · account team-b" in body
+    assert "er-teamb (available) · account team-b" in body
+    assert f"er-first (available) · account {carry_two_accounts['first'].name}" in body
+
+
+def test_create_form_labels_no_account_with_one(client, engineer):
+    from tests.conftest import make_gateway, make_router
+
+    client.force_login(engineer)
+    make_gateway(name="gdgw-alone")
+    make_router(name="er-alone")
+    body = client.get("/links/new/", {"peer_type": "ER", "peer_region": "cn-north-4"}).content.decode()
+    assert "gdgw-alone (ACTIVE) · 3 left" in body
+    assert "· account" not in body

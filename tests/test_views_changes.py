@@ -433,8 +433,10 @@ def test_change_list_query_count_does_not_grow_with_rows(
         link = make_peer_link()
         changes.submit_change(user=engineer, kind="delete", gateway=link.gateway, payload={}, peer_link=link)
     # the 7th: the role's permissions; the 8th: the regions' sync state, for the cloud banner; the 9th:
-    # the user's saved language and time zone
-    with django_assert_max_num_queries(9):
+    # the user's saved language and time zone; the 10th: the user's roles for one account; the 11th: the
+    # accounts whose regions the banner looks at; the 12th: whether there are several accounts (the list
+    # then names each request's account)
+    with django_assert_max_num_queries(12):
         engineer_client.get(reverse("peerlinks:change_list"))
 
 

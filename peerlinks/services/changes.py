@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -51,6 +52,7 @@ class Choice:
     project_id: str
     problem: str = ""
     detail: str = ""
+    account: str = ""  # the name of the account it is in
 
     @property
     def is_available(self) -> bool:
@@ -102,9 +104,15 @@ def quota_outlook(change: ChangeRequest, *, open_creates: dict[int, int] | None 
     )
 
 
-def gateway_choices() -> list[Choice]:
-    """Every present gateway, with why it cannot get a new link (not ACTIVE, no quota left)."""
-    gateways = list(Gateway.objects.present().select_related("project"))
+def _readable(queryset: QuerySet, user: AbstractBaseUser | None) -> QuerySet:
+    """The rows of the accounts `user` may read (all of them without a user: the worker's checks)."""
+    return queryset if user is None else queryset.visible_to(user)
+
+
+def gateway_choices(*, user: AbstractBaseUser | None = None) -> list[Choice]:
+    """Every present gateway (that `user` may read), with why it cannot get a new link (not ACTIVE, no
+    quota left)."""
+    gateways = list(_readable(Gateway.objects.present(), user).select_related("project__account"))
     pending = open_creates_by_gateway()
     return [_gateway_choice(gateway, pending=pending.get(gateway.pk, 0)) for gateway in gateways]
 
@@ -139,25 +147,33 @@ def _gateway_choice(gateway: Gateway, *, pending: int) -> Choice:
         project_id=gateway.project.project_id,
         problem=problem,
         detail=_("{count} left").format(count=left),
+        account=gateway.account.name,
     )
 
 
-def peer_choices(*, peer_type: str, region: str, gateway: Gateway | None = None) -> list[Choice]:
-    """Possible peers of one type in one region; with `gateway`, those it may not link to are marked."""
-    if peer_type == PeerLink.PeerType.ER:
-        rows = EnterpriseRouter.objects.present().filter(project__region=region).select_related("project")
-        choices = [
-            Choice(r.cloud_id, r.name, r.state, region, r.project.project_id, _router_problem(r))
-            for r in rows
-        ]
-    elif peer_type == PeerLink.PeerType.GDGW:
-        rows = Gateway.objects.present().filter(project__region=region).select_related("project")
-        choices = [
-            Choice(g.cloud_id, g.name, g.status, region, g.project.project_id, _peer_gateway_problem(g))
-            for g in rows
-        ]
-    else:
+def peer_choices(
+    *, peer_type: str, region: str, gateway: Gateway | None = None, user: AbstractBaseUser | None = None
+) -> list[Choice]:
+    """Possible peers of one type in one region (that `user` may read); with `gateway`, those it may not
+    link to are marked."""
+    if peer_type not in PeerLink.PeerType.values:
         return []
+    rows = _readable(peer_model(peer_type).objects.present(), user)
+    rows = rows.filter(project__region=region).select_related("project__account")
+    choices = [
+        Choice(
+            id=peer.cloud_id,
+            name=peer.name,
+            state=peer.state if peer_type == PeerLink.PeerType.ER else peer.status,
+            region=region,
+            project_id=peer.project.project_id,
+            problem=_router_problem(peer)
+            if peer_type == PeerLink.PeerType.ER
+            else _peer_gateway_problem(peer),
+            account=peer.account.name,
+        )
+        for peer in rows
+    ]
     if gateway is None:
         return choices
     taken = _peers_taken(gateway=gateway)

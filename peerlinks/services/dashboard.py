@@ -22,6 +22,7 @@ from peerlinks.models import (
     Gateway,
     PeerLink,
 )
+from peerlinks.permissions import readable_accounts
 from peerlinks.presentation.text import describe_problem
 from peerlinks.services import dispatch
 from peerlinks.services.audit import record_audit
@@ -162,9 +163,11 @@ def approvals_waiting(user: AbstractBaseUser) -> int:
 
 def _accounts(user: AbstractBaseUser | None) -> list[CloudAccount]:
     """The accounts whose regions are shown (every one, the first first; only those `user` may read)."""
-    CloudAccount.objects.environment()  # every install has it, even before its first sync
-    accounts = CloudAccount.objects.order_by("-from_environment", "name")
-    return list(accounts if user is None else accounts.visible_to(user))
+    accounts = list(CloudAccount.objects.order_by("-from_environment", "name"))
+    if not accounts or not accounts[0].from_environment:
+        accounts.insert(0, CloudAccount.objects.environment())  # every install has it, even before a sync
+    readable = None if user is None else readable_accounts(user)
+    return [account for account in accounts if readable is None or account.pk in readable]
 
 
 def synced_since(moment: datetime) -> bool:

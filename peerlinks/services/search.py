@@ -1,5 +1,5 @@
-"""Search across everything dcportal knows: links, gateways, enterprise routers, change requests, and the
-owners, tickets and labels people gave links.
+"""Search across everything dcportal knows: cloud accounts, links, gateways, enterprise routers, change
+requests, and the owners, tickets and labels people gave links; only in the accounts the searcher may read.
 
 Each kind answers with at most `LIMIT` rows in one query, so a search costs the same few queries however
 many links there are; a kind with more says so, and its list page (where there is one) has the rest. A
@@ -10,10 +10,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
-from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink, is_cloud_id
+from peerlinks.models import ChangeRequest, CloudAccount, EnterpriseRouter, Gateway, PeerLink, is_cloud_id
 
 LIMIT = 10
 # Rows read to gather the labels that match: labels live in each link's JSON list, not a table of their own.
@@ -48,19 +49,22 @@ class Results:
         return any(group.rows for group in self.groups)
 
 
-def search_everything(*, query: str) -> Results:
-    """Everything matching `query` (case-insensitive, whole or part), grouped by kind."""
+def search_everything(*, query: str, user: AbstractBaseUser) -> Results:
+    """Everything matching `query` (case-insensitive, whole or part) in the accounts `user` may read,
+    grouped by kind."""
     query = query.strip()[:MAX_QUERY]
     if not query:
         return Results(query="", groups=[])
+    links = PeerLink.objects.visible_to(user).present()
     groups = [
-        _bounded("links", _("Peer links"), PeerLink.objects.present().for_list().matching(query)),
-        _bounded("gateways", _("Global DC gateways"), _by_name_or_id(Gateway, query)),
-        _bounded("routers", _("Enterprise routers"), _by_name_or_id(EnterpriseRouter, query)),
-        _bounded("changes", _("Change requests"), _changes(query)),
-        _bounded("owners", _("Owner teams"), _values("owner_team", query)),
-        _bounded("tickets", _("Tickets"), _values("ticket_ref", query)),
-        _labels(query),
+        _bounded("accounts", _("Cloud accounts"), _accounts(query, user)),
+        _bounded("links", _("Peer links"), links.for_list().matching(query)),
+        _bounded("gateways", _("Global DC gateways"), _by_name_or_id(Gateway, query, user)),
+        _bounded("routers", _("Enterprise routers"), _by_name_or_id(EnterpriseRouter, query, user)),
+        _bounded("changes", _("Change requests"), _changes(query, user)),
+        _bounded("owners", _("Owner teams"), _values(links, "owner_team", query)),
+        _bounded("tickets", _("Tickets"), _values(links, "ticket_ref", query)),
+        _labels(links, query),
     ]
     return Results(query=query, groups=[group for group in groups if group.rows])
 
@@ -70,14 +74,22 @@ def _bounded(kind: str, title: str, queryset: object) -> Group:
     return Group(kind=kind, title=title, rows=rows[:LIMIT], more=len(rows) > LIMIT)
 
 
-def _by_name_or_id(model: type[Gateway] | type[EnterpriseRouter], query: str) -> object:
-    found = model.objects.present().select_related("project")
+def _accounts(query: str, user: AbstractBaseUser) -> object:
+    """Cloud accounts by name or description."""
+    matches = Q(name__icontains=query) | Q(description__icontains=query)
+    return CloudAccount.objects.visible_to(user).filter(matches)
+
+
+def _by_name_or_id(
+    model: type[Gateway] | type[EnterpriseRouter], query: str, user: AbstractBaseUser
+) -> object:
+    found = model.objects.visible_to(user).present().select_related("project__account")
     if is_cloud_id(query):
         return found.filter(cloud_id=query.lower())
     return found.filter(Q(name__icontains=query) | Q(cloud_id__icontains=query))
 
 
-def _changes(query: str) -> object:
+def _changes(query: str, user: AbstractBaseUser) -> object:
     """Change requests by number (#12 or 12), or by the name or ID of the link they create or change."""
     if is_cloud_id(query):
         matches = Q(peer_link__cloud_id=query.lower())
@@ -90,28 +102,28 @@ def _changes(query: str) -> object:
     number = CHANGE_NUMBER.fullmatch(query)
     if number:
         matches |= Q(pk=int(number.group(1)))
-    return ChangeRequest.objects.select_related("requested_by", "gateway").filter(matches)
+    changes = ChangeRequest.objects.visible_to(user).select_related(
+        "requested_by", "gateway__project__account"
+    )
+    return changes.filter(matches)
 
 
-def _values(field_name: str, query: str) -> object:
-    """Distinct values of a link's local field containing `query`, with how many present links carry each."""
+def _values(links: object, field_name: str, query: str) -> object:
+    """Distinct values of a link's local field containing `query`, with how many of `links` carry each."""
     return (
-        PeerLink.objects.present()
-        .filter(**{f"{field_name}__icontains": query})
+        links.filter(**{f"{field_name}__icontains": query})
         .values_list(field_name)
         .annotate(links=Count("id"))
         .order_by(field_name)
     )
 
 
-def _labels(query: str) -> Group:
+def _labels(links: object, query: str) -> Group:
     """Labels containing `query`, most used first, with how many links carry each, gathered from the first
     LABEL_ROWS links carrying one (the counts are then lower bounds)."""
     needle = query.casefold()
     counts: Counter[str] = Counter()
-    rows = list(
-        PeerLink.objects.present().matching_labels(query).values_list("labels", flat=True)[: LABEL_ROWS + 1]
-    )
+    rows = list(links.matching_labels(query).values_list("labels", flat=True)[: LABEL_ROWS + 1])
     for labels in rows[:LABEL_ROWS]:
         counts.update(label for label in labels or [] if needle in label.casefold())
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))

@@ -18,7 +18,9 @@ LISTED = 200
 @require_GET
 def approval_queue(request: HttpRequest) -> HttpResponse:
     """Requests waiting for a decision that others made, oldest first, with their age."""
-    queryset = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL)
+    queryset = ChangeRequest.objects.visible_to(request.user).filter(
+        state=ChangeRequest.State.PENDING_APPROVAL
+    )
     queryset = queryset.exclude(requested_by=request.user).select_related(
         "requested_by", "gateway", "peer_link"
     )

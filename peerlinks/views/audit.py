@@ -1,4 +1,5 @@
-"""`/audit/`: the append-only audit log, newest first, filterable by action, actor, object and date."""
+"""`/audit/`: the append-only audit log, newest first, filterable by account, action, actor, object and
+date."""
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -16,9 +17,8 @@ PAGE_SIZE = 50
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
     """The audit log, filtered and paginated; htmx gets just the table."""
-    filterset = AuditEventFilter(
-        request.GET, queryset=AuditEvent.objects.select_related("change_request").order_by("-at", "-id")
-    )
+    events = AuditEvent.objects.visible_to(request.user).select_related("change_request", "account")
+    filterset = AuditEventFilter(request.GET, queryset=events.order_by("-at", "-id"), request=request)
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
     for event in page.object_list:

@@ -30,17 +30,20 @@ PAGE = "peerlinks/change_detail.html"
 @permission_required_or_403(VIEW)
 @require_GET
 def change_list(request: HttpRequest) -> HttpResponse:
-    """Change requests, newest first, filtered by state, kind and whose."""
-    form = ChangeFilterForm(request.GET or None)
-    queryset = ChangeRequest.objects.select_related("requested_by", "gateway", "peer_link")
+    """Change requests, newest first, filtered by account, state, kind and whose."""
+    form = ChangeFilterForm(request.GET or None, user=request.user)
+    queryset = ChangeRequest.objects.visible_to(request.user).select_related(
+        "requested_by", "gateway__project__account", "peer_link", "peer_account"
+    )
     page = Paginator(form.filter(queryset, user=request.user), 50).get_page(request.GET.get("page"))
     context = {"form": form, "page": page}
     return render_htmx(request, "peerlinks/change_list.html", context, fragment="peerlinks/_change_rows.html")
 
 
-def _change(pk: int) -> ChangeRequest:
-    queryset = ChangeRequest.objects.select_related(
-        "requested_by", "gateway__project", "peer_link", "reverts_drift"
+def _change(request: HttpRequest, pk: int) -> ChangeRequest:
+    """The change request, if `request`'s user may read one of its accounts (else 404)."""
+    queryset = ChangeRequest.objects.visible_to(request.user).select_related(
+        "requested_by", "gateway__project__account", "peer_link", "reverts_drift", "peer_account"
     )
     return get_object_or_404(queryset, pk=pk)
 
@@ -100,7 +103,7 @@ def _refused(
 @require_GET
 def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """What a change request asks for, where it stands (polled live until final), and its audit trail."""
-    change = _change(pk)
+    change = _change(request, pk)
     response = render_htmx(
         request, PAGE, _context(change, request.user), fragment="peerlinks/_change_live.html"
     )
@@ -113,7 +116,7 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def change_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """Withdraw one's own request while it waits for approval or execution."""
-    change = _change(pk)
+    change = _change(request, pk)
     try:
         changes.cancel_change(change_id=change.pk, user=request.user)
     except ChangeRefused as exc:
@@ -125,7 +128,7 @@ def change_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """The requester changes a pending request's name/description; earlier approvals stop counting."""
-    change = _change(pk)
+    change = _change(request, pk)
     problem = lifecycle.refusal(change, "edit", user=request.user)
     if isinstance(problem, ChangeForbidden):
         raise PermissionDenied(str(problem))
@@ -162,7 +165,7 @@ def _decide(
     request: HttpRequest, pk: int, *, decide: Callable[..., Any], rejecting: bool = False
 ) -> HttpResponse:
     """An approver's decision with its comment: the panel again, or why it was refused."""
-    change = _change(pk)
+    change = _change(request, pk)
     panel = "peerlinks/_change_decision.html"
     form = DecisionForm(request.POST, rejecting=rejecting)
     if not form.is_valid():
@@ -196,7 +199,7 @@ def _outdated(
 @require_POST
 def change_run_now(request: HttpRequest, pk: int) -> HttpResponse:
     """An emergency: run an approved change waiting for the change window now, with a reason (required)."""
-    change = _change(pk)
+    change = _change(request, pk)
     panel = "peerlinks/_change_decision.html"
     form = RunNowForm(request.POST)
     if not form.is_valid():
@@ -212,7 +215,7 @@ def change_run_now(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def change_retry(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask again for a failed change: a new linked request, which goes through approval again."""
-    change = _change(pk)
+    change = _change(request, pk)
     try:
         new = approvals.retry_change(change_id=change.pk, user=request.user)
     except ChangeRefused as exc:
@@ -227,7 +230,7 @@ def change_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def change_comment(request: HttpRequest, pk: int) -> HttpResponse:
     """Add to the request's discussion; htmx gets the thread back with an empty form."""
-    change = _change(pk)
+    change = _change(request, pk)
     thread = "peerlinks/_change_comments.html"
     form = CommentForm(request.POST)
     if form.is_valid():

@@ -232,9 +232,10 @@ def link_create(request: HttpRequest) -> HttpResponse:
     JavaScript, "Load peers" posts the form back to list them, keeping what was typed)."""
     if "load_peers" in request.POST:
         fields = PeerLinkCreateForm.base_fields
-        form = PeerLinkCreateForm(initial={name: request.POST.get(name, "") for name in fields})
+        initial = {name: request.POST.get(name, "") for name in fields}
+        form = PeerLinkCreateForm(initial=initial, user=request.user)
     else:
-        form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict())
+        form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict(), user=request.user)
     if form.is_bound and form.is_valid():
         gateway = Gateway.objects.get(cloud_id=form.cleaned_data["gateway"])
         submitted = _submit(request, form, kind="create", gateway=gateway, payload=form.payload())
@@ -255,7 +256,7 @@ def peer_options(request: HttpRequest) -> HttpResponse:
     """The peer select for the chosen gateway, type and region (loaded by htmx as choices change)."""
     if not wants_fragment(request):
         return vary_on_htmx(redirect(f"{reverse('peerlinks:link_create')}?{request.GET.urlencode()}"))
-    form = PeerLinkCreateForm(initial=request.GET.dict())
+    form = PeerLinkCreateForm(initial=request.GET.dict(), user=request.user)
     return render_htmx(request, "peerlinks/_peer_options.html", {"form": form})
 
 

@@ -15,5 +15,9 @@ def search_results(request: HttpRequest) -> HttpResponse:
     """What matches the query, grouped by kind, each row linking to its page."""
     form = SearchForm(request.GET)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    context = {"form": form, "results": search.search_everything(query=query), "limit": search.LIMIT}
+    context = {
+        "form": form,
+        "results": search.search_everything(query=query, user=request.user),
+        "limit": search.LIMIT,
+    }
     return render(request, "peerlinks/search_list.html", context)
