@@ -381,7 +381,8 @@ class SearchForm(forms.Form):
 
 
 class LeadPeriodForm(forms.Form):
-    """The period the lead view's provisioning times and failed requests cover."""
+    """The period the lead view's provisioning times and failed requests cover, and the account it shows
+    (among those `user` may read; all of them when none is chosen)."""
 
     days = forms.TypedChoiceField(
         choices=[(days, _lazy_format(_("Last {days} days"), days=days)) for days in PERIODS],
@@ -390,6 +391,17 @@ class LeadPeriodForm(forms.Form):
         required=False,
         empty_value=DEFAULT_PERIOD,
     )
+    account = forms.ModelChoiceField(
+        queryset=CloudAccount.objects.none(),
+        to_field_name="name",
+        required=False,
+        empty_label=_("All accounts"),
+        label=_("Account"),
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = CloudAccount.objects.visible_to(user)
 
 
 class NoticeReadForm(forms.Form):

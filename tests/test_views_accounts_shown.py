@@ -178,3 +178,44 @@ def test_create_form_labels_no_account_with_one(client, engineer):
     body = client.get("/links/new/", {"peer_type": "ER", "peer_region": "cn-north-4"}).content.decode()
     assert "gdgw-alone (ACTIVE) · 3 left" in body
     assert "· account" not in body
+
+
+# --- Topology, lead view, health ------------------------------------------------------------------
+
+
+def test_topology_names_each_nodes_account_and_filters_by_it(viewer_client, carry_two_accounts):
+    body = viewer_client.get("/topology/").content.decode()
+    assert 'name="account"' in body
+    assert "gdgw-first" in body and "gdgw-teamb" in body
+    assert "account team-b" in body
+    only_b = viewer_client.get("/topology/", {"account": "team-b"}).content.decode()
+    only_b = only_b[only_b.index('id="topology-map"') :]
+    assert "gdgw-teamb" in only_b and "er-teamb" in only_b
+    assert "gdgw-first" not in only_b and "er-first" not in only_b
+
+
+def test_lead_view_can_show_one_account(viewer_client, carry_two_accounts):
+    from peerlinks.models import PeerLink
+
+    PeerLink.objects.filter(name__in=["pl-first", "pl-teamb"]).update(status="ERROR", reason="down")
+    body = viewer_client.get("/lead/").content.decode()
+    assert 'id="lead-account"' in body
+    assert "pl-first" in body and "pl-teamb" in body
+    only_b = viewer_client.get("/lead/", {"account": "team-b"}).content.decode()
+    assert "pl-teamb" in only_b and "pl-first" not in only_b
+    assert f"#{carry_two_accounts['change_teamb'].pk}<" in only_b
+    assert f"#{carry_two_accounts['change_first'].pk}<" not in only_b
+    # the period section keeps the account
+    period = viewer_client.get("/lead/", {"account": "team-b", "days": "7"}, HTTP_HX_REQUEST="true")
+    assert '<input type="hidden" name="account" value="team-b">' in period.content.decode()
+
+
+def test_lead_view_has_no_account_choice_with_one_account(viewer_client):
+    assert 'id="lead-account"' not in viewer_client.get("/lead/").content.decode()
+
+
+def test_readyz_reports_the_sync_age_of_each_account(client, carry_two_accounts):
+    body = client.get("/readyz").json()
+    assert body["status"] == "ok"
+    assert set(body["accounts"]) == {carry_two_accounts["first"].name, "team-b"}
+    assert body["accounts"]["team-b"]["last_sync_age_seconds"] < 60

@@ -72,7 +72,7 @@ def test_durations_read_in_the_unit_a_person_reads_best():
 def test_provisioning_time_runs_from_submission_to_first_active(engineer):
     for seconds in range(10, 101, 10):
         provisioned(engineer, seconds=seconds)
-    stats = lead.build_period_stats(days=7)
+    stats = lead.build_period_stats(user=engineer, days=7)
     assert stats.provisioning.samples == 10
     assert stats.provisioning.p50 == pytest.approx(55.0)
     assert stats.provisioning.p95 == pytest.approx(95.5)
@@ -91,7 +91,7 @@ def test_provisioning_time_counts_the_first_active_only_and_ignores_other_kinds(
     ChangeRequest.objects.create(
         kind="create", state="executing", requested_by=engineer, gateway=link.gateway, payload={"name": "x"}
     )
-    stats = lead.build_period_stats(days=7)
+    stats = lead.build_period_stats(user=engineer, days=7)
     assert stats.provisioning.samples == 1
     assert stats.provisioning.p50 == pytest.approx(30.0)
 
@@ -101,9 +101,9 @@ def test_provisioning_time_covers_only_the_chosen_period(engineer):
     provisioned(engineer, seconds=60, active_at=now - timedelta(days=2))
     provisioned(engineer, seconds=600, active_at=now - timedelta(days=20))
     provisioned(engineer, seconds=6000, active_at=now - timedelta(days=60))
-    assert lead.build_period_stats(days=7, now=now).provisioning.samples == 1
-    assert lead.build_period_stats(days=30, now=now).provisioning.samples == 2
-    assert lead.build_period_stats(days=90, now=now).provisioning.samples == 3
+    assert lead.build_period_stats(user=engineer, days=7, now=now).provisioning.samples == 1
+    assert lead.build_period_stats(user=engineer, days=30, now=now).provisioning.samples == 2
+    assert lead.build_period_stats(user=engineer, days=90, now=now).provisioning.samples == 3
 
 
 def test_provisioning_times_are_grouped_per_day_for_the_chart(engineer):
@@ -112,7 +112,7 @@ def test_provisioning_times_are_grouped_per_day_for_the_chart(engineer):
     for seconds in (10, 20, 30):
         provisioned(engineer, seconds=seconds, active_at=today)
     provisioned(engineer, seconds=100, active_at=today - timedelta(days=3))
-    stats = lead.build_period_stats(days=7, now=now)
+    stats = lead.build_period_stats(user=engineer, days=7, now=now)
     daily = stats.provisioning.daily
     assert [(point.day, point.count, point.p50) for point in daily] == [
         (timezone.localdate(today - timedelta(days=3)), 1, 100),
@@ -133,7 +133,7 @@ def test_provisioning_times_are_grouped_per_day_for_the_chart(engineer):
 
 def test_an_unknown_period_is_refused_by_the_service():
     with pytest.raises(ValueError):
-        lead.build_period_stats(days=14)
+        lead.build_period_stats(days=14, user=None)
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def test_lead_view_shows_the_clouds_time_apart_from_the_wait_for_approval(lead_c
     provisioned(engineer, seconds=3620, cloud_seconds=20)
     provisioned(engineer, seconds=3640, cloud_seconds=40)
     provisioned(engineer, seconds=7200)  # no recorded execution start: counts in the total only
-    stats = lead.build_period_stats(days=7)
+    stats = lead.build_period_stats(user=engineer, days=7)
     assert stats.provisioning.cloud_p50 == pytest.approx(30.0)
     assert stats.provisioning.cloud_p95 == pytest.approx(39.0)
     assert stats.provisioning.p50 == pytest.approx(3640.0)

@@ -36,6 +36,7 @@ class Node:
     state: str
     title: str
     href: str
+    account: str = ""  # the name of its account ("" when not in the cache)
     x: int = 0
     y: int = 0
     width: int = NODE_WIDTH
@@ -260,6 +261,7 @@ def _gateway_node(gw: GatewayRow) -> Node:
             name=gw.name, region=gw.region, status=gw.status, asn=asn, id=gw.cloud_id
         ),
         href=_url("peerlinks:gateway_detail", gw.cloud_id) or _peer_filter_url(gw.cloud_id),
+        account=gw.account,
     )
 
 
@@ -276,6 +278,7 @@ def _router_node(er: RouterRow) -> Node:
             name=er.name, region=er.region, status=er.state, asn=asn, id=er.cloud_id
         ),
         href=_peer_filter_url(er.cloud_id),
+        account=er.account,
     )
 
 

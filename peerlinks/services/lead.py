@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Min, Q
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
-from peerlinks.models import ChangeRequest, Gateway, PeerLink
+from peerlinks.models import ChangeRequest, CloudAccount, Gateway, PeerLink
 from peerlinks.services.dashboard import RegionSync, region_syncs
 
 PERIODS = (7, 30, 90)
@@ -116,38 +117,52 @@ class PeriodStats:
     periods: tuple[int, ...] = PERIODS
 
 
-def build_lead_summary(*, now: datetime | None = None) -> LeadSummary:
-    """Pending approvals (oldest first, with age), links by status, links in error, stale regions."""
+def _scoped(queryset: QuerySet, user: AbstractBaseUser, account: CloudAccount | None) -> QuerySet:
+    """The rows `user` may read, of `account` only when one is chosen."""
+    queryset = queryset.visible_to(user)
+    return queryset if account is None else queryset.in_account(account)
+
+
+def build_lead_summary(
+    *, user: AbstractBaseUser, account: CloudAccount | None = None, now: datetime | None = None
+) -> LeadSummary:
+    """Pending approvals (oldest first, with age), links by status, links in error, stale regions: in the
+    accounts `user` may read, or in `account` only."""
     now = now or timezone.now()
-    pending_qs = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL)
+    pending_qs = _scoped(ChangeRequest.objects, user, account).filter(
+        state=ChangeRequest.State.PENDING_APPROVAL
+    )
     pending = list(pending_qs.select_related("requested_by", "gateway").order_by("created_at", "id")[:LISTED])
     for change in pending:
         change.age = now - change.created_at
-    matrix = status_matrix()
+    matrix = status_matrix(gateways=_scoped(Gateway.objects, user, account))
+    stale = [row for row in region_syncs(now=now, user=user) if row.stale or row.sync_error]
     return LeadSummary(
         pending=pending,
         pending_count=pending_qs.count(),
         matrix=matrix,
         errors=list(
-            PeerLink.objects.present()
+            _scoped(PeerLink.objects, user, account)
+            .present()
             .filter(status=PeerLink.Status.ERROR)
             .for_list()
             .order_by("gateway__project__region", "gateway__name", "name")[:LISTED]
         ),
         error_count=matrix.count(PeerLink.Status.ERROR),
-        stale_regions=[row for row in region_syncs(now=now) if row.stale or row.sync_error],
+        stale_regions=[row for row in stale if account is None or row.account == account.name],
     )
 
 
-def status_matrix() -> StatusMatrix:
-    """Present links counted by status for every present gateway, and summed per region (one query)."""
+def status_matrix(*, gateways: QuerySet[Gateway]) -> StatusMatrix:
+    """Present links counted by status for each of `gateways` still present, and summed per region (one
+    query)."""
     present = Q(peer_links__gone_at__isnull=True)
     counts = {
         f"n{i}": Count("peer_links", filter=present & Q(peer_links__status=status))
         for i, (status, _) in enumerate(STATUSES)
     }
     rows = (
-        Gateway.objects.present()
+        gateways.present()
         .values("cloud_id", "name", "project__region")
         .annotate(n_all=Count("peer_links", filter=present), **counts)
         .order_by("project__region", "name", "cloud_id")
@@ -179,19 +194,23 @@ def period_start(*, days: int, now: datetime) -> datetime:
     return timezone.make_aware(datetime.combine(first_day, time.min))
 
 
-def build_period_stats(*, days: int, now: datetime | None = None) -> PeriodStats:
-    """Provisioning times and failed requests over the last `days` days (one of PERIODS)."""
+def build_period_stats(
+    *, days: int, user: AbstractBaseUser, account: CloudAccount | None = None, now: datetime | None = None
+) -> PeriodStats:
+    """Provisioning times and failed requests over the last `days` days (one of PERIODS), in the accounts
+    `user` may read, or in `account` only."""
     if days not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS}, got {days!r}")
     now = now or timezone.now()
     since = period_start(days=days, now=now)
-    failed = ChangeRequest.objects.filter(state=ChangeRequest.State.FAILED).filter(
+    changes = _scoped(ChangeRequest.objects, user, account)
+    failed = changes.filter(state=ChangeRequest.State.FAILED).filter(
         Q(finished_at__gte=since) | Q(finished_at__isnull=True, updated_at__gte=since)
     )
     return PeriodStats(
         days=days,
         since=since,
-        provisioning=provisioning_times(since=since, days=days),
+        provisioning=provisioning_times(changes=changes, since=since, days=days),
         failed=list(
             failed.select_related("requested_by", "gateway").order_by(
                 F("finished_at").desc(nulls_last=True), "-updated_at", "-id"
@@ -201,9 +220,9 @@ def build_period_stats(*, days: int, now: datetime | None = None) -> PeriodStats
     )
 
 
-def provisioning_times(*, since: datetime, days: int) -> Provisioning:
-    """Time from each create request's submission, and from its execution start, to its link's first
-    ACTIVE, when that is in the period."""
+def provisioning_times(*, changes: QuerySet[ChangeRequest], since: datetime, days: int) -> Provisioning:
+    """Time from each create request's submission (of `changes`), and from its execution start, to its
+    link's first ACTIVE, when that is in the period."""
     first_active = Min(
         "peer_link__status_changes__observed_at",
         filter=Q(
@@ -212,7 +231,7 @@ def provisioning_times(*, since: datetime, days: int) -> Provisioning:
         ),
     )
     pairs = list(
-        ChangeRequest.objects.filter(kind=ChangeRequest.Kind.CREATE, peer_link__isnull=False)
+        changes.filter(kind=ChangeRequest.Kind.CREATE, peer_link__isnull=False)
         .annotate(active_at=first_active)
         .filter(active_at__gte=since)
         .order_by("-active_at", "-id")

@@ -5,6 +5,7 @@ routers and regions they touch. `peerlinks.presentation.topology` lays these row
 
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, Min, Q, QuerySet
 
 from peerlinks.models import CloudProject, EnterpriseRouter, Gateway, PeerLink
@@ -22,6 +23,7 @@ class GatewayRow:
     region: str
     status: str
     bgp_asn: int | None = None
+    account: str = ""  # its account's name
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class RouterRow:
     region: str
     state: str
     asn: int | None = None
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,11 @@ def _edge_row(**values: object) -> EdgeRow:
     return EdgeRow(**values)
 
 
-def topology_rows(*, links: QuerySet[PeerLink], gateways: QuerySet[Gateway]) -> TopologyRows:
-    """Group the links by gateway and peer in SQL, keep the worst MAX_EDGES, and read what they touch."""
+def topology_rows(
+    *, links: QuerySet[PeerLink], gateways: QuerySet[Gateway], user: AbstractBaseUser
+) -> TopologyRows:
+    """Group the links by gateway and peer in SQL, keep the worst MAX_EDGES, and read what they touch (a
+    peer in an account `user` may not read is drawn as one not in the cache)."""
     not_active = ~Q(status=PeerLink.Status.ACTIVE)
     grouped = (
         links.order_by()
@@ -120,8 +126,8 @@ def topology_rows(*, links: QuerySet[PeerLink], gateways: QuerySet[Gateway]) -> 
         total_edges, total_links = grouped.count(), links.order_by().count()
 
     ends = {row.peer_id for row in edge_rows} | {row.gateway_id for row in edge_rows}
-    gateway_fields = ("cloud_id", "name", "project__region", "status", "bgp_asn")
-    gateway_values = list(Gateway.objects.filter(cloud_id__in=ends).values(*gateway_fields))
+    gateway_fields = ("cloud_id", "name", "project__region", "status", "bgp_asn", "project__account__name")
+    gateway_values = list(Gateway.objects.visible_to(user).filter(cloud_id__in=ends).values(*gateway_fields))
     room = max(MAX_NODES - len(ends), 0)
     others = gateways.exclude(cloud_id__in=ends).order_by("name", "cloud_id").values(*gateway_fields)
     extra = list(others[: room + 1])
@@ -136,6 +142,7 @@ def topology_rows(*, links: QuerySet[PeerLink], gateways: QuerySet[Gateway]) -> 
             region=gw["project__region"],
             status=gw["status"],
             bgp_asn=gw["bgp_asn"],
+            account=gw["project__account__name"],
         )
         for gw in gateway_values + extra
     ]
@@ -147,15 +154,16 @@ def topology_rows(*, links: QuerySet[PeerLink], gateways: QuerySet[Gateway]) -> 
             region=er["project__region"],
             state=er["state"],
             asn=er["asn"],
+            account=er["project__account__name"],
         )
-        for er in EnterpriseRouter.objects.filter(cloud_id__in=router_ids).values(
-            "cloud_id", "name", "project__region", "state", "asn"
-        )
+        for er in EnterpriseRouter.objects.visible_to(user)
+        .filter(cloud_id__in=router_ids)
+        .values("cloud_id", "name", "project__region", "state", "asn", "project__account__name")
     ]
     # A failed sync in plain words (older rows have only the technical text).
     region_rows = [
         RegionRow(region=p["region"], sync_error=describe_problem(p["sync_problem"]) or p["sync_error"])
-        for p in CloudProject.objects.values("region", "sync_error", "sync_problem")
+        for p in CloudProject.objects.visible_to(user).values("region", "sync_error", "sync_problem")
     ]
     return TopologyRows(
         gateways=gateway_rows,

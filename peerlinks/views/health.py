@@ -6,6 +6,7 @@ running too long), for monitoring: a stopped worker must not take the web server
 """
 
 from dataclasses import asdict
+from datetime import datetime
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
@@ -31,7 +32,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready to serve: the database answers and every migration is applied. 503 otherwise.
 
-    The age of the last sync is reported, not judged: a cloud outage must not take the site down.
+    The age of the last sync is reported, not judged: a cloud outage must not take the site down. It is
+    reported over every account, and for each account by its name (`accounts`).
     """
     checks: dict[str, object] = {}
     try:
@@ -46,15 +48,28 @@ def readyz(request: HttpRequest) -> JsonResponse:
         checks["migrations"] = "unknown"
     ready = checks["database"] == "ok" and checks["migrations"] == "ok"
     if ready:
-        stamps = CloudProject.objects.aggregate(oldest=Min("synced_at"), newest=Max("synced_at"))
         now = timezone.now()
-        checks["last_sync_age_seconds"] = (
-            round((now - stamps["newest"]).total_seconds(), 1) if stamps["newest"] else None
+        stamps = CloudProject.objects.aggregate(oldest=Min("synced_at"), newest=Max("synced_at"))
+        checks.update(_sync_ages(stamps, now=now))
+        per_account = CloudProject.objects.values("account__name").annotate(
+            oldest=Min("synced_at"), newest=Max("synced_at")
         )
-        checks["oldest_region_sync_age_seconds"] = (
-            round((now - stamps["oldest"]).total_seconds(), 1) if stamps["oldest"] else None
-        )
+        checks["accounts"] = {
+            row["account__name"]: _sync_ages(row, now=now) for row in per_account.order_by("account__name")
+        }
     return JsonResponse({"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503)
+
+
+def _sync_ages(stamps: dict, *, now: datetime) -> dict[str, float | None]:
+    """Seconds since the newest and the oldest region sync (None before any)."""
+    return {
+        "last_sync_age_seconds": round((now - stamps["newest"]).total_seconds(), 1)
+        if stamps["newest"]
+        else None,
+        "oldest_region_sync_age_seconds": (
+            round((now - stamps["oldest"]).total_seconds(), 1) if stamps["oldest"] else None
+        ),
+    }
 
 
 @never_cache

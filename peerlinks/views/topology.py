@@ -14,16 +14,20 @@ from peerlinks.services.topology import topology_rows
 @permission_required_or_403(VIEW)
 @require_GET
 def topology(request: HttpRequest) -> HttpResponse:
-    """The list's filters pick the links (edges); gateway and region also pick the gateways drawn."""
-    filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.present())
+    """The list's filters pick the links (edges); account, gateway and region also pick the gateways
+    drawn. Only the accounts the user may read are drawn."""
+    links = PeerLink.objects.visible_to(request.user).present()
+    filterset = PeerLinkFilter(request.GET, queryset=links, request=request)
     links = filterset.qs  # validates the form: invalid values are form errors, left out of the filtering
     chosen = filterset.form.cleaned_data
-    gateways = Gateway.objects.present()
+    gateways = Gateway.objects.visible_to(request.user).present()
+    if chosen.get("account"):
+        gateways = gateways.in_account(chosen["account"])
     if chosen.get("gateway"):
         gateways = gateways.filter(pk=chosen["gateway"].pk)
     if chosen.get("region"):
         gateways = gateways.filter(project__region=chosen["region"])
-    rows = topology_rows(links=links, gateways=gateways)
+    rows = topology_rows(links=links, gateways=gateways, user=request.user)
     context = {"form": filterset.form, "topology": layout_topology(rows)}
     # A forged filter value is a bad request; htmx still gets the map and the message (it ignores 4xx).
     status = 400 if filterset.form.errors and not wants_fragment(request) else 200
