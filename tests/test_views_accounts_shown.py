@@ -219,3 +219,41 @@ def test_readyz_reports_the_sync_age_of_each_account(client, carry_two_accounts)
     assert body["status"] == "ok"
     assert set(body["accounts"]) == {carry_two_accounts["first"].name, "team-b"}
     assert body["accounts"]["team-b"]["last_sync_age_seconds"] < 60
+
+
+# --- Notifications ------------------------------------------------------------------------------
+
+
+def test_notices_and_mail_name_the_changes_account_when_there_are_several(
+    carry_two_accounts, approver, mailoutbox, client
+):
+    from peerlinks.models import Notice
+    from peerlinks.services import notifications
+
+    approver.email = "lead1@example.net"
+    approver.save()
+    change = carry_two_accounts["change_teamb"]
+    notifications.notify_submitted(change=change)
+    notice = Notice.objects.get(user=approver, change_request=change)
+    assert f"#{change.pk} update pl-teamb-renamed [team-b]" in notice.message
+    (mail,) = mailoutbox
+    assert "[team-b]" in mail.subject
+    assert "Account:   team-b" in mail.body
+    client.force_login(approver)
+    assert "[team-b]" in client.get("/notices/").content.decode()
+
+
+def test_notices_and_mail_name_no_account_with_one(approver, engineer, mailoutbox):
+    from peerlinks.models import ChangeRequest, Notice
+    from peerlinks.services import notifications
+
+    approver.email = "lead1@example.net"
+    approver.save()
+    link = make_peer_link(name="pl-alone")
+    change = ChangeRequest.objects.create(
+        kind="update", requested_by=engineer, gateway=link.gateway, peer_link=link, payload={"name": "pl-x"}
+    )
+    notifications.notify_submitted(change=change)
+    assert "[" not in Notice.objects.get(user=approver).message
+    (mail,) = mailoutbox
+    assert "Account:" not in mail.body

@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from peerlinks.models import Approval, ChangeRequest, Comment, Notice
+from peerlinks.models import Approval, ChangeRequest, CloudAccount, Comment, Notice
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
 from peerlinks.services.preferences import preferences_by_user, speaking_to
@@ -224,9 +224,13 @@ def change_label(change: ChangeRequest) -> str:
 
 
 def _label_params(change: ChangeRequest) -> dict[str, Any]:
+    """The change's number, kind and name; with several accounts, the names of the accounts it touches."""
     name = change.payload.get("name") if change.kind == ChangeRequest.Kind.CREATE else None
     name = name or change.payload.get("link_name") or change.payload.get("name") or ""
-    return {"number": change.pk, "kind": change.kind, "name": name}
+    params = {"number": change.pk, "kind": change.kind, "name": name}
+    if CloudAccount.objects.several():
+        params["accounts"] = [account.name for account in change.accounts]
+    return params
 
 
 _KIND_WORDS = {
@@ -239,7 +243,10 @@ _KIND_WORDS = {
 def _label(params: dict[str, Any]) -> str:
     kind = params.get("kind", "")
     word = _KIND_WORDS[kind]() if kind in _KIND_WORDS else kind
-    return one_line(f"#{params.get('number', '?')} {word} {params.get('name', '')}")
+    label = f"#{params.get('number', '?')} {word} {params.get('name', '')}"
+    if params.get("accounts"):
+        label += f" [{' → '.join(params['accounts'])}]"
+    return one_line(label)
 
 
 def notice_text(kind: str, params: dict[str, Any]) -> str:
@@ -316,10 +323,11 @@ def _notify(
     messages = []
     mailed = [user for user in users if user.email]
     saved = preferences_by_user(mailed)
+    context = {**context, "site_url": settings.SITE_URL, "several_accounts": bool(params.get("accounts"))}
     for user in mailed:
         # Each recipient reads it in their own language, with times in their own zone.
         with speaking_to(saved.get(user.pk)):
-            body = render_to_string(template, {**context, "user": user, "site_url": settings.SITE_URL})
+            body = render_to_string(template, {**context, "user": user})
             messages.append(
                 EmailMessage(
                     subject=_truncate(f"[dcportal] {subject()}", 150),
