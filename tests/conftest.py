@@ -395,10 +395,10 @@ def make_peer_link(**overrides: object):
 
 @pytest.fixture
 def carry_two_accounts(simulator, settings, db):
-    """Two cloud accounts synced from the simulator (cn-north-4): the first one (the CLOUD_* settings,
-    simulator account dcsim-demo) with gateway gdgw-first, router er-first and link pl-first between them,
-    and `team-b` with gdgw-teamb, er-teamb and pl-teamb; a pending change request and an audit event in
-    each. Returns the rows by name."""
+    """Two cloud accounts synced from the simulator (cn-north-4): the first one (`first-account`, the
+    CLOUD_* settings, simulator account dcsim-demo) with gateway gdgw-first, router er-first and link
+    pl-first between them, and `team-b` with gdgw-teamb, er-teamb and pl-teamb; a pending change request
+    and an audit event in each. Returns the rows by name."""
     import dcsim
     from peerlinks import cloud
     from peerlinks.models import ChangeRequest, CloudAccount, Gateway, PeerLink
@@ -411,6 +411,8 @@ def carry_two_accounts(simulator, settings, db):
     settings.CLOUD_MAX_RETRIES = 0
     simulator.sim.set_config(transition_delay=0)
     first = CloudAccount.objects.environment()
+    first.name = "first-account"  # a name no page has for another reason
+    first.save(update_fields=["name"])
     team_b = CloudAccount.objects.create(
         name="team-b", access_key=dcsim.TEAM_B_AK, secret_key=dcsim.TEAM_B_SK, regions=[region]
     )

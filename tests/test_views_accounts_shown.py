@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tests.conftest import make_peer_link
+from tests.conftest import _user, make_peer_link
 
 pytestmark = pytest.mark.django_db
 
@@ -257,3 +257,77 @@ def test_notices_and_mail_name_no_account_with_one(approver, engineer, mailoutbo
     assert "[" not in Notice.objects.get(user=approver).message
     (mail,) = mailoutbox
     assert "Account:" not in mail.body
+
+
+# --- Reading limited to one's own accounts ------------------------------------------------------
+
+
+@pytest.fixture
+def team_b_reader(client, carry_two_accounts):
+    """Logged in, with the Viewer role for team-b only (no global role)."""
+    from peerlinks.models import AccountRole
+
+    user = _user("team-b-reader")
+    AccountRole.objects.create(user=user, account=carry_two_accounts["team_b"], role="Viewer")
+    client.force_login(user)
+    return client
+
+
+def test_a_user_limited_to_team_b_sees_nothing_of_the_first_account(
+    team_b_reader, carry_two_accounts, settings
+):
+    settings.LIMIT_READING_TO_OWN_ACCOUNTS = True
+    world = carry_two_accounts
+    pages = {
+        "/links/": ("pl-teamb", "pl-first"),
+        "/changes/": (f"#{world['change_teamb'].pk}<", f"#{world['change_first'].pk}<"),
+        "/audit/": (f'id="event-{world["event_teamb"].pk}"', f'id="event-{world["event_first"].pk}"'),
+        "/gateways/": ("gdgw-teamb", "gdgw-first"),
+        "/topology/": ("gdgw-teamb", "gdgw-first"),
+        "/search/?q=pl-": ("pl-teamb", "pl-first"),
+        "/search/?q=gdgw": ("gdgw-teamb", "gdgw-first"),
+        "/lead/": ("team-b", "pl-first"),
+        "/": ('id="sync-team-b-cn-north-4"', 'id="sync-cn-north-4"'),
+    }
+    for path, (seen, unseen) in pages.items():
+        body = team_b_reader.get(path).content.decode()
+        assert seen in body, path
+        assert unseen not in body, path
+        assert world["first"].name not in body.replace("dcportal", ""), path  # not even in a filter
+    rows = _csv(team_b_reader.get("/links/export.csv"))
+    assert [row["name"] for row in rows] == ["pl-teamb"]
+    for other in (world["link_first"], world["gateway_first"], world["change_first"]):
+        assert team_b_reader.get(other.get_absolute_url()).status_code == 404
+    for path in ("status", "edit", "delete"):
+        assert team_b_reader.get(f"{world['link_first'].get_absolute_url()}{path}/").status_code in (403, 404)
+    assert team_b_reader.get(world["link_teamb"].get_absolute_url()).status_code == 200
+    assert team_b_reader.get(world["change_teamb"].get_absolute_url()).status_code == 200
+
+
+def test_with_the_limit_off_a_user_with_a_role_in_one_account_reads_every_account(
+    team_b_reader, carry_two_accounts, settings
+):
+    settings.LIMIT_READING_TO_OWN_ACCOUNTS = False
+    body = team_b_reader.get("/links/").content.decode()
+    assert "pl-teamb" in body and "pl-first" in body
+    assert team_b_reader.get(carry_two_accounts["link_first"].get_absolute_url()).status_code == 200
+    assert len(_csv(team_b_reader.get("/links/export.csv"))) == 2
+    assert "gdgw-first" in team_b_reader.get("/topology/").content.decode()
+
+
+def test_with_the_limit_on_a_global_role_still_reads_every_account(
+    viewer_client, carry_two_accounts, settings
+):
+    settings.LIMIT_READING_TO_OWN_ACCOUNTS = True
+    body = viewer_client.get("/links/").content.decode()
+    assert "pl-teamb" in body and "pl-first" in body
+    assert viewer_client.get(carry_two_accounts["change_first"].get_absolute_url()).status_code == 200
+
+
+def test_the_live_poll_of_a_limited_user_counts_only_their_accounts(
+    team_b_reader, carry_two_accounts, settings
+):
+    settings.LIMIT_READING_TO_OWN_ACCOUNTS = True
+    body = team_b_reader.get("/live/", {"page": "dashboard"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="sync-team-b-cn-north-4"' in body
+    assert 'id="sync-cn-north-4"' not in body
