@@ -17,6 +17,8 @@ from peerlinks.models import (
     Approval,
     AuditEvent,
     ChangeRequest,
+    CloudAccount,
+    CloudProject,
     Comment,
     Drift,
     Gateway,
@@ -39,6 +41,7 @@ NOT_LANGUAGE = [
     r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",  # cloud IDs
     r"\b[0-9a-f]{16,}\b",  # project IDs, request IDs, digests
     r"\b(?:pl|gw|gdgw|er|link)-[\w.-]*",  # names of links, gateways and routers
+    r"\bacct-[\w-]+",  # names of cloud accounts
     r"\b(?:cn|ap|eu|la|af|me|tr|sa|na)-[a-z]+-\d+\b",  # regions
     r"\b[a-z_]+\.[a-z_.]+\b",  # audit action codes (peer_link.local_fields), settings
     r"\b[A-Z][A-Z0-9_]+\b",  # codes: ACTIVE, PENDING_CREATE, ER, GDGW, UTC, CSV, DC
@@ -142,6 +145,7 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
     changes in every state with approvals, comments, failures and a run-now, notices from what happened,
     audit events, a region the cloud cannot be reached in and one dcportal does not manage."""
     settings.CLOUD_REGIONS = ["cn-north-4", "ap-southeast-1"]
+    CloudAccount.objects.filter(pk=CloudAccount.objects.environment().pk).update(name="acct-main")
     # A rename needs more approvers than there are: its submission warns that it cannot complete.
     set_policy(approvals_create=2, approvals_update=5, approvals_delete=1, window_enabled=True)
     now = timezone.now()
@@ -157,8 +161,15 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
     north.sync_failed_at = now - timedelta(minutes=1)
     north.save()
     make_project("eu-west-101", unmanaged_gateways=2, unmanaged_looked_at=now)
+    # A second account: pages then name each row's account (columns, filters, labels).
+    other = CloudAccount.objects.create(name="acct-b", description="acct-b", regions=["cn-north-4"])
+    other_north = CloudProject.objects.create(account=other, region="cn-north-4", synced_at=now)
+    CloudProject.objects.create(
+        account=other, region="eu-west-101", unmanaged_gateways=1, unmanaged_looked_at=now
+    )
 
     gateway = make_gateway(project=north, name="gw-main", current_peer_link_count=5)
+    gw_b = make_gateway(project=other_north, name="gw-b")
     full = make_gateway(project=north, name="gw-full", available_peer_link_count=0)
     make_gateway(project=south, name="gw-edge", status="ERROR")
     router = make_router(project=north, name="er-core")
@@ -183,6 +194,9 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
     }
     links["gone"] = make_peer_link(
         gateway=gateway, name="pl-gone", gone_at=now - timedelta(hours=1), peer_gateway_id=router.cloud_id
+    )
+    links["other"] = make_peer_link(
+        gateway=gw_b, name="pl-b", peer_gateway_id=router.cloud_id, labels=["prod"]
     )
     links["cc"] = make_peer_link(gateway=full, name="pl-cc", create_owner="cc", peer_type="GDGW")
     links["outside"] = make_peer_link(gateway=gateway, name="pl-outside")
@@ -505,6 +519,14 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
         ("engineer1", "GET", "/search/", {"q": "1"}, {}),
         ("engineer1", "GET", "/search/", {"q": world["router"].cloud_id}, {}),
         ("engineer1", "GET", "/search/", {"q": "zzz-nothing"}, {}),
+        ("engineer1", "GET", "/search/", {"q": "acct-b"}, {}),
+        ("engineer1", "GET", "/links/", {"account": "acct-b"}, {}),
+        ("engineer1", "GET", "/links/", {"account": "zzz-account"}, {}),
+        ("engineer1", "GET", "/changes/", {"account": "acct-main"}, {}),
+        ("engineer1", "GET", "/audit/", {"account": "acct-main"}, {}),
+        ("engineer1", "GET", "/topology/", {"account": "acct-b"}, {}),
+        ("lead3", "GET", "/lead/", {"account": "acct-b"}, {}),
+        ("lead3", "GET", "/lead/", {"account": "acct-b", "days": "7"}, HTMX),
         ("engineer1", "GET", "/search/", {"q": ""}, {}),
         ("engineer1", "GET", "/search/", {"q": "netops"}, HTMX),
         ("engineer1", "GET", "/notices/", {}, HTMX),
