@@ -331,3 +331,13 @@ def test_the_live_poll_of_a_limited_user_counts_only_their_accounts(
     body = team_b_reader.get("/live/", {"page": "dashboard"}, HTTP_HX_REQUEST="true").content.decode()
     assert 'id="sync-team-b-cn-north-4"' in body
     assert 'id="sync-cn-north-4"' not in body
+
+
+def test_dashboard_lists_name_the_account_of_each_link_and_change(viewer_client, carry_two_accounts):
+    from peerlinks.models import PeerLink
+
+    PeerLink.objects.filter(name="pl-teamb").update(status="ERROR", reason="down")
+    body = viewer_client.get("/").content.decode()
+    errors = body[body.index('id="error-links"') :]
+    assert "cn-north-4 · team-b" in errors
+    assert "gdgw-teamb · team-b" in body  # the recent change
