@@ -341,3 +341,14 @@ def test_dashboard_lists_name_the_account_of_each_link_and_change(viewer_client,
     errors = body[body.index('id="error-links"') :]
     assert "cn-north-4 · team-b" in errors
     assert "gdgw-teamb · team-b" in body  # the recent change
+
+
+def test_the_page_of_a_gone_gateway_in_a_region_no_longer_synced_still_opens(viewer_client):
+    from django.utils import timezone
+
+    from tests.conftest import make_gateway, make_project
+
+    gone = make_gateway(project=make_project("eu-west-101"), gone_at=timezone.now())
+    response = viewer_client.get(gone.get_absolute_url())
+    assert response.status_code == 200
+    assert 'id="sync-note-eu-west-101"' in response.content.decode()

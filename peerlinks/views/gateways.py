@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from peerlinks.htmx import render_htmx
 from peerlinks.models import Gateway
 from peerlinks.permissions import VIEW, permission_required_or_403
-from peerlinks.services.dashboard import gateways_by_region, region_syncs
+from peerlinks.services.dashboard import RegionSync, gateways_by_region, region_syncs
 
 
 @permission_required_or_403(VIEW)
@@ -30,9 +30,17 @@ def gateway_detail(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     gateway = get_object_or_404(gateways, cloud_id=str(cloud_id))
     links = gateway.peer_links.present().for_list().with_peer_name()
     region_sync = next(
-        r
-        for r in region_syncs(now=timezone.now())
-        if r.region == gateway.region and r.account == gateway.account.name
+        (
+            r
+            for r in region_syncs(now=timezone.now())
+            if r.region == gateway.region and r.account == gateway.account.name
+        ),
+        # a region no longer synced (its gateways gone)
+        RegionSync(
+            region=gateway.region,
+            account=gateway.account.name,
+            first_account=gateway.account.from_environment,
+        ),
     )
     context = {"gateway": gateway, "links": links, "region_sync": region_sync}
     return render_htmx(request, "peerlinks/gateway_detail.html", context)
