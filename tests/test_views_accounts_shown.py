@@ -352,3 +352,15 @@ def test_the_page_of_a_gone_gateway_in_a_region_no_longer_synced_still_opens(vie
     response = viewer_client.get(gone.get_absolute_url())
     assert response.status_code == 200
     assert 'id="sync-note-eu-west-101"' in response.content.decode()
+
+
+def test_the_cloud_banner_names_the_account_of_a_failing_region(viewer_client, carry_two_accounts):
+    from django.utils import timezone
+
+    project = carry_two_accounts["team_b"].projects.get(region="cn-north-4")
+    project.sync_error = "ListGlobalDcGateways failed: cannot reach 127.0.0.1:9"
+    project.sync_failed_at = timezone.now()
+    project.save()
+    banner = viewer_client.get("/links/").content.decode()
+    banner = banner[banner.index('id="cloud-banner"') :]
+    assert "no answer for cn-north-4 (team-b)." in banner

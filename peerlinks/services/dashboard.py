@@ -182,7 +182,7 @@ def unmanaged_regions(*, user: AbstractBaseUser) -> UnmanagedRegions:
     then the rest."""
     accounts = _accounts(user)
     managed = {account.pk: account.managed_regions for account in accounts}
-    several = len(accounts) > 1
+    several = CloudAccount.objects.several()
     rows = [
         row
         for row in CloudProject.objects.filter(account__in=accounts)
@@ -262,6 +262,7 @@ class CloudOutage:
     regions: list[RegionSync]
     since: datetime
     cached_from: datetime | None
+    several_accounts: bool = False  # the install has several: each region is named with its account
 
     @property
     def problem(self) -> str:
@@ -269,9 +270,10 @@ class CloudOutage:
 
     @property
     def region_names(self) -> str:
-        """The failing regions, each with its account when they are in several."""
-        several = len({row.account for row in self.regions}) > 1 or not self.regions[0].first_account
-        return ", ".join(f"{row.region} ({row.account})" if several else row.region for row in self.regions)
+        """The failing regions, each with its account when the install has several."""
+        return ", ".join(
+            f"{row.region} ({row.account})" if self.several_accounts else row.region for row in self.regions
+        )
 
 
 def cloud_outage(*, user: AbstractBaseUser | None = None, now: datetime | None = None) -> CloudOutage | None:
@@ -293,6 +295,7 @@ def cloud_outage(*, user: AbstractBaseUser | None = None, now: datetime | None =
         regions=failing,
         since=min(row.sync_failed_at for row in failing),
         cached_from=min(synced) if len(synced) == len(failing) else None,
+        several_accounts=CloudAccount.objects.several(),
     )
 
 
