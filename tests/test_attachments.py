@@ -20,7 +20,7 @@ from peerlinks.models import (
     SharedAttachment,
 )
 from peerlinks.permissions import ensure_role
-from peerlinks.services import attachments, changes, sync
+from peerlinks.services import attachments, changes, links, sync
 from tests.conftest import TEST_PASSWORD, run_tasks_until
 
 REGION = "cn-north-4"
@@ -83,7 +83,7 @@ def test_the_link_is_made_and_its_attachment_waits_for_team_b(team_b, engineer, 
     assert change.peer_account == team_b
     link = change.peer_link
     assert link.status == PeerLink.Status.PENDING_CREATE
-    assert attachments.waiting_for(link=link) == waiting
+    assert links.link_sides(link=link).waiting == waiting
     assert waiting.account == team_b and waiting.router.name == "er-team-b-shared"
     assert waiting.creating_change() == change
 

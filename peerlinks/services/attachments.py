@@ -41,13 +41,6 @@ def can_decide(*, user: AbstractBaseUser, attachment: SharedAttachment) -> bool:
     return attachment.is_waiting and user.has_perm(permissions.APPROVE, attachment.account)
 
 
-def waiting_for(*, link: PeerLink) -> SharedAttachment | None:
-    """The attachment an ER peer link waits to have accepted by the router's account (None: it does not)."""
-    if link.peer_type != PeerLink.PeerType.ER or not link.link_id or not link.is_pending:
-        return None
-    return SharedAttachment.objects.waiting().filter(cloud_id=link.link_id).first()
-
-
 def waiting_for_user(*, user: AbstractBaseUser) -> list[SharedAttachment]:
     """The attachments waiting in the accounts where `user` approves, oldest first."""
     accounts = permissions.accounts_with_perm(user, permissions.APPROVE)

@@ -154,6 +154,7 @@ def _detail(request: HttpRequest, link: PeerLink, form: LocalFieldsForm, status:
         "link": link,
         "story": links.build_link_story(link=link),
         "attachment": links.fetch_er_attachment_state(link=link),
+        "sides": links.link_sides(link=link),
         "form": form,
     }
     return render_htmx(request, "peerlinks/peerlink_detail.html", context, status=status)
