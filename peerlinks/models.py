@@ -804,7 +804,7 @@ class AuditEvent(models.Model):
                 return reverse("peerlinks:detail", args=[self.object_id])
             if self.object_type == "change_request":
                 return reverse("peerlinks:change_detail", args=[int(self.object_id)])
-            if self.object_type == "attachment":
+            if self.object_type == "shared_attachment":
                 link = PeerLink.objects.filter(link_id=self.object_id).values_list("cloud_id", flat=True)
                 return reverse("peerlinks:detail", args=[link[0]]) if link else ""
         except (NoReverseMatch, ValueError):  # an id that is not a UUID or a number has no page

@@ -392,6 +392,17 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
     notifications.notify_expired(change=changes["expired"])
     notifications.notify_run_now(change=changes["done"])
     notifications.notify_commented(change=changes["pending"], comment=comment)
+    AuditEvent.objects.create(
+        actor=approver,
+        actor_name=approver.username,
+        action="attachment.accepted",
+        object_type="shared_attachment",
+        object_id=attachments["decided"].cloud_id,
+        object_repr="gdgw-gw-main-pl-to-team-b",
+        before={"attachment_state": "pending_acceptance"},
+        after={"attachment_state": "available", "router_name": "er-team-b-shared"},
+        account=team_b,
+    )
     notifications.notify_attachment("waiting", attachment_id=attachments["waiting"].pk)
     for event in ("accepted", "rejected"):
         notifications.notify_attachment(event, attachment_id=attachments["decided"].pk)

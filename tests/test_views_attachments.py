@@ -51,6 +51,7 @@ def test_team_b_approver_accepts_from_the_link_page(client, team_b, waiting):  #
     assert "Waiting for team-b" not in html
     assert link().status == PeerLink.Status.ACTIVE
     assert AuditEvent.objects.filter(action="attachment.accepted", account=team_b).count() == 1
+    assert "attachment.accepted" in html  # among the link's audit events
 
 
 def test_a_double_click_says_it_no_longer_waits(client, team_b, waiting):  # noqa: F811

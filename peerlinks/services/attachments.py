@@ -100,7 +100,7 @@ def _decide(*, attachment_id: int, user: AbstractBaseUser, accept: bool) -> Deci
             no_longer = _note_current_state(row, account=account)
         else:
             now = timezone.now()
-            before = {"state": row.state}
+            before = {"attachment_state": row.state}
             row.state = str(result.attachment.state or "")
             row.decided_at, row.decided_by, row.synced_at = now, user, now
             row.save(update_fields=["state", "decided_at", "decided_by", "synced_at"])
@@ -110,10 +110,10 @@ def _decide(*, attachment_id: int, user: AbstractBaseUser, accept: bool) -> Deci
                 obj=row,
                 before=before,
                 after={
-                    "state": row.state,
-                    "router": row.router.name,
+                    "attachment_state": row.state,
+                    "router_name": row.router.name,
                     "gateway_id": row.resource_id,
-                    "recovered": result.recovered,
+                    "found_by_lookup": result.recovered,
                 },
                 cloud_request_id=result.request_id,
                 change=row.creating_change(),

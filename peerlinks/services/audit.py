@@ -95,7 +95,7 @@ def _identify(obj: object) -> tuple[str, str]:
     if isinstance(obj, ChangeRequest):
         return "change_request", str(obj.pk)
     if isinstance(obj, SharedAttachment):
-        return "attachment", obj.cloud_id
+        return "shared_attachment", obj.cloud_id
     return type(obj).__name__.lower(), str(getattr(obj, "pk", ""))
 
 

@@ -95,7 +95,7 @@ def build_link_story(*, link: PeerLink) -> LinkStory:
         AuditEvent.objects.filter(
             Q(object_type="peer_link", object_id=link.cloud_id)
             | Q(change_request__peer_link=link)
-            | (Q(object_type="attachment", object_id=link.link_id) if link.link_id else Q(pk__in=[]))
+            | (Q(object_type="shared_attachment", object_id=link.link_id) if link.link_id else Q(pk__in=[]))
         ).distinct()[:100]
     )
     request_ids = [rid for change in reversed(changes) for rid in change.cloud_request_ids]
