@@ -187,3 +187,38 @@ def test_the_waiting_list_holds_only_the_accounts_where_the_user_approves(team_b
     assert (
         attachments.waiting_for_user(user=person("a-lead", account=CloudAccount.objects.environment())) == []
     )
+
+
+def test_the_sync_notes_an_attachment_asked_for_outside_dcportal(team_b):
+    """A link made elsewhere to team-b's router: the sync keeps its waiting attachment (no request of ours
+    made it, so nobody is told by notice), and the approvals page's list holds it."""
+    router = EnterpriseRouter.objects.get(name="er-team-b-shared")
+    gateway = Gateway.objects.get(name="gdgw-beijing-edge")
+    cloud.create_peer_link(
+        region=REGION,
+        gateway_id=gateway.cloud_id,
+        name="pl-made-elsewhere",
+        peer_gateway_id=router.cloud_id,
+        peer_region=REGION,
+        peer_project_id=router.project.project_id,
+    )
+    sync.sync_all()
+    noted = SharedAttachment.objects.get()
+    assert noted.is_waiting and noted.resource_id == gateway.cloud_id and noted.router == router
+    assert noted.creating_change() is None
+    assert links.link_sides(link=PeerLink.objects.get(name="pl-made-elsewhere")).waiting == noted
+    assert attachments.waiting_for_user(user=person("b-lead", account=team_b)) == [noted]
+
+
+def test_a_router_whose_attachments_cannot_be_listed_leaves_the_rest_of_the_sync_alone(
+    team_b, engineer, waiting, demo_simulator
+):
+    requests.post(
+        f"{demo_simulator.base_url}/_dcsim/faults/next",
+        json={"fault": "500", "method": "GET", "path_contains": "/attachments"},
+        timeout=5,
+    )
+    results = sync.sync_all()
+    assert all(result.ok for result in results)
+    waiting.refresh_from_db()
+    assert waiting.is_waiting and waiting.gone_at is None
