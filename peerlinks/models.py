@@ -344,6 +344,15 @@ class PeerLinkQuerySet(CachedQuerySet):
         )
         return self.annotate(peer_name=Coalesce(named, Value("")))
 
+    def with_waiting_for(self) -> "PeerLinkQuerySet":
+        """Each link with `waiting_for`: the account whose acceptance its ER attachment waits for ("")."""
+        waiting = SharedAttachment.objects.waiting().filter(cloud_id=OuterRef("link_id"))
+        account = Subquery(waiting.values("router__project__account__name")[:1])
+        pending_er = Q(peer_type=PeerLink.PeerType.ER, status__in=PeerLink.PENDING_STATUSES) & ~Q(link_id="")
+        return self.annotate(
+            waiting_for=Case(When(pending_er, then=Coalesce(account, Value(""))), default=Value(""))
+        )
+
     def pending(self) -> "PeerLinkQuerySet":
         return self.filter(status__in=PeerLink.PENDING_STATUSES)
 

@@ -106,3 +106,10 @@ def test_bad_requests_are_4xx(client, team_b, waiting):  # noqa: F811
         reverse("peerlinks:attachment_accept", args=[waiting.pk]), {"next": "https://evil.example/"}
     )
     assert response.status_code == 302 and response["Location"] == link().get_absolute_url()
+
+
+def test_the_link_list_and_the_gateway_page_say_what_the_link_waits_for(client, team_b, waiting):  # noqa: F811
+    client.force_login(person("viewer-all", role="Viewer"))
+    for url in (reverse("peerlinks:link_list"), link().gateway.get_absolute_url()):
+        html = client.get(url).content.decode()
+        assert html.count("Waiting for team-b to accept the attachment.") == 1, url

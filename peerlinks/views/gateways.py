@@ -25,7 +25,7 @@ def gateway_list(request: HttpRequest) -> HttpResponse:
 def gateway_detail(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """One gateway: its fields, quota left, last sync and its peer links."""
     gateway = get_object_or_404(Gateway.objects.select_related("project"), cloud_id=str(cloud_id))
-    links = gateway.peer_links.present().for_list().with_peer_name()
+    links = gateway.peer_links.present().for_list().with_peer_name().with_waiting_for()
     region_sync = next(r for r in region_syncs(now=timezone.now()) if r.region == gateway.region)
     context = {"gateway": gateway, "links": links, "region_sync": region_sync}
     return render_htmx(request, "peerlinks/gateway_detail.html", context)

@@ -34,7 +34,9 @@ PAGE_SIZE = 50
 @require_GET
 def link_list(request: HttpRequest) -> HttpResponse:
     """Every peer link, filtered, sorted and paginated; htmx gets just the table."""
-    filterset = PeerLinkFilter(request.GET, queryset=PeerLink.objects.for_list().with_peer_name())
+    filterset = PeerLinkFilter(
+        request.GET, queryset=PeerLink.objects.for_list().with_peer_name().with_waiting_for()
+    )
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     sort = (filterset.form.cleaned_data.get("sort") or [""])[0]
     context = {"filter": filterset, "page": page, "sort": sort, "columns": _sort_columns(sort)}
