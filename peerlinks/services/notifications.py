@@ -201,9 +201,11 @@ EVENTS: dict[str, Callable[..., None]] = {
 def notify_attachment(event: str, *, attachment_id: int) -> None:
     """Tell people about an attachment another account asked for on a managed router: its account's
     approvers when it starts "waiting", the link's requester when it is "accepted" or "rejected"."""
-    attachment = SharedAttachment.objects.select_related("router__project__account", "decided_by").get(
-        pk=attachment_id
-    )
+    related = SharedAttachment.objects.select_related("router__project__account", "decided_by")
+    attachment = related.filter(pk=attachment_id).first()
+    if attachment is None:
+        logger.warning("no attachment #%s to notify about (%s)", attachment_id, event)
+        return
     change = attachment.creating_change()
     if change is None:
         # A link made outside dcportal: nobody here asked for it; the approvals page still lists it.
