@@ -378,6 +378,15 @@ class PeerLinkQuerySet(CachedQuerySet):
         )
         return self.annotate(peer_name=Coalesce(named, Value("")))
 
+    def with_waiting_for(self) -> "PeerLinkQuerySet":
+        """Each link with `waiting_for`: the account whose acceptance its ER attachment waits for ("")."""
+        waiting = SharedAttachment.objects.waiting().filter(cloud_id=OuterRef("link_id"))
+        account = Subquery(waiting.values("router__project__account__name")[:1])
+        pending_er = Q(peer_type=PeerLink.PeerType.ER, status__in=PeerLink.PENDING_STATUSES) & ~Q(link_id="")
+        return self.annotate(
+            waiting_for=Case(When(pending_er, then=Coalesce(account, Value(""))), default=Value(""))
+        )
+
     def pending(self) -> "PeerLinkQuerySet":
         return self.filter(status__in=PeerLink.PENDING_STATUSES)
 
@@ -507,6 +516,83 @@ class PeerLink(models.Model):
     def shown_status(self) -> str:
         """The status to show: GONE once the link no longer exists in the cloud, else the cloud's."""
         return self.GONE if self.gone_at is not None else self.status
+
+
+class SharedAttachmentQuerySet(models.QuerySet):
+    def waiting(self) -> "SharedAttachmentQuerySet":
+        """Those still waiting for the router's account to decide, oldest first, with router and account."""
+        return (
+            self.filter(state=SharedAttachment.WAITING, gone_at__isnull=True)
+            .select_related("router__project__account")
+            .order_by("first_seen_at", "pk")
+        )
+
+
+class SharedAttachment(models.Model):
+    """An attachment another account asked for on a managed enterprise router (a cross-account peer link):
+    it waits in `pending_acceptance` until the router's account accepts or rejects it, and is kept after."""
+
+    WAITING = "pending_acceptance"
+
+    cloud_id = models.CharField(max_length=36, unique=True, verbose_name=_("cloud ID"))
+    router = models.ForeignKey(
+        EnterpriseRouter,
+        on_delete=models.CASCADE,
+        related_name="shared_attachments",
+        verbose_name=_("enterprise router"),
+    )
+    name = models.CharField(max_length=64, blank=True, verbose_name=_("name"))
+    # The gateway that asked for it (a peer link's global DC gateway) and that gateway's project.
+    resource_id = models.CharField(max_length=36, verbose_name=_("gateway ID"))
+    resource_project_id = models.CharField(max_length=36, blank=True, verbose_name=_("gateway's project ID"))
+    state = models.CharField(max_length=32, verbose_name=_("state"))
+    first_seen_at = models.DateTimeField(default=timezone.now, verbose_name=_("first seen"))
+    synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last synced"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    gone_at = models.DateTimeField(null=True, blank=True, verbose_name=_("gone from the cloud"))
+
+    objects = SharedAttachmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("shared attachment")
+        verbose_name_plural = _("shared attachments")
+        ordering = ["-first_seen_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name or self.cloud_id
+
+    @property
+    def account(self) -> CloudAccount:
+        """The account that decides: the router's."""
+        return self.router.project.account
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.state == self.WAITING and self.gone_at is None
+
+    def peer_link(self) -> "PeerLink | None":
+        """The peer link that asked for this attachment, when it is cached."""
+        links = PeerLink.objects.select_related("gateway__project__account")
+        return links.filter(link_id=self.cloud_id, peer_type=PeerLink.PeerType.ER).first()
+
+    def creating_change(self) -> "ChangeRequest | None":
+        """The change request that made the peer link asking for this attachment (None: made elsewhere)."""
+        creates = ChangeRequest.objects.filter(kind=ChangeRequest.Kind.CREATE).select_related("requested_by")
+        made = creates.filter(peer_link__link_id=self.cloud_id).first()
+        if made is None:
+            # Before a sync has cached the link's attachment ID: the latest create from that gateway to it.
+            made = creates.filter(
+                gateway__cloud_id=self.resource_id, payload__peer_gateway_id=self.router.cloud_id
+            ).first()
+        return made
 
 
 class StatusChange(models.Model):
@@ -780,6 +866,9 @@ class AuditEvent(models.Model):
                 return reverse("peerlinks:detail", args=[self.object_id])
             if self.object_type == "change_request":
                 return reverse("peerlinks:change_detail", args=[int(self.object_id)])
+            if self.object_type == "shared_attachment":
+                link = PeerLink.objects.filter(link_id=self.object_id).values_list("cloud_id", flat=True)
+                return reverse("peerlinks:detail", args=[link[0]]) if link else ""
         except (NoReverseMatch, ValueError):  # an id that is not a UUID or a number has no page
             pass
         return ""

@@ -48,3 +48,9 @@ def notify_task(
 ) -> None:
     """Mail and notify the people a change request's event concerns."""
     notifications.notify(event, change_id=change_id, approval_id=approval_id, comment_id=comment_id)
+
+
+@task()
+def notify_attachment_task(event: str, attachment_id: int) -> None:
+    """Mail and notify the people an attachment waiting for acceptance concerns."""
+    notifications.notify_attachment(event, attachment_id=attachment_id)

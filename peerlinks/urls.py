@@ -2,6 +2,7 @@ from django.urls import path
 
 from peerlinks.views import (
     approvals,
+    attachments,
     audit,
     changes,
     dashboard,
@@ -45,6 +46,8 @@ urlpatterns = [
     path("changes/<int:pk>/retry/", changes.change_retry, name="change_retry"),
     path("changes/<int:pk>/comments/", changes.change_comment, name="change_comment"),
     path("approvals/", approvals.approval_queue, name="approval_queue"),
+    path("attachments/<int:pk>/accept/", attachments.attachment_accept, name="attachment_accept"),
+    path("attachments/<int:pk>/reject/", attachments.attachment_reject, name="attachment_reject"),
     path("lead/", lead.lead_view, name="lead"),
     path("notices/", notices.notice_list, name="notice_list"),
     path("notices/read/", notices.notice_mark_read, name="notice_mark_read"),

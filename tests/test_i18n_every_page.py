@@ -24,6 +24,7 @@ from peerlinks.models import (
     Gateway,
     Notice,
     PeerLink,
+    SharedAttachment,
     StatusChange,
 )
 from peerlinks.presentation.text import cloud_problem, gateways_problem
@@ -48,6 +49,7 @@ NOT_LANGUAGE = [
     r"\b[A-Z]+\.\d+\b",  # Huawei's error codes (DC.1001)
     r"\b(?:engineer1|viewer1|lead1|lead2|lead3|admin1|outsider1)\b",  # people
     r"\b(?:netops|prod|edge|INC-\d+|CHG-\d+)\b",  # owners, labels, tickets of this world
+    r"\b(?:main|team-b)\b",  # the names of this world's cloud accounts
     r"\bpl\b|\bzzz-[\w-]*",  # what the test searched for or typed
     r"\bdcportal\b",
     r"\bUTC[+-]\d\d:\d\d\b",
@@ -308,6 +310,40 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
         payload={},
         error_msg="Gave up after 3 attempts: Huawei Cloud did not answer in time.",
     )
+    # A link to another account's router, its attachment waiting for that account (and one decided).
+    team_b = CloudAccount.objects.create(name="team-b", regions=["cn-north-4"])
+    b_north = CloudProject.objects.create(account=team_b, region="cn-north-4", project_id=uuid.uuid4().hex)
+    shared = make_router(project=b_north, name="er-team-b-shared")
+    links["cross"] = make_peer_link(
+        gateway=gateway,
+        name="pl-to-team-b",
+        status="PENDING_CREATE",
+        peer_gateway_id=shared.cloud_id,
+        link_id=str(uuid.uuid4()),
+    )
+    attachments = {
+        "waiting": SharedAttachment.objects.create(
+            cloud_id=links["cross"].link_id,
+            router=shared,
+            name="gdgw-gw-main-pl-to-team-b",
+            resource_id=gateway.cloud_id,
+            state="pending_acceptance",
+        ),
+        "decided": SharedAttachment.objects.create(
+            cloud_id=str(uuid.uuid4()),
+            router=shared,
+            resource_id=gateway.cloud_id,
+            state="available",
+            decided_at=now,
+            decided_by=approver,
+        ),
+    }
+    changes["cross"] = change(
+        "done",
+        peer_link=links["cross"],
+        peer_account=team_b,
+        payload={**payload, "name": "pl-to-team-b", "peer_gateway_id": shared.cloud_id},
+    )
     approval = Approval.objects.create(
         change_request=changes["pending"],
         approver=approver,
@@ -368,8 +404,23 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
     notifications.notify_expired(change=changes["expired"])
     notifications.notify_run_now(change=changes["done"])
     notifications.notify_commented(change=changes["pending"], comment=comment)
+    AuditEvent.objects.create(
+        actor=approver,
+        actor_name=approver.username,
+        action="attachment.accepted",
+        object_type="shared_attachment",
+        object_id=attachments["decided"].cloud_id,
+        object_repr="gdgw-gw-main-pl-to-team-b",
+        before={"attachment_state": "pending_acceptance"},
+        after={"attachment_state": "available", "router_name": "er-team-b-shared"},
+        account=team_b,
+    )
+    notifications.notify_attachment("waiting", attachment_id=attachments["waiting"].pk)
+    for event in ("accepted", "rejected"):
+        notifications.notify_attachment(event, attachment_id=attachments["decided"].pk)
     Notice.objects.create(user=engineer, message="An old notice, stored before notices had kinds.")
     return {
+        "attachments": attachments,
         "links": links,
         "drifts": drifts,
         "changes": changes,
@@ -393,6 +444,9 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
 
     def chg(name: str, what: str = "change_detail") -> str:
         return reverse(f"peerlinks:{what}", args=[changes[name].pk])
+
+    def attachment(name: str, what: str) -> str:
+        return reverse(f"peerlinks:{what}", args=[world["attachments"][name].pk])
 
     get = []
     for who in ("viewer1", "engineer1", "lead1", "lead3", "admin1"):
@@ -472,6 +526,16 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
         ("lead1", "POST", chg("approved", "change_run_now"), {"reason": ""}, HTMX),
         ("lead1", "POST", chg("pending", "change_run_now"), {"reason": "The old link is down"}, {}),
         ("engineer1", "POST", chg("done", "change_retry"), {}, {}),
+        ("lead1", "GET", link("cross"), {}, {}),
+        (
+            "lead1",
+            "POST",
+            attachment("decided", "attachment_accept"),
+            {"next": link("cross")},
+            {"follow": True},
+        ),
+        ("lead1", "POST", attachment("decided", "attachment_reject"), {}, {"follow": True}),
+        ("viewer1", "POST", attachment("waiting", "attachment_accept"), {}, {}),
         ("engineer1", "POST", chg("pending", "change_comment"), {"body": ""}, {}),
         ("engineer1", "POST", chg("pending", "change_comment"), {"body": ""}, HTMX),
         ("engineer1", "GET", "/changes/", {"state": "nope", "kind": "delete", "mine": "1"}, {}),

@@ -17,10 +17,12 @@ from peerlinks.cloud.dc import (
     update_peer_link,
 )
 from peerlinks.cloud.er import (
+    accept_er_attachment,
     iter_enterprise_router_pages,
     iter_er_attachment_pages,
     list_enterprise_routers,
     list_er_attachments,
+    reject_er_attachment,
     show_enterprise_router,
     show_er_attachment,
 )
@@ -110,6 +112,7 @@ __all__ = [
     "Tag",
     "Throttled",
     "Token",
+    "accept_er_attachment",
     "clear_caches",
     "create_peer_link",
     "create_token",
@@ -124,6 +127,7 @@ __all__ = [
     "list_er_attachments",
     "list_global_dc_gateways",
     "list_peer_links",
+    "reject_er_attachment",
     "show_enterprise_router",
     "show_er_attachment",
     "show_global_dc_gateway",

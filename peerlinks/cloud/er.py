@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 
-from peerlinks.cloud import pagination, transport
+from peerlinks.cloud import pagination, sending, transport
 from peerlinks.cloud.config import CloudConfig, resolve
+from peerlinks.cloud.errors import CloudError, CloudTimeout, CloudUnreachable, ServerError
 from peerlinks.cloud.iam import get_project_id
 from peerlinks.cloud.models import (
+    AttachmentState,
     EnterpriseRouter,
     EnterpriseRouterList,
     EnterpriseRouterResult,
@@ -18,6 +22,8 @@ from peerlinks.cloud.models import (
 from peerlinks.cloud.pagination import Page
 from peerlinks.cloud.signing import QueryValue
 from peerlinks.cloud.validation import check_region, check_uuid
+
+logger = logging.getLogger("peerlinks.cloud")
 
 SERVICE = "er"
 
@@ -128,3 +134,122 @@ def show_er_attachment(
         project_id=project_id,
     )
     return reply.parse(ErAttachmentResult, operation).attachment
+
+
+def accept_er_attachment(
+    *, region: str, er_id: str, attachment_id: str, config: CloudConfig | None = None
+) -> ErAttachmentResult:
+    """The router's account accepts an attachment another account asked for (`pending_acceptance`); a lost
+    reply is resolved by looking at the attachment, not by asking again."""
+    return _decide(
+        "AcceptAttachment", "accept", region=region, er_id=er_id, attachment_id=attachment_id, config=config
+    )
+
+
+def reject_er_attachment(
+    *, region: str, er_id: str, attachment_id: str, config: CloudConfig | None = None
+) -> ErAttachmentResult:
+    """The router's account rejects an attachment another account asked for (`pending_acceptance`); a lost
+    reply is resolved by looking at the attachment, not by asking again."""
+    return _decide(
+        "RejectAttachment", "reject", region=region, er_id=er_id, attachment_id=attachment_id, config=config
+    )
+
+
+# What an attachment turns into once the decision has been taken (accepting may pass through pending).
+_DECIDED = {
+    "accept": {AttachmentState.AVAILABLE, AttachmentState.PENDING},
+    "reject": {AttachmentState.REJECTED},
+}
+
+
+def _decide(
+    operation: str,
+    verb: str,
+    *,
+    region: str,
+    er_id: str,
+    attachment_id: str,
+    config: CloudConfig | None,
+) -> ErAttachmentResult:
+    config = resolve(config)
+    check_region(operation, "region", region)
+    check_uuid(operation, "er_id", er_id)
+    check_uuid(operation, "attachment_id", attachment_id)
+    project_id = get_project_id(region=region, config=config)
+    try:
+        reply = transport.request(
+            operation,
+            "POST",
+            config=config,
+            service=SERVICE,
+            region=region,
+            path=f"{_attachments_path(project_id, er_id)}/{attachment_id}/{verb}",
+            project_id=project_id,
+            retry=False,
+        )
+    except (CloudUnreachable, ServerError) as error:
+        recovered = _find_decided(
+            operation,
+            verb,
+            region=region,
+            er_id=er_id,
+            attachment_id=attachment_id,
+            error=error,
+            config=config,
+        )
+        if recovered is None:
+            raise
+        return recovered
+    result = reply.parse(ErAttachmentResult, operation)
+    if result.request_id is None and reply.request_id:
+        result.request_id = reply.request_id
+    return result
+
+
+def _find_decided(
+    operation: str,
+    verb: str,
+    *,
+    region: str,
+    er_id: str,
+    attachment_id: str,
+    error: CloudError,
+    config: CloudConfig,
+) -> ErAttachmentResult | None:
+    """After an accept or reject whose outcome is unknown, look at the attachment: decided as asked, it is
+    the answer; still waiting (or anything else), the call did not happen and the error stands."""
+    # After a timeout the service may still be working on the call: look for as long as we were prepared
+    # to wait for its answer. Other failures are final, so one look is enough.
+    deadline = time.monotonic() + (config.read_timeout if isinstance(error, CloudTimeout) else 0)
+    lookup = 0
+    while True:
+        lookup += 1
+        try:
+            attachment = show_er_attachment(
+                region=region, er_id=er_id, attachment_id=attachment_id, config=config
+            )
+        except CloudError as lookup_error:
+            error.add_note(f"looking at the attachment afterwards failed too: {lookup_error}")
+            return None
+        if attachment.state in _DECIDED[verb]:
+            logger.warning(
+                "%s outcome was unknown (%s); attachment %s is %s, not asking again",
+                operation,
+                type(error).__name__,
+                attachment_id,
+                attachment.state,
+            )
+            return ErAttachmentResult(attachment=attachment, recovered=True)
+        remaining = deadline - time.monotonic()
+        if attachment.state != AttachmentState.PENDING_ACCEPTANCE or remaining <= 0:
+            break
+        sending.sleep(min(remaining, config.backoff_cap, max(config.backoff_base, 0.05) * 2 ** (lookup - 1)))
+    logger.warning(
+        "%s failed (%s) and attachment %s is %s; not retrying",
+        operation,
+        type(error).__name__,
+        attachment_id,
+        attachment.state,
+    )
+    return None

@@ -296,8 +296,11 @@ class ErAttachmentList(WireModel):
 
 
 class ErAttachmentResult(WireModel):
+    """The show, accept and reject envelope; `recovered`: a decision found by looking after a lost reply."""
+
     attachment: ErAttachment
     request_id: str | None = None
+    recovered: bool = Field(default=False, exclude=True)
 
 
 class Project(WireModel):

@@ -11,7 +11,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
-from peerlinks.models import AuditEvent, ChangeRequest, CloudAccount, Drift, Gateway, PeerLink
+from peerlinks.models import (
+    AuditEvent,
+    ChangeRequest,
+    CloudAccount,
+    Drift,
+    Gateway,
+    PeerLink,
+    SharedAttachment,
+)
 
 SYSTEM = AuditEvent.SYSTEM
 LOOK_UP: Any = object()  # audit_event's account_id when the caller leaves it to be looked up
@@ -65,6 +73,8 @@ def _account_id(obj: object, change: ChangeRequest | None) -> int | None:
     """The account `obj` (or else `change`) is in, by one small query (None: no account)."""
     if isinstance(obj, CloudAccount):
         return obj.pk
+    if isinstance(obj, SharedAttachment):
+        return obj.router.project.account_id  # the router's account decides it
     gateway_id = None
     if isinstance(obj, ChangeRequest | PeerLink):
         gateway_id = obj.gateway_id
@@ -84,6 +94,8 @@ def _identify(obj: object) -> tuple[str, str]:
         return "peer_link", obj.cloud_id
     if isinstance(obj, ChangeRequest):
         return "change_request", str(obj.pk)
+    if isinstance(obj, SharedAttachment):
+        return "shared_attachment", obj.cloud_id
     return type(obj).__name__.lower(), str(getattr(obj, "pk", ""))
 
 

@@ -107,3 +107,8 @@ def notify(
         _enqueue("notify_task", event, change_id, approval_id)
     else:
         _enqueue("notify_task", event, change_id, approval_id, comment_id)
+
+
+def notify_attachment(event: str, *, attachment_id: int) -> None:
+    """Tell people about an attachment waiting for acceptance ("waiting", "accepted", "rejected")."""
+    _enqueue("notify_attachment_task", event, attachment_id)

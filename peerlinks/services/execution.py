@@ -24,13 +24,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from peerlinks import cloud
-from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink
+from peerlinks.models import ChangeRequest, EnterpriseRouter, Gateway, PeerLink, SharedAttachment
 from peerlinks.presentation import reasons
 from peerlinks.presentation.text import stored_cloud_error
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.audit import record_audit
 from peerlinks.services.changes import UPDATE_FIELDS, link_summary
-from peerlinks.services.mirror import link_values, mark_gone, store_link
+from peerlinks.services.mirror import link_values, mark_gone, store_link, store_shared_attachment
 
 logger = logging.getLogger(__name__)
 
@@ -394,6 +394,9 @@ def follow_change(*, change_id: int) -> ChangeRequest:
     with transaction.atomic():
         row = store_link(gateway=change.gateway, link=link)
     if row.is_pending:
+        if _awaits_acceptance(change, row):
+            # The link is made; the router's account now decides, which may take days (the link shows it).
+            return _finish(change)
         return _keep_following(change)
     if change.kind == ChangeRequest.Kind.UPDATE or row.status == PeerLink.Status.ACTIVE:
         # A rename is done once the link settles, whatever its status was before.
@@ -408,6 +411,38 @@ def follow_change(*, change_id: int) -> ChangeRequest:
             else reasons.LINK_ENDED_NO_REASON.format(status=row.status)
         ),
     )
+
+
+def _awaits_acceptance(change: ChangeRequest, row: PeerLink) -> bool:
+    """Whether a new cross-account link waits for the router's account to accept its attachment (then
+    noted, so that account's approvers hear of it at once). A cloud that cannot say means: keep following."""
+    if change.kind != ChangeRequest.Kind.CREATE or not change.peer_account_id:
+        return False
+    if row.peer_type != PeerLink.PeerType.ER or not row.link_id:
+        return False
+    router = EnterpriseRouter.objects.filter(cloud_id=row.peer_gateway_id).first()
+    if router is None:
+        return False
+    try:
+        attachment = cloud.show_er_attachment(
+            region=row.peer_region,
+            er_id=row.peer_gateway_id,
+            attachment_id=row.link_id,
+            config=peer_config(change),
+        )
+    except cloud.CloudError as exc:
+        logger.info("change %s: the attachment of link %s not looked at: %s", change.pk, row.cloud_id, exc)
+        return False
+    if attachment.state != cloud.AttachmentState.PENDING_ACCEPTANCE:
+        return False
+    with transaction.atomic():
+        known = SharedAttachment.objects.select_for_update().filter(cloud_id=attachment.id).first()
+        kept, started = store_shared_attachment(
+            router=router, attachment=attachment, now=timezone.now(), known=known
+        )
+        if started:
+            dispatch.notify_attachment("waiting", attachment_id=kept.pk)
+    return True
 
 
 def _keep_following(change: ChangeRequest) -> ChangeRequest:

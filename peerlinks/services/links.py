@@ -17,9 +17,12 @@ from peerlinks import cloud
 from peerlinks.models import (
     AuditEvent,
     ChangeRequest,
+    CloudAccount,
     Drift,
     EnterpriseRouter,
+    Gateway,
     PeerLink,
+    SharedAttachment,
     StatusChange,
     peer_model,
 )
@@ -90,7 +93,9 @@ def build_link_story(*, link: PeerLink) -> LinkStory:
     changes = list(link.change_requests.select_related("requested_by"))
     events = list(
         AuditEvent.objects.filter(
-            Q(object_type="peer_link", object_id=link.cloud_id) | Q(change_request__peer_link=link)
+            Q(object_type="peer_link", object_id=link.cloud_id)
+            | Q(change_request__peer_link=link)
+            | (Q(object_type="shared_attachment", object_id=link.link_id) if link.link_id else Q(pk__in=[]))
         ).distinct()[:100]
     )
     request_ids = [rid for change in reversed(changes) for rid in change.cloud_request_ids]
@@ -148,3 +153,43 @@ def update_local_fields(
 def peer_name(*, peer_type: str, peer_id: str) -> str:
     """The cached name of a peer (enterprise router or gateway), or "" when it is not cached."""
     return peer_model(peer_type).objects.filter(cloud_id=peer_id).values_list("name", flat=True).first() or ""
+
+
+@dataclass
+class LinkSides:
+    """A link between two managed accounts, from both ends: the gateway's account and the peer's, the
+    cached peer, and the attachment that waits for the peer's account to accept it (if one does)."""
+
+    account: CloudAccount
+    peer_account: CloudAccount
+    peer: Gateway | EnterpriseRouter
+    attachment: SharedAttachment | None  # as dcportal last saw it, if it ever waited
+    waiting: SharedAttachment | None
+
+
+def link_sides(*, link: PeerLink) -> LinkSides | None:
+    """Both sides of a cross-account link (None when its peer is in the gateway's account or not cached)."""
+    peer = (
+        peer_model(link.peer_type)
+        .objects.select_related("project__account")
+        .filter(cloud_id=link.peer_gateway_id)
+        .first()
+    )
+    account = link.gateway.project.account
+    if peer is None or peer.project.account_id == account.pk:
+        return None
+    attachment = None
+    if link.peer_type == PeerLink.PeerType.ER and link.link_id:
+        attachment = SharedAttachment.objects.filter(cloud_id=link.link_id).first()
+    waiting = (
+        attachment if attachment and attachment.is_waiting and link.is_pending and not link.gone_at else None
+    )
+    return LinkSides(
+        account=account, peer_account=peer.project.account, peer=peer, attachment=attachment, waiting=waiting
+    )
+
+
+def peer_account_name(*, peer_type: str, peer_id: str) -> str:
+    """The account a cached peer is in ("" when it is not cached)."""
+    rows = peer_model(peer_type).objects.filter(cloud_id=peer_id)
+    return rows.values_list("project__account__name", flat=True).first() or ""

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from peerlinks import cloud
-from peerlinks.models import Gateway, PeerLink, StatusChange
+from peerlinks.models import EnterpriseRouter, Gateway, PeerLink, SharedAttachment, StatusChange
 
 # Fields the cloud owns on a cached peer link; the rest (owner team, ticket, labels, stamps) are local.
 LINK_FIELDS = (
@@ -177,3 +177,39 @@ def mark_gone(row: PeerLink) -> None:
         if row.gone_at is None:
             row.gone_at = timezone.now()
             row.save(update_fields=["gone_at"])
+
+
+def store_shared_attachment(
+    *,
+    router: EnterpriseRouter,
+    attachment: "cloud.ErAttachment",
+    now: datetime,
+    known: SharedAttachment | None,
+) -> tuple[SharedAttachment | None, bool]:
+    """Write what the cloud says about an attachment on a managed router: one that waits is kept (made if
+    new), a kept one gets its state (stamped decided when it stops waiting). Returns the row (None: not
+    kept) and whether it just started waiting. `known` is its row, locked, if there is one."""
+    state = str(attachment.state or "")
+    if known is None:
+        if state != SharedAttachment.WAITING:
+            return None, False
+        row, made = SharedAttachment.objects.get_or_create(
+            cloud_id=attachment.id,
+            defaults={
+                "router": router,
+                "name": attachment.name or "",
+                "resource_id": attachment.resource_id or "",
+                "resource_project_id": attachment.resource_project_id or "",
+                "state": state,
+                "first_seen_at": now,
+                "synced_at": now,
+            },
+        )
+        if made:
+            return row, True
+        known = row
+    decided = known.state == SharedAttachment.WAITING and state != known.state and known.decided_at is None
+    known.state, known.synced_at, known.gone_at = state, now, None
+    known.decided_at = now if decided else known.decided_at
+    known.save(update_fields=["state", "synced_at", "gone_at", "decided_at"])
+    return known, False

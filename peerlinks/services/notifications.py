@@ -20,7 +20,15 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from peerlinks.models import Approval, ChangeRequest, CloudAccount, Comment, Notice
+from peerlinks.models import (
+    AccountRole,
+    Approval,
+    ChangeRequest,
+    CloudAccount,
+    Comment,
+    Notice,
+    SharedAttachment,
+)
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
 from peerlinks.services.preferences import preferences_by_user, speaking_to
@@ -190,6 +198,61 @@ EVENTS: dict[str, Callable[..., None]] = {
 }
 
 
+def notify_attachment(event: str, *, attachment_id: int) -> None:
+    """Tell people about an attachment another account asked for on a managed router: its account's
+    approvers when it starts "waiting", the link's requester when it is "accepted" or "rejected"."""
+    related = SharedAttachment.objects.select_related("router__project__account", "decided_by")
+    attachment = related.filter(pk=attachment_id).first()
+    if attachment is None:
+        logger.warning("no attachment #%s to notify about (%s)", attachment_id, event)
+        return
+    change = attachment.creating_change()
+    if change is None:
+        # A link made outside dcportal: nobody here asked for it; the approvals page still lists it.
+        logger.info("attachment %s %s: no change request of ours made its link", attachment.cloud_id, event)
+        return
+    _notify_attachment(event, attachment=attachment, change=change)
+
+
+@_best_effort
+def _notify_attachment(event: str, *, attachment: SharedAttachment, change: ChangeRequest) -> None:
+    account = attachment.account
+    params = {"router": attachment.router.name, "account": account.name}
+    if event == "waiting":
+        users = list(approvers_of_account(account))
+    else:
+        users = [change.requested_by]
+        params["who"] = attachment.decided_by.get_username() if attachment.decided_by else ""
+    kind = f"attachment_{event}"
+    _notify(
+        users=users,
+        change=change,
+        subject=lambda: notice_text(kind, {**_label_params(change), **params}),
+        template="peerlinks/email/attachment.txt",
+        context={
+            "change": change,
+            "attachment": attachment,
+            "event": event,
+            "account": account.name,
+            "url": absolute_url(
+                change.peer_link.get_absolute_url() if change.peer_link else change.get_absolute_url()
+            ),
+        },
+        notice=(kind, params),
+        event=kind,
+    )
+
+
+def approvers_of_account(account: CloudAccount) -> list[AbstractBaseUser]:
+    """Active users who may approve in `account`: approvers of every account and of that one, by name."""
+    people = {user.pk: user for user in all_approvers()}
+    by_role = get_user_model().objects.filter(
+        is_active=True, account_roles__account=account, account_roles__role=AccountRole.Role.APPROVER
+    )
+    people.update({user.pk: user for user in by_role})
+    return sorted(people.values(), key=lambda user: user.get_username())
+
+
 def all_approvers() -> QuerySet:
     """Active users allowed to approve changes (by group, directly or as superuser), by name."""
     users = get_user_model().objects.with_perm(
@@ -284,6 +347,19 @@ def notice_text(kind: str, params: dict[str, Any]) -> str:
         )
     if kind == "commented":
         return _("{change}: {who} commented: {comment}").format(change=change, who=who, comment=comment)
+    router, account = params.get("router", ""), params.get("account", "")
+    if kind == "attachment_waiting":
+        return _("{change}: the attachment to router {router} waits for {account} to accept it").format(
+            change=change, router=router, account=account
+        )
+    if kind == "attachment_accepted":
+        return _("{change}: {who} accepted the attachment to router {router} for {account}").format(
+            change=change, who=who, router=router, account=account
+        )
+    if kind == "attachment_rejected":
+        return _("{change}: {who} rejected the attachment to router {router} for {account}").format(
+            change=change, who=who, router=router, account=account
+        )
     return change
 
 

@@ -15,8 +15,9 @@ is merged: the sync holding it reads those links too, and the next tick asks aga
 (up to SYNC_LEASE) and then runs, so a person's Refresh always gets a fetch that began after they asked.
 
 Lock order in the write, as for every writer of the cache (peerlinks.services.mirror): the region row
-first (the claim is checked under it), then its gateways in pk order, stamped links_synced_at in the
-same statements, then their peer links in pk order, and nothing after.
+first (the claim is checked under it), then the shared attachments of its routers, then its gateways in
+pk order, stamped links_synced_at in the same statements, then their peer links in pk order, and nothing
+after.
 """
 
 import logging
@@ -42,10 +43,11 @@ from peerlinks.models import (
     EnterpriseRouter,
     Gateway,
     PeerLink,
+    SharedAttachment,
     StatusChange,
 )
 from peerlinks.presentation.text import cloud_problem, gateways_problem
-from peerlinks.services import lifecycle
+from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.audit import audit_event, record_audits
 from peerlinks.services.mirror import (
     GATEWAY_FIELDS,
@@ -55,6 +57,7 @@ from peerlinks.services.mirror import (
     gateway_values,
     link_values,
     router_values,
+    store_shared_attachment,
 )
 
 logger = logging.getLogger(__name__)
@@ -94,6 +97,8 @@ class _RegionSnapshot:
     routers: list["cloud.EnterpriseRouter"]
     links_by_gateway: dict[str, list["cloud.PeerLink"]]
     failed_gateways: dict[str, cloud.CloudError]
+    # The gateway attachments of each router listed (a router whose listing failed is left out).
+    attachments_by_router: dict[str, list["cloud.ErAttachment"]] = field(default_factory=dict)
 
 
 class _ClaimLost(Exception):
@@ -347,7 +352,16 @@ def _fetch_region(
         except cloud.CloudError as exc:
             # Keep this gateway's cached links untouched; the others still sync.
             failed[gateway_id] = exc
-    return _RegionSnapshot(project_id, gateways, routers, links_by_gateway, failed)
+    attachments_by_router: dict[str, list[cloud.ErAttachment]] = {}
+    for router in routers:
+        try:
+            attachments_by_router[router.id] = listed(
+                cloud.list_er_attachments(region=region, er_id=router.id, resource_type="gdgw", config=config)
+            )
+        except cloud.CloudError as exc:
+            # What waits on this router stays as last seen; the links still sync.
+            logger.warning("attachments of router %s in %s not listed: %s", router.id, region, exc)
+    return _RegionSnapshot(project_id, gateways, routers, links_by_gateway, failed, attachments_by_router)
 
 
 def _write_region(
@@ -373,6 +387,7 @@ def _write_region(
         CloudProject.objects.filter(pk=project.pk).update(**region)
         if full:
             _write_routers(project=project, routers=snapshot.routers, now=now)
+            _write_shared_attachments(project=project, listed=snapshot.attachments_by_router, now=now)
             gateways, links_by_gateway, first_look = _write_gateways(
                 project=project, snapshot=snapshot, now=now
             )
@@ -431,6 +446,34 @@ def _write_routers(*, project: CloudProject, routers: list["cloud.EnterpriseRout
     EnterpriseRouter.objects.filter(project=project, gone_at__isnull=True).exclude(cloud_id__in=seen).update(
         gone_at=now
     )
+
+
+def _write_shared_attachments(
+    *, project: CloudProject, listed: dict[str, list["cloud.ErAttachment"]], now: datetime
+) -> None:
+    """Keep the attachments that wait for the region's routers' account to accept them: a new one is
+    noted (and its approvers told), a known one gets its state, one no longer listed is marked gone."""
+    routers = dict(
+        EnterpriseRouter.objects.filter(project=project, cloud_id__in=list(listed)).values_list(
+            "cloud_id", "pk"
+        )
+    )
+    known = {
+        row.cloud_id: row
+        for row in SharedAttachment.objects.select_for_update().filter(router_id__in=routers.values())
+    }
+    for router_id, attachments in listed.items():
+        router = EnterpriseRouter(pk=routers[router_id], cloud_id=router_id, project=project)
+        seen = set()
+        for attachment in attachments:
+            seen.add(attachment.id)
+            row, started = store_shared_attachment(
+                router=router, attachment=attachment, now=now, known=known.get(attachment.id)
+            )
+            if started:
+                dispatch.notify_attachment("waiting", attachment_id=row.pk)
+        mine = [row.pk for row in known.values() if row.router_id == router.pk and row.cloud_id not in seen]
+        SharedAttachment.objects.filter(pk__in=mine, gone_at__isnull=True).update(gone_at=now)
 
 
 def _write_gateways(

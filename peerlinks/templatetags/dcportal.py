@@ -7,15 +7,15 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from peerlinks.models import Drift, Notice, PeerLink
+from peerlinks.models import CloudAccount, Drift, Notice, PeerLink, SharedAttachment
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
 from peerlinks.presentation.times import format_time
-from peerlinks.services import dispatch
+from peerlinks.services import attachments, dispatch
 from peerlinks.services import drift as drift_actions
 from peerlinks.services.dashboard import LiveFacts
-from peerlinks.services.links import peer_name
+from peerlinks.services.links import peer_account_name, peer_name
 from peerlinks.services.notifications import shown_notice
 
 register = template.Library()
@@ -77,14 +77,26 @@ def _peer_kind(peer_type: str) -> str:
 
 
 @register.simple_tag
-def peer(peer_type: str, peer_id: str, region: str = "", name: str | None = None) -> SafeString:
+def peer(
+    peer_type: str,
+    peer_id: str,
+    region: str = "",
+    name: str | None = None,
+    beside: CloudAccount | None = None,
+) -> SafeString:
     """A link's peer as a person reads it: its kind and cached name, with its ID after it in small type
-    (the ID alone, marked as such, when the peer is not in the cache); then its region, if given.
+    (the ID alone, marked as such, when the peer is not in the cache); then its region, if given, and,
+    given the account `beside` it (the gateway's), the peer's account when it is another one.
     Pass `name` when the row already carries it (`with_peer_name`), so a table costs no query per row."""
     kind = _peer_kind(peer_type) or _("Peer")
     if name is None:
         name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
     where = format_html(" {}", _("in {region}").format(region=region)) if region else ""
+    if beside is not None and peer_id:
+        account = peer_account_name(peer_type=peer_type, peer_id=peer_id)
+        if account and account != beside.name:
+            text = _("account {account}").format(account=account)
+            where = format_html('{} <span class="peer-account badge">{}</span>', where, text)
     if name:
         return format_html(
             '<span class="peer">{} <strong class="peer-name">{}</strong> <code class="peer-id hint small" '
@@ -104,6 +116,12 @@ def peer(peer_type: str, peer_id: str, region: str = "", name: str | None = None
         _("(name not known to dcportal)"),
         where,
     )
+
+
+@register.filter
+def attachment_decidable(attachment: SharedAttachment | None, user: object) -> bool:
+    """Whether `user` may accept or reject the attachment now (the rule the service enforces)."""
+    return attachment is not None and attachments.can_decide(user=user, attachment=attachment)
 
 
 @register.simple_tag

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from peerlinks.htmx import render_htmx
 from peerlinks.models import ChangeRequest
 from peerlinks.permissions import APPROVE, permission_required_or_403
-from peerlinks.services import approvals, changes
+from peerlinks.services import approvals, attachments, changes
 from peerlinks.services.notifications import all_approvers
 
 LISTED = 200
@@ -31,4 +31,9 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         (change, outlooks[change.pk], changes.quota_outlook(change, open_creates=creates))
         for change in pending
     ]
-    return render_htmx(request, "peerlinks/approval_queue.html", {"rows": rows, "now": timezone.now()})
+    context = {
+        "rows": rows,
+        "now": timezone.now(),
+        "attachments": attachments.waiting_for_user(user=request.user),
+    }
+    return render_htmx(request, "peerlinks/approval_queue.html", context)

@@ -20,7 +20,7 @@ from peerlinks.forms import ChangeEditForm, ChangeFilterForm, CommentForm, Decis
 from peerlinks.htmx import leave_to, render_htmx, render_whole_page, vary_on_htmx, wants_fragment
 from peerlinks.models import ChangeRequest
 from peerlinks.permissions import APPROVE, RETRY, SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services import approvals, changes, lifecycle
+from peerlinks.services import approvals, changes, lifecycle, links
 from peerlinks.services.lifecycle import ChangeForbidden, ChangeOutdated, ChangeRefused
 from peerlinks.services.notifications import approvers_for
 
@@ -72,6 +72,9 @@ def _context(change: ChangeRequest, user: Any, **extra: Any) -> dict[str, Any]:
         "events": change.audit_events.order_by("at", "id"),
         "comments": change.comments.select_related("author"),
         "comment_form": CommentForm(),
+        "sides": links.link_sides(link=change.peer_link)
+        if change.peer_account_id and change.peer_link
+        else None,
         **extra,
     }
 

@@ -28,7 +28,7 @@ def gateway_detail(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     links."""
     gateways = Gateway.objects.visible_to(request.user).select_related("project__account")
     gateway = get_object_or_404(gateways, cloud_id=str(cloud_id))
-    links = gateway.peer_links.present().for_list().with_peer_name()
+    links = gateway.peer_links.present().for_list().with_peer_name().with_waiting_for()
     region_sync = next(
         (
             r

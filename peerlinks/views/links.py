@@ -34,7 +34,7 @@ PAGE_SIZE = 50
 @require_GET
 def link_list(request: HttpRequest) -> HttpResponse:
     """Every peer link, filtered, sorted and paginated; htmx gets just the table."""
-    links = PeerLink.objects.visible_to(request.user).for_list().with_peer_name()
+    links = PeerLink.objects.visible_to(request.user).for_list().with_peer_name().with_waiting_for()
     filterset = PeerLinkFilter(request.GET, queryset=links, request=request)
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     sort = (filterset.form.cleaned_data.get("sort") or [""])[0]
@@ -158,6 +158,7 @@ def _detail(request: HttpRequest, link: PeerLink, form: LocalFieldsForm, status:
         "link": link,
         "story": links.build_link_story(link=link),
         "attachment": links.fetch_er_attachment_state(link=link),
+        "sides": links.link_sides(link=link),
         "form": form,
     }
     return render_htmx(request, "peerlinks/peerlink_detail.html", context, status=status)
