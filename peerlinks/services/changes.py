@@ -102,9 +102,12 @@ def quota_outlook(change: ChangeRequest, *, open_creates: dict[int, int] | None 
     )
 
 
-def gateway_choices() -> list[Choice]:
-    """Every present gateway, with why it cannot get a new link (not ACTIVE, no quota left)."""
-    gateways = list(Gateway.objects.present().select_related("project"))
+def gateway_choices(*, accounts: set[int] | None = None) -> list[Choice]:
+    """Every present gateway (in `accounts`, pks, when given: where the person is an engineer), with why it
+    cannot get a new link (not ACTIVE, no quota left)."""
+    gateways = Gateway.objects.present().select_related("project")
+    if accounts is not None:
+        gateways = gateways.filter(project__account__in=accounts)
     pending = open_creates_by_gateway()
     return [_gateway_choice(gateway, pending=pending.get(gateway.pk, 0)) for gateway in gateways]
 
@@ -285,7 +288,7 @@ def submit_change(
     The policy is snapshot: approvals required and the expiry time do not move if an admin edits it.
     `reverts_drift` is the outside change this request undoes, when it was asked for as its revert.
     """
-    lifecycle.check(ChangeRequest(kind=kind, requested_by=user), "submit", user=user)
+    lifecycle.check(ChangeRequest(kind=kind, requested_by=user, gateway=gateway), "submit", user=user)
     allowed = {"create": CREATE_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
     payload = {key: payload[key] for key in allowed if key in payload}
     if kind == ChangeRequest.Kind.CREATE:

@@ -24,6 +24,7 @@ from peerlinks.models import (
 from peerlinks.presentation.text import describe_problem
 from peerlinks.services import dispatch
 from peerlinks.services.audit import record_audit
+from peerlinks.services.lifecycle import check_engineer_in
 from peerlinks.services.notifications import unread_notice_count
 
 RECENT = 10
@@ -302,9 +303,11 @@ def acknowledge_drift(
     """Mark a drift as seen by `user`; acknowledging twice keeps the first acknowledgement.
 
     Adopting or reverting a drift deals with it too: `action` names how in the audit log, `note` adds to it.
+    Only an engineer in the link's account may (ChangeForbidden).
     """
     with transaction.atomic():
         drift = Drift.objects.select_for_update().select_related("peer_link").get(pk=drift_id)
+        check_engineer_in(user, drift.peer_link.gateway.account)
         if drift.acknowledged_at is not None:
             return drift
         drift.acknowledged_at = timezone.now()

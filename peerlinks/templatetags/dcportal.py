@@ -1,6 +1,7 @@
 """Template filters of the site."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django import template
 from django.utils.html import format_html
@@ -8,6 +9,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from peerlinks.models import Drift, Notice, PeerLink
+from peerlinks.permissions import SUBMIT
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
@@ -121,6 +123,13 @@ def peer_text(peer_type: str, peer_id: str, region: str) -> str:
 def notice_text(notice: Notice) -> str:
     """A notice in the reader's language (services.notifications.shown_notice)."""
     return shown_notice(notice)
+
+
+@register.filter
+def engineer_in(user: Any, obj: object) -> bool:
+    """Whether `user` is an engineer in the account of `obj` (a gateway, link or drift): the rule the
+    services enforce on what is asked for or done there (lifecycle.check_engineer_in)."""
+    return user.has_perm(SUBMIT, obj)
 
 
 @register.filter

@@ -25,7 +25,7 @@ from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Gateway, PeerLink
 from peerlinks.permissions import EXPORT, SUBMIT, VIEW, permission_required_or_403
 from peerlinks.presentation.times import iso_time
-from peerlinks.services import approvals, changes, links
+from peerlinks.services import approvals, changes, lifecycle, links
 
 PAGE_SIZE = 50
 
@@ -206,6 +206,8 @@ def _submit(request: HttpRequest, form: Any, **change: Any) -> HttpResponse | No
     """Ask for the change a valid form describes: off to its page, or None with the refusal on the form."""
     try:
         submitted = changes.submit_change(user=request.user, **change)
+    except changes.ChangeForbidden:
+        raise  # the 403 page: not theirs to ask for
     except changes.ChangeRefused as exc:
         form.add_error(None, str(exc))
         return None
@@ -228,9 +230,10 @@ def link_create(request: HttpRequest) -> HttpResponse:
     JavaScript, "Load peers" posts the form back to list them, keeping what was typed)."""
     if "load_peers" in request.POST:
         fields = PeerLinkCreateForm.base_fields
-        form = PeerLinkCreateForm(initial={name: request.POST.get(name, "") for name in fields})
+        initial = {name: request.POST.get(name, "") for name in fields}
+        form = PeerLinkCreateForm(initial=initial, user=request.user)
     else:
-        form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict())
+        form = PeerLinkCreateForm(_posted(request), initial=request.GET.dict(), user=request.user)
     if form.is_bound and form.is_valid():
         gateway = Gateway.objects.get(cloud_id=form.cleaned_data["gateway"])
         submitted = _submit(request, form, kind="create", gateway=gateway, payload=form.payload())
@@ -251,7 +254,7 @@ def peer_options(request: HttpRequest) -> HttpResponse:
     """The peer select for the chosen gateway, type and region (loaded by htmx as choices change)."""
     if not wants_fragment(request):
         return vary_on_htmx(redirect(f"{reverse('peerlinks:link_create')}?{request.GET.urlencode()}"))
-    form = PeerLinkCreateForm(initial=request.GET.dict())
+    form = PeerLinkCreateForm(initial=request.GET.dict(), user=request.user)
     return render_htmx(request, "peerlinks/_peer_options.html", {"form": form})
 
 
@@ -300,6 +303,7 @@ def _ask_for_change_to(
     **extra: Any,
 ) -> HttpResponse:
     """The form asking for a change to an existing link; once valid, the change request it makes."""
+    lifecycle.check_engineer_in(request.user, link.gateway.account)
     refusal = changes.link_refusal(link)
     if request.method == "POST" and not refusal and form.is_valid():
         submitted = _submit(request, form, kind=kind, gateway=link.gateway, payload=payload(), peer_link=link)
