@@ -65,7 +65,17 @@ class PeerLinkAdmin(admin.ModelAdmin):
 class PolicyAdmin(admin.ModelAdmin):
     list_display = ("__str__", "approvals_create", "approvals_update", "approvals_delete", "expiry")
     fieldsets = (
-        (_("Approvals required"), {"fields": ("approvals_create", "approvals_update", "approvals_delete")}),
+        (
+            _("Approvals required"),
+            {
+                "fields": (
+                    "approvals_create",
+                    "approvals_update",
+                    "approvals_delete",
+                    "cross_account_approval",
+                )
+            },
+        ),
         (_("Expiry"), {"fields": ("expire_after",)}),
         (_("Change window"), {"fields": ("window_enabled", "window_weekdays", "window_start", "window_end")}),
     )

@@ -21,8 +21,10 @@ from peerlinks.models import (
     Gateway,
     PeerLink,
 )
+from peerlinks.permissions import APPROVE
 from peerlinks.presentation.text import describe_problem
 from peerlinks.services import dispatch
+from peerlinks.services.approvals import awaiting_decision
 from peerlinks.services.audit import record_audit
 from peerlinks.services.lifecycle import check_engineer_in
 from peerlinks.services.notifications import unread_notice_count
@@ -129,11 +131,10 @@ def status_counts() -> dict[str, int]:
 
 
 def approvals_waiting(user: AbstractBaseUser) -> int:
-    """Requests waiting for this approver's decision: other people's pending ones (0 for non-approvers)."""
-    if not user.has_perm("peerlinks.approve_change"):
+    """Requests waiting for this approver's decision (approvals.awaiting_decision; 0 for non-approvers)."""
+    if not user.has_perm(APPROVE):
         return 0
-    pending = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL)
-    return pending.exclude(requested_by=user).count()
+    return awaiting_decision(user).count()
 
 
 def synced_since(moment: datetime) -> bool:

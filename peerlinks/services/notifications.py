@@ -11,25 +11,22 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.mail import EmailMessage, get_connection
-from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from peerlinks.models import Approval, ChangeRequest, Comment, Notice
+from peerlinks.permissions import APPROVE, holders
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
+from peerlinks.services.lifecycle import may_approve
 from peerlinks.services.preferences import preferences_by_user, speaking_to
 
 logger = logging.getLogger(__name__)
 
-APPROVE_PERMISSION = "peerlinks.approve_change"
-# The backend that knows group and user permissions (the login throttle's backend knows none).
-PERMISSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 NOTICE_LIMIT = Notice._meta.get_field("message").max_length
 
 
@@ -190,17 +187,10 @@ EVENTS: dict[str, Callable[..., None]] = {
 }
 
 
-def all_approvers() -> QuerySet:
-    """Active users allowed to approve changes (by group, directly or as superuser), by name."""
-    users = get_user_model().objects.with_perm(
-        APPROVE_PERMISSION, is_active=True, include_superusers=True, backend=PERMISSION_BACKEND
-    )
-    return users.order_by("username")
-
-
-def approvers_for(*, change: ChangeRequest) -> QuerySet:
-    """Active users allowed to approve `change`: every approver but its requester."""
-    return all_approvers().exclude(pk=change.requested_by_id)
+def approvers_for(*, change: ChangeRequest) -> list[AbstractBaseUser]:
+    """Active users who may approve `change` (lifecycle.may_approve), by name: never its requester; for a
+    link between two accounts, the approvers of either account."""
+    return [approver.user for approver in holders(APPROVE) if may_approve(approver, change)]
 
 
 def unread_notice_count(user: AbstractBaseUser | AnonymousUser) -> int:
