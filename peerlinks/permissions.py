@@ -159,12 +159,17 @@ def roles_giving(perm: str) -> list[str]:
     return [role for role in ROLES if _roles_give(frozenset([role]), perm)]
 
 
-def account_names(user: Any) -> list[str]:
-    """The names of the accounts the user holds a role for only there, sorted (none for global roles)."""
-    from peerlinks.models import CloudAccount
+def roles_by_account(user: Any) -> list[tuple[str, list[str]]]:
+    """The roles `user` holds for one account only, as (account name, role names), by account name."""
+    from peerlinks.models import AccountRole
 
-    pks = list(_account_roles(user)) if user.is_authenticated else []
-    return list(CloudAccount.objects.filter(pk__in=pks).order_by("name").values_list("name", flat=True))
+    if not user.is_authenticated:
+        return []
+    found: dict[str, list[str]] = {}
+    rows = AccountRole.objects.filter(user=user).order_by("account__name", "role")
+    for name, role in rows.values_list("account__name", "role"):
+        found.setdefault(name, []).append(role)
+    return list(found.items())
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,7 @@ def link_status(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
 def link_local_fields(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """Save the owner team, ticket reference and labels; htmx gets the panel back."""
     link = _get_link(cloud_id)
+    lifecycle.check_engineer_in(request.user, link.gateway.account)
     form = LocalFieldsForm(request.POST)
     saved = form.is_valid()
     if saved:
