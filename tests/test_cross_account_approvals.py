@@ -159,3 +159,14 @@ def test_the_policy_option_is_edited_in_the_admin(client, admin):
     assert 'name="cross_account_approval"' in page.content.decode()
     set_policy(cross_account_approval="either")
     assert Policy.current().cross_account_approval == "either"
+
+
+def test_the_account_rules_read_in_chinese(client, two_accounts):
+    change = _approve(_create(two_accounts), two_accounts["a_approver"])
+    client.force_login(two_accounts["b_engineer"])
+    html = client.get(change.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "还需要 team-b 的审批人批准。" in html
+    url = reverse("peerlinks:link_local", args=[two_accounts["link_a"].cloud_id])
+    refused = client.post(url, {"owner_team": "x"}, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert f"你不是账号 {two_accounts['first'].name} 的工程师。" in refused
+    assert "除适用于所有账号的角色外" in refused and "<strong>team-b</strong>: 工程师" in refused
