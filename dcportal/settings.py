@@ -105,6 +105,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # LOCAL_LOGIN off: a session opened with a password (before it was switched off) ends.
+    "peerlinks.middleware.PasswordSessionsEndMiddleware",
     # A signed-in person's saved language and time zone, on any browser (before that: the browser's).
     "peerlinks.middleware.UserPreferencesMiddleware",
     "peerlinks.middleware.PrivatePagesMiddleware",

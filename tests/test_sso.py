@@ -298,3 +298,23 @@ def test_the_account_group_prefix_is_a_setting(sso, team_b):
     claims = {"sub": "s-p", "preferred_username": "pia"}
     pia = _login({**claims, "groups": ["corp-net-engineer-team-b", "dcportal-approver-team-b"]})
     assert _account_roles(pia) == [("Engineer", "team-b", True)]
+
+
+def test_with_local_login_switched_off_a_password_session_ends_at_its_next_request(sso, client, admin):
+    response = client.post("/login/", {"username": admin.username, "password": TEST_PASSWORD})
+    assert response.status_code == 302  # logged in with a password while LOCAL_LOGIN is on
+    assert client.get("/").status_code == 200
+    sso.LOCAL_LOGIN = False
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302  # it stays ended
+
+
+def test_with_local_login_switched_off_a_session_opened_through_the_idp_goes_on(sso, client, engineer):
+    from peerlinks.authentication import IDP_BACKEND
+
+    sso.LOCAL_LOGIN = False
+    client.force_login(engineer, backend=IDP_BACKEND)
+    assert client.get("/").status_code == 200
+    assert client.get("/").status_code == 200
