@@ -2,6 +2,7 @@
 do), and who may approve, who is told, the queue, the count and the change page all follow one rule."""
 
 import pytest
+import requests
 from django.urls import reverse
 
 from peerlinks.models import AccountRole, AuditEvent, ChangeRequest, Notice, Policy
@@ -170,3 +171,51 @@ def test_the_account_rules_read_in_chinese(client, two_accounts):
     refused = client.post(url, {"owner_team": "x"}, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert f"你不是账号 {two_accounts['first'].name} 的工程师。" in refused
     assert "除适用于所有账号的角色外" in refused and "<strong>team-b</strong>: 工程师" in refused
+
+
+def test_a_link_to_team_bs_router_synced_from_the_simulator_needs_both_accounts_approvers(
+    demo_simulator, settings, transactional_db
+):
+    """Against the simulator's two accounts: the first account's gateway to team-b's shared router."""
+    import dcsim
+    from peerlinks import cloud
+    from peerlinks.models import CloudAccount, EnterpriseRouter, Gateway
+    from peerlinks.services.sync import sync_region
+    from tests.conftest import account_role
+
+    settings.CLOUD_ENDPOINT = demo_simulator.base_url
+    settings.CLOUD_REGIONS = ["cn-north-4"]
+    cloud.clear_caches()
+    set_policy(approvals_create=1)
+    first = CloudAccount.objects.environment()
+    team_b = CloudAccount.objects.create(
+        name="team-b", access_key=dcsim.TEAM_B_AK, secret_key=dcsim.TEAM_B_SK, regions=["cn-north-4"]
+    )
+    # A gateway with quota left in the demo account (the seed's Beijing gateway has none).
+    new = {"name": "gdgw-beijing-spare", "region": "cn-north-4", "quota": 3}
+    requests.post(
+        f"{demo_simulator.base_url}/_dcsim/global-dc-gateways", json=new, timeout=5
+    ).raise_for_status()
+    assert sync_region(region="cn-north-4").ok
+    assert sync_region(region="cn-north-4", account=team_b).ok
+    router = EnterpriseRouter.objects.get(name="er-team-b-shared")
+    assert router.account == team_b
+    engineer = account_role(_user("demo-engineer"), "Engineer", first)
+    gateway = Gateway.objects.get(name="gdgw-beijing-spare")
+    payload = {
+        "name": "to-team-b",
+        "description": "",
+        "peer_type": "ER",
+        "peer_gateway_id": router.cloud_id,
+        "peer_region": "cn-north-4",
+    }
+    change = changes.submit_change(user=engineer, kind="create", gateway=gateway, payload=payload)
+    assert change.accounts == [first, team_b]
+    with pytest.raises(ChangeForbidden, match="You are not an engineer for account team-b."):
+        other_gateway = Gateway.objects.get(name="gdgw-team-b-edge")
+        changes.submit_change(user=engineer, kind="create", gateway=other_gateway, payload=payload)
+    change = _approve(change, account_role(_user("demo-lead"), "Approver", first))
+    assert change.state == ChangeRequest.State.PENDING_APPROVAL
+    change = _approve(change, account_role(_user("team-b-lead"), "Approver", team_b))
+    assert change.state == ChangeRequest.State.APPROVED
+    cloud.clear_caches()
