@@ -100,8 +100,8 @@ _NOT_FOR_ACCOUNT = {
 
 
 def role_refusal(user: Any, perm: str, accounts: list[CloudAccount], no_role: str | Promise) -> str:
-    """ "" when `user` holds `perm` for one of `accounts`, else why not: they hold it for other accounts only
-    ("You are not an engineer for account team-b."), or nowhere (`no_role`)."""
+    """Why `user` may not act with `perm` in any of `accounts` ("" when they may): they hold it for other
+    accounts only ("You are not an engineer for account team-b."), or nowhere (`no_role`)."""
     if user is None:
         return str(no_role)
     held = holder(user, perm)
@@ -154,8 +154,10 @@ def _requester(verb: str) -> Who:
 def _decider(change: ChangeRequest, user: Any) -> str:
     if user is None or user.pk == change.requested_by_id:
         return str(_("You asked for this change: someone else has to approve or reject it."))
+    if may_approve(holder(user, APPROVE), change):
+        return ""
     refusal = _("Only approvers can approve or reject change requests.")
-    return _lacking(user, APPROVE, change, refusal, either=True)
+    return role_refusal(user, APPROVE, change.accounts, refusal)  # why not: which account they lack
 
 
 def _holder_of(permission: str, refusal: str | Promise, *, either: bool = False) -> Who:
