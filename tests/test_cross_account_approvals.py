@@ -10,7 +10,7 @@ from peerlinks.permissions import APPROVE, holders
 from peerlinks.services import approvals, changes, lifecycle, notifications
 from peerlinks.services.dashboard import approvals_waiting
 from peerlinks.services.lifecycle import ChangeForbidden, save_policy
-from tests.conftest import _user, set_policy
+from tests.conftest import _user, make_router, set_policy
 
 
 def _create(world: dict, *, gateway: str = "gateway_a", peer: str = "router_b", name: str = "x-link"):
@@ -219,3 +219,23 @@ def test_a_link_to_team_bs_router_synced_from_the_simulator_needs_both_accounts_
     change = _approve(change, account_role(_user("team-b-lead"), "Approver", team_b))
     assert change.state == ChangeRequest.State.APPROVED
     cloud.clear_caches()
+
+
+def test_the_queue_costs_the_same_queries_however_many_changes_it_weighs(
+    client, two_accounts, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(two_accounts["b_approver"])
+    url = reverse("peerlinks:approval_queue")
+    _approve(_create(two_accounts, name="first"), two_accounts["a_approver"])
+    client.get(url)  # warm: the session, the roles
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for number in range(2):  # links from team-b's gateway to more routers of the first account
+        two_accounts[f"router_{number}"] = make_router(project=two_accounts["router_a"].project)
+        _create(two_accounts, gateway="gateway_b", peer=f"router_{number}", name=f"more-{number}")
+    with django_assert_num_queries(len(few)):
+        html = client.get(url).content.decode()
+    assert html.count("Needs an approver of") == 3
