@@ -893,6 +893,7 @@ class Policy(models.Model):
         EACH = "each", _("an approver of each account")
         EITHER = "either", _("any approver of either account")
 
+    # Read at each approval (unlike the counts, which a request keeps from its submission).
     cross_account_approval = models.CharField(
         max_length=8,
         choices=CrossAccount.choices,
