@@ -433,8 +433,8 @@ def test_change_list_query_count_does_not_grow_with_rows(
         link = make_peer_link()
         changes.submit_change(user=engineer, kind="delete", gateway=link.gateway, payload={}, peer_link=link)
     # the 7th: the role's permissions; the 8th: the regions' sync state, for the cloud banner; the 9th:
-    # the user's saved language and time zone
-    with django_assert_max_num_queries(9):
+    # the user's saved language and time zone; the 10th: the roles they hold for one account
+    with django_assert_max_num_queries(10):
         engineer_client.get(reverse("peerlinks:change_list"))
 
 
