@@ -16,7 +16,10 @@ A role is held for every account (the group) or for one account only (an `Accoun
 or by IdP groups such as dcportal-approver-<account>). `AccountRoleBackend` makes Django's own permission
 check know both: `user.has_perm(perm)` says whether the user holds `perm` for at least one account (so a
 view, a menu or `{{ perms }}` is offered), `user.has_perm(perm, account)` whether for that account (what a
-service enforces before acting in it). `accounts_with_perm` says where.
+service enforces before acting in it). `accounts_with_perm` says where, `holder`/`holders` the same for one
+user or for everyone holding a permission (what the approval outlook and the notices weigh). The services
+ask through `lifecycle` (its `who` guards, `role_refusal`, `check_engineer_in`, `may_approve`), which also
+says why not ("You are not an engineer for account team-b.").
 
 Anonymous visitors are sent to the login page; a logged-in user without the permission gets the 403 page,
 which tells them to ask an admin for a role. The Django admin is for staff only (Django's own rule).
