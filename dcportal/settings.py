@@ -105,6 +105,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # LOCAL_LOGIN off: a session opened with a password (before it was switched off) ends.
+    "peerlinks.middleware.PasswordSessionsEndMiddleware",
     # A signed-in person's saved language and time zone, on any browser (before that: the browser's).
     "peerlinks.middleware.UserPreferencesMiddleware",
     "peerlinks.middleware.PrivatePagesMiddleware",
@@ -237,6 +239,8 @@ try:
     OIDC_ROLE_GROUPS = json.loads(os.environ.get("OIDC_ROLE_GROUPS", "") or "{}")
 except ValueError:
     raise ImproperlyConfigured('OIDC_ROLE_GROUPS must be JSON such as {"idp-group": "Approver"}') from None
+# IdP groups named <prefix><role>-<account> (dcportal-approver-team-b) give a role for that account only.
+OIDC_ACCOUNT_GROUP_PREFIX = os.environ.get("OIDC_ACCOUNT_GROUP_PREFIX", "dcportal-")
 # The name the login page gives the IdP's button ("Log in with <name>").
 OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "")
 OIDC_USE_PKCE = True

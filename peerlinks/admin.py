@@ -6,6 +6,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks.models import (
+    AccountRole,
     Approval,
     AuditEvent,
     ChangeRequest,
@@ -19,6 +20,7 @@ from peerlinks.presentation.charts import format_duration
 from peerlinks.services.lifecycle import save_policy
 from peerlinks.services.links import update_local_fields
 from peerlinks.services.notifications import shown_notice
+from peerlinks.services.roles import add_account_role, remove_account_role
 
 
 @admin.register(PeerLink)
@@ -65,7 +67,17 @@ class PeerLinkAdmin(admin.ModelAdmin):
 class PolicyAdmin(admin.ModelAdmin):
     list_display = ("__str__", "approvals_create", "approvals_update", "approvals_delete", "expiry")
     fieldsets = (
-        (_("Approvals required"), {"fields": ("approvals_create", "approvals_update", "approvals_delete")}),
+        (
+            _("Approvals required"),
+            {
+                "fields": (
+                    "approvals_create",
+                    "approvals_update",
+                    "approvals_delete",
+                    "cross_account_approval",
+                )
+            },
+        ),
         (_("Expiry"), {"fields": ("expire_after",)}),
         (_("Change window"), {"fields": ("window_enabled", "window_weekdays", "window_start", "window_end")}),
     )
@@ -174,9 +186,32 @@ class PreferencesInline(admin.StackedInline):
     readonly_fields = ("browser_time_zone",)  # what their browser last reported
 
 
+class AccountRoleInline(admin.TabularInline):
+    """The roles a user holds for one account only (their groups are the roles for every account).
+
+    Each one given or taken away is audited (services.roles); a row from the identity provider is taken
+    away again by the next single sign-on login unless the IdP still gives it."""
+
+    model = AccountRole
+    extra = 0
+    fields = ("account", "role", "from_idp")
+    readonly_fields = ("from_idp",)
+
+
 admin.site.unregister(get_user_model())
 
 
 @admin.register(get_user_model())
 class UserWithPreferencesAdmin(UserAdmin):
-    inlines = [*UserAdmin.inlines, PreferencesInline]
+    inlines = [*UserAdmin.inlines, PreferencesInline, AccountRoleInline]
+
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        if formset.model is not AccountRole:
+            return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)
+        for row in formset.deleted_objects:
+            remove_account_role(row=row, by=request.user)
+        for row, _fields in formset.changed_objects:  # another account or role: the old one goes
+            remove_account_role(row=AccountRole.objects.get(pk=row.pk), by=request.user)
+        for row in [*formset.new_objects, *(row for row, _fields in formset.changed_objects)]:
+            add_account_role(user=form.instance, account=row.account, role=row.role, by=request.user)

@@ -81,6 +81,10 @@ class IdentityProviderBackend(OIDCAuthenticationBackend):
         return apply_sso_login(user=user, claims=claims)
 
 
+# How Django names the IdP's backend in a session it opened (django.contrib.auth.BACKEND_SESSION_KEY).
+IDP_BACKEND = f"{IdentityProviderBackend.__module__}.{IdentityProviderBackend.__qualname__}"
+
+
 def end_session_url(request: HttpRequest) -> str:
     """Where logging out sends the browser: the IdP's end-session endpoint (RP-initiated logout) when the
     person logged in through it and it has one, back to the login page after; the login page otherwise."""

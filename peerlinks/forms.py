@@ -13,6 +13,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks.models import ChangeRequest, CloudAccount, Gateway, PeerLink
+from peerlinks.permissions import SUBMIT, accounts_with_perm
 from peerlinks.presentation.times import zone_from_name
 from peerlinks.services import changes
 from peerlinks.services.approvals import COMMENT_MAX, rejection_comment, run_reason
@@ -130,12 +131,14 @@ class PeerLinkCreateForm(forms.Form):
     description = description_field()
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        """`user`: offer only gateways in the accounts where they are an engineer (peers may be anywhere)."""
         super().__init__(*args, **kwargs)
         regions = CloudAccount.objects.managed_regions()
         self.fields["peer_region"].choices = [(region, region) for region in regions]
         self.fields["peer_region"].initial = regions[0] if regions else ""
         with_account = CloudAccount.objects.several()
-        gateways = changes.gateway_choices(user=user)
+        accounts = None if user is None else accounts_with_perm(user, SUBMIT)
+        gateways = changes.gateway_choices(user=user, accounts=accounts)
         _set_choices(self.fields["gateway"], gateways, grouped=True, with_account=with_account)
         gateway = Gateway.objects.present().filter(cloud_id=self._value("gateway")).first()
         peer_type, region = self._value("peer_type"), self._value("peer_region")

@@ -1,6 +1,7 @@
 """Request id: taken from the proxy's X-Request-ID (when it looks sane) or made up, logged and echoed back.
 Logged-in pages: never cached. A database outage: a plain 503 page instead of a 500. Times: in the zone
-the viewer chose, else their browser's. A signed-in person's saved language and zone: on any browser."""
+the viewer chose, else their browser's. A signed-in person's saved language and zone: on any browser.
+Password login switched off: sessions opened with a password end."""
 
 import contextlib
 import logging
@@ -9,12 +10,14 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 
 from dcportal.logging import request_id
+from peerlinks.authentication import IDP_BACKEND
 from peerlinks.presentation.times import zone_from_name
 from peerlinks.services.preferences import chosen_language, chosen_zone, preferences_of, save_preferences
 from peerlinks.services.processes import DATABASE_ERRORS, drop_database_connections
@@ -85,6 +88,26 @@ class PrivatePagesMiddleware:
         if settings.SESSION_COOKIE_NAME in request.COOKIES:
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+class PasswordSessionsEndMiddleware:
+    """While LOCAL_LOGIN is off, a session opened with a password (before it was switched off) ends at its
+    next request, which then goes on as nobody's (the login page, or the IdP's, is next). Sessions opened
+    through the identity provider go on. After AuthenticationMiddleware."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not settings.LOCAL_LOGIN and self._opened_by_password(request):
+            logger.info("a session opened with a password ended: password login is switched off")
+            logout(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _opened_by_password(request: HttpRequest) -> bool:
+        session = request.session
+        return bool(session.get(SESSION_KEY)) and session.get(BACKEND_SESSION_KEY) != IDP_BACKEND
 
 
 class TimeZoneMiddleware:

@@ -1028,6 +1028,20 @@ class Policy(models.Model):
     expire_after = models.DurationField(
         default=datetime.timedelta(days=7), verbose_name=_("undecided requests expire after")
     )
+
+    class CrossAccount(models.TextChoices):
+        """Whose approvals a link between two accounts needs, besides the number required."""
+
+        EACH = "each", _("an approver of each account")
+        EITHER = "either", _("any approver of either account")
+
+    # Read at each approval (unlike the counts, which a request keeps from its submission).
+    cross_account_approval = models.CharField(
+        max_length=8,
+        choices=CrossAccount.choices,
+        default=CrossAccount.EACH,
+        verbose_name=_("a link between two accounts needs"),
+    )
     window_enabled = models.BooleanField(default=False, verbose_name=_("change window on"))
     # ISO weekdays (1 = Monday) on which a window opens, comma-separated.
     window_weekdays = models.CharField(

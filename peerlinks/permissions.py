@@ -16,20 +16,26 @@ A role is held for every account (the group) or for one account only (an `Accoun
 or by IdP groups such as dcportal-approver-<account>). `AccountRoleBackend` makes Django's own permission
 check know both: `user.has_perm(perm)` says whether the user holds `perm` for at least one account (so a
 view, a menu or `{{ perms }}` is offered), `user.has_perm(perm, account)` whether for that account (what a
-service enforces before acting in it). `accounts_with_perm` says where.
+service enforces before acting in it). `accounts_with_perm` says where, `holder`/`holders` the same for one
+user or for everyone holding a permission (what the approval outlook and the notices weigh). The services
+ask through `lifecycle` (its `who` guards, `role_refusal`, `check_engineer_in`, `may_approve`), which also
+says why not ("You are not an engineer for account team-b.").
 
 Anonymous visitors are sent to the login page; a logged-in user without the permission gets the 403 page,
 which tells them to ask an admin for a role. The Django admin is for staff only (Django's own rule).
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import Group, Permission
-from django.db.models import QuerySet
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Q, QuerySet
 
 VIEW = "peerlinks.view_peerlink"
 EXPORT = "peerlinks.export_peerlink"
@@ -125,13 +131,22 @@ def _roles_give(roles: frozenset[str], perm: str) -> bool:
 
 
 def account_pk(obj: Any) -> int | None:
-    """The account an object is in: an account itself, or anything with an `account` (a gateway, a change)."""
-    from peerlinks.models import CloudAccount
+    """The account an object is in: an account itself, a project's, or that of the gateway a change, a link
+    or a drift is about (read through the project's account id: no query once the project is loaded)."""
+    from peerlinks.models import CloudAccount, CloudProject
 
     if isinstance(obj, CloudAccount):
         return obj.pk
-    account = getattr(obj, "account", None)
-    return account.pk if isinstance(account, CloudAccount) else None
+    if isinstance(obj, CloudProject):
+        return obj.account_id
+    for path in ("project", "gateway", "peer_link"):
+        try:
+            inner = getattr(obj, path, None)
+        except ObjectDoesNotExist:
+            inner = None
+        if inner is not None:
+            return account_pk(inner)
+    return None
 
 
 def accounts_with_perm(user: Any, perm: str) -> set[int] | None:
@@ -152,6 +167,60 @@ def readable_accounts(user: Any) -> set[int] | None:
     if not settings.LIMIT_READING_TO_OWN_ACCOUNTS:
         return None
     return accounts_with_perm(user, VIEW)
+
+
+def roles_giving(perm: str) -> list[str]:
+    """The roles (held for one account) that give `perm`."""
+    return [role for role in ROLES if _roles_give(frozenset([role]), perm)]
+
+
+def roles_by_account(user: Any) -> list[tuple[str, list[str]]]:
+    """The roles `user` holds for one account only, as (account name, role names), by account name."""
+    from peerlinks.models import AccountRole
+
+    if not user.is_authenticated:
+        return []
+    found: dict[str, list[str]] = {}
+    rows = AccountRole.objects.filter(user=user).order_by("account__name", "role")
+    for name, role in rows.values_list("account__name", "role"):
+        found.setdefault(name, []).append(role)
+    return list(found.items())
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A user and the accounts (pks) they hold one permission for; `accounts` None: every account."""
+
+    user: Any
+    accounts: frozenset[int] | None
+
+    def holds_for(self, account_pk: int | None) -> bool:
+        return self.accounts is None or account_pk in self.accounts
+
+
+def holder(user: Any, perm: str) -> Holder:
+    """`user` with where they hold `perm` (see accounts_with_perm)."""
+    accounts = accounts_with_perm(user, perm)
+    return Holder(user, None if accounts is None else frozenset(accounts))
+
+
+def holders(perm: str) -> list[Holder]:
+    """Every active user holding `perm` for at least one account, by username, with where: two queries
+    whatever the number of users (a page weighing many changes against them reads this once)."""
+    from peerlinks.models import AccountRole
+
+    everywhere = get_user_model().objects.with_perm(
+        perm, is_active=True, include_superusers=True, backend="django.contrib.auth.backends.ModelBackend"
+    )
+    found: dict[int, Holder] = {user.pk: Holder(user, None) for user in everywhere}
+    rows = AccountRole.objects.filter(
+        Q(user__is_active=True) & ~Q(user__in=list(found)), role__in=roles_giving(perm)
+    ).select_related("user")
+    some: dict[int, tuple[Any, set[int]]] = {}
+    for row in rows:
+        some.setdefault(row.user_id, (row.user, set()))[1].add(row.account_id)
+    found |= {pk: Holder(user, frozenset(accounts)) for pk, (user, accounts) in some.items()}
+    return sorted(found.values(), key=lambda h: h.user.get_username())
 
 
 class AccountRoleBackend(ModelBackend):

@@ -449,6 +449,53 @@ def carry_two_accounts(simulator, settings, db):
     return rows
 
 
+def account_role(user, role: str, account):
+    """Give `user` role `role` ("Engineer", …) for `account` only, as an admin would."""
+    from peerlinks.models import AccountRole
+
+    AccountRole.objects.create(user=user, account=account, role=role)
+    return user
+
+
+@pytest.fixture
+def two_accounts(db, settings):
+    """Two accounts with cached rows in cn-north-4, and people holding a role for one account only.
+
+    The first account (the environment's, `first`) and `team-b` (the simulator's second account, by its
+    keys) each have a project, a gateway (`gateway_a`, `gateway_b`), a router and a link; `b_engineer` is an
+    engineer for team-b only, `a_approver` an approver for the first account only, `b_approver` one for
+    team-b only; `a_engineer` an engineer for the first account only.
+    """
+    import dcsim
+    from peerlinks.models import CloudAccount, CloudProject
+
+    settings.CLOUD_REGIONS = ["cn-north-4"]
+    set_policy(approvals_create=1, approvals_update=1, approvals_delete=1)
+    first = CloudAccount.objects.environment()
+    team_b = CloudAccount.objects.create(
+        name="team-b", access_key=dcsim.TEAM_B_AK, secret_key=dcsim.TEAM_B_SK, regions=["cn-north-4"]
+    )
+    project_a = make_project("cn-north-4")
+    project_b = CloudProject.objects.create(
+        account=team_b, region="cn-north-4", project_id=f"{next(_counter):032x}"
+    )
+    world = {
+        "first": first,
+        "team_b": team_b,
+        "gateway_a": make_gateway(project=project_a, name="gw-a"),
+        "gateway_b": make_gateway(project=project_b, name="gw-b"),
+        "router_a": make_router(project=project_a, name="er-a"),
+        "router_b": make_router(project=project_b, name="er-b"),
+        "a_engineer": account_role(_user("a-engineer"), "Engineer", first),
+        "b_engineer": account_role(_user("b-engineer"), "Engineer", team_b),
+        "a_approver": account_role(_user("a-approver"), "Approver", first),
+        "b_approver": account_role(_user("b-approver"), "Approver", team_b),
+    }
+    world["link_a"] = make_peer_link(gateway=world["gateway_a"], name="link-a")
+    world["link_b"] = make_peer_link(gateway=world["gateway_b"], name="link-b")
+    return world
+
+
 # --- Mail ----------------------------------------------------------------------------------------
 
 

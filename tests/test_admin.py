@@ -1,6 +1,8 @@
 """The Django admin never rewrites what the cloud owns on a cached link: the next sync would blame the cloud
 for it ("changed outside dcportal"). Local fields are edited there as on the link page, and audited."""
 
+from html.parser import HTMLParser
+
 import pytest
 from django.urls import reverse
 
@@ -101,3 +103,89 @@ def test_a_policy_change_reads_in_the_audit_log_in_both_languages(client, admin_
     assert "policy.changed" in english and "approvals_delete" in english
     chinese = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "policy.changed" in chinese and 'lang="zh-hans"' in chinese
+
+
+# --- Roles for one account, on the user's admin page ----------------------------------------------
+
+
+class _FormFields(HTMLParser):
+    """The values an admin change form would post as it stands (inputs, checked boxes, selected options)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, list[str]] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        name = a.get("name")
+        if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.data.setdefault(name, []).append(a.get("value", "on" if a.get("type") == "checkbox" else ""))
+        elif tag == "select" and name:
+            self._select = name
+            self.data.setdefault(name, [])
+        elif tag == "option" and self._select and "selected" in a:
+            self.data[self._select].append(a.get("value", ""))
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.data[name] = [""]
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.data[self._textarea][0] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+
+def _form_data(html: str) -> dict[str, list[str]]:
+    parser = _FormFields()
+    parser.feed(html)
+    return {name: values for name, values in parser.data.items() if values or name.endswith("groups")}
+
+
+def test_roles_for_one_account_are_given_and_taken_away_in_the_user_admin_and_audited(client, admin):
+    from django.contrib.auth import get_user_model
+
+    from peerlinks.models import AccountRole, CloudAccount
+
+    team_b = CloudAccount.objects.create(name="team-b", regions=["cn-north-4"])
+    person = get_user_model().objects.create_user("ines")
+    client.force_login(admin)
+    url = reverse("admin:auth_user_change", args=[person.pk])
+    data = _form_data(client.get(url).content.decode())
+    prefix = "account_roles"
+    assert f"{prefix}-TOTAL_FORMS" in data
+    data[f"{prefix}-TOTAL_FORMS"] = ["1"]
+    data[f"{prefix}-0-account"] = [str(team_b.pk)]
+    data[f"{prefix}-0-role"] = ["Approver"]
+    data[f"{prefix}-0-user"] = [str(person.pk)]
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    row = AccountRole.objects.get(user=person)
+    assert (row.account, row.role, row.from_idp) == (team_b, "Approver", False)
+    added = AuditEvent.objects.get(action="user.account_role_added")
+    assert added.actor == admin and added.object_id == str(person.pk) and added.account == team_b
+    assert added.after == {"account": "team-b", "role": "Approver"}
+
+    data = _form_data(client.get(url).content.decode())
+    data[f"{prefix}-0-DELETE"] = ["on"]
+    assert client.post(url, data).status_code == 302
+    assert not AccountRole.objects.filter(user=person).exists()
+    removed = AuditEvent.objects.get(action="user.account_role_removed")
+    assert removed.before == {"account": "team-b", "role": "Approver", "from_idp": False}
+
+
+def test_the_403_page_names_the_accounts_a_person_holds_roles_for(client, two_accounts):
+    client.force_login(two_accounts["b_engineer"])
+    response = client.post(reverse("peerlinks:link_local", args=[two_accounts["link_a"].cloud_id]), {})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert f"You are not an engineer for account {two_accounts['first'].name}." in html
+    assert 'id="account-roles"' in html and "<strong>team-b</strong>: Engineer" in html

@@ -327,3 +327,129 @@ def test_a_forged_owner_field_on_local_fields_changes_only_local_fields(client, 
 def test_an_unknown_uuid_in_the_url_is_not_confused_with_a_real_link(client, admin, world):
     client.force_login(admin)
     assert client.get(reverse("peerlinks:detail", args=[uuid.uuid4()])).status_code == 404
+
+
+# --- another account's objects --------------------------------------------------------------------
+
+
+def _account_objects(world: dict, side: str) -> dict:
+    """Account `side`'s pending create, failed rename, approved change waiting for the window, and drift."""
+    from django.utils import timezone
+
+    requester = world[f"{side}_engineer"]
+    payload = {
+        "name": f"req-{side}",
+        "description": "",
+        "peer_type": "ER",
+        "peer_gateway_id": world[f"router_{side}"].cloud_id,
+        "peer_region": "cn-north-4",
+    }
+    pending = changes.submit_change(
+        user=requester, kind="create", gateway=world[f"gateway_{side}"], payload=payload
+    )
+    rename = {"name": "renamed", "description": "", "link_name": "x", "before": {}}
+    common = {
+        "requested_by": requester,
+        "gateway": world[f"gateway_{side}"],
+        "peer_link": world[f"link_{side}"],
+    }
+    failed = ChangeRequest.objects.create(kind="update", payload=rename, state="failed", **common)
+    waiting = ChangeRequest.objects.create(
+        kind="update",
+        payload=rename,
+        state="approved",
+        not_before=timezone.now() + timezone.timedelta(hours=3),
+        **common,
+    )
+    drift = Drift.objects.create(peer_link=world[f"link_{side}"], kind="created", detail={})
+    return {
+        "pending": pending,
+        "failed": failed,
+        "waiting": waiting,
+        "drift": drift,
+        "link": world[f"link_{side}"],
+    }
+
+
+def account_writes(objects: dict) -> list[tuple[str, str, dict]]:
+    """(method, url, data) for every write on one account's objects."""
+    pending, link, drift = objects["pending"], objects["link"].cloud_id, objects["drift"].pk
+    digest = {"payload_digest": pending.payload_digest, "comment": "no"}
+    return [
+        ("post", reverse("peerlinks:link_local", args=[link]), {"owner_team": "pwned"}),
+        ("post", reverse("peerlinks:link_edit", args=[link]), {"name": "pwned", "description": ""}),
+        ("post", reverse("peerlinks:link_delete", args=[link]), {"confirm_name": objects["link"].name}),
+        ("get", reverse("peerlinks:link_edit", args=[link]), {}),
+        ("get", reverse("peerlinks:link_delete", args=[link]), {}),
+        ("post", reverse("peerlinks:drift_acknowledge", args=[drift]), {}),
+        ("post", reverse("peerlinks:drift_adopt", args=[drift]), {"owner_team": "pwned", "ticket_ref": "T"}),
+        ("get", reverse("peerlinks:drift_adopt", args=[drift]), {}),
+        ("post", reverse("peerlinks:drift_revert", args=[drift]), {}),
+        ("get", reverse("peerlinks:drift_revert", args=[drift]), {}),
+        ("post", reverse("peerlinks:change_approve", args=[pending.pk]), digest),
+        ("post", reverse("peerlinks:change_reject", args=[pending.pk]), digest),
+        ("post", reverse("peerlinks:change_comment", args=[pending.pk]), {"body": "pwned"}),
+        ("post", reverse("peerlinks:change_retry", args=[objects["failed"].pk]), {}),
+        ("post", reverse("peerlinks:change_run_now", args=[objects["waiting"].pk]), {"reason": "pwned"}),
+    ]
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+@pytest.mark.parametrize("persona", ["b_engineer", "b_approver"])
+def test_a_role_for_one_account_writes_nothing_on_another_accounts_objects(
+    client, two_accounts, persona, htmx
+):
+    from peerlinks.models import AuditEvent, Comment, PeerLink
+
+    objects = _account_objects(two_accounts, "a")
+    actor = two_accounts[persona]
+    client.force_login(actor)
+    events, requests = AuditEvent.objects.count(), ChangeRequest.objects.count()
+    for method, url, data in account_writes(objects):
+        response = getattr(client, method)(url, data, **(HTMX if htmx else {}))
+        assert response.status_code != 500
+        if htmx and response.status_code == 200:  # a panel saying why (htmx 2 swaps only 2xx)
+            assert "You are not" in response.content.decode() or "Only " in response.content.decode(), url
+        else:
+            assert response.status_code in (400, 403), (
+                f"{persona} {method.upper()} {url}: {response.status_code}"
+            )
+    assert AuditEvent.objects.count() == events
+    assert ChangeRequest.objects.count() == requests
+    assert not Comment.objects.exists()
+    assert not PeerLink.objects.filter(owner_team="pwned").exists()
+    objects["pending"].refresh_from_db()
+    objects["drift"].refresh_from_db()
+    assert objects["pending"].state == ChangeRequest.State.PENDING_APPROVAL
+    assert objects["drift"].acknowledged_at is None
+
+
+def test_the_same_writes_on_their_own_account_go_through(client, two_accounts):
+    objects = _account_objects(two_accounts, "b")
+    client.force_login(two_accounts["b_approver"])
+    approve = reverse("peerlinks:change_approve", args=[objects["pending"].pk])
+    assert client.post(approve, {"payload_digest": objects["pending"].payload_digest}).status_code == 302
+    client.force_login(two_accounts["b_engineer"])
+    local = reverse("peerlinks:link_local", args=[objects["link"].cloud_id])
+    assert client.post(local, {"owner_team": "mine"}).status_code == 302
+    assert client.post(reverse("peerlinks:drift_acknowledge", args=[objects["drift"].pk])).status_code == 302
+    objects["pending"].refresh_from_db()
+    objects["link"].refresh_from_db()
+    assert objects["pending"].state != ChangeRequest.State.PENDING_APPROVAL
+    assert objects["link"].owner_team == "mine"
+
+
+def test_a_forged_gateway_of_another_account_in_the_create_form_makes_no_request(client, two_accounts):
+    client.force_login(two_accounts["b_engineer"])
+    before = ChangeRequest.objects.count()
+    data = {
+        "gateway": two_accounts["gateway_a"].cloud_id,
+        "peer_type": "ER",
+        "peer_region": "cn-north-4",
+        "peer": two_accounts["router_b"].cloud_id,
+        "name": "forged",
+    }
+    for headers in ({}, HTMX):
+        response = client.post(reverse("peerlinks:link_create"), data, **headers)
+        assert response.status_code in (200, 400, 403)
+    assert ChangeRequest.objects.count() == before

@@ -67,8 +67,11 @@ def test_idp_groups_give_their_roles_and_a_removed_group_is_taken_away_at_the_ne
 
     events = AuditEvent.objects.filter(action="user.roles_from_idp", object_id=str(maria.pk)).order_by("pk")
     assert [(e.before, e.after) for e in events] == [
-        ({"roles": []}, {"roles": ["Approver", "Engineer"]}),
-        ({"roles": ["Approver", "Engineer"]}, {"roles": ["Viewer"]}),
+        ({"roles": [], "account_roles": []}, {"roles": ["Approver", "Engineer"], "account_roles": []}),
+        (
+            {"roles": ["Approver", "Engineer"], "account_roles": []},
+            {"roles": ["Viewer"], "account_roles": []},
+        ),
     ]
     assert events[0].actor_name == "single sign-on"
     _login({**claims, "groups": ["net-viewers"]})
@@ -218,3 +221,100 @@ def test_the_site_refuses_to_start_with_password_login_off_and_no_idp_or_a_role_
     assert result.returncode != 0 and "OIDC_ROLE_GROUPS must be JSON" in result.stderr
     idp = {"OIDC_CLIENT_ID": "dcportal", "OIDC_AUTHORIZATION_ENDPOINT": f"{IDP}/auth"}
     assert run_check(LOCAL_LOGIN="off", **idp).returncode == 0
+
+
+# --- Roles for one account, from IdP groups named dcportal-<role>-<account> --------------------------
+
+
+@pytest.fixture
+def team_b(db):
+    from peerlinks.models import CloudAccount
+
+    return CloudAccount.objects.create(name="team-b", regions=["cn-north-4"])
+
+
+def _account_roles(user) -> list[tuple[str, str, bool]]:
+    from peerlinks.models import AccountRole
+
+    rows = AccountRole.objects.filter(user=user).order_by("account__name", "role")
+    return [(row.role, row.account.name, row.from_idp) for row in rows]
+
+
+def test_idp_groups_per_account_give_roles_for_that_account_only_and_follow_the_idp(sso, team_b):
+    from peerlinks.models import CloudAccount
+
+    first = CloudAccount.objects.environment()
+    claims = {"sub": "s-acc", "preferred_username": "lena"}
+    lena = _login({**claims, "groups": ["dcportal-approver-team-b", f"dcportal-engineer-{first.name}"]})
+    assert _roles(lena) == []  # no role for every account
+    assert _account_roles(lena) == [("Engineer", first.name, True), ("Approver", "team-b", True)]
+    assert lena.has_perm("peerlinks.approve_change", team_b)
+    assert not lena.has_perm("peerlinks.approve_change", first)
+
+    lena = _login({**claims, "groups": ["dcportal-viewer-team-b"]})
+    assert _account_roles(lena) == [("Viewer", "team-b", True)]
+    lena = type(lena).objects.get(pk=lena.pk)
+    assert not lena.has_perm("peerlinks.approve_change", team_b)
+
+    events = AuditEvent.objects.filter(action="user.roles_from_idp", object_id=str(lena.pk)).order_by("pk")
+    assert [(e.before["account_roles"], e.after["account_roles"]) for e in events] == [
+        ([], ["Approver@team-b", f"Engineer@{first.name}"]),
+        (["Approver@team-b", f"Engineer@{first.name}"], ["Viewer@team-b"]),
+    ]
+    _login({**claims, "groups": ["dcportal-viewer-team-b"]})
+    assert events.count() == 2  # nothing changed: no event
+
+
+def test_a_role_for_one_account_an_admin_gave_is_left_alone_by_sso(sso, team_b):
+    from django.contrib.auth import get_user_model
+
+    from peerlinks.models import AccountRole
+
+    omar = get_user_model().objects.create_user("omar")
+    omar.set_unusable_password()
+    omar.save()
+    AccountRole.objects.create(user=omar, account=team_b, role="Engineer")
+    claims = {"sub": "s-omar", "preferred_username": "omar"}
+    omar = _login({**claims, "groups": ["dcportal-engineer-team-b", "dcportal-viewer-team-b"]})
+    assert _account_roles(omar) == [("Engineer", "team-b", False), ("Viewer", "team-b", True)]
+    omar = _login({**claims, "groups": []})
+    assert _account_roles(omar) == [("Engineer", "team-b", False)]
+
+
+def test_a_group_naming_an_unknown_account_or_role_gives_nothing(sso, team_b, caplog):
+    import logging
+
+    claims = {"sub": "s-x", "preferred_username": "xavi"}
+    with caplog.at_level(logging.INFO, logger="peerlinks.services.sso"):
+        xavi = _login(
+            {**claims, "groups": ["dcportal-approver-team-z", "dcportal-owner-team-b", "dcportal-x"]}
+        )
+    assert _account_roles(xavi) == [] and _roles(xavi) == []
+    assert "dcportal-approver-team-z names no known cloud account" in caplog.text
+
+
+def test_the_account_group_prefix_is_a_setting(sso, team_b):
+    sso.OIDC_ACCOUNT_GROUP_PREFIX = "corp-net-"
+    claims = {"sub": "s-p", "preferred_username": "pia"}
+    pia = _login({**claims, "groups": ["corp-net-engineer-team-b", "dcportal-approver-team-b"]})
+    assert _account_roles(pia) == [("Engineer", "team-b", True)]
+
+
+def test_with_local_login_switched_off_a_password_session_ends_at_its_next_request(sso, client, admin):
+    response = client.post("/login/", {"username": admin.username, "password": TEST_PASSWORD})
+    assert response.status_code == 302  # logged in with a password while LOCAL_LOGIN is on
+    assert client.get("/").status_code == 200
+    sso.LOCAL_LOGIN = False
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302  # it stays ended
+
+
+def test_with_local_login_switched_off_a_session_opened_through_the_idp_goes_on(sso, client, engineer):
+    from peerlinks.authentication import IDP_BACKEND
+
+    sso.LOCAL_LOGIN = False
+    client.force_login(engineer, backend=IDP_BACKEND)
+    assert client.get("/").status_code == 200
+    assert client.get("/").status_code == 200

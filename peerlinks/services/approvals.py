@@ -1,26 +1,30 @@
 """Deciding change requests: approve, reject, edit while pending, comment, expire, release, run now, retry.
 
 Four eyes: nobody decides their own request, and with 2+ approvals required each comes from a different
-approver. An approval is bound to the payload it was given on (its digest): after an edit, only approvals
+approver. A link between two accounts needs, by default, an approver of each account too (the policy may
+say any approver of either account will do); who may decide at all is `lifecycle.may_approve`.
+
+An approval is bound to the payload it was given on (its digest): after an edit, only approvals
 of the current payload count, and a decision is taken only on the version the approver saw: one given on
 an earlier version is refused (nothing is recorded). Every decision is written to the audit log with before
 and after; who may take which step, and when, is declared in `lifecycle`.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from peerlinks.models import Approval, ChangeRequest, Comment, Policy
+from peerlinks.models import Approval, ChangeRequest, CloudAccount, Comment, Policy
+from peerlinks.permissions import APPROVE, Holder, holder, holders
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.changes import authorize, check_payload, submit_change
 from peerlinks.services.lifecycle import ChangeOutdated, ChangeRefused
-from peerlinks.services.notifications import all_approvers
 
 COMMENT_MAX = 2000
 
@@ -45,22 +49,50 @@ def valid_approvals(change: ChangeRequest) -> list[Approval]:
     return counted
 
 
+def sides_missing(
+    change: ChangeRequest, *, approvers: dict[int, Holder] | None = None, policy: Policy | None = None
+) -> list[CloudAccount]:
+    """The accounts of a cross-account change that still lack a valid approval from one of their approvers,
+    when the policy asks for an approver of each account (else, and for a change in one account, none).
+
+    `approvers`: user pk → where they approve (`holders(APPROVE)`), when a page weighs many changes."""
+    if not change.peer_account_id:
+        return []
+    policy = policy or Policy.current()
+    if policy.cross_account_approval != Policy.CrossAccount.EACH:
+        return []
+    counted = valid_approvals(change)
+    if approvers is None:
+        approvers = {approval.approver_id: holder(approval.approver, APPROVE) for approval in counted}
+    given = [approvers[approval.approver_id] for approval in counted if approval.approver_id in approvers]
+    return [account for account in change.accounts if not any(h.holds_for(account.pk) for h in given)]
+
+
+def _names(accounts: list[CloudAccount]) -> str:
+    return pgettext("list separator", ", ").join(account.name for account in accounts)
+
+
 @dataclass(frozen=True)
 class ApprovalOutlook:
-    """Where a pending change's approvals stand: how many count, and who can still give the rest."""
+    """Where a pending change's approvals stand: how many count, who can still give the rest, and, for a
+    link between two accounts, which account still needs one of its approvers."""
 
     required: int
     received: int
     can_still_approve: list[AbstractBaseUser]
+    sides_missing: list[CloudAccount] = field(default_factory=list)
+    # … of which nobody who can still approve is an approver.
+    sides_nobody_can: list[CloudAccount] = field(default_factory=list)
 
     @property
     def missing(self) -> int:
-        return max(0, self.required - self.received)
+        return max(0, self.required - self.received, len(self.sides_missing))
 
     @property
     def stuck(self) -> bool:
-        """Fewer people can still approve than approvals are missing: it cannot complete as things stand."""
-        return self.missing > len(self.can_still_approve)
+        """It cannot complete as things stand: fewer people can still approve than approvals are missing,
+        or an account still needing its approver has nobody left who is one."""
+        return self.missing > len(self.can_still_approve) or bool(self.sides_nobody_can)
 
     @property
     def names(self) -> str:
@@ -78,10 +110,23 @@ class ApprovalOutlook:
         ).format(count=self.missing)
 
     @property
+    def sides_needed(self) -> str:
+        """'Needs an approver of team-b.' ("" when no account waits for its approver)."""
+        if not self.sides_missing:
+            return ""
+        return _("Needs an approver of {accounts}.").format(accounts=_names(self.sides_missing))
+
+    @property
     def warning(self) -> str:
         """What the page says when the change cannot complete ("" when it can)."""
         if not self.stuck:
             return ""
+        if self.sides_nobody_can:
+            return _(
+                "This change cannot be approved as things stand: it needs an approver of {accounts} and "
+                "nobody else is one. It will expire unless an admin gives someone the Approver role for "
+                "{accounts}; or cancel it."
+            ).format(accounts=_names(self.sides_nobody_can))
         count = len(self.can_still_approve)
         if count == 0:
             sentence = ngettext(
@@ -109,15 +154,17 @@ class ApprovalOutlook:
 
 def approval_outlook(change: ChangeRequest) -> ApprovalOutlook:
     """Where the change's approvals stand, with everyone who may still approve it (names)."""
-    return approval_outlooks([change], approvers=list(all_approvers()))[change.pk]
+    return approval_outlooks([change], approvers=holders(APPROVE), policy=Policy.current())[change.pk]
 
 
 def approval_outlooks(
-    changes: Iterable[ChangeRequest], *, approvers: list[AbstractBaseUser]
+    changes: Iterable[ChangeRequest], *, approvers: list[Holder], policy: Policy
 ) -> dict[int, ApprovalOutlook]:
-    """The outlook of several changes against one list of `all_approvers()` (the queue reads it once).
+    """The outlook of several changes against one list of `holders(APPROVE)` (the queue reads it once).
 
-    Who can still approve: approvers other than the requester who have not decided on this version."""
+    Who can still approve: those who may approve the change (lifecycle.may_approve) and have not decided
+    on this version."""
+    by_pk = {approver.user.pk: approver for approver in approvers}
     outlooks = {}
     for change in changes:
         decided = {
@@ -125,14 +172,22 @@ def approval_outlooks(
             for approval in change.approvals.all()
             if approval.payload_digest == change.payload_digest
         }
+        able = [a for a in approvers if a.user.pk not in decided and lifecycle.may_approve(a, change)]
+        missing = sides_missing(change, approvers=by_pk, policy=policy)
         outlooks[change.pk] = ApprovalOutlook(
             required=change.approvals_required,
             received=len(valid_approvals(change)),
-            can_still_approve=[
-                user for user in approvers if user.pk != change.requested_by_id and user.pk not in decided
-            ],
+            can_still_approve=[approver.user for approver in able],
+            sides_missing=missing,
+            sides_nobody_can=[acc for acc in missing if not any(a.holds_for(acc.pk) for a in able)],
         )
     return outlooks
+
+
+def awaiting_decision(user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
+    """Pending changes `user` may decide (others' requests in the accounts they approve for), oldest first."""
+    pending = ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING_APPROVAL)
+    return pending.filter(lifecycle.may_approve_filter(holder(user, APPROVE))).order_by("created_at", "id")
 
 
 def submission_warning(change: ChangeRequest) -> str:
@@ -184,14 +239,18 @@ def approve_change(
         except IntegrityError:
             raise _already_counts(change) from None  # the same approver's other click got there first
         received = len(valid_approvals(change))
+        waiting_for = sides_missing(change)
+        after = {"approvals": received, "required": change.approvals_required, "comment": approval.comment}
+        if waiting_for:
+            after["needs_approver_of"] = [account.name for account in waiting_for]
         lifecycle.apply(
             change,
             "approve",
             actor=user,
             before={"approvals": received - 1, "required": change.approvals_required},
-            after={"approvals": received, "required": change.approvals_required, "comment": approval.comment},
+            after=after,
         )
-        if received >= change.approvals_required:
+        if received >= change.approvals_required and not waiting_for:
             authorize(change, policy=Policy.current(), by=user.get_username())
         dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk)
     return change

@@ -109,10 +109,14 @@ def _readable(queryset: QuerySet, user: AbstractBaseUser | None) -> QuerySet:
     return queryset if user is None else queryset.visible_to(user)
 
 
-def gateway_choices(*, user: AbstractBaseUser | None = None) -> list[Choice]:
-    """Every present gateway (that `user` may read), with why it cannot get a new link (not ACTIVE, no
-    quota left)."""
-    gateways = list(_readable(Gateway.objects.present(), user).select_related("project__account"))
+def gateway_choices(
+    *, user: AbstractBaseUser | None = None, accounts: set[int] | None = None
+) -> list[Choice]:
+    """Every present gateway that `user` may read (in `accounts`, pks, when given: where the person is an
+    engineer), with why it cannot get a new link (not ACTIVE, no quota left)."""
+    gateways = _readable(Gateway.objects.present(), user).select_related("project__account")
+    if accounts is not None:
+        gateways = gateways.filter(project__account__in=accounts)
     pending = open_creates_by_gateway()
     return [_gateway_choice(gateway, pending=pending.get(gateway.pk, 0)) for gateway in gateways]
 
@@ -301,7 +305,7 @@ def submit_change(
     The policy is snapshot: approvals required and the expiry time do not move if an admin edits it.
     `reverts_drift` is the outside change this request undoes, when it was asked for as its revert.
     """
-    lifecycle.check(ChangeRequest(kind=kind, requested_by=user), "submit", user=user)
+    lifecycle.check(ChangeRequest(kind=kind, requested_by=user, gateway=gateway), "submit", user=user)
     allowed = {"create": CREATE_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
     payload = {key: payload[key] for key in allowed if key in payload}
     if kind == ChangeRequest.Kind.CREATE:

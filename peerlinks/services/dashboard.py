@@ -22,10 +22,12 @@ from peerlinks.models import (
     Gateway,
     PeerLink,
 )
-from peerlinks.permissions import readable_accounts
+from peerlinks.permissions import APPROVE, readable_accounts
 from peerlinks.presentation.text import describe_problem
 from peerlinks.services import dispatch
+from peerlinks.services.approvals import awaiting_decision
 from peerlinks.services.audit import record_audit
+from peerlinks.services.lifecycle import check_engineer_in
 from peerlinks.services.notifications import unread_notice_count
 
 RECENT = 10
@@ -154,11 +156,10 @@ def status_counts(*, user: AbstractBaseUser) -> dict[str, int]:
 
 
 def approvals_waiting(user: AbstractBaseUser) -> int:
-    """Requests waiting for this approver's decision: other people's pending ones (0 for non-approvers)."""
-    if not user.has_perm("peerlinks.approve_change"):
+    """Requests waiting for this approver's decision (approvals.awaiting_decision; 0 for non-approvers)."""
+    if not user.has_perm(APPROVE):
         return 0
-    pending = ChangeRequest.objects.visible_to(user).filter(state=ChangeRequest.State.PENDING_APPROVAL)
-    return pending.exclude(requested_by=user).count()
+    return awaiting_decision(user).count()
 
 
 def _accounts(user: AbstractBaseUser | None) -> list[CloudAccount]:
@@ -366,9 +367,11 @@ def acknowledge_drift(
     """Mark a drift as seen by `user`; acknowledging twice keeps the first acknowledgement.
 
     Adopting or reverting a drift deals with it too: `action` names how in the audit log, `note` adds to it.
+    Only an engineer in the link's account may (ChangeForbidden).
     """
     with transaction.atomic():
         drift = Drift.objects.select_for_update().select_related("peer_link").get(pk=drift_id)
+        check_engineer_in(user, drift.peer_link.gateway.account)
         if drift.acknowledged_at is not None:
             return drift
         drift.acknowledged_at = timezone.now()

@@ -11,13 +11,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
-from peerlinks.models import ChangeRequest, Policy
-from peerlinks.permissions import APPROVE, OVERRIDE_WINDOW, RETRY, SUBMIT
+from peerlinks.models import ChangeRequest, CloudAccount, Policy
+from peerlinks.permissions import APPROVE, OVERRIDE_WINDOW, RETRY, SUBMIT, Holder, holder
 from peerlinks.presentation.times import format_time
 from peerlinks.services.audit import record_audit
 
@@ -30,8 +32,9 @@ class ChangeRefused(Exception):
     """A change request that breaks a rule; the message is for the user."""
 
 
-class ChangeForbidden(ChangeRefused):
-    """The rule broken is who is asking (someone else's change, or a role they lack)."""
+class ChangeForbidden(ChangeRefused, PermissionDenied):
+    """The rule broken is who is asking (someone else's change, or a role they lack, or lack in the account
+    the change is in). A PermissionDenied too: a view that lets it through answers with the 403 page."""
 
 
 class ChangeOutdated(ChangeRefused):
@@ -64,6 +67,66 @@ class Transition:
         return self.audit_action
 
 
+# --- Who: each step is taken in the accounts the change touches ----------------------------------
+
+
+def may_approve(approver: Holder, change: ChangeRequest) -> bool:
+    """Who may approve or reject `change`, the one rule the guard, the outlook, the queue and the notices ask:
+    anyone but its requester who holds approve for an account it touches (either side of a cross-account
+    link; the policy says whether each side must approve before it completes: approvals.sides_missing)."""
+    if approver.user.pk == change.requested_by_id:
+        return False
+    return any(approver.holds_for(account.pk) for account in change.accounts)
+
+
+def may_approve_filter(approver: Holder) -> Q:
+    """`may_approve` as a query filter on change requests (the approvals queue and its count in the
+    navigation), kept beside it so the two change together."""
+    others = ~Q(requested_by=approver.user.pk)
+    if approver.accounts is None:
+        return others
+    return others & (
+        Q(gateway__project__account__in=approver.accounts) | Q(peer_account__in=approver.accounts)
+    )
+
+
+# Holding a role, but for other accounts than the one(s) the change acts in; {account} is one name, or
+# several in a list.
+_NOT_FOR_ACCOUNT = {
+    SUBMIT: _("You are not an engineer for account {account}."),
+    RETRY: _("You are not an engineer for account {account}."),
+    APPROVE: _("You are not an approver for account {account}."),
+}
+
+
+def role_refusal(user: Any, perm: str, accounts: list[CloudAccount], no_role: str | Promise) -> str:
+    """Why `user` may not act with `perm` in any of `accounts` ("" when they may): they hold it for other
+    accounts only ("You are not an engineer for account team-b."), or nowhere (`no_role`)."""
+    if user is None:
+        return str(no_role)
+    held = holder(user, perm)
+    if any(held.holds_for(account.pk) for account in accounts):
+        return ""
+    if not held.accounts:
+        return str(no_role)
+    names = pgettext("list separator", ", ").join(account.name for account in accounts)
+    return str(_NOT_FOR_ACCOUNT[perm]).format(account=names)
+
+
+def _lacking(user: Any, perm: str, change: ChangeRequest, no_role: str | Promise, *, either: bool) -> str:
+    """role_refusal where `change` acts: its gateway's account; with `either`, also the peer's account of a
+    cross-account link."""
+    return role_refusal(user, perm, change.accounts if either else [change.account], no_role)
+
+
+def check_engineer_in(user: Any, account: CloudAccount) -> None:
+    """Raise ChangeForbidden unless `user` is an engineer in `account`: the rule for what is done to links
+    and drift besides change requests (local fields, acknowledging or adopting drift)."""
+    problem = role_refusal(user, SUBMIT, [account], _("Only engineers can do this."))
+    if problem:
+        raise ChangeForbidden(problem)
+
+
 # Who may cancel or edit, said in whole sentences (a translation cannot put a verb into a sentence).
 _REQUESTER_ONLY = {
     "cancel": (
@@ -83,7 +146,7 @@ def _requester(verb: str) -> Who:
     def who(change: ChangeRequest, user: Any) -> str:
         if user is None or user.pk != change.requested_by_id:
             return str(not_theirs)
-        return "" if user.has_perm(SUBMIT) else str(no_role)
+        return _lacking(user, SUBMIT, change, no_role, either=False)
 
     return who
 
@@ -91,12 +154,17 @@ def _requester(verb: str) -> Who:
 def _decider(change: ChangeRequest, user: Any) -> str:
     if user is None or user.pk == change.requested_by_id:
         return str(_("You asked for this change: someone else has to approve or reject it."))
-    return "" if user.has_perm(APPROVE) else str(_("Only approvers can approve or reject change requests."))
+    if may_approve(holder(user, APPROVE), change):
+        return ""
+    refusal = _("Only approvers can approve or reject change requests.")
+    return role_refusal(user, APPROVE, change.accounts, refusal)  # why not: which account they lack
 
 
-def _holder_of(permission: str, refusal: str | Promise) -> Who:
+def _holder_of(permission: str, refusal: str | Promise, *, either: bool = False) -> Who:
+    """Who holds `permission` where the change acts (with `either`: either side of a cross-account link)."""
+
     def who(change: ChangeRequest, user: Any) -> str:
-        return "" if user is not None and user.has_perm(permission) else str(refusal)
+        return _lacking(user, permission, change, refusal, either=either)
 
     return who
 
@@ -193,9 +261,12 @@ def _window_moved_by(now: datetime) -> Q:
 
 
 def _runner(change: ChangeRequest, user: Any) -> str:
-    """Who may run an approved change before its window: an admin, or an approver other than the requester."""
-    if user is None or not user.has_perm(APPROVE):
-        return str(_("Only approvers and admins can run a change before the change window."))
+    """Who may run an approved change before its window: an admin, or an approver (of an account the change
+    touches) other than the requester."""
+    refusal = _("Only approvers and admins can run a change before the change window.")
+    problem = _lacking(user, APPROVE, change, refusal, either=True)
+    if problem:
+        return problem
     if user.pk == change.requested_by_id and not user.has_perm(OVERRIDE_WINDOW):
         return str(
             _("You asked for this change: another approver or an admin has to run it before the window.")
@@ -274,7 +345,7 @@ TRANSITIONS: dict[str, Transition] = {
             ANY_STATE,
             None,
             "change.commented",
-            who=_holder_of(SUBMIT, _("Only engineers can comment on change requests.")),
+            who=_holder_of(SUBMIT, _("Only engineers can comment on change requests."), either=True),
         ),
         Transition(
             "expire",

@@ -28,6 +28,7 @@ from peerlinks.models import (
 )
 from peerlinks.presentation.text import describe_cloud_error
 from peerlinks.services.audit import record_audit
+from peerlinks.services.lifecycle import check_engineer_in
 
 # The link page waits at most this long (per connect and per read) for the live attachment state, and
 # does not retry: the state is a nice-to-have, a slow cloud must not hold a web worker for 30 s × retries.
@@ -135,9 +136,10 @@ def update_local_fields(
     *, link_id: int, user: AbstractBaseUser, owner_team: str, ticket_ref: str, labels: list[str]
 ) -> PeerLink:
     """Set a link's local fields and audit the change (nothing is written when nothing changed); a gone
-    link's are kept as they were (LinkGone)."""
+    link's are kept as they were (LinkGone). Only an engineer in the link's account may (ChangeForbidden)."""
     with transaction.atomic():
         link = PeerLink.objects.select_for_update().get(pk=link_id)
+        check_engineer_in(user, link.gateway.account)
         if link.gone_at is not None:
             raise LinkGone
         before = {"owner_team": link.owner_team, "ticket_ref": link.ticket_ref, "labels": list(link.labels)}

@@ -11,17 +11,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.mail import EmailMessage, get_connection
-from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from peerlinks.models import (
-    AccountRole,
     Approval,
     ChangeRequest,
     CloudAccount,
@@ -29,15 +26,14 @@ from peerlinks.models import (
     Notice,
     SharedAttachment,
 )
+from peerlinks.permissions import APPROVE, holders
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
+from peerlinks.services.lifecycle import may_approve
 from peerlinks.services.preferences import preferences_by_user, speaking_to
 
 logger = logging.getLogger(__name__)
 
-APPROVE_PERMISSION = "peerlinks.approve_change"
-# The backend that knows group and user permissions (the login throttle's backend knows none).
-PERMISSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 NOTICE_LIMIT = Notice._meta.get_field("message").max_length
 
 
@@ -245,25 +241,13 @@ def _notify_attachment(event: str, *, attachment: SharedAttachment, change: Chan
 
 def approvers_of_account(account: CloudAccount) -> list[AbstractBaseUser]:
     """Active users who may approve in `account`: approvers of every account and of that one, by name."""
-    people = {user.pk: user for user in all_approvers()}
-    by_role = get_user_model().objects.filter(
-        is_active=True, account_roles__account=account, account_roles__role=AccountRole.Role.APPROVER
-    )
-    people.update({user.pk: user for user in by_role})
-    return sorted(people.values(), key=lambda user: user.get_username())
+    return [approver.user for approver in holders(APPROVE) if approver.holds_for(account.pk)]
 
 
-def all_approvers() -> QuerySet:
-    """Active users allowed to approve changes (by group, directly or as superuser), by name."""
-    users = get_user_model().objects.with_perm(
-        APPROVE_PERMISSION, is_active=True, include_superusers=True, backend=PERMISSION_BACKEND
-    )
-    return users.order_by("username")
-
-
-def approvers_for(*, change: ChangeRequest) -> QuerySet:
-    """Active users allowed to approve `change`: every approver but its requester."""
-    return all_approvers().exclude(pk=change.requested_by_id)
+def approvers_for(*, change: ChangeRequest) -> list[AbstractBaseUser]:
+    """Active users who may approve `change` (lifecycle.may_approve), by name: never its requester; for a
+    link between two accounts, the approvers of either account."""
+    return [approver.user for approver in holders(APPROVE) if may_approve(approver, change)]
 
 
 def unread_notice_count(user: AbstractBaseUser | AnonymousUser) -> int:

@@ -1,13 +1,16 @@
 """Template filters of the site."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
-from peerlinks.models import CloudAccount, Drift, Notice, PeerLink, SharedAttachment
+from peerlinks import permissions
+from peerlinks.models import AccountRole, CloudAccount, Drift, Notice, PeerLink, SharedAttachment
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
@@ -139,6 +142,23 @@ def peer_text(peer_type: str, peer_id: str, region: str) -> str:
 def notice_text(notice: Notice) -> str:
     """A notice in the reader's language (services.notifications.shown_notice)."""
     return shown_notice(notice)
+
+
+@register.filter
+def roles_by_account(user: Any) -> list[tuple[str, str]]:
+    """Where `user` holds a role for one account only: (account, its roles in the reader's language)."""
+    separator = pgettext("list separator", ", ")
+    return [
+        (name, separator.join(str(AccountRole.Role(role).label) for role in roles))
+        for name, roles in permissions.roles_by_account(user)
+    ]
+
+
+@register.filter
+def engineer_in(user: Any, obj: object) -> bool:
+    """Whether `user` is an engineer in the account of `obj` (a gateway, link or drift): the rule the
+    services enforce on what is asked for or done there (lifecycle.check_engineer_in)."""
+    return user.has_perm(permissions.SUBMIT, obj)
 
 
 @register.filter

@@ -1,15 +1,15 @@
-"""`/approvals/`: the requests waiting for this approver's decision (others' pending ones), oldest first,
-with whether each can still get its approvals and what it does to its gateway's quota."""
+"""`/approvals/`: the requests waiting for this approver's decision (others' pending ones in the accounts
+they approve for), oldest first, with whether each can still get its approvals and what it does to its
+gateway's quota."""
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from peerlinks.htmx import render_htmx
-from peerlinks.models import ChangeRequest
-from peerlinks.permissions import APPROVE, permission_required_or_403
+from peerlinks.models import Policy
+from peerlinks.permissions import APPROVE, holders, permission_required_or_403
 from peerlinks.services import approvals, attachments, changes
-from peerlinks.services.notifications import all_approvers
 
 LISTED = 200
 
@@ -17,15 +17,13 @@ LISTED = 200
 @permission_required_or_403(APPROVE)
 @require_GET
 def approval_queue(request: HttpRequest) -> HttpResponse:
-    """Requests waiting for a decision that others made, oldest first, with their age."""
-    queryset = ChangeRequest.objects.visible_to(request.user).filter(
-        state=ChangeRequest.State.PENDING_APPROVAL
+    """Requests waiting for a decision that this approver may take (others' requests in the accounts they
+    approve for), oldest first, with their age."""
+    queryset = approvals.awaiting_decision(request.user).select_related(
+        "requested_by", "gateway__project__account", "peer_account", "peer_link"
     )
-    queryset = queryset.exclude(requested_by=request.user).select_related(
-        "requested_by", "gateway", "peer_link"
-    )
-    pending = list(queryset.prefetch_related("approvals").order_by("created_at", "id")[:LISTED])
-    outlooks = approvals.approval_outlooks(pending, approvers=list(all_approvers()))
+    pending = list(queryset.prefetch_related("approvals")[:LISTED])
+    outlooks = approvals.approval_outlooks(pending, approvers=holders(APPROVE), policy=Policy.current())
     creates = changes.open_creates_by_gateway()
     rows = [
         (change, outlooks[change.pk], changes.quota_outlook(change, open_creates=creates))

@@ -239,6 +239,8 @@ def change_comment(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             approvals.add_comment(change_id=change.pk, user=request.user, body=form.cleaned_data["body"])
+        except ChangeForbidden:
+            raise  # the 403 page: the thread offers them no form to show it in
         except ChangeRefused as exc:
             form.add_error("body", str(exc))
         else:

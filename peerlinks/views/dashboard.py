@@ -21,7 +21,7 @@ from peerlinks.models import Drift
 from peerlinks.permissions import SUBMIT, VIEW, permission_required_or_403
 from peerlinks.services import dashboard, dispatch
 from peerlinks.services import drift as drift_actions
-from peerlinks.services.lifecycle import ChangeRefused
+from peerlinks.services.lifecycle import ChangeRefused, check_engineer_in
 
 
 @permission_required_or_403(VIEW)
@@ -114,6 +114,7 @@ def _open_drift(request: HttpRequest, pk: int) -> Drift:
 def adopt_drift(request: HttpRequest, pk: int) -> HttpResponse:
     """Give a link created outside dcportal an owner team and a ticket; the drift is then dealt with."""
     drift = _open_drift(request, pk)
+    check_engineer_in(request.user, drift.peer_link.gateway.account)
     form = DriftAdoptForm(request.POST if request.method == "POST" else None)
     if not drift_actions.can_adopt(drift):
         form = None
@@ -137,6 +138,7 @@ def adopt_drift(request: HttpRequest, pk: int) -> HttpResponse:
 def revert_drift(request: HttpRequest, pk: int) -> HttpResponse:
     """Show the change request that would undo a drift; on POST ask for it (it then awaits approval)."""
     drift = _open_drift(request, pk)
+    check_engineer_in(request.user, drift.peer_link.gateway.account)
     plan = drift_actions.revert_plan(drift)
     refusal = "" if plan else drift_actions.NO_UNDO
     if request.method == "POST" and plan is not None:

@@ -25,7 +25,7 @@ from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Gateway, PeerLink
 from peerlinks.permissions import EXPORT, SUBMIT, VIEW, permission_required_or_403
 from peerlinks.presentation.times import iso_time
-from peerlinks.services import approvals, changes, links
+from peerlinks.services import approvals, changes, lifecycle, links
 
 PAGE_SIZE = 50
 
@@ -181,6 +181,7 @@ def link_status(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
 def link_local_fields(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     """Save the owner team, ticket reference and labels; htmx gets the panel back."""
     link = _get_link(request, cloud_id)
+    lifecycle.check_engineer_in(request.user, link.gateway.account)
     form = LocalFieldsForm(request.POST)
     saved = form.is_valid()
     if saved:
@@ -211,6 +212,8 @@ def _submit(request: HttpRequest, form: Any, **change: Any) -> HttpResponse | No
     """Ask for the change a valid form describes: off to its page, or None with the refusal on the form."""
     try:
         submitted = changes.submit_change(user=request.user, **change)
+    except changes.ChangeForbidden:
+        raise  # the 403 page: not theirs to ask for
     except changes.ChangeRefused as exc:
         form.add_error(None, str(exc))
         return None
@@ -306,6 +309,7 @@ def _ask_for_change_to(
     **extra: Any,
 ) -> HttpResponse:
     """The form asking for a change to an existing link; once valid, the change request it makes."""
+    lifecycle.check_engineer_in(request.user, link.gateway.account)
     refusal = changes.link_refusal(link)
     if request.method == "POST" and not refusal and form.is_valid():
         submitted = _submit(request, form, kind=kind, gateway=link.gateway, payload=payload(), peer_link=link)

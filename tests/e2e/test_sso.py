@@ -14,6 +14,7 @@ pytestmark = pytest.mark.e2e
 PEOPLE = {
     "alice": {"email": "alice@corp.example", "name": "Alice Approver", "groups": ["net-approvers", "staff"]},
     "victor": {"email": "victor@corp.example", "name": "Victor Viewer", "groups": ["net-readers"]},
+    "bea": {"email": "bea@corp.example", "name": "Bea Engineer", "groups": ["dcportal-engineer-team-b"]},
 }
 
 
@@ -82,3 +83,28 @@ def test_sso_login_gives_the_idp_groups_role_and_logout_ends_the_idp_session(pag
     assert response.status == 403
     page.screenshot(path="/tmp/i11-sso-403.png")
     assert CLIENT_SECRET not in caplog.text  # the code exchange sent it; no log line shows it
+
+
+def test_an_idp_group_for_one_account_gives_that_role_and_the_session_holds_with_passwords_off(
+    page, sso, settings, live_server
+):
+    from django.contrib.auth import get_user_model
+
+    from peerlinks.models import AccountRole, CloudAccount
+
+    team_b = CloudAccount.objects.create(name="team-b", regions=["cn-north-4"])
+    settings.LOCAL_LOGIN = False
+    page.goto("/")
+    _log_in_at_idp(page, "bea")
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.locator(".whoami")).to_have_text("bea")
+    bea = get_user_model().objects.get(username="bea")
+    assert list(AccountRole.objects.filter(user=bea).values_list("account", "role", "from_idp")) == [
+        (team_b.pk, "Engineer", True)
+    ]
+    assert list(bea.groups.all()) == []
+    # An engineer for team-b: the create form is theirs; the session opened through the IdP holds while
+    # password sessions end.
+    assert page.goto("/links/new/").status == 200
+    assert page.goto("/changes/").status == 200
+    expect(page.locator(".whoami")).to_have_text("bea")
