@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks import cloud
+from peerlinks.cloud.validation import REGION_RE
 from peerlinks.forms import AccountRegionsForm, CloudAccountDescriptionForm, CloudAccountForm, IamRegionForm
 from peerlinks.models import (
     Approval,
@@ -107,7 +108,7 @@ class CloudAccountAdmin(admin.ModelAdmin):
     edited. Regions are ticked on their own page, among those the account's IAM projects name. Accounts are
     never deleted here: their history (audit events, projects) names them; untick every region instead."""
 
-    list_display = ("name", "description", "shown_auth", "shown_regions", "from_environment")
+    list_display = ("name", "description", "shown_auth", "shown_regions", "shown_source")
     search_fields = ("name", "description")
     readonly_fields = ("settings_note", "shown_auth", "shown_regions")
     change_form_template = "admin/peerlinks/cloudaccount/change_form.html"
@@ -172,6 +173,10 @@ class CloudAccountAdmin(admin.ModelAdmin):
         return account.name  # without the field's help, which is for typing one
 
     @admin.display(description=_("from the CLOUD_* settings"))
+    def shown_source(self, account: CloudAccount) -> str:
+        return gettext("yes") if account.from_environment else ""
+
+    @admin.display(description=_("from the CLOUD_* settings"))
     def settings_note(self, account: CloudAccount) -> str:
         return gettext(
             "Its credentials (CLOUD_AUTH, CLOUD_SDK_AK and CLOUD_SDK_SK, or CLOUD_IAM_*), regions "
@@ -208,7 +213,8 @@ class CloudAccountAdmin(admin.ModelAdmin):
         ask = IamRegionForm(request.GET)
         found, problem, detail = [], "", ""
         if request.method == "POST":
-            choices = sorted({*request.POST.getlist("regions"), *account.managed_regions})
+            posted = [region for region in request.POST.getlist("regions") if REGION_RE.fullmatch(region)]
+            choices = sorted({*posted, *account.managed_regions})
         else:
             if ask.is_valid():
                 try:

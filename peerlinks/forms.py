@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.utils.functional import lazy
-from django.utils.html import escape
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks.cloud.endpoints import check_region_name, parse_overrides
@@ -417,10 +417,6 @@ class CloudAccountForm(forms.ModelForm):
         required=False,
         label=CloudAccount._meta.get_field("endpoints").verbose_name,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_(
-            "Only for a special cloud: one service=URL or service@region=URL per line (services dcaas, er, "
-            "iam; a URL may hold {region}), as CLOUD_ENDPOINTS takes them. Empty: CLOUD_ENDPOINT."
-        ),
     )
 
     class Meta:
@@ -442,8 +438,19 @@ class CloudAccountForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initial["endpoints"] = _endpoints_text(self.instance.endpoints)
-        # The admin draws help as HTML: the model's names an IdP group with "<name>" in it.
-        self.fields["name"].help_text = escape(self.fields["name"].help_text)
+        # The admin draws help as HTML; examples are code, read as written in any language.
+        self.fields["name"].help_text = format_html(
+            "{} <code>dcportal-approver-{}</code>",
+            _("Short name, used in filters, exports and the identity provider's groups, e.g."),
+            self.instance.name or "team-b",
+        )
+        self.fields["endpoints"].help_text = format_html(
+            "{} <code>iam=https://iam.example.net</code>, <code>dcaas@eu-west-101=https://…</code>",
+            _(
+                "Only for a special cloud: one override per line, as the CLOUD_ENDPOINTS setting takes them "
+                "(empty: CLOUD_ENDPOINT), e.g."
+            ),
+        )
         for name in self.CREDENTIALS:
             if getattr(self.instance, name):
                 field = self.fields[name]
@@ -456,7 +463,7 @@ class CloudAccountForm(forms.ModelForm):
             return parse_overrides(",".join(text.splitlines()))
         except ValueError as exc:
             raise forms.ValidationError(
-                _("Not a valid endpoint override: {problem}").format(problem=exc)
+                format_html("{} <code>{}</code>", _("Not a valid endpoint override:"), exc)
             ) from None
 
     def clean(self) -> dict[str, Any]:
