@@ -35,9 +35,10 @@ def _audited_fields() -> list[str]:
 
 
 @transaction.atomic
-def save_account(account: CloudAccount, *, user: AbstractBaseUser) -> CloudAccount:
-    """Save an account as an admin edited it and audit it: `account.added`, or `account.changed` with the
-    before and after of each changed field; a credential is only named ("set", "changed", "cleared")."""
+def save_account(account: CloudAccount, *, user: AbstractBaseUser | None) -> CloudAccount:
+    """Save an account as an admin edited it (None: the system, for the demo) and audit it: `account.added`,
+    or `account.changed` with the before and after of each changed field; a credential is only named
+    ("set", "changed", "cleared")."""
     before_row = (
         CloudAccount.objects.select_for_update().filter(pk=account.pk).first() if account.pk else None
     )
