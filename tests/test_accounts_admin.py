@@ -299,3 +299,10 @@ def test_the_first_accounts_regions_stay_the_setting(client, admin, simulator, s
     client.post(_regions(first), {"regions": ["ap-southeast-1"]})
     first.refresh_from_db()
     assert first.managed_regions == ["cn-north-4"] and first.regions == []
+
+
+def test_the_admin_role_manages_accounts_without_being_a_superuser(client, team_b):
+    client.force_login(_user("ops-admin", "Admin", is_staff=True))
+    assert client.get(reverse("admin:peerlinks_cloudaccount_changelist")).status_code == 200
+    assert client.get(_change(team_b)).status_code == 200
+    assert client.get(ADD).status_code == 200

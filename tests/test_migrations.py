@@ -86,3 +86,28 @@ def test_upgrading_attaches_what_was_cached_to_the_first_account_named_by_the_se
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+ACCOUNTS_REQUIRED = [("peerlinks", "0018_project_account_required")]
+ADMIN_MANAGES_ACCOUNTS = [("peerlinks", "0019_admin_manages_accounts")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_lets_an_existing_admin_group_manage_cloud_accounts():
+    apps = _migrate(ACCOUNTS_REQUIRED)
+    try:
+        group_model = apps.get_model("auth", "Group")
+        group_model.objects.filter(name="Admin").delete()
+        group_model.objects.create(name="Admin")  # as made before accounts existed: none of their permissions
+        apps = _migrate(ADMIN_MANAGES_ACCOUNTS)
+        admin = apps.get_model("auth", "Group").objects.get(name="Admin")
+        codenames = set(admin.permissions.values_list("codename", flat=True))
+        assert {
+            "add_cloudaccount",
+            "change_cloudaccount",
+            "view_cloudaccount",
+            "change_accountrole",
+        } <= codenames
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
