@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.utils.functional import lazy
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks.cloud.endpoints import check_region_name, parse_overrides
@@ -34,6 +35,7 @@ def _format(text: str, **values: Any) -> str:
 
 # A translated text with numbers filled in, translated when shown (fields are made once, at import).
 _lazy_format = lazy(_format, str)
+_lazy_capfirst = lazy(capfirst, str)
 
 
 def name_field(**kwargs: Any) -> forms.CharField:
@@ -398,6 +400,11 @@ def _credential_field(label: Any) -> forms.CharField:
     )
 
 
+def _verbose_name(field: str) -> Any:
+    """A field's label as a model form would make it (capitalised, translated when shown)."""
+    return _lazy_capfirst(CloudAccount._meta.get_field(field).verbose_name)
+
+
 def _endpoints_text(endpoints: dict[str, str]) -> str:
     return "\n".join(f"{key}={url}" for key, url in (endpoints or {}).items())
 
@@ -407,15 +414,15 @@ class CloudAccountForm(forms.ModelForm):
     removes it), endpoint overrides are written as CLOUD_ENDPOINTS takes them, one per line. What each
     authentication needs is the model's rule (CloudAccount.clean)."""
 
-    access_key = _credential_field(CloudAccount._meta.get_field("access_key").verbose_name)
-    secret_key = _credential_field(CloudAccount._meta.get_field("secret_key").verbose_name)
-    iam_password = _credential_field(CloudAccount._meta.get_field("iam_password").verbose_name)
+    access_key = _credential_field(_verbose_name("access_key"))
+    secret_key = _credential_field(_verbose_name("secret_key"))
+    iam_password = _credential_field(_verbose_name("iam_password"))
     clear_access_key = forms.BooleanField(required=False, label=_("Clear the stored access key ID"))
     clear_secret_key = forms.BooleanField(required=False, label=_("Clear the stored secret access key"))
     clear_iam_password = forms.BooleanField(required=False, label=_("Clear the stored IAM user password"))
     endpoints = forms.CharField(
         required=False,
-        label=CloudAccount._meta.get_field("endpoints").verbose_name,
+        label=_verbose_name("endpoints"),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
