@@ -16,7 +16,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks import cloud
-from peerlinks.cloud.validation import REGION_RE
 from peerlinks.forms import AccountRegionsForm, CloudAccountDescriptionForm, CloudAccountForm, IamRegionForm
 from peerlinks.models import (
     Approval,
@@ -213,48 +212,46 @@ class CloudAccountAdmin(admin.ModelAdmin):
         ask = IamRegionForm(request.GET)
         found, problem, detail = [], "", ""
         if request.method == "POST":
-            posted = [region for region in request.POST.getlist("regions") if REGION_RE.fullmatch(region)]
-            choices = sorted({*posted, *account.managed_regions})
-        else:
-            if ask.is_valid():
+            form = AccountRegionsForm(request.POST, account=account)
+            if form.is_valid():
                 try:
-                    found = accounts.discover_regions(account, region=ask.cleaned_data["region"])
-                except cloud.CloudError as exc:
-                    problem, detail = describe_cloud_error(exc), str(exc)
-            choices = sorted({*found, *account.managed_regions})
-        form = AccountRegionsForm(
-            request.POST if request.method == "POST" else None,
-            choices=choices,
-            initial={"regions": account.managed_regions},
-        )
-        if account.from_environment:
-            form.fields["regions"].disabled = True
-        elif form.is_valid():
-            try:
-                added, queued = accounts.set_regions(
-                    account, regions=form.cleaned_data["regions"], user=request.user
-                )
-            except ValidationError as exc:
-                form.add_error("regions", exc)
-            else:
-                self.message_user(request, self._regions_saved(added, queued), messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:peerlinks_cloudaccount_change", args=[account.pk]))
+                    added, queued = accounts.set_regions(
+                        account, regions=form.cleaned_data["regions"], user=request.user
+                    )
+                except ValidationError as exc:
+                    form.add_error("regions", exc)
+                else:
+                    self.message_user(request, self._regions_saved(added, queued), messages.SUCCESS)
+                    return HttpResponseRedirect(
+                        reverse("admin:peerlinks_cloudaccount_change", args=[account.pk])
+                    )
+        else:
+            found, problem, detail = self._discover(account, ask)
+            form = AccountRegionsForm(account=account, found=found)
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Regions of %(name)s") % {"name": account.name},
             "opts": self.opts,
-            "original": account,
             "account": account,
             "ask": ask,
-            "asked_region": ask.cleaned_data.get("region") if ask.is_valid() else "",
             "default_region": accounts.iam_region(account),
             "form": form,
             "found": found,
             "problem": problem,
             "detail": detail,
-            "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/peerlinks/cloudaccount/regions.html", context)
+
+    @staticmethod
+    def _discover(account: CloudAccount, ask: IamRegionForm) -> tuple[list[str], str, str]:
+        """The regions IAM names for the account, or the cloud's failure: in plain words, and as the
+        client said it (keys redacted)."""
+        if not ask.is_valid():
+            return [], "", ""
+        try:
+            return accounts.discover_regions(account, region=ask.cleaned_data["region"]), "", ""
+        except cloud.CloudError as exc:
+            return [], describe_cloud_error(exc), str(exc)
 
     @staticmethod
     def _regions_saved(added: list[str], queued: bool) -> str:

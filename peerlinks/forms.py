@@ -507,13 +507,17 @@ class RegionField(forms.MultipleChoiceField):
 
 
 class AccountRegionsForm(forms.Form):
-    """The regions an account manages, ticked among those its IAM projects name (and those it has)."""
+    """The regions an account manages, ticked among those its IAM projects name (`found`) and those it
+    manages already; the first account's are the CLOUD_REGIONS setting, shown but not changed here."""
 
     regions = RegionField(required=False, label=_("Regions to manage"))
 
-    def __init__(self, *args: Any, choices: list[str] = (), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["regions"].choices = [(region, region) for region in choices]
+    def __init__(self, *args: Any, account: CloudAccount, found: list[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, initial={"regions": account.managed_regions}, **kwargs)
+        field = self.fields["regions"]
+        ticked = [region for region in self.data.getlist("regions") if field.valid_value(region)]
+        field.choices = [(region, region) for region in sorted({*found, *account.managed_regions, *ticked})]
+        field.disabled = account.from_environment
 
 
 class IamRegionForm(forms.Form):
