@@ -306,3 +306,26 @@ def test_the_admin_role_manages_accounts_without_being_a_superuser(client, team_
     assert client.get(reverse("admin:peerlinks_cloudaccount_changelist")).status_code == 200
     assert client.get(_change(team_b)).status_code == 200
     assert client.get(ADD).status_code == 200
+
+
+def test_rotating_the_encryption_keys_re_encrypts_an_accounts_credentials(admin, settings):
+    import io
+
+    from cryptography.fernet import Fernet
+
+    from peerlinks.services.accounts import save_account
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old]
+    account = save_account(
+        CloudAccount(name="team-b", access_key=TEAM_B_AK, secret_key=TEAM_B_SK), user=admin
+    )
+    stored = _raw("secret_key", account)
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    out = io.StringIO()
+    call_command("rotate_encryption_keys", stdout=out)
+    assert "peerlinks.CloudAccount: 2 re-encrypted" in out.getvalue()  # the AK and the SK
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key removed
+    account = CloudAccount.objects.get(pk=account.pk)
+    assert (account.access_key, account.secret_key) == (TEAM_B_AK, TEAM_B_SK)
+    assert _raw("secret_key", account) != stored
