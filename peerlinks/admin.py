@@ -1,15 +1,28 @@
-"""The Django admin (staff only): policy, roles and users; peer links; requests and audit log read-only."""
+"""The Django admin (staff only): policy, roles and users, cloud accounts; peer links; requests and audit
+log read-only."""
 
-from django.contrib import admin
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from peerlinks import cloud
+from peerlinks.forms import AccountRegionsForm, CloudAccountDescriptionForm, CloudAccountForm, IamRegionForm
 from peerlinks.models import (
     AccountRole,
     Approval,
     AuditEvent,
     ChangeRequest,
+    CloudAccount,
     Comment,
     Notice,
     PeerLink,
@@ -17,6 +30,8 @@ from peerlinks.models import (
     Preferences,
 )
 from peerlinks.presentation.charts import format_duration
+from peerlinks.presentation.text import describe_cloud_error
+from peerlinks.services import accounts
 from peerlinks.services.lifecycle import save_policy
 from peerlinks.services.links import update_local_fields
 from peerlinks.services.notifications import shown_notice
@@ -94,6 +109,172 @@ class PolicyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: Policy, form, change: bool) -> None:
         save_policy(obj, user=request.user)
+
+
+@admin.register(CloudAccount)
+class CloudAccountAdmin(admin.ModelAdmin):
+    """Cloud accounts: added and edited by admins, every save audited (peerlinks.services.accounts).
+
+    Credentials are write-only; the first account (the CLOUD_* settings) is shown, only its description
+    edited. Regions are ticked on their own page, among those the account's IAM projects name. Accounts are
+    never deleted here: their history (audit events, projects) names them; untick every region instead."""
+
+    list_display = ("name", "description", "shown_auth", "shown_regions", "shown_source")
+    search_fields = ("name", "description")
+    readonly_fields = ("settings_note", "shown_auth", "shown_regions")
+    change_form_template = "admin/peerlinks/cloudaccount/change_form.html"
+
+    def get_form(self, request: HttpRequest, obj: CloudAccount | None = None, **kwargs: Any) -> Any:
+        if obj is not None and obj.from_environment:
+            kwargs["form"] = CloudAccountDescriptionForm
+        else:
+            kwargs["form"] = CloudAccountForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: CloudAccount | None = None) -> list:
+        if obj is not None and obj.from_environment:
+            return [
+                (
+                    None,
+                    {"fields": ["shown_name", "settings_note", "description", "shown_auth", "shown_regions"]},
+                )
+            ]
+
+        # A "Clear" box only next to a credential that is stored.
+        def clear(name: str) -> list[str]:
+            return [f"clear_{name}"] if obj is not None and getattr(obj, name) else []
+
+        return [
+            (None, {"fields": ["name", "description", "auth"]}),
+            (
+                _("Access key (AK/SK)"),
+                {"fields": ["access_key", *clear("access_key"), "secret_key", *clear("secret_key")]},
+            ),
+            (
+                _("IAM user (token)"),
+                {"fields": ["iam_domain", "iam_user", "iam_password", *clear("iam_password")]},
+            ),
+            (_("Regions and endpoints"), {"fields": [*(["shown_regions"] if obj else []), "endpoints"]}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: CloudAccount | None = None) -> list[str]:
+        if obj is not None and obj.from_environment:
+            return ["shown_name", "settings_note", "shown_auth", "shown_regions"]
+        return ["shown_regions"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: CloudAccount | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: CloudAccount, form: Any, change: bool) -> None:
+        accounts.save_account(obj, user=request.user)
+
+    def response_add(self, request: HttpRequest, obj: CloudAccount, post_url_continue: str | None = None):
+        """A new account manages no region yet: go on to choosing them (unless adding another)."""
+        if "_addanother" in request.POST or "_popup" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        messages.success(
+            request,
+            gettext("The account %(name)s was added. Choose the regions dcportal manages in it.")
+            % {"name": obj.name},
+        )
+        return HttpResponseRedirect(reverse("admin:peerlinks_cloudaccount_regions", args=[obj.pk]))
+
+    @admin.display(description=CloudAccount._meta.get_field("name").verbose_name)
+    def shown_name(self, account: CloudAccount) -> str:
+        return account.name  # without the field's help, which is for typing one
+
+    @admin.display(description=_("from the CLOUD_* settings"))
+    def shown_source(self, account: CloudAccount) -> str:
+        return gettext("yes") if account.from_environment else ""
+
+    @admin.display(description=_("from the CLOUD_* settings"))
+    def settings_note(self, account: CloudAccount) -> str:
+        return gettext(
+            "Its credentials (CLOUD_AUTH, CLOUD_SDK_AK and CLOUD_SDK_SK, or CLOUD_IAM_*), regions "
+            "(CLOUD_REGIONS) and endpoints (CLOUD_ENDPOINT, CLOUD_ENDPOINTS) are read from the settings; "
+            "change them there. Only the description is edited here."
+        )
+
+    @admin.display(description=_("authentication"))
+    def shown_auth(self, account: CloudAccount) -> str:
+        auth = settings.CLOUD_AUTH if account.from_environment else account.auth
+        return CloudAccount.Auth(auth).label
+
+    @admin.display(description=_("managed regions"))
+    def shown_regions(self, account: CloudAccount) -> str:
+        regions = ", ".join(account.managed_regions) or gettext("none yet")
+        url = reverse("admin:peerlinks_cloudaccount_regions", args=[account.pk])
+        return format_html('{} · <a href="{}">{}</a>', regions, url, gettext("Discover regions"))
+
+    def get_urls(self) -> list:
+        regions = self.admin_site.admin_view(self.regions_view)
+        return [
+            path("<path:object_id>/regions/", regions, name="peerlinks_cloudaccount_regions"),
+            *super().get_urls(),
+        ]
+
+    def regions_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The regions the account's IAM projects name, to tick those dcportal manages; saving queues a sync
+        of those added. A cloud failure is said in plain words (and technically, keys redacted)."""
+        account = self.get_object(request, object_id)
+        if account is None:
+            raise Http404
+        if not self.has_change_permission(request, account):
+            raise PermissionDenied
+        ask = IamRegionForm(request.GET)
+        found, problem, detail = [], "", ""
+        if request.method == "POST":
+            form = AccountRegionsForm(request.POST, account=account)
+            if form.is_valid():
+                try:
+                    added, queued = accounts.set_regions(
+                        account, regions=form.cleaned_data["regions"], user=request.user
+                    )
+                except ValidationError as exc:
+                    form.add_error("regions", exc)
+                else:
+                    self.message_user(request, self._regions_saved(added, queued), messages.SUCCESS)
+                    return HttpResponseRedirect(
+                        reverse("admin:peerlinks_cloudaccount_change", args=[account.pk])
+                    )
+        else:
+            found, problem, detail = self._discover(account, ask)
+            form = AccountRegionsForm(account=account, found=found)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Regions of %(name)s") % {"name": account.name},
+            "opts": self.opts,
+            "account": account,
+            "ask": ask,
+            "default_region": accounts.iam_region(account),
+            "form": form,
+            "found": found,
+            "problem": problem,
+            "detail": detail,
+        }
+        return TemplateResponse(request, "admin/peerlinks/cloudaccount/regions.html", context)
+
+    @staticmethod
+    def _discover(account: CloudAccount, ask: IamRegionForm) -> tuple[list[str], str, str]:
+        """The regions IAM names for the account, or the cloud's failure: in plain words, and as the
+        client said it (keys redacted)."""
+        if not ask.is_valid():
+            return [], "", ""
+        try:
+            return accounts.discover_regions(account, region=ask.cleaned_data["region"]), "", ""
+        except cloud.CloudError as exc:
+            return [], describe_cloud_error(exc), str(exc)
+
+    @staticmethod
+    def _regions_saved(added: list[str], queued: bool) -> str:
+        if not added:
+            return gettext("Regions saved.")
+        if queued:
+            return gettext("Regions saved. A sync is queued: the regions added appear once it is done.")
+        return gettext(
+            "Regions saved. A sync is already waiting or running: the regions added are synced by it or, at "
+            "the latest, by the next one."
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -3,7 +3,8 @@
 FIELD_ENCRYPTION_KEYS (dcportal/settings.py) is a list of Fernet keys; the first encrypts, every one
 decrypts, so a new key can go first while values written with an older one still read. The
 `rotate_encryption_keys` command re-encrypts every EncryptedTextField with the newest key, after which
-the older keys can be removed. No message here ever carries a token or the plain text.
+the older keys can be removed. No message here ever carries a token or the plain text, and an error page
+shows none of these functions' variables (`sensitive_variables`, honoured with DEBUG on too).
 """
 
 import base64
@@ -15,6 +16,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
 # How to make a key, as every message that asks for one says it.
 MAKE_KEY = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
@@ -51,11 +53,13 @@ def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in keys])
 
 
+@sensitive_variables()
 def encrypt(text: str) -> str:
     """The token for text, made with the newest key."""
     return _fernet().encrypt(text.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt(token: str) -> str:
     """The plain text behind a token made with any configured key."""
     try:
@@ -76,6 +80,7 @@ def is_current(token: str) -> bool:
     return True
 
 
+@sensitive_variables()
 def rotate(token: str) -> str:
     """The same value's token made with the newest key."""
     try:
@@ -92,9 +97,11 @@ class EncryptedTextField(models.TextField):
     Lookups other than isnull cannot work on it (each token differs), and serialisation writes the token.
     """
 
+    @sensitive_variables()
     def from_db_value(self, value: str | None, expression: object, connection: object) -> str | None:
         return value if not value else decrypt(value)
 
+    @sensitive_variables()
     def get_prep_value(self, value: object) -> str | None:
         """Encrypted; nothing (None or "") is stored as it is, so a blank field needs no key."""
         value = super().get_prep_value(value)
@@ -104,15 +111,18 @@ class EncryptedTextField(models.TextField):
 
     def formfield(self, **kwargs: object) -> forms.Field:
         """Write-only in forms: the stored value is never drawn back into the page, and a field left
-        empty keeps it (save_form_data), so editing something else never wipes a credential."""
+        empty keeps it (save_form_data), so editing something else never wipes a credential. The widget
+        is always this one: a caller's (the Django admin's textarea for text) would draw the value."""
         return super().formfield(
-            **{"widget": forms.PasswordInput(render_value=False), "required": False, **kwargs}
+            **{**kwargs, "widget": forms.PasswordInput(render_value=False), "required": False}
         )
 
+    @sensitive_variables()
     def save_form_data(self, instance: models.Model, data: object) -> None:
         if data:
             super().save_form_data(instance, data)
 
+    @sensitive_variables()
     def value_to_string(self, obj: models.Model) -> str:
         """Serialisation (dumpdata, fixtures) gets the token, never the plain text."""
         value = self.value_from_object(obj)

@@ -1,5 +1,5 @@
 """Every form of the site: asking for changes to peer links, deciding and discussing them, filtering change
-requests, a link's local fields, the lead view's period, marking notices read.
+requests, a link's local fields, the lead view's period, marking notices read; cloud accounts (admin).
 
 The rules a new link must follow live in `peerlinks.services.changes` (so the worker can check them
 again); the forms offer the choices, check the wire constraints and put rule breaks on the right field.
@@ -10,8 +10,11 @@ from typing import Any
 from django import forms
 from django.core.validators import RegexValidator
 from django.utils.functional import lazy
+from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from peerlinks.cloud.endpoints import check_region_name, parse_overrides
 from peerlinks.models import ChangeRequest, CloudAccount, Gateway, PeerLink
 from peerlinks.permissions import SUBMIT, accounts_with_perm
 from peerlinks.presentation.times import zone_from_name
@@ -32,6 +35,7 @@ def _format(text: str, **values: Any) -> str:
 
 # A translated text with numbers filled in, translated when shown (fields are made once, at import).
 _lazy_format = lazy(_format, str)
+_lazy_capfirst = lazy(capfirst, str)
 
 
 def name_field(**kwargs: Any) -> forms.CharField:
@@ -423,3 +427,151 @@ class TimeZoneForm(forms.Form):
         if name and zone_from_name(name) is None:
             raise forms.ValidationError(_("Unknown time zone."))
         return name
+
+
+# --- Cloud accounts (the Django admin, admins only) -------------------------------------------------
+
+
+def _credential_field(label: Any) -> forms.CharField:
+    """A credential: typed in, never drawn back (the stored value stays in its encrypted column)."""
+    return forms.CharField(
+        required=False,
+        strip=True,
+        label=label,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+def _verbose_name(field: str) -> Any:
+    """A field's label as a model form would make it (capitalised, translated when shown)."""
+    return _lazy_capfirst(CloudAccount._meta.get_field(field).verbose_name)
+
+
+def _endpoints_text(endpoints: dict[str, str]) -> str:
+    return "\n".join(f"{key}={url}" for key, url in (endpoints or {}).items())
+
+
+class CloudAccountForm(forms.ModelForm):
+    """Adding or editing an account: credentials are write-only (left empty, a stored one is kept; "Clear"
+    removes it), endpoint overrides are written as CLOUD_ENDPOINTS takes them, one per line. What each
+    authentication needs is the model's rule (CloudAccount.clean)."""
+
+    access_key = _credential_field(_verbose_name("access_key"))
+    secret_key = _credential_field(_verbose_name("secret_key"))
+    iam_password = _credential_field(_verbose_name("iam_password"))
+    clear_access_key = forms.BooleanField(required=False, label=_("Clear the stored access key ID"))
+    clear_secret_key = forms.BooleanField(required=False, label=_("Clear the stored secret access key"))
+    clear_iam_password = forms.BooleanField(required=False, label=_("Clear the stored IAM user password"))
+    endpoints = forms.CharField(
+        required=False,
+        label=_verbose_name("endpoints"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    class Meta:
+        model = CloudAccount
+        fields = [
+            "name",
+            "description",
+            "auth",
+            "access_key",
+            "secret_key",
+            "iam_domain",
+            "iam_user",
+            "iam_password",
+            "endpoints",
+        ]
+
+    CREDENTIALS = ("access_key", "secret_key", "iam_password")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["endpoints"] = _endpoints_text(self.instance.endpoints)
+        # The admin draws help as HTML; examples are code, read as written in any language.
+        self.fields["name"].help_text = format_html(
+            "{} <code>dcportal-approver-{}</code>",
+            _("Short name, used in filters, exports and the identity provider's groups, e.g."),
+            self.instance.name or "team-b",
+        )
+        self.fields["endpoints"].help_text = format_html(
+            "{} <code>iam=https://iam.example.net</code>, <code>dcaas@eu-west-101=https://…</code>",
+            _(
+                "Only for a special cloud: one override per line, as the CLOUD_ENDPOINTS setting takes them "
+                "(empty: CLOUD_ENDPOINT), e.g."
+            ),
+        )
+        for name in self.CREDENTIALS:
+            if getattr(self.instance, name):
+                field = self.fields[name]
+                field.widget.attrs["placeholder"] = "••••••••"
+                field.help_text = _("•••• set: leave empty to keep it, or type a new one to replace it.")
+
+    def clean_endpoints(self) -> dict[str, str]:
+        text = self.cleaned_data["endpoints"]
+        try:
+            return parse_overrides(",".join(text.splitlines()))
+        except ValueError as exc:
+            raise forms.ValidationError(
+                format_html("{} <code>{}</code>", _("Not a valid endpoint override:"), exc)
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name in self.CREDENTIALS:
+            if cleaned.get(f"clear_{name}"):
+                if cleaned.get(name):
+                    self.add_error(name, _("Type a new value or clear the stored one, not both."))
+                else:
+                    # Before the model's own checks (_post_clean), which then see it gone.
+                    setattr(self.instance, name, "")
+        return cleaned
+
+
+class CloudAccountDescriptionForm(forms.ModelForm):
+    """The first account: only its description is edited here, the rest comes from the CLOUD_* settings."""
+
+    class Meta:
+        model = CloudAccount
+        fields = ["description"]
+
+
+class RegionField(forms.MultipleChoiceField):
+    """Regions ticked among those shown: any well-formed region ID is accepted back."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def valid_value(self, value: str) -> bool:
+        try:
+            check_region_name(value)
+        except ValueError:
+            return False
+        return True
+
+
+class AccountRegionsForm(forms.Form):
+    """The regions an account manages, ticked among those its IAM projects name (`found`) and those it
+    manages already; the first account's are the CLOUD_REGIONS setting, shown but not changed here."""
+
+    regions = RegionField(required=False, label=_("Regions to manage"))
+
+    def __init__(self, *args: Any, account: CloudAccount, found: list[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, initial={"regions": account.managed_regions}, **kwargs)
+        field = self.fields["regions"]
+        ticked = [region for region in self.data.getlist("regions") if field.valid_value(region)]
+        field.choices = [(region, region) for region in sorted({*found, *account.managed_regions, *ticked})]
+        field.disabled = account.from_environment
+
+
+class IamRegionForm(forms.Form):
+    """Which region's IAM endpoint to ask for an account's projects (empty: the usual one)."""
+
+    region = forms.CharField(required=False, max_length=36, label=_("Ask IAM in region"))
+
+    def clean_region(self) -> str:
+        region = self.cleaned_data["region"]
+        if region:
+            try:
+                check_region_name(region)
+            except ValueError:
+                raise forms.ValidationError(_("Not a region ID such as cn-north-4.")) from None
+        return region

@@ -136,6 +136,31 @@ class CloudAccount(models.Model):
         """The regions dcportal syncs and offers in this account."""
         return list(settings.CLOUD_REGIONS) if self.from_environment else list(self.regions)
 
+    def clean(self) -> None:
+        """An added account has what its authentication needs (AK/SK: both keys; token: domain, user and
+        password) and endpoint overrides as CLOUD_ENDPOINTS takes them. The first one is checked at start."""
+        if self.from_environment:
+            return
+        needed = ["access_key", "secret_key"]
+        if self.auth == self.Auth.TOKEN:
+            needed = ["iam_domain", "iam_user", "iam_password"]
+        errors = {
+            name: _("Required for this authentication ({auth}).").format(auth=self.get_auth_display())
+            for name in needed
+            if not getattr(self, name)
+        }
+        from peerlinks.cloud.endpoints import check_overrides
+
+        endpoints = self.endpoints
+        try:
+            if not isinstance(endpoints, dict) or not all(isinstance(v, str) for v in endpoints.values()):
+                raise ValueError("expected service=URL pairs")
+            check_overrides(endpoints)
+        except ValueError as exc:
+            errors["endpoints"] = _("Not a valid endpoint override: {problem}").format(problem=exc)
+        if errors:
+            raise ValidationError(errors)
+
     def cloud_config(self) -> "CloudConfig":
         """How the cloud client reaches this account."""
         from peerlinks.cloud import CloudConfig

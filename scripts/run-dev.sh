@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: migrate, create the demo logins, start the cloud simulator with demo data, sync once, then run
-# the task worker, the scheduler and the web server until Ctrl-C (which stops all of them).
+# `make run`: migrate, create the demo logins (and, with the simulator, its second account), start the cloud
+# simulator with demo data, sync once, then run the task worker, the scheduler and the web server until
+# Ctrl-C (which stops all of them).
 # A child that exits is started again after a short pause (1 s, doubling up to 10 s while it keeps
 # exiting soon after starting); the others keep running.
 # With CLOUD_ENDPOINT pointing elsewhere (the real cloud), the simulator is not started.
@@ -80,7 +81,10 @@ supervise() {  # supervise KEY LABEL LOGFILE: start a child that is started agai
     return 0
 }
 
+# With the simulator, the demo has its second account too (team-b, with the keys the simulator publishes).
+demo_options=()
 if [[ "$CLOUD_ENDPOINT" == "http://127.0.0.1:$SIM_PORT" ]]; then
+    demo_options+=(--simulator-account)
     supervise simulator "Cloud simulator on http://127.0.0.1:$SIM_PORT (demo data)" "$VAR_DIR/dcsim.log"
     for _ in $(seq 50); do
         curl -fsS "http://127.0.0.1:$SIM_PORT/_dcsim/state" >/dev/null 2>&1 && break
@@ -89,7 +93,7 @@ if [[ "$CLOUD_ENDPOINT" == "http://127.0.0.1:$SIM_PORT" ]]; then
 fi
 
 $BIN/python manage.py migrate --noinput
-$BIN/python manage.py create_demo_users
+$BIN/python manage.py create_demo_users ${demo_options[@]+"${demo_options[@]}"}
 
 # A first sync now, so the dashboard is populated at first start; the scheduler keeps it fresh after.
 if ! $BIN/python manage.py sync_peerlinks; then

@@ -52,6 +52,7 @@ NOT_LANGUAGE = [
     r"\b(?:main|team-b)\b",  # the names of this world's cloud accounts
     r"\bpl\b|\bzzz-[\w-]*",  # what the test searched for or typed
     r"\bdcportal\b",
+    r"\b(?:main|team-b)\b",  # cloud accounts' names
     r"\bUTC[+-]\d\d:\d\d\b",
     r"\b(?:Asia|Europe|America|Africa|Australia|Pacific|Atlantic|Indian|Antarctica|Arctic|Etc)/[\w/+-]+",
     r"https?://\S+",  # addresses, in mail
@@ -730,6 +731,8 @@ ADMIN_PAGES = [
     "/admin/peerlinks/auditevent/",
     "/admin/peerlinks/comment/",
     "/admin/peerlinks/notice/",
+    "/admin/peerlinks/cloudaccount/",
+    "/admin/peerlinks/cloudaccount/add/",
 ]
 
 
@@ -796,6 +799,39 @@ def test_every_page_reads_in_chinese_with_no_english_left(client, world, outside
     assert not found, "English left in Chinese pages:\n" + "\n".join(
         f"{what}:\n    " + "\n    ".join(lines) for what, lines in found.items()
     )
+
+
+@pytest.mark.django_db
+def test_cloud_account_admin_pages_read_in_chinese(client, admin, settings):
+    """An account's admin pages: the first one's, an added one's with its errors, and its regions page
+    (IAM unreachable, then a bad region asked)."""
+    from peerlinks.models import CloudAccount
+    from peerlinks.services.accounts import save_account
+
+    settings.CLOUD_ENDPOINT = "http://127.0.0.1:9"
+    settings.CLOUD_MAX_RETRIES = 0
+    first = CloudAccount.objects.environment()
+    added = save_account(CloudAccount(name="team-b", access_key="AK-zzz", secret_key="SK-zzz"), user=admin)
+    client.force_login(admin)
+    change = f"/admin/peerlinks/cloudaccount/{added.pk}/change/"
+    found = {}
+    for method, path, data in [
+        ("GET", f"/admin/peerlinks/cloudaccount/{first.pk}/change/", {}),
+        ("GET", change, {}),
+        ("POST", change, {"name": "team-b", "auth": "token", "clear_secret_key": "on", "endpoints": "x"}),
+        ("POST", "/admin/peerlinks/cloudaccount/add/", {"name": "", "auth": "aksk"}),
+        ("GET", f"/admin/peerlinks/cloudaccount/{added.pk}/regions/", {}),
+        ("GET", f"/admin/peerlinks/cloudaccount/{added.pk}/regions/", {"region": "ZZZ"}),
+        ("POST", f"/admin/peerlinks/cloudaccount/{added.pk}/regions/", {"regions": ["ZZZ"]}),
+        ("GET", f"/admin/peerlinks/cloudaccount/{first.pk}/regions/", {}),
+        ("POST", f"/admin/peerlinks/cloudaccount/{added.pk}/regions/", {"regions": ["cn-north-4"]}),
+    ]:
+        call = client.get if method == "GET" else client.post
+        response = call(path, data, follow=True, **ZH)
+        assert response.status_code == 200, path
+        if left := english_left(response.content.decode(), admin=True):
+            found[f"{method} {path} {data}"] = left
+    assert not found, "\n".join(f"{what}:\n    " + "\n    ".join(lines) for what, lines in found.items())
 
 
 def test_the_check_finds_english_and_lets_names_codes_and_ids_through():

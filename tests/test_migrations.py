@@ -33,3 +33,81 @@ def test_upgrading_makes_renames_need_an_approval_unless_they_need_more(renames_
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+BEFORE_ACCOUNTS = [("peerlinks", "0015_user_preferences")]
+FIRST_ACCOUNT_REQUIRED = [("peerlinks", "0018_project_account_required")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_attaches_what_was_cached_to_the_first_account_named_by_the_setting(settings):
+    settings.CLOUD_ACCOUNT_NAME = "legacy-prod"
+    apps = _migrate(BEFORE_ACCOUNTS)
+    try:
+        project = apps.get_model("peerlinks", "CloudProject").objects.create(
+            region="cn-north-4", project_id="0" * 32
+        )
+        gateway = apps.get_model("peerlinks", "Gateway").objects.create(
+            project=project,
+            cloud_id="11111111-1111-4111-8111-111111111111",
+            name="gdgw-old",
+            status="ACTIVE",
+            bgp_asn=64512,
+        )
+        router = apps.get_model("peerlinks", "EnterpriseRouter").objects.create(
+            project=project, cloud_id="22222222-2222-4222-8222-222222222222", name="er-old", asn=64513
+        )
+        link = apps.get_model("peerlinks", "PeerLink").objects.create(
+            gateway=gateway,
+            cloud_id="33333333-3333-4333-8333-333333333333",
+            name="pl-old",
+            status="ACTIVE",
+            peer_type="ER",
+            peer_gateway_id=router.cloud_id,
+        )
+        audit = apps.get_model("peerlinks", "AuditEvent")
+        about_link = audit.objects.create(
+            action="sync.created", object_type="peer_link", object_id=link.cloud_id
+        )
+        about_policy = audit.objects.create(action="policy.changed", object_type="policy", object_id="1")
+
+        apps = _migrate(FIRST_ACCOUNT_REQUIRED)
+        account_model = apps.get_model("peerlinks", "CloudAccount")
+        [first] = account_model.objects.all()
+        assert (first.name, first.from_environment) == ("legacy-prod", True)
+        moved = apps.get_model("peerlinks", "CloudProject").objects.get(pk=project.pk)
+        assert moved.account_id == first.pk and moved.region == "cn-north-4"
+        gateway_model = apps.get_model("peerlinks", "Gateway")
+        assert gateway_model.objects.get(pk=gateway.pk).project.account_id == first.pk
+        assert apps.get_model("peerlinks", "PeerLink").objects.get(pk=link.pk).gateway_id == gateway.pk
+        events = apps.get_model("peerlinks", "AuditEvent").objects
+        assert events.get(pk=about_link.pk).account_id == first.pk
+        assert events.get(pk=about_policy.pk).account_id is None  # belongs to no account
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+ACCOUNTS_REQUIRED = [("peerlinks", "0020_policy_cross_account_approval")]
+ADMIN_MANAGES_ACCOUNTS = [("peerlinks", "0021_admin_manages_accounts")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_lets_an_existing_admin_group_manage_cloud_accounts():
+    apps = _migrate(ACCOUNTS_REQUIRED)
+    try:
+        group_model = apps.get_model("auth", "Group")
+        group_model.objects.filter(name="Admin").delete()
+        group_model.objects.create(name="Admin")  # as made before accounts existed: none of their permissions
+        apps = _migrate(ADMIN_MANAGES_ACCOUNTS)
+        admin = apps.get_model("auth", "Group").objects.get(name="Admin")
+        codenames = set(admin.permissions.values_list("codename", flat=True))
+        assert {
+            "add_cloudaccount",
+            "change_cloudaccount",
+            "view_cloudaccount",
+            "change_accountrole",
+        } <= codenames
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

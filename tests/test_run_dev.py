@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -84,6 +85,20 @@ def _child(script: int, marker: str) -> int | None:
     return None
 
 
+def _cached_by_account(database: Path) -> set[tuple[str, str]]:
+    """(account, name) of every cached gateway and router, read straight from the run's SQLite file."""
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        return {
+            row
+            for table in ("peerlinks_gateway", "peerlinks_enterpriserouter")
+            for row in connection.execute(
+                f"SELECT a.name, t.name FROM {table} t"
+                " JOIN peerlinks_cloudproject p ON p.id = t.project_id"
+                " JOIN peerlinks_cloudaccount a ON a.id = p.account_id"
+            )
+        }
+
+
 @pytest.fixture
 def run_dev(tmp_path: Path) -> Iterator[dict]:
     """scripts/run-dev.sh on free ports with its own database and logs; stopped (and checked) after."""
@@ -119,6 +134,7 @@ def run_dev(tmp_path: Path) -> Iterator[dict]:
             "sim": f"http://127.0.0.1:{sim_port}",
             "terminal": output,
             "groups": groups,
+            "database": tmp_path / "dcportal.sqlite3",
         }
     finally:
         for pid, (_, group, _) in _descendants(script.pid).items():
@@ -140,6 +156,12 @@ def test_killed_children_are_started_again_and_term_stops_everything(run_dev: di
     # Mail links point at the port this run serves on (PORT), not SITE_URL's default of 8000.
     environment = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
     assert f"SITE_URL={web}".encode() in environment
+    # Two accounts after the first sync: the settings' and the simulator's second, team-b, with its own.
+    assert _cached_by_account(run_dev["database"]) >= {
+        ("main", "gdgw-beijing-core"),
+        ("team-b", "gdgw-team-b-edge"),
+        ("team-b", "er-team-b-shared"),
+    }
 
     os.kill(simulator, signal.SIGKILL)
     os.kill(worker, signal.SIGKILL)
