@@ -13,7 +13,7 @@ from django.core.validators import RegexValidator
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from peerlinks.models import ChangeRequest, Gateway, PeerLink
+from peerlinks.models import ApiToken, ChangeRequest, Gateway, PeerLink
 from peerlinks.presentation.times import zone_from_name
 from peerlinks.services import changes
 from peerlinks.services.approvals import COMMENT_MAX, rejection_comment, run_reason
@@ -381,3 +381,22 @@ class TimeZoneForm(forms.Form):
         if name and zone_from_name(name) is None:
             raise forms.ValidationError(_("Unknown time zone."))
         return name
+
+
+class ApiTokenForm(forms.Form):
+    """A new personal API token: what it is for, what it may do, and how long it lasts."""
+
+    DAYS = [(7, _("7 days")), (30, _("30 days")), (90, _("90 days")), (365, _("1 year"))]
+
+    name = forms.CharField(
+        max_length=100, label=_("Name"), help_text=_("What the token is for, e.g. the pipeline that uses it.")
+    )
+    scope = forms.ChoiceField(
+        choices=ApiToken.Scope.choices,
+        initial=ApiToken.Scope.READ,
+        label=_("Scope"),
+        help_text=_(
+            "A read-only token is refused on every change. Neither ever does more than your role allows."
+        ),
+    )
+    days = forms.TypedChoiceField(choices=DAYS, coerce=int, initial=90, label=_("Expires after"))
