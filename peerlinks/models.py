@@ -959,8 +959,8 @@ class ApiToken(models.Model):
     """
 
     class Scope(models.TextChoices):
-        READ = "read", _("Read only")
-        WRITE = "write", _("Read and write")
+        READ = "read_only", _("Read only")
+        WRITE = "read_write", _("Read and write")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -974,7 +974,9 @@ class ApiToken(models.Model):
     key_hash = models.CharField(
         max_length=64, unique=True, editable=False, verbose_name=_("SHA-256 of the key")
     )
-    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ, verbose_name=_("scope"))
+    scope = models.CharField(
+        max_length=10, choices=Scope.choices, default=Scope.READ, verbose_name=_("scope")
+    )
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     expires_at = models.DateTimeField(verbose_name=_("expires at"))
     last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used"))

@@ -8,7 +8,7 @@ from django.test import Client
 from tests.conftest import make_gateway, make_router
 
 
-def token_for(user: Any, *, scope: str = "write", days: int = 30) -> str:
+def token_for(user: Any, *, scope: str = "read_write", days: int = 30) -> str:
     """A new API token of `user` (its secret)."""
     from peerlinks.services import tokens
 

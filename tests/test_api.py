@@ -18,7 +18,7 @@ PROBLEM = "application/problem+json"
 
 @pytest.mark.django_db
 def test_pages_follow_the_lists_order_without_overlap_or_gap(client, viewer):
-    secret = token_for(viewer, scope="read")
+    secret = token_for(viewer, scope="read_only")
     gateway = make_gateway()
     for n in range(7):
         make_peer_link(gateway=gateway, name=f"link-{n % 3}", status="ACTIVE" if n % 2 else "ERROR")
@@ -47,7 +47,7 @@ def _filtered_like_the_page(data: dict) -> list[PeerLink]:
 
 @pytest.mark.django_db
 def test_links_are_filtered_and_searched_as_on_the_list_page(client, viewer):
-    secret = token_for(viewer, scope="read")
+    secret = token_for(viewer, scope="read_only")
     wanted = make_peer_link(name="finance-a", owner_team="finance", status="ERROR")
     make_peer_link(name="other", owner_team="ops")
     make_peer_link(name="finance-gone", owner_team="finance", gone_at="2026-01-01T00:00:00Z")
@@ -61,7 +61,7 @@ def test_links_are_filtered_and_searched_as_on_the_list_page(client, viewer):
 
 @pytest.mark.django_db
 def test_invalid_filters_and_cursors_are_problems_not_pages(client, viewer):
-    secret = token_for(viewer, scope="read")
+    secret = token_for(viewer, scope="read_only")
     unknown_gateway = get(client, "/api/v1/links", secret, gateway=str(uuid.uuid4()))
     assert unknown_gateway.status_code == 422
     assert unknown_gateway["Content-Type"] == PROBLEM
@@ -79,7 +79,7 @@ def test_invalid_filters_and_cursors_are_problems_not_pages(client, viewer):
 
 @pytest.mark.django_db
 def test_a_cursor_of_one_order_is_refused_by_another(client, viewer):
-    secret = token_for(viewer, scope="read")
+    secret = token_for(viewer, scope="read_only")
     for _ in range(3):
         make_peer_link()
     following = get(client, "/api/v1/links", secret, limit=1).json()["next"]
@@ -89,7 +89,7 @@ def test_a_cursor_of_one_order_is_refused_by_another(client, viewer):
 
 @pytest.mark.django_db
 def test_unknown_objects_and_paths_are_404_problems(client, viewer):
-    secret = token_for(viewer, scope="read")
+    secret = token_for(viewer, scope="read_only")
     for path in (f"/api/v1/links/{uuid.uuid4()}", "/api/v1/changes/999", "/api/v1/nowhere", "/api/v2/links"):
         response = get(client, path, secret)
         assert response.status_code == 404, path
@@ -99,7 +99,7 @@ def test_unknown_objects_and_paths_are_404_problems(client, viewer):
 
 @pytest.mark.django_db
 def test_every_list_names_each_items_account(client, viewer, engineer):
-    secret = token_for(viewer, scope="read")
+    secret = token_for(viewer, scope="read_only")
     link = make_peer_link()
     Drift.objects.create(peer_link=link, kind="created")
     post(client, "/api/v1/links", linkable(), token_for(engineer))

@@ -15,14 +15,16 @@ from tests.conftest import _user, make_gateway, make_router
 @pytest.mark.django_db
 def test_a_token_is_shown_once_and_kept_only_as_its_hash(client, engineer):
     client.force_login(engineer)
-    response = client.post("/account/api-tokens/", {"name": "ci pipeline", "scope": "write", "days": "30"})
+    response = client.post(
+        "/account/api-tokens/", {"name": "ci pipeline", "scope": "read_write", "days": "30"}
+    )
     assert response.status_code == 200
     secret = response.context["new"].secret
     assert secret in response.content.decode()
     token = ApiToken.objects.get()
     assert token.key_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in str([getattr(token, f.attname) for f in ApiToken._meta.fields])
-    assert token.prefix == secret[:12] and token.scope == "write"
+    assert token.prefix == secret[:12] and token.scope == "read_write"
     again = client.get("/account/api-tokens/")
     assert secret not in again.content.decode() and token.prefix in again.content.decode()
     assert "no-store" in again["Cache-Control"]
@@ -69,7 +71,7 @@ def test_a_bad_form_answers_400_with_the_errors(client, engineer):
 
 @pytest.mark.django_db
 def test_using_a_token_stamps_its_last_use(client, viewer):
-    secret = token_for(viewer, scope="read")
+    secret = token_for(viewer, scope="read_only")
     get(client, "/api/v1/links", secret)
     assert ApiToken.objects.get().last_used_at is not None
 
@@ -83,15 +85,15 @@ SUBMIT = ("POST", "/api/v1/links")
 @pytest.mark.parametrize(
     "role, scope, call, status",
     [
-        ("Viewer", "read", READ, 200),
-        ("Viewer", "write", READ, 200),
-        ("Viewer", "write", SUBMIT, 403),
-        ("Engineer", "read", SUBMIT, 403),
-        ("Engineer", "write", SUBMIT, 201),
-        ("Approver", "read", READ, 200),
-        ("Approver", "write", SUBMIT, 201),
-        (None, "write", READ, 403),
-        (None, "write", SUBMIT, 403),
+        ("Viewer", "read_only", READ, 200),
+        ("Viewer", "read_write", READ, 200),
+        ("Viewer", "read_write", SUBMIT, 403),
+        ("Engineer", "read_only", SUBMIT, 403),
+        ("Engineer", "read_write", SUBMIT, 201),
+        ("Approver", "read_only", READ, 200),
+        ("Approver", "read_write", SUBMIT, 201),
+        (None, "read_write", READ, 403),
+        (None, "read_write", SUBMIT, 403),
     ],
 )
 @pytest.mark.django_db
@@ -163,13 +165,13 @@ def test_a_role_for_one_account_acts_in_that_account_only(client):
 @pytest.mark.django_db
 def test_past_the_rate_limit_a_token_gets_429_with_retry_after(client, viewer, settings):
     settings.API_RATE_LIMIT = 3
-    secret = token_for(viewer, scope="read")
+    secret = token_for(viewer, scope="read_only")
     statuses = [get(client, "/api/v1/gateways", secret).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     limited = get(client, "/api/v1/gateways", secret)
     assert limited["Content-Type"] == "application/problem+json"
     assert 1 <= int(limited["Retry-After"]) <= 60
-    other = token_for(viewer, scope="read")
+    other = token_for(viewer, scope="read_only")
     assert get(client, "/api/v1/gateways", other).status_code == 200  # the limit is per token
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
-from peerlinks.models import AuditEvent, ChangeRequest, CloudAccount, Drift, Gateway, PeerLink
+from peerlinks.models import ApiToken, AuditEvent, ChangeRequest, CloudAccount, Drift, Gateway, PeerLink
 
 SYSTEM = AuditEvent.SYSTEM
 LOOK_UP: Any = object()  # audit_event's account_id when the caller leaves it to be looked up
@@ -84,6 +84,8 @@ def _identify(obj: object) -> tuple[str, str]:
         return "peer_link", obj.cloud_id
     if isinstance(obj, ChangeRequest):
         return "change_request", str(obj.pk)
+    if isinstance(obj, ApiToken):
+        return "api_token", str(obj.pk)
     return type(obj).__name__.lower(), str(getattr(obj, "pk", ""))
 
 

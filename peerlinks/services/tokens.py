@@ -65,7 +65,12 @@ def revoke_token(*, token_id: int, user: AbstractBaseUser) -> ApiToken:
 
 
 def _facts(token: ApiToken) -> dict:
-    return {"name": token.name, "prefix": token.prefix, "scope": token.scope, "expires_at": token.expires_at}
+    return {
+        "token_name": token.name,
+        "token_prefix": token.prefix,
+        "token_scope": token.scope,
+        "expires_at": token.expires_at,
+    }
 
 
 def tokens_of(user: AbstractBaseUser) -> list[ApiToken]:
