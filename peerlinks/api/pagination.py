@@ -12,7 +12,9 @@ from typing import Any
 
 from django.core.exceptions import FieldError, ValidationError
 from django.db import DataError
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
+from django.db.models import Field as DjangoField
+from django.db.models.expressions import OrderBy
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -29,17 +31,14 @@ class CursorPage:
 
 
 def paginate(request: HttpRequest, queryset: QuerySet, *, cursor: str | None, limit: int) -> CursorPage:
-    """One page of `queryset` in its order (ties broken by the primary key), after `cursor`; `next` is the
+    """One page of `queryset` in its order (ties broken by a unique field), after `cursor`; `next` is the
     URL of the page after it (None on the last page)."""
     fields = _order_fields(queryset)
-    fingerprint = hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:12]
-    annotated = queryset.annotate(**{f"_key{i}": F(path) for i, (path, _desc) in enumerate(fields)})
-    ordered = annotated.order_by(
-        *(
-            F(f"_key{i}").desc(nulls_last=True) if desc else F(f"_key{i}").asc(nulls_first=True)
-            for i, (_path, desc) in enumerate(fields)
-        )
-    )
+    fingerprint = hashlib.sha256(json.dumps([(key.path, key.desc) for key in fields]).encode()).hexdigest()[
+        :12
+    ]
+    annotated = queryset.annotate(**{f"_key{i}": F(key.path) for i, key in enumerate(fields)})
+    ordered = annotated.order_by(*(key.ordering(f"_key{i}") for i, key in enumerate(fields)))
     if cursor:
         values = _decode(cursor, fingerprint, len(fields))
         try:
@@ -59,38 +58,74 @@ def paginate(request: HttpRequest, queryset: QuerySet, *, cursor: str | None, li
     return CursorPage(items=rows, next=request.build_absolute_uri(f"{request.path}?{query.urlencode()}"))
 
 
-def _order_fields(queryset: QuerySet) -> list[tuple[str, bool]]:
-    """(field path, descending) of the queryset's order, ending with the primary key."""
+@dataclass(frozen=True)
+class SortKey:
+    """One column of a list's order: its path, direction, and whether it can be null."""
+
+    path: str
+    desc: bool
+    nullable: bool
+
+    def ordering(self, alias: str) -> OrderBy:
+        """Nulls count as smallest (first ascending, last descending) on every database; a column that
+        cannot be null is ordered plainly, so its index gives the order."""
+        if not self.nullable:
+            return F(alias).desc() if self.desc else F(alias).asc()
+        return F(alias).desc(nulls_last=True) if self.desc else F(alias).asc(nulls_first=True)
+
+
+def _order_fields(queryset: QuerySet) -> list[SortKey]:
+    """The queryset's order as sort keys, ending with a unique one (the primary key unless one is there)."""
     order = list(queryset.query.order_by or queryset.model._meta.ordering)
-    fields = []
+    keys = []
     for item in order:
         if not isinstance(item, str):
             raise TypeError(f"cursor pagination needs field names in the order, not {item!r}")
-        fields.append((item.lstrip("-"), item.startswith("-")))
-    if not any(path in ("pk", "id") for path, _desc in fields):
-        fields.append(("pk", fields[-1][1] if fields else False))
-    return [("id" if path == "pk" else path, desc) for path, desc in fields]
+        path = item.lstrip("-")
+        path = "id" if path == "pk" else path
+        keys.append(SortKey(path, item.startswith("-"), _nullable(queryset.model, path)))
+    if not any(_unique(queryset.model, key.path) for key in keys):
+        keys.append(SortKey("id", keys[-1].desc if keys else False, False))
+    return keys
 
 
-def _after(fields: list[tuple[str, bool]], values: list[Any]) -> Q:
-    """Rows strictly after `values` in this order: nulls count as smallest (first ascending, last
-    descending), as the page's order puts them."""
+def _field(model: type[Model], path: str) -> DjangoField:
+    *relations, name = path.split("__")
+    for relation in relations:
+        model = model._meta.get_field(relation).related_model
+    return model._meta.get_field(name)
+
+
+def _nullable(model: type[Model], path: str) -> bool:
+    """Whether the column at `path` can be null: it, or a relation on the way to it."""
+    parts = path.split("__")
+    return any(_field(model, "__".join(parts[: n + 1])).null for n in range(len(parts)))
+
+
+def _unique(model: type[Model], path: str) -> bool:
+    return "__" not in path and (_field(model, path).unique or _field(model, path).primary_key)
+
+
+def _after(keys: list[SortKey], values: list[Any]) -> Q:
+    """Rows strictly after `values` in this order. The first column's bound is said on its own as well, so
+    the database starts its index scan there instead of filtering from the first row."""
     condition = Q(pk__in=[])
     equal = Q()
-    for i, ((_path, desc), value) in enumerate(zip(fields, values, strict=True)):
-        key = f"_key{i}"
+    for i, (key, value) in enumerate(zip(keys, values, strict=True)):
+        alias = f"_key{i}"
         if value is None:
-            beyond = Q(pk__in=[]) if desc else Q(**{f"{key}__isnull": False})
-            same = Q(**{f"{key}__isnull": True})
+            beyond = Q(pk__in=[]) if key.desc else Q(**{f"{alias}__isnull": False})
+            same = Q(**{f"{alias}__isnull": True})
         else:
-            beyond = (
-                Q(**{f"{key}__lt": value}) | Q(**{f"{key}__isnull": True})
-                if desc
-                else Q(**{f"{key}__gt": value})
-            )
-            same = Q(**{key: value})
+            beyond = Q(**{f"{alias}__{'lt' if key.desc else 'gt'}": value})
+            if key.desc and key.nullable:
+                beyond |= Q(**{f"{alias}__isnull": True})
+            same = Q(**{alias: value})
         condition |= equal & beyond
         equal &= same
+    first, value = keys[0], values[0]
+    if value is not None and not first.nullable:
+        condition &= Q(**{f"_key0__{'lte' if first.desc else 'gte'}": value})
     return condition
 
 
