@@ -11,11 +11,12 @@ _URL_WITH_PASSWORD = re.compile(r"://[^/@\s]*:[^/@\s]*@")
 class CredentialsHiddenFilter(SafeExceptionReporterFilter):
     """Hides, in settings and in request.META (where runserver puts the whole environment), what Django's
     filter hides (names with KEY, SECRET, PASS, TOKEN…) and also the cloud's access key pair (CLOUD_SDK_AK,
-    CLOUD_SDK_SK), anything named like a credential or a database URL, and any URL with a password."""
+    CLOUD_SDK_SK), anything named like a credential or a database URL, the Authorization header (an API
+    token), and any URL with a password."""
 
     hidden_settings = re.compile(
         SafeExceptionReporterFilter.hidden_settings.pattern
-        + r"|CREDENTIAL|PRIVATE|DSN|DATABASE_URL|(?:^|_)(?:AK|SK)(?:_|$)",
+        + r"|CREDENTIAL|PRIVATE|DSN|DATABASE_URL|AUTHORIZATION|(?:^|_)(?:AK|SK)(?:_|$)",
         flags=re.IGNORECASE,
     )
 

@@ -193,3 +193,27 @@ def test_the_browser_session_works_and_needs_csrf_to_write(engineer):
         "/api/v1/links", json.dumps(linkable()), content_type="application/json", HTTP_X_CSRFTOKEN=csrf
     )
     assert allowed.status_code == 201, allowed.content
+
+
+@pytest.mark.django_db
+def test_answers_to_a_token_stay_out_of_every_cache(client, viewer):
+    response = get(client, "/api/v1/links", token_for(viewer, scope="read_only"))
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+def test_error_reports_never_show_the_authorization_header(rf):
+    from dcportal.error_reports import CredentialsHiddenFilter
+
+    request = rf.get("/api/v1/links", HTTP_AUTHORIZATION="Bearer dcp_secret-value")
+    meta = CredentialsHiddenFilter().get_safe_request_meta(request)
+    assert "dcp_secret-value" not in str(meta["HTTP_AUTHORIZATION"])
+
+
+@pytest.mark.django_db
+def test_a_token_sent_under_another_scheme_is_refused_and_never_logged(client, viewer, settings, caplog):
+    settings.DEBUG = True
+    secret = token_for(viewer, scope="read_only")
+    with caplog.at_level("DEBUG"):
+        response = client.get("/api/v1/links", HTTP_AUTHORIZATION=f"Token {secret}")
+    assert response.status_code == 401
+    assert secret not in caplog.text
