@@ -320,3 +320,19 @@ def test_the_schema_says_every_operation_answers_problem_details(client):
             assert "application/problem+json" in operation["responses"][status]["content"]
     posts = [op for methods in schema["paths"].values() for m, op in methods.items() if m == "post"]
     assert all(any(p["name"] == "Idempotency-Key" for p in op["parameters"]) for op in posts)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_retries_at_once_with_one_key_create_one_change_and_get_one_answer(engineer):
+    from django.test import Client
+
+    from tests.test_races import race
+
+    mine = token_for(engineer)
+    body = linkable()
+    answers = race(
+        *[lambda: post(Client(), "/api/v1/links", body, mine, key="same-moment") for _ in range(2)]
+    )
+    assert [answer.status_code for answer in answers] == [201, 201], answers
+    assert answers[0].json() == answers[1].json()
+    assert ChangeRequest.objects.count() == 1
