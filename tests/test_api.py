@@ -160,10 +160,12 @@ def test_a_rejection_needs_a_comment_and_ends_the_request(client, engineer, appr
 def test_rename_delete_cancel_and_comment_go_through_the_services(client, engineer, viewer):
     mine = token_for(engineer)
     link = make_peer_link()
+    unchanged = post(client, f"/api/v1/links/{link.cloud_id}/rename", {"name": link.name}, mine)
+    assert unchanged.status_code == 422 and "Nothing to change" in unchanged.json()["detail"]
     renamed = post(client, f"/api/v1/links/{link.cloud_id}/rename", {"description": "new words"}, mine)
     assert renamed.status_code == 201, renamed.content
     assert renamed.json()["payload"]["name"] == link.name
-    busy = post(client, f"/api/v1/links/{link.cloud_id}/delete", None, mine)
+    busy = post(client, f"/api/v1/links/{link.cloud_id}/delete", {"confirm_name": link.name}, mine)
     assert busy.status_code == 409  # the rename is still open
     number = renamed.json()["id"]
     said = post(client, f"/api/v1/changes/{number}/comments", {"body": "for the migration"}, mine)
@@ -175,7 +177,12 @@ def test_rename_delete_cancel_and_comment_go_through_the_services(client, engine
     cancelled = post(client, f"/api/v1/changes/{number}/cancel", None, mine)
     assert cancelled.json()["state"] == "cancelled"
     assert cancelled.json()["comments"][0]["body"] == "for the migration"
-    deleted = post(client, f"/api/v1/links/{link.cloud_id}/delete", None, mine)
+    unconfirmed = post(client, f"/api/v1/links/{link.cloud_id}/delete", {"confirm_name": "other"}, mine)
+    assert unconfirmed.status_code == 422 and unconfirmed.json()["errors"][0]["loc"] == [
+        "body",
+        "confirm_name",
+    ]
+    deleted = post(client, f"/api/v1/links/{link.cloud_id}/delete", {"confirm_name": link.name}, mine)
     assert deleted.status_code == 201 and deleted.json()["kind"] == "delete"
 
 

@@ -47,3 +47,16 @@ def invalid_filters(errors: dict) -> ApiProblem:
         kind="invalid-filter",
         errors=[{"loc": ["query", name], "msg": " ".join(messages)} for name, messages in errors.items()],
     )
+
+
+def invalid_body(errors: dict) -> ApiProblem:
+    """A body the page's form refuses (its rules, beyond the schema's types), as a 422 naming each field."""
+    return ApiProblem(
+        422,
+        " ".join(message for messages in errors.values() for message in messages),
+        kind="invalid-request",
+        errors=[
+            {"loc": ["body", *([] if name == "__all__" else [name])], "msg": " ".join(messages)}
+            for name, messages in errors.items()
+        ],
+    )

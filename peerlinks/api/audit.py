@@ -57,7 +57,7 @@ def list_audit_events(request: HttpRequest, filters: Query[AuditQuery]) -> dict:
     require(request, VIEW)
     data = {
         name: value.isoformat() if isinstance(value, date) else value
-        for name, value in filters.dict(exclude={"cursor", "limit"}).items()
+        for name, value in filters.model_dump(exclude={"cursor", "limit"}).items()
         if value not in (None, "")
     }
     queryset = AuditEvent.objects.select_related("account").order_by("-at", "-id")

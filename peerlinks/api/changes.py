@@ -110,7 +110,7 @@ def _changes():
 def list_changes(request: HttpRequest, filters: Query[ChangeQuery]) -> dict:
     """Change requests, newest first, by state, kind and whose (as on the list page)."""
     require(request, VIEW)
-    data = {name: value for name, value in filters.dict(exclude={"cursor", "limit"}).items() if value}
+    data = {name: value for name, value in filters.model_dump(exclude={"cursor", "limit"}).items() if value}
     queryset = ChangeFilterForm(data).filter(_changes(), user=request.user)
     page = paginate(request, queryset, cursor=filters.cursor, limit=filters.limit)
     return {"items": page.items, "next": page.next}

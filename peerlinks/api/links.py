@@ -8,12 +8,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
-from peerlinks.api.access import drawn, get_or_404, invalid_filters, require
+from peerlinks.api.access import drawn, get_or_404, invalid_body, invalid_filters, require
 from peerlinks.api.changes import ChangeOut
 from peerlinks.api.idempotency import once
 from peerlinks.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from peerlinks.api.problems import ApiProblem
 from peerlinks.filters import PEER_LINK_SORTS, PeerLinkFilter
+from peerlinks.forms import PeerLinkDeleteForm, PeerLinkEditForm
 from peerlinks.models import Gateway, PeerLink
 from peerlinks.permissions import SUBMIT, VIEW
 from peerlinks.services import changes
@@ -89,7 +90,7 @@ def list_links(request: HttpRequest, filters: Query[LinkQuery]) -> dict:
     require(request, VIEW)
     data = {
         name: ("on" if value is True else value)
-        for name, value in filters.dict(exclude={"cursor", "limit"}).items()
+        for name, value in filters.model_dump(exclude={"cursor", "limit"}).items()
         if value not in (None, "", False)
     }
     filterset = PeerLinkFilter(data, queryset=_links())
@@ -149,18 +150,31 @@ def create_link(request: HttpRequest, body: CreateIn) -> HttpResponse:
 
 @router.post("/links/{link_id}/rename", response=CHANGE_RESPONSES, summary="Ask to rename a peer link")
 def rename_link(request: HttpRequest, link_id: str, body: RenameIn) -> HttpResponse:
-    """Submit a rename / description change; a field left out keeps its value."""
+    """Submit a rename / description change; a field left out keeps its value, and one of them must change
+    (the page's rule: its form is asked)."""
     link = _link_to_change(request, link_id)
-    payload = body.dict(exclude_none=True)
+    wanted = {"name": link.name, "description": link.description, **body.model_dump(exclude_none=True)}
+    form = PeerLinkEditForm(wanted, link=link)
+    if not form.is_valid():
+        raise invalid_body(form.errors)
+    payload = form.cleaned_data
     return once(
         request,
         lambda: _submitted(request, kind="update", gateway=link.gateway, payload=payload, peer_link=link),
     )
 
 
+class DeleteIn(Schema):
+    confirm_name: str = Field(max_length=64, description="The link's exact name, as the page asks for it")
+
+
 @router.post("/links/{link_id}/delete", response=CHANGE_RESPONSES, summary="Ask to delete a peer link")
-def delete_link(request: HttpRequest, link_id: str) -> HttpResponse:
+def delete_link(request: HttpRequest, link_id: str, body: DeleteIn) -> HttpResponse:
+    """Submit a delete, confirmed by the link's exact name (the page's rule: its form is asked)."""
     link = _link_to_change(request, link_id)
+    form = PeerLinkDeleteForm(body.model_dump(), link=link)
+    if not form.is_valid():
+        raise invalid_body(form.errors)
     return once(
         request, lambda: _submitted(request, kind="delete", gateway=link.gateway, payload={}, peer_link=link)
     )
