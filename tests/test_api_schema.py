@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 QUICK = settings(
-    max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+    max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
 )
 
 
