@@ -2,6 +2,7 @@
 through the same services (four eyes, payload-bound approvals, audit as the token's owner), Idempotency-Key
 and problem details."""
 
+import json
 import uuid
 
 import pytest
@@ -343,3 +344,46 @@ def test_two_retries_at_once_with_one_key_create_one_change_and_get_one_answer(e
     assert [answer.status_code for answer in answers] == [201, 201], answers
     assert answers[0].json() == answers[1].json()
     assert ChangeRequest.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/links", "/api/v1/changes", "/api/v1/drift", "/api/v1/audit-events"]
+)
+@pytest.mark.django_db
+def test_a_longer_list_costs_no_more_queries(client, engineer, path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    mine = token_for(engineer)
+
+    def grow(count: int) -> None:
+        for _ in range(count):
+            link = make_peer_link()
+            Drift.objects.create(peer_link=link, kind="created")
+            post(client, f"/api/v1/links/{link.cloud_id}/rename", {"description": "more"}, mine)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as run:
+            assert get(client, path, mine).status_code == 200
+        return len(run.captured_queries)
+
+    grow(2)
+    few = queries()
+    grow(8)
+    assert queries() <= few
+
+
+def test_a_cloud_refusal_is_a_502_with_the_clouds_code_message_and_request_id():
+    from peerlinks import cloud
+    from peerlinks.api.problems import for_exception
+
+    refused = cloud.Conflict("The peer link is busy.", status=409, error_code="DC.1001", request_id="req-1")
+    response = for_exception(refused)
+    body = json.loads(response.content)
+    assert response.status_code == 502 and response["Content-Type"] == PROBLEM
+    assert body["cloud"] == {
+        "status": 409,
+        "code": "DC.1001",
+        "message": "The peer link is busy.",
+        "request_id": "req-1",
+    }
