@@ -387,3 +387,36 @@ def test_a_cloud_refusal_is_a_502_with_the_clouds_code_message_and_request_id():
         "message": "The peer link is busy.",
         "request_id": "req-1",
     }
+
+
+@pytest.mark.django_db
+def test_a_failed_change_is_retried_once_and_a_waiting_one_run_now_with_a_reason(client, engineer, approver):
+    from django.utils import timezone
+
+    link = make_peer_link()
+    failed = ChangeRequest.objects.create(
+        kind="update",
+        state="failed",
+        requested_by=engineer,
+        gateway=link.gateway,
+        peer_link=link,
+        payload={"name": "again", "description": ""},
+    )
+    mine, lead = token_for(engineer), token_for(approver)
+    retried = post(client, f"/api/v1/changes/{failed.pk}/retry", None, mine)
+    assert retried.status_code == 201 and retried.json()["retry_of"] == failed.pk
+    assert post(client, f"/api/v1/changes/{failed.pk}/retry", None, mine).status_code == 409
+
+    waiting = ChangeRequest.objects.create(
+        kind="delete",
+        state="approved",
+        requested_by=engineer,
+        gateway=make_gateway(),
+        payload={},
+        not_before=timezone.now() + timezone.timedelta(hours=3),
+    )
+    path = f"/api/v1/changes/{waiting.pk}/run-now"
+    assert post(client, path, {"reason": ""}, lead).status_code == 422
+    assert post(client, path, {"reason": "outage"}, mine).status_code == 403  # not an approver
+    ran = post(client, path, {"reason": "outage"}, lead)
+    assert ran.status_code == 200 and ran.json()["not_before"] is None
