@@ -420,3 +420,10 @@ def test_a_failed_change_is_retried_once_and_a_waiting_one_run_now_with_a_reason
     assert post(client, path, {"reason": "outage"}, mine).status_code == 403  # not an approver
     ran = post(client, path, {"reason": "outage"}, lead)
     assert ran.status_code == 200 and ran.json()["not_before"] is None
+
+
+@pytest.mark.django_db
+def test_a_method_a_path_does_not_take_is_a_405_problem_naming_those_it_does(client, viewer):
+    answer = client.put("/api/v1/links", HTTP_AUTHORIZATION=f"Bearer {token_for(viewer, scope='read_only')}")
+    assert answer.status_code == 405 and answer["Content-Type"] == PROBLEM
+    assert answer["Allow"] == "GET, POST" and "GET, POST" in answer.json()["detail"]

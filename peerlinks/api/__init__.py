@@ -18,6 +18,7 @@ from peerlinks.api import audit, changes, drift, gateways, links
 from peerlinks.api.auth import AUTH
 from peerlinks.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from peerlinks.api.problems import CONTENT_TYPE, Problem, for_exception, problem_response
+from peerlinks.api.views import method_not_allowed_as_problem
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,14 @@ LINKS = {
 
 class PortalAPI(NinjaAPI):
     """NinjaAPI whose schema says what every operation may answer: problem details (as
-    application/problem+json), the Idempotency-Key of every POST, and the links between operations."""
+    application/problem+json), the Idempotency-Key of every POST, and the links between operations; a
+    method a path does not take is a problem too."""
+
+    def _get_urls(self) -> list:
+        patterns = super()._get_urls()
+        for pattern in patterns:
+            pattern.callback = method_not_allowed_as_problem(pattern.callback)
+        return patterns
 
     def get_openapi_operation_id(self, operation: Any) -> str:
         return operation.view_func.__name__
