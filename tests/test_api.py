@@ -426,4 +426,20 @@ def test_a_failed_change_is_retried_once_and_a_waiting_one_run_now_with_a_reason
 def test_a_method_a_path_does_not_take_is_a_405_problem_naming_those_it_does(client, viewer):
     answer = client.put("/api/v1/links", HTTP_AUTHORIZATION=f"Bearer {token_for(viewer, scope='read_only')}")
     assert answer.status_code == 405 and answer["Content-Type"] == PROBLEM
-    assert answer["Allow"] == "GET, POST" and "GET, POST" in answer.json()["detail"]
+    allowed = {method.strip() for method in answer["Allow"].split(",")}
+    assert allowed == {"GET", "POST"} and answer["Allow"] in answer.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_null_characters_and_ids_that_are_not_ids_are_refused_as_the_pages_refuse_them(
+    client, engineer, approver
+):
+    mine = token_for(engineer)
+    change = post(client, "/api/v1/links", linkable(), mine).json()
+    reject = {"payload_digest": change["payload_digest"], "comment": "no\x00way"}
+    refused = post(client, f"/api/v1/changes/{change['id']}/reject", reject, token_for(approver))
+    assert refused.status_code == 422 and refused.json()["errors"][0]["loc"][-1] == "comment"
+    assert get(client, "/api/v1/gateways", mine, region="cn\x00").status_code == 422
+    assert get(client, "/api/v1/links", mine, q="a\x00b").status_code == 422
+    assert get(client, "/api/v1/links/not-a-cloud-id", mine).status_code == 422
+    assert ChangeRequest.objects.get().state == "pending_approval"

@@ -8,8 +8,21 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Schema
+from pydantic import field_validator
 
 from peerlinks.api.problems import ApiProblem
+
+
+class Input(Schema):
+    """What a caller sends, as a body or a query: text with a NUL character is refused (422), as the pages'
+    forms refuse it; the database could neither store nor compare it."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def no_null_characters(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(_("Null characters are not allowed."))
+        return value
 
 
 def require(request: HttpRequest, perm: str, obj: Any = None) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from peerlinks.api.access import invalid_filters, require
+from peerlinks.api.access import Input, invalid_filters, require
 from peerlinks.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from peerlinks.filters import AuditEventFilter
 from peerlinks.models import AuditEvent
@@ -39,7 +39,7 @@ class AuditPage(Schema):
     next: str | None
 
 
-class AuditQuery(Schema):
+class AuditQuery(Input):
     action: str | None = Field(None, max_length=64)
     actor: str | None = Field(None, max_length=150)
     object_type: str | None = Field(None, max_length=32)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
-from peerlinks.api.access import drawn, get_or_404, require
+from peerlinks.api.access import Input, drawn, get_or_404, require
 from peerlinks.api.idempotency import once
 from peerlinks.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from peerlinks.forms import ChangeFilterForm
@@ -92,7 +92,7 @@ class ChangePage(Schema):
     next: str | None
 
 
-class ChangeQuery(Schema):
+class ChangeQuery(Input):
     state: Literal[tuple(ChangeRequest.State.values)] | None = None
     kind: Literal[tuple(ChangeRequest.Kind.values)] | None = None
     mine: bool = False
@@ -122,26 +122,26 @@ def get_change(request: HttpRequest, change_id: int) -> ChangeRequest:
     return get_or_404(_changes(), pk=change_id)
 
 
-class EditIn(Schema):
+class EditIn(Input):
     name: str = Field(pattern=NAME_RE.pattern)
     description: str = Field("", max_length=DESCRIPTION_MAX)
 
 
-class DecisionIn(Schema):
+class DecisionIn(Input):
     payload_digest: str = Field(min_length=64, max_length=64, description="The digest of the version seen")
     comment: str = Field("", max_length=COMMENT_MAX)
 
 
-class RejectIn(Schema):
+class RejectIn(Input):
     payload_digest: str = Field(min_length=64, max_length=64, description="The digest of the version seen")
     comment: str = Field(min_length=1, max_length=COMMENT_MAX, description="Why: a rejection needs one")
 
 
-class ReasonIn(Schema):
+class ReasonIn(Input):
     reason: str = Field(min_length=1, max_length=COMMENT_MAX)
 
 
-class CommentIn(Schema):
+class CommentIn(Input):
     body: str = Field(min_length=1, max_length=COMMENT_MAX)
 
 

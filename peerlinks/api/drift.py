@@ -6,7 +6,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
-from peerlinks.api.access import drawn, get_or_404, require
+from peerlinks.api.access import Input, drawn, get_or_404, require
 from peerlinks.api.idempotency import once
 from peerlinks.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from peerlinks.models import Drift
@@ -37,7 +37,7 @@ class DriftPage(Schema):
     next: str | None
 
 
-class DriftQuery(Schema):
+class DriftQuery(Input):
     acknowledged: bool = Field(False, description="Also list drift already acknowledged")
     cursor: str | None = Field(None, max_length=2000)
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)

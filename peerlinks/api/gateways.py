@@ -1,11 +1,12 @@
 """`/api/v1/gateways` and `/api/v1/routers`: global DC gateways and enterprise routers as last synced."""
 
 from datetime import datetime
+from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from peerlinks.api.access import get_or_404, require
+from peerlinks.api.access import Input, get_or_404, require
 from peerlinks.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from peerlinks.models import EnterpriseRouter, Gateway
 from peerlinks.permissions import VIEW
@@ -51,7 +52,7 @@ class RouterPage(Schema):
     next: str | None
 
 
-class CachedQuery(Schema):
+class CachedQuery(Input):
     region: str | None = Field(None, max_length=36)
     show_gone: bool = False
     cursor: str | None = Field(None, max_length=2000)
@@ -77,9 +78,9 @@ def list_gateways(request: HttpRequest, filters: Query[CachedQuery]) -> dict:
 
 
 @router.get("/gateways/{gateway_id}", response=GatewayOut, summary="Get a global DC gateway")
-def get_gateway(request: HttpRequest, gateway_id: str) -> Gateway:
+def get_gateway(request: HttpRequest, gateway_id: UUID) -> Gateway:
     require(request, VIEW)
-    return get_or_404(Gateway.objects.select_related("project__account"), cloud_id=gateway_id.lower())
+    return get_or_404(Gateway.objects.select_related("project__account"), cloud_id=str(gateway_id))
 
 
 @router.get("/routers", response=RouterPage, summary="List enterprise routers")
@@ -88,6 +89,6 @@ def list_routers(request: HttpRequest, filters: Query[CachedQuery]) -> dict:
 
 
 @router.get("/routers/{router_id}", response=RouterOut, summary="Get an enterprise router")
-def get_router(request: HttpRequest, router_id: str) -> EnterpriseRouter:
+def get_router(request: HttpRequest, router_id: UUID) -> EnterpriseRouter:
     require(request, VIEW)
-    return get_or_404(EnterpriseRouter.objects.select_related("project__account"), cloud_id=router_id.lower())
+    return get_or_404(EnterpriseRouter.objects.select_related("project__account"), cloud_id=str(router_id))

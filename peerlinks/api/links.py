@@ -3,12 +3,13 @@ and asking for a new link, a rename or a delete (change requests, through the sa
 
 from datetime import datetime
 from typing import Literal
+from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
-from peerlinks.api.access import drawn, get_or_404, invalid_body, invalid_filters, require
+from peerlinks.api.access import Input, drawn, get_or_404, invalid_body, invalid_filters, require
 from peerlinks.api.changes import ChangeOut
 from peerlinks.api.idempotency import once
 from peerlinks.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
@@ -63,7 +64,7 @@ class LinkPage(Schema):
     next: str | None = Field(description="The URL of the next page; null on the last")
 
 
-class LinkQuery(Schema):
+class LinkQuery(Input):
     q: str | None = Field(
         None, max_length=100, description="Name, ID, description, peer ID, owner, ticket, label"
     )
@@ -101,12 +102,12 @@ def list_links(request: HttpRequest, filters: Query[LinkQuery]) -> dict:
 
 
 @router.get("/links/{link_id}", response=LinkOut, summary="Get a peer link")
-def get_link(request: HttpRequest, link_id: str) -> PeerLink:
+def get_link(request: HttpRequest, link_id: UUID) -> PeerLink:
     require(request, VIEW)
-    return get_or_404(_links(), cloud_id=link_id.lower())
+    return get_or_404(_links(), cloud_id=str(link_id))
 
 
-class CreateIn(Schema):
+class CreateIn(Input):
     gateway_id: str = Field(max_length=36, description="The gateway the link starts from")
     peer_type: PeerType
     peer_id: str = Field(max_length=36, description="The enterprise router's or gateway's cloud ID")
@@ -115,7 +116,7 @@ class CreateIn(Schema):
     description: str = Field("", max_length=changes.DESCRIPTION_MAX)
 
 
-class RenameIn(Schema):
+class RenameIn(Input):
     name: str | None = Field(None, pattern=changes.NAME_RE.pattern)
     description: str | None = Field(None, max_length=changes.DESCRIPTION_MAX)
 
@@ -149,7 +150,7 @@ def create_link(request: HttpRequest, body: CreateIn) -> HttpResponse:
 
 
 @router.post("/links/{link_id}/rename", response=CHANGE_RESPONSES, summary="Ask to rename a peer link")
-def rename_link(request: HttpRequest, link_id: str, body: RenameIn) -> HttpResponse:
+def rename_link(request: HttpRequest, link_id: UUID, body: RenameIn) -> HttpResponse:
     """Submit a rename / description change; a field left out keeps its value, and one of them must change
     (the page's rule: its form is asked)."""
     link = _link_to_change(request, link_id)
@@ -164,12 +165,12 @@ def rename_link(request: HttpRequest, link_id: str, body: RenameIn) -> HttpRespo
     )
 
 
-class DeleteIn(Schema):
+class DeleteIn(Input):
     confirm_name: str = Field(max_length=64, description="The link's exact name, as the page asks for it")
 
 
 @router.post("/links/{link_id}/delete", response=CHANGE_RESPONSES, summary="Ask to delete a peer link")
-def delete_link(request: HttpRequest, link_id: str, body: DeleteIn) -> HttpResponse:
+def delete_link(request: HttpRequest, link_id: UUID, body: DeleteIn) -> HttpResponse:
     """Submit a delete, confirmed by the link's exact name (the page's rule: its form is asked)."""
     link = _link_to_change(request, link_id)
     form = PeerLinkDeleteForm(body.model_dump(), link=link)
@@ -180,9 +181,9 @@ def delete_link(request: HttpRequest, link_id: str, body: DeleteIn) -> HttpRespo
     )
 
 
-def _link_to_change(request: HttpRequest, link_id: str) -> PeerLink:
+def _link_to_change(request: HttpRequest, link_id: UUID) -> PeerLink:
     require(request, SUBMIT)
-    link = get_or_404(PeerLink.objects.select_related("gateway__project__account"), cloud_id=link_id.lower())
+    link = get_or_404(PeerLink.objects.select_related("gateway__project__account"), cloud_id=str(link_id))
     require(request, SUBMIT, link.gateway)
     return link
 
