@@ -272,8 +272,9 @@ def test_keys_belong_to_one_person(client, engineer):
 
 @pytest.mark.django_db
 def test_an_idempotency_key_that_is_too_long_is_refused(client, engineer):
-    response = post(client, "/api/v1/links", linkable(), token_for(engineer), key="k" * 256)
-    assert response.status_code == 400 and response["Content-Type"] == PROBLEM
+    for key in ("k" * 256, "two words", "naïve"):
+        response = post(client, "/api/v1/links", linkable(), token_for(engineer), key=key)
+        assert response.status_code == 400 and response["Content-Type"] == PROBLEM, key
     assert not ChangeRequest.objects.exists()
 
 

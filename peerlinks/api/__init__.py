@@ -17,6 +17,7 @@ from ninja.openapi.schema import OpenAPISchema
 from peerlinks.api import audit, changes, drift, gateways, links
 from peerlinks.api.auth import AUTH
 from peerlinks.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from peerlinks.api.idempotency import KEY_RE as IDEMPOTENCY_KEY_RE
 from peerlinks.api.problems import CONTENT_TYPE, Problem, for_exception, problem_response
 from peerlinks.api.views import method_not_allowed_as_problem
 
@@ -112,7 +113,7 @@ _IDEMPOTENCY_PARAMETER = {
     "required": False,
     "description": "Send the same key again with the same request: you get the first answer, nothing new "
     "is done. The same key with another request is a 422. Keys are kept for a day.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+    "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY_RE.pattern}$"},
 }
 
 api = PortalAPI(

@@ -8,6 +8,7 @@ racing the first request waits for it (the key's unique row) and then gets its a
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -22,6 +23,7 @@ from peerlinks.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+KEY_RE = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")  # as the schema says (peerlinks.api)
 
 
 def once(request: HttpRequest, respond: Callable[[], HttpResponse]) -> HttpResponse:
@@ -30,10 +32,12 @@ def once(request: HttpRequest, respond: Callable[[], HttpResponse]) -> HttpRespo
     if key is None:
         return _answer(respond)
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not KEY_RE.fullmatch(key):
         raise ApiProblem(
             400,
-            _("An Idempotency-Key is 1 to {count} characters.").format(count=MAX_KEY_LENGTH),
+            _("An Idempotency-Key is 1 to {count} printable ASCII characters without spaces.").format(
+                count=MAX_KEY_LENGTH
+            ),
             kind="invalid-idempotency-key",
         )
     fingerprint = _fingerprint(request)
