@@ -14,7 +14,8 @@ _SHORTEST_SECRET = 6
 class CredentialsHiddenFilter(SafeExceptionReporterFilter):
     """Hides, in settings and in request.META (where runserver puts the whole environment), what Django's
     filter hides (names with KEY, SECRET, PASS, TOKEN…) and also the cloud's access key pair (CLOUD_SDK_AK,
-    CLOUD_SDK_SK), anything named like a credential or a database URL, and any URL with a password.
+    CLOUD_SDK_SK), anything named like a credential or a database URL, the Authorization header (an API
+    token), and any URL with a password.
 
     With DEBUG on too (Django's own filter only acts with it off): posted fields named like a credential
     (an account's access_key, secret_key, iam_password; a password), traceback variables named like one or
@@ -22,7 +23,7 @@ class CredentialsHiddenFilter(SafeExceptionReporterFilter):
 
     hidden_settings = re.compile(
         SafeExceptionReporterFilter.hidden_settings.pattern
-        + r"|CREDENTIAL|PRIVATE|DSN|DATABASE_URL|(?:^|_)(?:AK|SK)(?:_|$)",
+        + r"|CREDENTIAL|PRIVATE|DSN|DATABASE_URL|AUTHORIZATION|(?:^|_)(?:AK|SK)(?:_|$)",
         flags=re.IGNORECASE,
     )
 

@@ -89,6 +89,8 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "mozilla_django_oidc",
+    # The HTTP API (peerlinks/api): its interactive docs are drawn from ninja's own static files, not a CDN.
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -419,6 +421,12 @@ CHANGE_EXECUTION_LEASE = envfloat("CHANGE_EXECUTION_LEASE", 120.0)
 CHANGE_FOLLOW_TIMEOUT = envfloat("CHANGE_FOLLOW_TIMEOUT", 900.0)
 # Executions tried on transient cloud errors before the change ends as failed.
 CHANGE_MAX_ATTEMPTS = envint("CHANGE_MAX_ATTEMPTS", 6)
+
+# --- HTTP API (/api/v1/, peerlinks/api) -------------------------------------------------------
+# Requests per minute one API token may make; more are answered 429 with Retry-After.
+API_RATE_LIMIT = envint("API_RATE_LIMIT", 120)
+# Hours an Idempotency-Key is remembered: a retry within them gets the first answer again.
+API_IDEMPOTENCY_HOURS = envfloat("API_IDEMPOTENCY_HOURS", 24.0)
 
 # --- Email ------------------------------------------------------------------------------------
 # Notifications: approvers on submission, requesters on decision, result and expiry. Without

@@ -1,7 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCLogoutView
 
+from peerlinks.api import api
+from peerlinks.api.views import not_found
 from peerlinks.authentication import AuthenticationRequestView
 from peerlinks.views import health, login, preferences
 
@@ -18,5 +20,8 @@ urlpatterns = [
     # Django's set_language, saving a signed-in person's choice as well.
     path("i18n/setlang/", preferences.set_language, name="set_language"),
     path("admin/", admin.site.urls),
+    # The HTTP API (peerlinks/api); any other path under it answers a problem-details 404, not a page.
+    path("api/v1/", api.urls),
+    re_path(r"^api/", not_found),
     path("", include("peerlinks.urls")),
 ]

@@ -15,7 +15,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks.cloud.endpoints import check_region_name, parse_overrides
-from peerlinks.models import ChangeRequest, CloudAccount, Gateway, PeerLink
+from peerlinks.models import ApiToken, ChangeRequest, CloudAccount, Gateway, PeerLink
 from peerlinks.permissions import SUBMIT, accounts_with_perm
 from peerlinks.presentation.times import zone_from_name
 from peerlinks.services import changes
@@ -575,3 +575,22 @@ class IamRegionForm(forms.Form):
             except ValueError:
                 raise forms.ValidationError(_("Not a region ID such as cn-north-4.")) from None
         return region
+
+
+class ApiTokenForm(forms.Form):
+    """A new personal API token: what it is for, what it may do, and how long it lasts."""
+
+    DAYS = [(7, _("7 days")), (30, _("30 days")), (90, _("90 days")), (365, _("1 year"))]
+
+    name = forms.CharField(
+        max_length=100, label=_("Name"), help_text=_("What the token is for, e.g. the pipeline that uses it.")
+    )
+    scope = forms.ChoiceField(
+        choices=ApiToken.Scope.choices,
+        initial=ApiToken.Scope.READ,
+        label=_("Scope"),
+        help_text=_(
+            "A read-only token is refused on every change. Neither ever does more than your role allows."
+        ),
+    )
+    days = forms.TypedChoiceField(choices=DAYS, coerce=int, initial=90, label=_("Expires after"))

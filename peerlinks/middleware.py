@@ -73,10 +73,12 @@ class DatabaseUnavailableMiddleware:
 
 
 class PrivatePagesMiddleware:
-    """What a logged-in person sees (pages, fragments, exports) stays out of shared and browser caches:
-    `Cache-Control: private, no-store`. Static files never get here (whitenoise answers them first).
+    """What a logged-in person sees (pages, fragments, exports, API answers to a token) stays out of shared
+    and browser caches: `Cache-Control: private, no-store`. Static files never get here (whitenoise answers
+    them first).
 
-    Decided by the session cookie, not `request.user`: asking who the user is reads the database, which
+    Decided by the session cookie or the Authorization header, not `request.user`: asking who the user is
+    reads the database, which
     may be what just failed (the 503 page passes through here too).
     """
 
@@ -85,7 +87,7 @@ class PrivatePagesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        if settings.SESSION_COOKIE_NAME in request.COOKIES or "Authorization" in request.headers:
             patch_cache_control(response, private=True, no_store=True)
         return response
 

@@ -1123,3 +1123,89 @@ class ProcessHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name} ({self.host}, pid {self.pid})"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self, *, now: datetime.datetime | None = None) -> "ApiTokenQuerySet":
+        """Tokens that still open the API: not revoked, not expired, their owner still active."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now, owner__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A personal token for the HTTP API (`Authorization: Bearer <token>`), acting as its owner.
+
+    Only the SHA-256 of the token is kept: it is shown once, when made. It never grants more than its owner
+    holds at the moment of each request; a read-only token is refused on every write.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read_only", _("Read only")
+        WRITE = "read_write", _("Read and write")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("owner"),
+    )
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    # The token's first characters, shown in the list so its owner can tell tokens apart.
+    prefix = models.CharField(max_length=16, verbose_name=_("prefix"))
+    key_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("SHA-256 of the key")
+    )
+    scope = models.CharField(
+        max_length=10, choices=Scope.choices, default=Scope.READ, verbose_name=_("scope")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
+    # The per-token rate limit: requests counted in the minute that started at `window_start`.
+    window_start = models.DateTimeField(null=True, blank=True, editable=False)
+    window_count = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == self.Scope.WRITE
+
+    def is_usable(self, *, now: datetime.datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a POST sent with an `Idempotency-Key`, replayed to a retry with the same key.
+
+    Keys are per user and kept for a day (`API_IDEMPOTENCY_HOURS`); `fingerprint` is the SHA-256 of the
+    method, path and body, so the same key with another request is refused.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
+    status = models.PositiveSmallIntegerField(verbose_name=_("status"))
+    content_type = models.CharField(max_length=100, verbose_name=_("content type"))
+    body = models.TextField(blank=True, verbose_name=_("body"))
+    location = models.CharField(max_length=500, blank=True, verbose_name=_("location"))
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_answer_per_user_key")]
+
+    def __str__(self) -> str:
+        return self.key

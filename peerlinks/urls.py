@@ -12,6 +12,7 @@ from peerlinks.views import (
     notices,
     preferences,
     search,
+    tokens,
     topology,
 )
 
@@ -53,4 +54,6 @@ urlpatterns = [
     path("notices/read/", notices.notice_mark_read, name="notice_mark_read"),
     path("topology/", topology.topology, name="topology"),
     path("audit/", audit.audit_list, name="audit_list"),
+    path("account/api-tokens/", tokens.api_tokens, name="api_tokens"),
+    path("account/api-tokens/<int:pk>/revoke/", tokens.api_token_revoke, name="api_token_revoke"),
 ]

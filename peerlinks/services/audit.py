@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
 from peerlinks.models import (
+    ApiToken,
     AuditEvent,
     ChangeRequest,
     CloudAccount,
@@ -96,6 +97,8 @@ def _identify(obj: object) -> tuple[str, str]:
         return "change_request", str(obj.pk)
     if isinstance(obj, SharedAttachment):
         return "shared_attachment", obj.cloud_id
+    if isinstance(obj, ApiToken):
+        return "api_token", str(obj.pk)
     return type(obj).__name__.lower(), str(getattr(obj, "pk", ""))
 
 

@@ -48,6 +48,7 @@ def world(transactional_db) -> dict:
     from django.utils import timezone
 
     from peerlinks.models import Approval, AuditEvent, ChangeRequest, Comment, Drift, Notice
+    from peerlinks.services import tokens
     from tests.conftest import set_policy
 
     set_policy(approvals_create=1, approvals_update=1, approvals_delete=1, window_enabled=False)
@@ -121,6 +122,11 @@ def world(transactional_db) -> dict:
         user=lead, change_request=pending, message=f"{engineer.username} asks for {pending}."
     )
     Notice.objects.create(user=lead, change_request=done, message=f"{done} is done.", read_at=now)
+    tokens.create_token(user=lead, name="nightly export to the capacity report", scope="read_only", days=30)
+    tokens.revoke_token(
+        token_id=tokens.create_token(user=lead, name="old pipeline", scope="read_write", days=7).token.pk,
+        user=lead,
+    )
     return {
         "gateway": gateway,
         "links": links,
@@ -169,6 +175,7 @@ def pages(world: dict) -> list[tuple[str, str]]:
         ("team lead view", "/lead/"),
         ("audit log", "/audit/"),
         ("notices", "/notices/"),
+        ("API tokens", "/account/api-tokens/"),
         ("search results", "/search/?q=a11y"),
         ("adopting a link made outside dcportal", f"/drift/{world['created'].pk}/adopt/"),
         ("reverting a change made outside dcportal", f"/drift/{world['changed'].pk}/revert/"),
