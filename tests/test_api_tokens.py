@@ -217,3 +217,24 @@ def test_a_token_sent_under_another_scheme_is_refused_and_never_logged(client, v
         response = client.get("/api/v1/links", HTTP_AUTHORIZATION=f"Token {secret}")
     assert response.status_code == 401
     assert secret not in caplog.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limited", [True, False])
+def test_with_reading_limited_to_own_accounts_a_token_reads_only_its_owners_accounts(
+    client, settings, two_accounts, limited
+):
+    settings.LIMIT_READING_TO_OWN_ACCOUNTS = limited
+    secret = token_for(two_accounts["b_engineer"], scope="read_only")
+    names = {item["name"] for item in get(client, "/api/v1/links", secret).json()["items"]}
+    first_link = two_accounts["link_a"].cloud_id
+    first_gateway = two_accounts["gateway_a"].cloud_id
+    if limited:
+        assert names == {"link-b"}
+        assert get(client, f"/api/v1/links/{first_link}", secret).status_code == 404
+        assert get(client, f"/api/v1/gateways/{first_gateway}", secret).status_code == 404
+        gateways = get(client, "/api/v1/gateways", secret).json()["items"]
+        assert {gateway["name"] for gateway in gateways} == {"gw-b"}
+    else:
+        assert names == {"link-a", "link-b"}
+        assert get(client, f"/api/v1/links/{first_link}", secret).status_code == 200

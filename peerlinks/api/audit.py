@@ -60,7 +60,7 @@ def list_audit_events(request: HttpRequest, filters: Query[AuditQuery]) -> dict:
         for name, value in filters.model_dump(exclude={"cursor", "limit"}).items()
         if value not in (None, "")
     }
-    queryset = AuditEvent.objects.select_related("account").order_by("-at", "-id")
+    queryset = AuditEvent.objects.visible_to(request.user).select_related("account").order_by("-at", "-id")
     filterset = AuditEventFilter(data, queryset=queryset)
     if not filterset.is_valid():
         raise invalid_filters(filterset.form.errors)

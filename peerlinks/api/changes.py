@@ -100,10 +100,13 @@ class ChangeQuery(Input):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
-def _changes():
-    return ChangeRequest.objects.select_related(
-        "requested_by", "gateway__project__account", "peer_link", "peer_account"
-    ).prefetch_related("approvals__approver", "comments__author")
+def _changes(request: HttpRequest):
+    """The change requests the caller may read (peerlinks.permissions.readable_accounts)."""
+    return (
+        ChangeRequest.objects.visible_to(request.user)
+        .select_related("requested_by", "gateway__project__account", "peer_link", "peer_account")
+        .prefetch_related("approvals__approver", "comments__author")
+    )
 
 
 @router.get("/changes", response=ChangePage, summary="List change requests")
@@ -111,7 +114,7 @@ def list_changes(request: HttpRequest, filters: Query[ChangeQuery]) -> dict:
     """Change requests, newest first, by state, kind and whose (as on the list page)."""
     require(request, VIEW)
     data = {name: value for name, value in filters.model_dump(exclude={"cursor", "limit"}).items() if value}
-    queryset = ChangeFilterForm(data).filter(_changes(), user=request.user)
+    queryset = ChangeFilterForm(data).filter(_changes(request), user=request.user)
     page = paginate(request, queryset, cursor=filters.cursor, limit=filters.limit)
     return {"items": page.items, "next": page.next}
 
@@ -119,7 +122,7 @@ def list_changes(request: HttpRequest, filters: Query[ChangeQuery]) -> dict:
 @router.get("/changes/{change_id}", response=ChangeOut, summary="Get a change request")
 def get_change(request: HttpRequest, change_id: int) -> ChangeRequest:
     require(request, VIEW)
-    return get_or_404(_changes(), pk=change_id)
+    return get_or_404(_changes(request), pk=change_id)
 
 
 class EditIn(Input):
@@ -149,14 +152,14 @@ def _acting_on(request: HttpRequest, change_id: int, perm: str) -> ChangeRequest
     """The change, once the caller is known to hold `perm` in an account it touches (the gateway's, or the
     peer's for a cross-account link); 404 if there is none."""
     require(request, perm)
-    change = get_or_404(_changes(), pk=change_id)
+    change = get_or_404(_changes(request), pk=change_id)
     if not any(request.user.has_perm(perm, account) for account in change.accounts):
         require(request, perm, change)
     return change
 
 
 def _fresh(request: HttpRequest, change_id: int, *, status: int = 200) -> HttpResponse:
-    change = _changes().get(pk=change_id)
+    change = _changes(request).get(pk=change_id)
     return drawn(request, ChangeOut, change, status=status, location=f"/api/v1/changes/{change.pk}")
 
 

@@ -43,15 +43,20 @@ class DriftQuery(Input):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
-def _drift():
-    return Drift.objects.select_related("peer_link__gateway__project__account", "acknowledged_by")
+def _drift(request: HttpRequest):
+    """The drift the caller may read (peerlinks.permissions.readable_accounts)."""
+    return Drift.objects.visible_to(request.user).select_related(
+        "peer_link__gateway__project__account", "acknowledged_by"
+    )
 
 
 @router.get("/drift", response=DriftPage, summary="List drift")
 def list_drift(request: HttpRequest, filters: Query[DriftQuery]) -> dict:
     """Drift newest first: open drift only, unless `acknowledged` asks for all of it."""
     require(request, VIEW)
-    queryset = _drift() if filters.acknowledged else _drift().filter(acknowledged_at__isnull=True)
+    queryset = (
+        _drift(request) if filters.acknowledged else _drift(request).filter(acknowledged_at__isnull=True)
+    )
     page = paginate(request, queryset, cursor=filters.cursor, limit=filters.limit)
     return {"items": page.items, "next": page.next}
 
@@ -59,18 +64,18 @@ def list_drift(request: HttpRequest, filters: Query[DriftQuery]) -> dict:
 @router.get("/drift/{drift_id}", response=DriftOut, summary="Get a drift")
 def get_drift(request: HttpRequest, drift_id: int) -> Drift:
     require(request, VIEW)
-    return get_or_404(_drift(), pk=drift_id)
+    return get_or_404(_drift(request), pk=drift_id)
 
 
 @router.post("/drift/{drift_id}/acknowledge", response=DriftOut, summary="Acknowledge a drift")
 def acknowledge_drift(request: HttpRequest, drift_id: int) -> HttpResponse:
     """Mark a drift as seen (acknowledging twice keeps the first acknowledgement)."""
     require(request, SUBMIT)
-    drift = get_or_404(_drift(), pk=drift_id)
+    drift = get_or_404(_drift(request), pk=drift_id)
     require(request, SUBMIT, drift.peer_link.gateway)
 
     def act() -> HttpResponse:
         dashboard.acknowledge_drift(drift_id=drift.pk, user=request.user)
-        return drawn(request, DriftOut, _drift().get(pk=drift.pk))
+        return drawn(request, DriftOut, _drift(request).get(pk=drift.pk))
 
     return once(request, act)

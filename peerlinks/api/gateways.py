@@ -74,21 +74,26 @@ def _listed(request: HttpRequest, queryset, filters: CachedQuery) -> dict:
 
 @router.get("/gateways", response=GatewayPage, summary="List global DC gateways")
 def list_gateways(request: HttpRequest, filters: Query[CachedQuery]) -> dict:
-    return _listed(request, Gateway.objects.all(), filters)
+    return _listed(request, Gateway.objects.visible_to(request.user), filters)
 
 
 @router.get("/gateways/{gateway_id}", response=GatewayOut, summary="Get a global DC gateway")
 def get_gateway(request: HttpRequest, gateway_id: UUID) -> Gateway:
     require(request, VIEW)
-    return get_or_404(Gateway.objects.select_related("project__account"), cloud_id=str(gateway_id))
+    return get_or_404(
+        Gateway.objects.visible_to(request.user).select_related("project__account"), cloud_id=str(gateway_id)
+    )
 
 
 @router.get("/routers", response=RouterPage, summary="List enterprise routers")
 def list_routers(request: HttpRequest, filters: Query[CachedQuery]) -> dict:
-    return _listed(request, EnterpriseRouter.objects.all(), filters)
+    return _listed(request, EnterpriseRouter.objects.visible_to(request.user), filters)
 
 
 @router.get("/routers/{router_id}", response=RouterOut, summary="Get an enterprise router")
 def get_router(request: HttpRequest, router_id: UUID) -> EnterpriseRouter:
     require(request, VIEW)
-    return get_or_404(EnterpriseRouter.objects.select_related("project__account"), cloud_id=str(router_id))
+    return get_or_404(
+        EnterpriseRouter.objects.visible_to(request.user).select_related("project__account"),
+        cloud_id=str(router_id),
+    )

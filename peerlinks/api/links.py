@@ -81,8 +81,13 @@ class LinkQuery(Input):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
-def _links():
-    return PeerLink.objects.for_list().select_related("gateway__project__account").with_peer_name()
+def _links(request: HttpRequest):
+    return (
+        PeerLink.objects.visible_to(request.user)
+        .for_list()
+        .select_related("gateway__project__account")
+        .with_peer_name()
+    )
 
 
 @router.get("/links", response=LinkPage, summary="List peer links")
@@ -94,7 +99,7 @@ def list_links(request: HttpRequest, filters: Query[LinkQuery]) -> dict:
         for name, value in filters.model_dump(exclude={"cursor", "limit"}).items()
         if value not in (None, "", False)
     }
-    filterset = PeerLinkFilter(data, queryset=_links())
+    filterset = PeerLinkFilter(data, queryset=_links(request))
     if not filterset.is_valid():
         raise invalid_filters(filterset.form.errors)
     page = paginate(request, filterset.qs, cursor=filters.cursor, limit=filters.limit)
@@ -104,7 +109,7 @@ def list_links(request: HttpRequest, filters: Query[LinkQuery]) -> dict:
 @router.get("/links/{link_id}", response=LinkOut, summary="Get a peer link")
 def get_link(request: HttpRequest, link_id: UUID) -> PeerLink:
     require(request, VIEW)
-    return get_or_404(_links(), cloud_id=str(link_id))
+    return get_or_404(_links(request), cloud_id=str(link_id))
 
 
 class CreateIn(Input):
@@ -129,7 +134,11 @@ def create_link(request: HttpRequest, body: CreateIn) -> HttpResponse:
     """Submit a create request; it then waits for approval (or runs at once when the policy needs none)."""
     require(request, SUBMIT)
     gateway = (
-        Gateway.objects.present().select_related("project__account").filter(cloud_id=body.gateway_id).first()
+        Gateway.objects.visible_to(request.user)
+        .present()
+        .select_related("project__account")
+        .filter(cloud_id=body.gateway_id)
+        .first()
     )
     if gateway is None:
         raise ApiProblem(
@@ -183,7 +192,10 @@ def delete_link(request: HttpRequest, link_id: UUID, body: DeleteIn) -> HttpResp
 
 def _link_to_change(request: HttpRequest, link_id: UUID) -> PeerLink:
     require(request, SUBMIT)
-    link = get_or_404(PeerLink.objects.select_related("gateway__project__account"), cloud_id=str(link_id))
+    link = get_or_404(
+        PeerLink.objects.visible_to(request.user).select_related("gateway__project__account"),
+        cloud_id=str(link_id),
+    )
     require(request, SUBMIT, link.gateway)
     return link
 
