@@ -238,3 +238,14 @@ def test_with_reading_limited_to_own_accounts_a_token_reads_only_its_owners_acco
     else:
         assert names == {"link-a", "link-b"}
         assert get(client, f"/api/v1/links/{first_link}", secret).status_code == 200
+
+
+@pytest.mark.django_db
+def test_lists_filter_by_account_name_and_an_unknown_account_is_a_422(client, two_accounts):
+    secret = token_for(two_accounts["a_approver"], scope="read_only")
+    links = get(client, "/api/v1/links?account=team-b", secret).json()["items"]
+    assert {link["name"] for link in links} == {"link-b"}
+    for path in ("/api/v1/links", "/api/v1/changes", "/api/v1/audit-events"):
+        answer = get(client, f"{path}?account=no-such-account", secret)
+        assert answer.status_code == 422, path
+        assert answer["Content-Type"] == "application/problem+json"

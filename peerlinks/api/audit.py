@@ -40,6 +40,7 @@ class AuditPage(Schema):
 
 
 class AuditQuery(Input):
+    account: str | None = Field(None, max_length=40, description="A cloud account's name")
     action: str | None = Field(None, max_length=64)
     actor: str | None = Field(None, max_length=150)
     object_type: str | None = Field(None, max_length=32)
@@ -61,7 +62,7 @@ def list_audit_events(request: HttpRequest, filters: Query[AuditQuery]) -> dict:
         if value not in (None, "")
     }
     queryset = AuditEvent.objects.visible_to(request.user).select_related("account").order_by("-at", "-id")
-    filterset = AuditEventFilter(data, queryset=queryset)
+    filterset = AuditEventFilter(data, queryset=queryset, request=request)
     if not filterset.is_valid():
         raise invalid_filters(filterset.form.errors)
     page = paginate(request, filterset.qs, cursor=filters.cursor, limit=filters.limit)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
-from peerlinks.api.access import Input, drawn, get_or_404, require
+from peerlinks.api.access import Input, drawn, get_or_404, invalid_filters, require
 from peerlinks.api.idempotency import once
 from peerlinks.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from peerlinks.forms import ChangeFilterForm
@@ -93,6 +93,7 @@ class ChangePage(Schema):
 
 
 class ChangeQuery(Input):
+    account: str | None = Field(None, max_length=40, description="A cloud account's name")
     state: Literal[tuple(ChangeRequest.State.values)] | None = None
     kind: Literal[tuple(ChangeRequest.Kind.values)] | None = None
     mine: bool = False
@@ -111,10 +112,13 @@ def _changes(request: HttpRequest):
 
 @router.get("/changes", response=ChangePage, summary="List change requests")
 def list_changes(request: HttpRequest, filters: Query[ChangeQuery]) -> dict:
-    """Change requests, newest first, by state, kind and whose (as on the list page)."""
+    """Change requests, newest first, by account, state, kind and whose (as on the list page)."""
     require(request, VIEW)
     data = {name: value for name, value in filters.model_dump(exclude={"cursor", "limit"}).items() if value}
-    queryset = ChangeFilterForm(data).filter(_changes(request), user=request.user)
+    form = ChangeFilterForm(data, user=request.user)
+    if not form.is_valid():
+        raise invalid_filters(form.errors)
+    queryset = form.filter(_changes(request), user=request.user)
     page = paginate(request, queryset, cursor=filters.cursor, limit=filters.limit)
     return {"items": page.items, "next": page.next}
 

@@ -65,6 +65,7 @@ class LinkPage(Schema):
 
 
 class LinkQuery(Input):
+    account: str | None = Field(None, max_length=40, description="A cloud account's name")
     q: str | None = Field(
         None, max_length=100, description="Name, ID, description, peer ID, owner, ticket, label"
     )
@@ -99,7 +100,7 @@ def list_links(request: HttpRequest, filters: Query[LinkQuery]) -> dict:
         for name, value in filters.model_dump(exclude={"cursor", "limit"}).items()
         if value not in (None, "", False)
     }
-    filterset = PeerLinkFilter(data, queryset=_links(request))
+    filterset = PeerLinkFilter(data, queryset=_links(request), request=request)
     if not filterset.is_valid():
         raise invalid_filters(filterset.form.errors)
     page = paginate(request, filterset.qs, cursor=filters.cursor, limit=filters.limit)
