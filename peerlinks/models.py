@@ -1240,7 +1240,7 @@ class WebhookSubscription(models.Model):
         blank=True,
         verbose_name=_("secret"),
         help_text=_(
-            "Generic JSON: the key of the X-Dcportal-Signature header. DingTalk and Feishu: the robot's "
+            "Generic JSON: the key each body is signed with (HMAC-SHA256). DingTalk and Feishu: the robot's "
             "signing secret (optional). Never shown again once saved."
         ),
     )

@@ -135,7 +135,7 @@ class Migration(migrations.Migration):
                     "secret",
                     peerlinks.encryption.EncryptedTextField(
                         blank=True,
-                        help_text="Generic JSON: the key of the X-Dcportal-Signature header. DingTalk and Feishu: the robot's signing secret (optional). Never shown again once saved.",
+                        help_text="Generic JSON: the key each body is signed with (HMAC-SHA256). DingTalk and Feishu: the robot's signing secret (optional). Never shown again once saved.",
                         verbose_name="secret",
                     ),
                 ),

@@ -232,7 +232,7 @@ def publish_link_events(
                 Event.DRIFT,
                 account=account.name,
                 link=_link(link, gateways),
-                drift={"kind": drift.kind, "detail": drift.detail, "url": _url("/drift/")},
+                drift={"kind": drift.kind, "detail": drift.detail},
             )
             queued += len(_queue(subscriptions, event))
     return queued
