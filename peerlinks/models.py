@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -1234,7 +1235,9 @@ class WebhookSubscription(models.Model):
         DRIFT = "drift.found", _("Drift found")
 
     name = models.CharField(max_length=100, verbose_name=_("name"))
-    url = models.URLField(max_length=1000, verbose_name=_("URL"))
+    url = models.URLField(
+        max_length=1000, validators=[URLValidator(schemes=["http", "https"])], verbose_name=_("URL")
+    )
     # Generic JSON: the HMAC key of X-Dcportal-Signature; DingTalk and Feishu: the robot's signing secret.
     secret = EncryptedTextField(
         blank=True,

@@ -12,12 +12,16 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from peerlinks.models import AuditEvent, ChangeRequest, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from peerlinks.services import webhooks
@@ -376,3 +380,63 @@ def test_a_generic_webhook_without_a_secret_is_refused(admin, client):
     )
     assert response.status_code == 200 and not WebhookSubscription.objects.exists()
     assert "needs a secret" in response.content.decode()
+
+
+def test_a_delivery_whose_worker_died_while_sending_is_sent_again_once_its_lease_runs_out(
+    receiver, requester
+):
+    _subscribe(f"{receiver.url}/hook")
+    webhooks.publish_change("submitted", change=_ask_to_delete(requester, make_peer_link()))
+    delivery = WebhookDelivery.objects.get()
+    # As a worker killed mid-send leaves it: claimed, its task gone from the queue, no answer recorded.
+    DBTaskResult.objects.all().delete()
+    soon = timezone.now() + timedelta(seconds=60)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        state=WebhookDelivery.State.SENDING, attempts=1, next_attempt_at=soon
+    )
+    assert webhooks.resume_stalled_deliveries() == 0  # still within its lease
+    assert webhooks.resume_stalled_deliveries(now=soon + timedelta(seconds=1)) == 1
+    _run_worker()
+    delivery.refresh_from_db()
+    assert delivery.state == WebhookDelivery.State.DELIVERED and delivery.attempts == 2
+    assert [request["json"]["id"] for request in receiver.requests] == [str(delivery.event_id)]
+
+
+def test_a_webhook_turned_off_stops_its_retries(receiver, requester):
+    receiver.replies = [(503, {}, 0.0)]
+    subscription = _subscribe(f"{receiver.url}/hook")
+    webhooks.publish_change("submitted", change=_ask_to_delete(requester, make_peer_link()))
+    assert WebhookDelivery.objects.count() == 1
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(active=False)
+    for _round in range(2):
+        _run_worker()
+    delivery = WebhookDelivery.objects.get()
+    # Queued before the webhook was turned off: not even tried once it is off.
+    assert delivery.state == WebhookDelivery.State.FAILED and receiver.requests == []
+
+
+def test_chat_messages_speak_the_sites_language(receiver, requester, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    _subscribe(f"{receiver.url}/wecom", format=Format.WECOM)
+    _ask_to_delete(requester, make_peer_link(name="pl-zh"))
+    _run_worker()
+    content = receiver.requests[0]["json"]["markdown"]["content"]
+    assert "变更已提交" in content and "待审批" in content and "在 dcportal 中打开" in content
+
+
+def test_the_audit_log_shows_a_receivers_host_not_the_token_in_its_url():
+    subscription = _subscribe("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=robot-key-123")
+    subscription.url = "https://hooks.slack.com/services/T000/B000/slack-token-456"
+    webhooks.save_subscription(subscription, user=None)
+    logged = json.dumps(
+        [[event.before, event.after] for event in AuditEvent.objects.all()], ensure_ascii=False
+    )
+    assert "robot-key-123" not in logged and "slack-token-456" not in logged
+    assert "https://qyapi.weixin.qq.com/…" in logged and "https://hooks.slack.com/…" in logged
+
+
+def test_only_http_and_https_receivers_are_taken():
+    with pytest.raises(ValidationError):
+        _subscribe("ftp://files.example.net/drop")
+    with pytest.raises(ValidationError):
+        _subscribe("http://127.0.0.1:9/", events=["change.renamed"])

@@ -89,6 +89,8 @@ def save_subscription(subscription: WebhookSubscription, *, user: AbstractBaseUs
             if old or new:
                 after[name] = "cleared" if not new else ("changed" if old else "set")
             continue
+        if name == "url":  # a chat robot's URL carries its token (WeCom's key, Slack's path): the host only
+            old, new = (shown_url(value) if value else value for value in (old, new))
         if before_row is not None:
             before[name] = old
         after[name] = new
@@ -96,6 +98,14 @@ def save_subscription(subscription: WebhookSubscription, *, user: AbstractBaseUs
         record_audit(action="webhook.added", actor=user, obj=subscription, after=after)
     elif after:
         record_audit(action="webhook.changed", actor=user, obj=subscription, before=before, after=after)
+
+
+def shown_url(url: str) -> str:
+    """A receiver's URL as the audit log and errors may show it: its scheme and host; the path and query,
+    where chat services put the robot's token, left out."""
+    parts = urllib.parse.urlsplit(url)
+    rest = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{rest}"
 
 
 def _subscribers(
@@ -272,6 +282,10 @@ def deliver(delivery_id: int) -> str:
             return ""
         if delivery.state not in (WebhookDelivery.State.PENDING, WebhookDelivery.State.SENDING):
             return delivery.state  # delivered, failed or redelivered meanwhile
+        if not delivery.subscription.active:  # turned off meanwhile: its retries stop too
+            delivery.state, delivery.finished_at = WebhookDelivery.State.FAILED, timezone.now()
+            delivery.save(update_fields=["state", "finished_at"])
+            return delivery.state
         delivery.state = WebhookDelivery.State.SENDING
         delivery.attempts += 1
         # A lease: past it, a delivery still "sending" lost its worker (resume_stalled_deliveries).
@@ -387,8 +401,8 @@ def _short(text: str) -> str:
 
 
 def _without_query(text: str) -> str:
-    """An error message with any URL's query left out: a DingTalk URL carries its sign and access token."""
-    return " ".join(word.split("?", 1)[0] if "://" in word else word for word in text.split(" "))
+    """An error message with every query left out: a DingTalk or WeCom URL carries its token there."""
+    return " ".join(word.split("?", 1)[0] for word in text.split(" "))
 
 
 @transaction.atomic
