@@ -292,7 +292,15 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     the secret write-only. Their deliveries, attempt by attempt, are listed under webhook deliveries."""
 
     form = WebhookSubscriptionForm
-    list_display = ("name", "format", "shown_events", "account", "gateway", "active", "shown_deliveries")
+    list_display = (
+        "name",
+        "format",
+        "shown_events",
+        "account",
+        "gateway",
+        "shown_active",
+        "shown_deliveries",
+    )
     list_filter = ("active", "format")
     search_fields = ("name", "url")
     fieldsets = (
@@ -302,6 +310,10 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool) -> None:
         webhooks.save_subscription(obj, user=request.user)
+
+    @admin.display(description=WebhookSubscription._meta.get_field("active").verbose_name, ordering="active")
+    def shown_active(self, subscription: WebhookSubscription) -> str:
+        return gettext("yes") if subscription.active else gettext("no")  # words, where Django draws an icon
 
     @admin.display(description=_("events"))
     def shown_events(self, subscription: WebhookSubscription) -> str:

@@ -1338,3 +1338,6 @@ class WebhookAttempt(models.Model):
         verbose_name = _("delivery attempt")
         verbose_name_plural = _("delivery attempts")
         ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"

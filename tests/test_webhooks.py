@@ -59,7 +59,7 @@ class Receiver:
                 )
                 status, headers, delay = receiver.replies.pop(0) if receiver.replies else (200, {}, 0.0)
                 time.sleep(delay)
-                answer = b'{"ok": true}' if status < 300 else b"receiver says no"
+                answer = b'{"ok": true}' if status < 300 else b'{"errcode": 93000}'
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
@@ -95,7 +95,7 @@ def receiver(settings) -> Iterator[Receiver]:
 
 def _subscribe(url: str, *, format: str = Format.GENERIC, events=None, **fields) -> WebhookSubscription:
     subscription = WebhookSubscription(
-        name=f"hook-{format}",
+        name=f"link-hook-{format}",
         url=url,
         format=format,
         secret=fields.pop("secret", SECRET if format == Format.GENERIC else ""),
@@ -226,7 +226,7 @@ def test_a_failed_delivery_is_retried_with_each_attempt_logged_until_the_receive
     delivery = WebhookDelivery.objects.get()
     assert delivery.state == WebhookDelivery.State.DELIVERED
     attempts = list(delivery.attempt_log.values_list("status_code", "response_excerpt"))
-    assert attempts[:2] == [(503, "receiver says no"), (429, "receiver says no")]
+    assert attempts[:2] == [(503, '{"errcode": 93000}'), (429, '{"errcode": 93000}')]
     assert attempts[2][0] is None and "Timeout" in delivery.attempt_log.all()[2].error
     assert attempts[3] == (200, '{"ok": true}')
     # Every attempt carried the same event id: the receiver drops what it already has.
@@ -440,3 +440,24 @@ def test_only_http_and_https_receivers_are_taken():
         _subscribe("ftp://files.example.net/drop")
     with pytest.raises(ValidationError):
         _subscribe("http://127.0.0.1:9/", events=["change.renamed"])
+
+
+def test_the_webhook_admin_pages_read_in_chinese(receiver, requester, admin, client):
+    from tests.test_i18n_every_page import ZH, english_left
+
+    receiver.replies = [(400, {}, 0.0)]
+    subscription = _subscribe(f"{receiver.url}/hook", events=[Event.SUBMITTED, Event.DRIFT])
+    _ask_to_delete(requester, make_peer_link())
+    _run_worker()
+    delivery = WebhookDelivery.objects.get()
+    client.force_login(admin)
+    for path in (
+        reverse("admin:peerlinks_webhooksubscription_changelist"),
+        reverse("admin:peerlinks_webhooksubscription_change", args=[subscription.pk]),
+        reverse("admin:peerlinks_webhookdelivery_changelist"),
+        reverse("admin:peerlinks_webhookdelivery_change", args=[delivery.pk]),
+    ):
+        page = client.get(path, **ZH)
+        assert page.status_code == 200
+        assert english_left(page.content.decode(), admin=True) == [], path
+    assert "重新投递" in page.content.decode()
