@@ -118,6 +118,11 @@ def _ask_to_delete(client, link) -> ChangeRequest:
     return ChangeRequest.objects.get()
 
 
+def _publish_submitted(change: ChangeRequest) -> None:
+    """The submitted event's deliveries, queued as the notify task would, without running that task."""
+    webhooks.publish_change("submitted", change=change, title=f"#{change.pk}")
+
+
 @pytest.fixture
 def requester(client):
     client.force_login(_user("alice", "Engineer"))
@@ -386,7 +391,7 @@ def test_a_delivery_whose_worker_died_while_sending_is_sent_again_once_its_lease
     receiver, requester
 ):
     _subscribe(f"{receiver.url}/hook")
-    webhooks.publish_change("submitted", change=_ask_to_delete(requester, make_peer_link()))
+    _publish_submitted(_ask_to_delete(requester, make_peer_link()))
     delivery = WebhookDelivery.objects.get()
     # As a worker killed mid-send leaves it: claimed, its task gone from the queue, no answer recorded.
     DBTaskResult.objects.all().delete()
@@ -405,7 +410,7 @@ def test_a_delivery_whose_worker_died_while_sending_is_sent_again_once_its_lease
 def test_a_webhook_turned_off_stops_its_retries(receiver, requester):
     receiver.replies = [(503, {}, 0.0)]
     subscription = _subscribe(f"{receiver.url}/hook")
-    webhooks.publish_change("submitted", change=_ask_to_delete(requester, make_peer_link()))
+    _publish_submitted(_ask_to_delete(requester, make_peer_link()))
     assert WebhookDelivery.objects.count() == 1
     WebhookSubscription.objects.filter(pk=subscription.pk).update(active=False)
     for _round in range(2):

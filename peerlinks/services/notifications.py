@@ -192,7 +192,7 @@ def notify(
 @_best_effort
 def _publish(event: str, *, change: ChangeRequest, approval: Approval | None) -> None:
     """The same event for the webhooks and chat rooms subscribed to it (peerlinks.services.webhooks)."""
-    webhooks.publish_change(event, change=change, approval=approval)
+    webhooks.publish_change(event, change=change, title=change_label(change), approval=approval)
 
 
 EVENTS: dict[str, Callable[..., None]] = {

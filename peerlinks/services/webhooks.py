@@ -172,8 +172,9 @@ def change_event_type(event: str, *, change: ChangeRequest, approval: Approval |
     return None
 
 
-def publish_change(event: str, *, change: ChangeRequest, approval: Approval | None = None) -> int:
-    """Queue the webhook deliveries for a notification `event` about `change`; how many."""
+def publish_change(event: str, *, change: ChangeRequest, title: str, approval: Approval | None = None) -> int:
+    """Queue the webhook deliveries for a notification `event` about `change` (`title`: its one-line label,
+    as notices name it); how many."""
     event_type = change_event_type(event, change=change, approval=approval)
     if event_type is None:
         return 0
@@ -182,11 +183,9 @@ def publish_change(event: str, *, change: ChangeRequest, approval: Approval | No
     subscriptions = _subscribers(event_type, account_ids=accounts, gateway_ids=[change.gateway_id])
     if not subscriptions:
         return 0
-    from peerlinks.services.notifications import change_label  # the subject line people know
-
     body = {
         "number": change.pk,
-        "title": change_label(change),
+        "title": title,
         "kind": change.kind,
         "state": change.state,
         "gateway": change.gateway.cloud_id,
