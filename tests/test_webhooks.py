@@ -37,11 +37,12 @@ Format = WebhookSubscription.Format
 
 class Receiver:
     """An HTTP server on a loopback port that records every POST and answers from a script of
-    (status, headers, delay) replies; once the script runs out, 200."""
+    (status, headers, delay[, body]) replies, or the one for its path; once the script runs out, 200."""
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
-        self.replies: list[tuple[int, dict, float]] = []
+        self.replies: list[tuple] = []
+        self.by_path: dict[str, tuple] = {}  # the reply for one path, every time
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,9 +58,13 @@ class Receiver:
                         "json": json.loads(body),
                     }
                 )
-                status, headers, delay = receiver.replies.pop(0) if receiver.replies else (200, {}, 0.0)
+                if parsed.path in receiver.by_path:
+                    reply = receiver.by_path[parsed.path]
+                else:
+                    reply = receiver.replies.pop(0) if receiver.replies else (200, {}, 0.0)
+                status, headers, delay, *body = reply
                 time.sleep(delay)
-                answer = b'{"ok": true}' if status < 300 else b'{"errcode": 93000}'
+                answer = body[0] if body else b'{"ok": true}' if status < 300 else b'{"errcode": 93000}'
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
@@ -466,3 +471,21 @@ def test_the_webhook_admin_pages_read_in_chinese(receiver, requester, admin, cli
         assert page.status_code == 200
         assert english_left(page.content.decode(), admin=True) == [], path
     assert "重新投递" in page.content.decode()
+
+
+def test_a_chat_service_that_answers_200_with_an_error_code_failed_the_delivery(receiver, requester):
+    receiver.by_path = {
+        "/dingtalk": (200, {}, 0.0, b'{"errcode": 310000, "errmsg": "sign not match"}'),
+        "/redirect": (302, {"Location": "http://127.0.0.1:9/"}, 0.0),
+    }
+    _subscribe(f"{receiver.url}/dingtalk", format=Format.DINGTALK, secret="SECwrong")
+    _subscribe(f"{receiver.url}/redirect")
+    _ask_to_delete(requester, make_peer_link())
+    _run_worker()
+    states = {delivery.subscription.format: delivery for delivery in WebhookDelivery.objects.all()}
+    dingtalk, generic = states[Format.DINGTALK], states[Format.GENERIC]
+    assert dingtalk.state == WebhookDelivery.State.FAILED and dingtalk.attempts == 1
+    assert dingtalk.attempt_log.get().error == "errcode 310000: sign not match"
+    # A redirect is not followed, nor tried again.
+    assert generic.state == WebhookDelivery.State.FAILED and generic.attempts == 1
+    assert [request["path"] for request in receiver.requests].count("/redirect") == 1

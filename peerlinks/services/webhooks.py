@@ -307,7 +307,10 @@ def deliver(delivery_id: int) -> str:
         status, text, retry_after = response
         attempt.status_code = status
         attempt.response_excerpt = _short(text)
-        refused = 400 <= status < 500 and status != 429
+        # Only a 5xx or a 429 may go better later; a 3xx (never followed) or another 4xx will not.
+        refused = status < 500 and status != 429 and not 200 <= status < 300
+        if 200 <= status < 300 and (said := chat_refusal(delivery.subscription.format, text)):
+            attempt.error, refused = said, True
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
     attempt.save(force_insert=True)
     return _after_attempt(delivery, attempt, refused=refused, retry_after=retry_after)
@@ -317,7 +320,7 @@ def _after_attempt(
     delivery: WebhookDelivery, attempt: WebhookAttempt, *, refused: bool, retry_after: float | None
 ) -> str:
     now = timezone.now()
-    if attempt.status_code is not None and 200 <= attempt.status_code < 300:
+    if not refused and attempt.status_code is not None and 200 <= attempt.status_code < 300:
         delivery.state, delivery.finished_at, delivery.next_attempt_at = (
             WebhookDelivery.State.DELIVERED,
             now,
@@ -348,6 +351,23 @@ def _after_attempt(
         return delivery.state
     delivery.save(update_fields=["state", "finished_at", "next_attempt_at"])
     return delivery.state
+
+
+def chat_refusal(format: str, answer: str) -> str:
+    """Why a chat service refused a message it answered with a 200 ("" if it took it): WeCom and DingTalk
+    say so in `errcode`, Feishu in `code` (a wrong signature, a keyword missing, a rate limit)."""
+    field = {Format.WECOM: "errcode", Format.DINGTALK: "errcode", Format.FEISHU: "code"}.get(format)
+    if field is None:
+        return ""
+    try:
+        said = json.loads(answer)
+    except ValueError:
+        return ""
+    code = said.get(field, 0) if isinstance(said, dict) else 0
+    if code in (0, None):
+        return ""
+    message = said.get("errmsg") or said.get("msg") or ""
+    return _short(f"{field} {code}: {message}")
 
 
 def resume_stalled_deliveries(*, now: datetime | None = None) -> int:
