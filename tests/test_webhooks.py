@@ -317,19 +317,25 @@ def test_a_sync_tells_about_status_changes_and_drift(receiver, settings, simulat
     router_id = add_router(simulator, name="er-a")
     sync_region(region=REGION)
     _subscribe(f"{receiver.url}/hook", events=[Event.LINK_STATUS, Event.DRIFT])
+    _subscribe(f"{receiver.url}/wecom", format=Format.WECOM, events=[Event.LINK_STATUS])
     link_id = create_link(gateway_id=gateway_id, router_id=router_id, name="sneaky")
     sync_region(region=REGION)
     control(simulator, "PATCH", f"peer-links/{link_id}", json={"status": "ERROR", "reason": "BGP down"})
     sync_region(region=REGION)
     _run_worker()
-    events = {request["json"]["type"]: request["json"] for request in receiver.requests}
+    [wecom] = [request["json"] for request in receiver.requests if request["path"] == "/wecom"]
+    content = wecom["markdown"]["content"]
+    assert "Link status changed: sneaky" in content and "State: Error" in content and "Was: Active" in content
+    assert f"https://dcportal.example.net/links/{link_id}/" in content
+    generic = [request for request in receiver.requests if request["path"] == "/hook"]
+    events = {request["json"]["type"]: request["json"] for request in generic}
     assert set(events) == {"drift.found", "link.status_changed"}
     assert events["drift.found"]["drift"]["kind"] == "created"
     assert events["drift.found"]["link"]["name"] == "sneaky"
     status = events["link.status_changed"]["link"]
     assert (status["from_status"], status["status"], status["reason"]) == ("ACTIVE", "ERROR", "BGP down")
     assert status["url"] == f"https://dcportal.example.net/links/{link_id}/"
-    assert all(_check_signature(request) for request in receiver.requests)
+    assert all(_check_signature(request) for request in generic)
 
 
 def test_the_secret_is_never_shown_logged_or_audited(receiver, requester, admin, client, caplog):
