@@ -446,3 +446,10 @@ EMAIL_TIMEOUT = envfloat("EMAIL_TIMEOUT", 10.0)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "dcportal <dcportal@localhost>")
 # Where people reach dcportal: links in mails are absolute and start with this.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Webhooks and chat notifications (peerlinks/services/webhooks.py): a receiver gets WEBHOOK_TIMEOUT seconds
+# to connect and to answer; a failed delivery is tried WEBHOOK_MAX_ATTEMPTS times in all, waiting
+# WEBHOOK_RETRY_BASE seconds after the first failure, three times longer after each next one (at most an
+# hour).
+WEBHOOK_TIMEOUT = envfloat("WEBHOOK_TIMEOUT", 5.0)
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_RETRY_BASE = envfloat("WEBHOOK_RETRY_BASE", 30.0)

@@ -16,7 +16,13 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks import cloud
-from peerlinks.forms import AccountRegionsForm, CloudAccountDescriptionForm, CloudAccountForm, IamRegionForm
+from peerlinks.forms import (
+    AccountRegionsForm,
+    CloudAccountDescriptionForm,
+    CloudAccountForm,
+    IamRegionForm,
+    WebhookSubscriptionForm,
+)
 from peerlinks.models import (
     AccountRole,
     Approval,
@@ -28,10 +34,13 @@ from peerlinks.models import (
     PeerLink,
     Policy,
     Preferences,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.text import describe_cloud_error
-from peerlinks.services import accounts
+from peerlinks.services import accounts, webhooks
 from peerlinks.services.lifecycle import save_policy
 from peerlinks.services.links import update_local_fields
 from peerlinks.services.notifications import shown_notice
@@ -277,6 +286,48 @@ class CloudAccountAdmin(admin.ModelAdmin):
         )
 
 
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    """Webhooks and chat rooms that hear about events; every save audited (peerlinks.services.webhooks),
+    the secret write-only. Their deliveries, attempt by attempt, are listed under webhook deliveries."""
+
+    form = WebhookSubscriptionForm
+    list_display = (
+        "name",
+        "format",
+        "shown_events",
+        "account",
+        "gateway",
+        "shown_active",
+        "shown_deliveries",
+    )
+    list_filter = ("active", "format")
+    search_fields = ("name", "url")
+    fieldsets = (
+        (None, {"fields": ("name", "url", "format", "secret", "clear_secret", "active")}),
+        (_("What it hears about"), {"fields": ("events", "account", "gateway")}),
+    )
+
+    def save_model(self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool) -> None:
+        webhooks.save_subscription(obj, user=request.user)
+
+    @admin.display(description=WebhookSubscription._meta.get_field("active").verbose_name, ordering="active")
+    def shown_active(self, subscription: WebhookSubscription) -> str:
+        return gettext("yes") if subscription.active else gettext("no")  # words, where Django draws an icon
+
+    @admin.display(description=_("events"))
+    def shown_events(self, subscription: WebhookSubscription) -> str:
+        labels = dict(WebhookSubscription.Event.choices)
+        return ", ".join(str(labels.get(event, event)) for event in subscription.events or [])
+
+    @admin.display(description=_("deliveries"))
+    def shown_deliveries(self, subscription: WebhookSubscription) -> str:
+        url = reverse("admin:peerlinks_webhookdelivery_changelist")
+        return format_html(
+            '<a href="{}?subscription__id__exact={}">{}</a>', url, subscription.pk, gettext("Log")
+        )
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """A record of what happened: looked at here, never changed here."""
 
@@ -338,6 +389,89 @@ class AuditEventAdmin(ReadOnlyAdmin):
     @admin.display(description=_("object"), ordering="object_repr")
     def shown_object(self, event: AuditEvent) -> str:
         return event.shown_object
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("at", "status_code", "response_excerpt", "duration_ms", "error")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """The delivery log: each event sent to each webhook, attempt by attempt; a delivered or failed one
+    can be sent again ("Redeliver", audited)."""
+
+    list_display = ("created_at", "event_type", "subscription", "state", "attempts", "next_attempt_at")
+    list_filter = ("state", "event_type", "subscription")
+    search_fields = ("event_id",)
+    list_select_related = ("subscription",)
+    fields = (
+        "subscription",
+        "event_id",
+        "event_type",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "finished_at",
+        "event",
+    )
+    readonly_fields = fields
+    inlines = [WebhookAttemptInline]
+    actions = ["redeliver"]
+    change_form_template = "admin/peerlinks/webhookdelivery/change_form.html"
+
+    def get_urls(self) -> list:
+        redeliver = self.admin_site.admin_view(self.redeliver_view)
+        return [
+            path("<path:object_id>/redeliver/", redeliver, name="peerlinks_webhookdelivery_redeliver"),
+            *super().get_urls(),
+        ]
+
+    def has_redeliver_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("peerlinks.change_webhooksubscription")
+
+    @admin.action(description=_("Redeliver"), permissions=["redeliver"])
+    def redeliver(self, request: HttpRequest, queryset: Any) -> None:
+        sent = 0
+        for delivery in queryset:
+            try:
+                webhooks.redeliver(delivery.pk, user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{delivery}: {' '.join(exc.messages)}", messages.WARNING)
+            else:
+                sent += 1
+        if sent:
+            self.message_user(request, gettext("Queued to be sent again: %(count)s.") % {"count": sent})
+
+    def redeliver_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The delivery page's "Redeliver" button (a POST)."""
+        delivery = self.get_object(request, object_id)
+        if delivery is None:
+            raise Http404
+        if request.method != "POST" or not self.has_redeliver_permission(request):
+            raise PermissionDenied
+        try:
+            webhooks.redeliver(delivery.pk, user=request.user)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.WARNING)
+        else:
+            self.message_user(request, gettext("Queued to be sent again: %(count)s.") % {"count": 1})
+        return HttpResponseRedirect(reverse("admin:peerlinks_webhookdelivery_change", args=[delivery.pk]))
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any) -> Any:
+        obj = context.get("original")
+        context["can_redeliver"] = (
+            obj is not None
+            and obj.state in (WebhookDelivery.State.DELIVERED, WebhookDelivery.State.FAILED)
+            and self.has_redeliver_permission(request)
+        )
+        return super().render_change_form(request, context, *args, **kwargs)
 
 
 @admin.register(Comment)

@@ -15,7 +15,14 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks.cloud.endpoints import check_region_name, parse_overrides
-from peerlinks.models import ApiToken, ChangeRequest, CloudAccount, Gateway, PeerLink
+from peerlinks.models import (
+    ApiToken,
+    ChangeRequest,
+    CloudAccount,
+    Gateway,
+    PeerLink,
+    WebhookSubscription,
+)
 from peerlinks.permissions import SUBMIT, accounts_with_perm
 from peerlinks.presentation.times import zone_from_name
 from peerlinks.services import changes
@@ -594,3 +601,43 @@ class ApiTokenForm(forms.Form):
         ),
     )
     days = forms.TypedChoiceField(choices=DAYS, coerce=int, initial=90, label=_("Expires after"))
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    """A webhook as an admin sets it up: the events ticked from the list; the secret write-only (left
+    empty, the stored one is kept; "Clear" removes it)."""
+
+    events = forms.MultipleChoiceField(
+        choices=WebhookSubscription.Event.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label=_lazy_capfirst(WebhookSubscription._meta.get_field("events").verbose_name),
+    )
+    url = forms.URLField(
+        max_length=1000,
+        assume_scheme="https",
+        label=_lazy_capfirst(WebhookSubscription._meta.get_field("url").verbose_name),
+    )
+    clear_secret = forms.BooleanField(required=False, label=_("Clear the stored secret"))
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["name", "url", "format", "secret", "events", "account", "gateway", "active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.secret:
+            self.fields["secret"].widget.attrs["placeholder"] = "••••••••"
+            self.fields["secret"].help_text = _(
+                "•••• set: leave empty to keep it, or type a new one to replace it."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("clear_secret"):
+            if cleaned.get("secret"):
+                self.add_error("secret", _("Type a new value or clear the stored one, not both."))
+            else:
+                self.instance.secret = (
+                    ""  # before the model's own checks (_post_clean), which then see it gone
+                )
+        return cleaned

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -1209,3 +1210,134 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class WebhookSubscription(models.Model):
+    """A receiver an admin set up to hear about events: a URL, how to speak to it (a format), which events,
+    and optionally only those of one cloud account or one gateway."""
+
+    class Format(models.TextChoices):
+        GENERIC = "generic", _("Generic JSON (signed)")
+        WECOM = "wecom", _("WeCom group robot")
+        DINGTALK = "dingtalk", _("DingTalk robot")
+        FEISHU = "feishu", _("Feishu / Lark bot")
+        SLACK = "slack", _("Slack incoming webhook")
+        TEAMS = "teams", _("Microsoft Teams (Adaptive Card)")
+
+    class Event(models.TextChoices):
+        SUBMITTED = "change.submitted", _("Change submitted")
+        APPROVED = "change.approved", _("Change approved")
+        REJECTED = "change.rejected", _("Change rejected")
+        DONE = "change.done", _("Change done")
+        FAILED = "change.failed", _("Change failed")
+        EXPIRED = "change.expired", _("Change expired")
+        LINK_STATUS = "link.status_changed", _("Link status changed")
+        DRIFT = "drift.found", _("Drift found")
+
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    url = models.URLField(
+        max_length=1000, validators=[URLValidator(schemes=["http", "https"])], verbose_name=_("URL")
+    )
+    # Generic JSON: the HMAC key of X-Dcportal-Signature; DingTalk and Feishu: the robot's signing secret.
+    secret = EncryptedTextField(
+        blank=True,
+        verbose_name=_("secret"),
+        help_text=_(
+            "Generic JSON: the key each body is signed with (HMAC-SHA256). DingTalk and Feishu: the robot's "
+            "signing secret (optional). Never shown again once saved."
+        ),
+    )
+    format = models.CharField(
+        max_length=10, choices=Format.choices, default=Format.GENERIC, verbose_name=_("format")
+    )
+    events = models.JSONField(default=list, verbose_name=_("events"))
+    account = models.ForeignKey(
+        CloudAccount,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("cloud account"),
+        help_text=_("Only events of this account (empty: every account)."),
+    )
+    gateway = models.ForeignKey(
+        "Gateway",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("gateway"),
+        help_text=_("Only events of this gateway (empty: every gateway)."),
+    )
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        unknown = set(self.events or []) - set(self.Event.values)
+        if unknown or not isinstance(self.events, list):
+            raise ValidationError({"events": gettext("Choose events from the list.")})
+        if self.format == self.Format.GENERIC and not self.secret:
+            raise ValidationError({"secret": gettext("A generic JSON webhook needs a secret to sign with.")})
+
+
+class WebhookDelivery(models.Model):
+    """One event on its way to one subscription: the event as sent (its id lets receivers drop a
+    duplicate), its state, and when the next attempt is due."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("webhook")
+    )
+    event_id = models.UUIDField(default=uuid.uuid4, verbose_name=_("event ID"))
+    event_type = models.CharField(max_length=30, verbose_name=_("event"))
+    event = models.JSONField(verbose_name=_("event body"))
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, verbose_name=_("state")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.subscription}"
+
+
+class WebhookAttempt(models.Model):
+    """One try at sending a delivery: what the receiver answered, or why it could not be reached."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("delivery")
+    )
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("status code"))
+    response_excerpt = models.CharField(max_length=500, blank=True, verbose_name=_("response"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration (ms)"))
+    error = models.CharField(max_length=500, blank=True, verbose_name=_("error"))
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"

@@ -3,7 +3,7 @@ through `peerlinks.services.dispatch`, by these names."""
 
 from django_tasks import task
 
-from peerlinks.services import approvals, execution, notifications, sync
+from peerlinks.services import approvals, execution, notifications, sync, webhooks
 
 
 @task()
@@ -54,3 +54,9 @@ def notify_task(
 def notify_attachment_task(event: str, attachment_id: int) -> None:
     """Mail and notify the people an attachment waiting for acceptance concerns."""
     notifications.notify_attachment(event, attachment_id=attachment_id)
+
+
+@task()
+def deliver_webhook_task(delivery_id: int) -> str:
+    """Send one webhook delivery: one attempt, then done, failed, or queued again after a backoff."""
+    return webhooks.deliver(delivery_id)

@@ -58,6 +58,7 @@ NOT_LANGUAGE = [
     r"\b(?:Asia|Europe|America|Africa|Australia|Pacific|Atlantic|Indian|Antarctica|Arctic|Etc)/[\w/+-]+",
     r"https?://\S+",  # addresses, in mail
     r"\bMbit/s\b",
+    r"\bWebhook\b|\bSlack\b|\bMicrosoft Teams\b",  # kept as Chinese consoles write them (Webhook 地址)
     r"\bCtrl\+C\b",  # a key
     r"\breason\b",  # a field of the audit log
     r"\b(?:cc|dc)\b",  # who made a link, as the cloud says it (create_owner)
@@ -748,6 +749,9 @@ ADMIN_PAGES = [
     "/admin/peerlinks/notice/",
     "/admin/peerlinks/cloudaccount/",
     "/admin/peerlinks/cloudaccount/add/",
+    "/admin/peerlinks/webhooksubscription/",
+    "/admin/peerlinks/webhooksubscription/add/",
+    "/admin/peerlinks/webhookdelivery/",
 ]
 
 

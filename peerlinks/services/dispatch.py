@@ -112,3 +112,8 @@ def notify(
 def notify_attachment(event: str, *, attachment_id: int) -> None:
     """Tell people about an attachment waiting for acceptance ("waiting", "accepted", "rejected")."""
     _enqueue("notify_attachment_task", event, attachment_id)
+
+
+def deliver_webhook(delivery_id: int, *, delay: float = 0.0) -> None:
+    """Send one webhook delivery (now, or after `delay` seconds: a retry's backoff)."""
+    _enqueue("deliver_webhook_task", delivery_id, delay=delay)

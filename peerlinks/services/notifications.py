@@ -29,6 +29,7 @@ from peerlinks.models import (
 from peerlinks.permissions import APPROVE, holders
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
+from peerlinks.services import webhooks
 from peerlinks.services.lifecycle import may_approve
 from peerlinks.services.preferences import preferences_by_user, speaking_to
 
@@ -171,11 +172,12 @@ def notify(
     event: str, *, change_id: int, approval_id: int | None = None, comment_id: int | None = None
 ) -> None:
     """Tell the people `event` ("submitted", "decided", "commented", "run_now", "finished", "expired")
-    concerns about a change."""
+    concerns about a change, and the webhooks subscribed to it."""
     change = ChangeRequest.objects.select_related("requested_by", "gateway").filter(pk=change_id).first()
     if change is None:
         logger.warning("no change #%s to notify about (%s)", change_id, event)
         return
+    approval = None
     if event == "decided":
         approval = Approval.objects.select_related("approver").get(pk=approval_id)
         notify_decided(change=change, approval=approval)
@@ -184,6 +186,13 @@ def notify(
         notify_commented(change=change, comment=comment)
     else:
         EVENTS[event](change=change)
+    _publish(event, change=change, approval=approval)
+
+
+@_best_effort
+def _publish(event: str, *, change: ChangeRequest, approval: Approval | None) -> None:
+    """The same event for the webhooks and chat rooms subscribed to it (peerlinks.services.webhooks)."""
+    webhooks.publish_change(event, change=change, title=change_label(change), approval=approval)
 
 
 EVENTS: dict[str, Callable[..., None]] = {

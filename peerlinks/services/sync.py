@@ -47,7 +47,7 @@ from peerlinks.models import (
     StatusChange,
 )
 from peerlinks.presentation.text import cloud_problem, gateways_problem
-from peerlinks.services import dispatch, lifecycle
+from peerlinks.services import dispatch, lifecycle, webhooks
 from peerlinks.services.audit import audit_event, record_audits
 from peerlinks.services.mirror import (
     GATEWAY_FIELDS,
@@ -627,6 +627,9 @@ def _apply_links(
     ).update(synced_at=now)
     StatusChange.objects.bulk_create(transitions)
     Drift.objects.bulk_create(drifts)
+    webhooks.publish_link_events(
+        transitions=transitions, drifts=drifts, gateways=gateways.values(), account_id=account_id
+    )
     for event in audits:
         event.account_id = account_id
     record_audits(audits)

@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from peerlinks.models import ChangeRequest, PeerLink, ProcessHeartbeat
-from peerlinks.services import dispatch, lifecycle, processes
+from peerlinks.services import dispatch, lifecycle, processes, webhooks
 from peerlinks.services.execution import resume_stalled_changes
 
 logger = logging.getLogger("peerlinks.scheduler")
@@ -38,10 +38,11 @@ def _enqueue_pending_recheck() -> None:
 
 
 def _enqueue_change_upkeep(*, now: datetime) -> None:
-    """Resume stalled executions, expire undecided requests, release those whose change window is open
-    (by the policy as it stands now: widened or turned off since they were approved, too) or follow it
-    when it moved."""
+    """Resume stalled executions and webhook deliveries, expire undecided requests, release those whose
+    change window is open (by the policy as it stands now: widened or turned off since they were approved,
+    too) or follow it when it moved."""
     resume_stalled_changes()
+    webhooks.resume_stalled_deliveries()
     if ChangeRequest.objects.filter(lifecycle.due("expire", now=now)).exists():
         dispatch.expire_changes()
     window = lifecycle.due("release", now=now) | lifecycle.due("reschedule", now=now)
