@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The OpenID Connect provider the single sign-on tests start (tests/oidc, Node).
 IDP_STAMP := tests/oidc/node_modules/.installed
 
-.PHONY: setup run serve test test-fast test-e2e bench bench-all chaos lint format messages clean
+.PHONY: setup run serve test test-fast test-e2e test-slow bench bench-all chaos lint format messages clean
 
 setup: $(STAMP) $(IDP_STAMP)
 
@@ -43,6 +43,11 @@ test-fast: setup
 # Only the browser tests (need Debian's chromium: apt-get install chromium).
 test-e2e: setup
 	DATABASE_URL= $(BIN)/pytest -m e2e
+
+# The long browser matrices make test leaves out: axe-core on every page (en/zh-Hans, light/dark), every
+# page at phone and tablet widths, the pages in Chinese (about as long as make test on 2 cores).
+test-slow: setup
+	DEBUG=1 DATABASE_URL= E2E_REQUIRED=1 $(BIN)/pytest -m "e2e and slow" -n 2
 
 # Speed side by side (bench/speed.py, ~3 minutes); bench-all adds the fault run and the load run
 # (PostgreSQL on 127.0.0.1:5432, ~5 more minutes). Figures and ratios are printed; README, Benchmarks.

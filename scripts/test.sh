@@ -68,7 +68,9 @@ if [[ -x "$CHROMIUM" ]]; then
     step "browser tests (e2e) on SQLite with $($CHROMIUM --version 2>/dev/null | head -n1)"
     # Each xdist process has its own live server, simulator, worker and file database: the browser tests
     # mostly wait (for polls, the worker, the simulator's delays), so two run side by side.
-    DATABASE_URL="" CHROMIUM="$CHROMIUM" E2E_REQUIRED=1 run_pytest -m e2e -n "$WORKERS" "$@"
+    # The long matrices (axe on every page in both languages and schemes, every page at phone widths, the
+    # pages in Chinese) are marked slow and left to `make test-slow`.
+    DATABASE_URL="" CHROMIUM="$CHROMIUM" E2E_REQUIRED=1 run_pytest -m "e2e and not slow" -n "$WORKERS" "$@"
 elif [[ -n "${CI:-}" ]]; then
     echo "ERROR: CI is set and $CHROMIUM is missing (.ci/run installs Debian's chromium)." >&2
     exit 1

@@ -535,9 +535,45 @@ def smtp_inbox(settings):
     controller.stop()
 
 
+# Test files whose answers do not depend on the database engine: they render pages and check who may see
+# or do what (the queries are plain filters any engine answers alike), or they start processes on a
+# SQLite file of their own. The PostgreSQL pass skips them; they ran in the SQLite pass.
+SAME_ON_EVERY_DATABASE = {
+    "test_accounts_admin.py",
+    "test_admin.py",
+    "test_demo_users.py",
+    "test_error_pages.py",
+    "test_health.py",
+    "test_htmx.py",
+    "test_i18n.py",
+    "test_i18n_changes.py",
+    "test_i18n_every_page.py",
+    "test_i18n_links.py",
+    "test_i18n_overview.py",
+    "test_idor.py",
+    "test_no_plaintext_credentials.py",
+    "test_permissions.py",
+    "test_preferences.py",
+    "test_run_dev.py",
+    "test_secrets.py",
+    "test_security.py",
+    "test_settings.py",
+    "test_sso.py",
+    "test_topbar.py",
+    "test_views_accounts_shown.py",
+    "test_views_attachments.py",
+    "test_views_audit.py",
+    "test_views_dashboard.py",
+    "test_views_gateways.py",
+    "test_views_notices.py",
+    "test_views_topology.py",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With DATABASE_TESTS_ONLY set (make test's PostgreSQL pass), only the tests that use the database:
-    the others (the cloud client, the simulator, settings, fuzzing the wire models) give the same answer
+    """With DATABASE_TESTS_ONLY set (make test's PostgreSQL pass), only the tests whose answer can depend on
+    the database: those that use it, minus the files in SAME_ON_EVERY_DATABASE. The others (the cloud
+    client, the simulator, settings, fuzzing the wire models, pages and permissions) give the same answer
     whatever the database, and already ran in the SQLite pass."""
     import os
 
@@ -546,7 +582,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     uses_database = [
         item
         for item in items
-        if item.get_closest_marker("django_db") is not None or "_django_db_helper" in item.fixturenames
+        if (item.get_closest_marker("django_db") is not None or "_django_db_helper" in item.fixturenames)
+        and item.path.name not in SAME_ON_EVERY_DATABASE
     ]
     config.hook.pytest_deselected(items=[item for item in items if item not in uses_database])
     items[:] = uses_database

@@ -277,6 +277,7 @@ def _serious(page: Page) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_axe_finds_no_serious_violation_on_any_page(open_as, world, language, scheme):
@@ -315,6 +316,7 @@ def _sideways(page: Page) -> int:
     return page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("device", "viewport"),
     [pytest.param("phone", PHONE, id="phone"), pytest.param("tablet", TABLET, id="tablet")],

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import PASSWORD, TIMEOUT_MS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # 07:04:05 UTC: 15:04:05 in Shanghai, 02:04:05 in New York.
 MOMENT = datetime(2026, 12, 2, 7, 4, 5, tzinfo=UTC)

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from tests.conftest import make_gateway, make_peer_link, make_project, make_router
 from tests.e2e.conftest import PASSWORD, TIMEOUT_MS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
