@@ -18,6 +18,7 @@ from peerlinks.models import AuditEvent, ChangeRequest, CloudProject, Enterprise
 from peerlinks.services import changes, execution
 from peerlinks.services.sync import sync_region
 from tests.conftest import run_tasks_until
+from tests.test_webhooks import Event, _check_signature, _subscribe, receiver  # noqa: F401 (a fixture)
 
 # These tests are about carrying changes out: the policy approves every change at submission.
 pytestmark = pytest.mark.usefixtures("no_approvals")
@@ -338,3 +339,17 @@ def test_a_link_asked_for_in_the_browser_turns_active_and_its_page_stops_polling
     assert "Done" in html
     assert "ACTIVE" in html
     assert "hx-trigger" not in html
+
+
+def test_subscribers_hear_of_the_status_the_executor_saw(sim, gateway, engineer, receiver):
+    """A link our change made turns ACTIVE while the worker follows it (no sync in between): a
+    subscription to status changes hears of it, as it would of one a sync saw."""
+    _subscribe(f"{receiver.url}/hook", events=[Event.LINK_STATUS])
+    change = sim.run_worker(submit_create(engineer, gateway, router("er-prod"), name="followed"))
+    assert change.state == ChangeRequest.State.DONE
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    [event] = [request["json"] for request in receiver.requests]
+    assert event["type"] == "link.status_changed"
+    link = event["link"]
+    assert (link["name"], link["from_status"], link["status"]) == ("followed", "PENDING_CREATE", "ACTIVE")
+    assert _check_signature(receiver.requests[0])

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from peerlinks import cloud
 from peerlinks.models import EnterpriseRouter, Gateway, PeerLink, SharedAttachment, StatusChange
+from peerlinks.services import webhooks
 
 # Fields the cloud owns on a cached peer link; the rest (owner team, ticket, labels, stamps) are local.
 LINK_FIELDS = (
@@ -166,6 +167,10 @@ def store_link(*, gateway: Gateway, link: "cloud.PeerLink") -> PeerLink:
     changed, transition = apply_link(row, values, now=now)
     if transition is not None:
         transition.save()
+        # Subscribers hear about a status the executor saw as about one a sync saw.
+        webhooks.publish_link_events(
+            transitions=[transition], drifts=[], gateways=[gateway], account_id=gateway.project.account_id
+        )
     row.save(update_fields=[*changed, "synced_at"])
     return row
 
