@@ -341,7 +341,7 @@ def test_a_link_asked_for_in_the_browser_turns_active_and_its_page_stops_polling
     assert "hx-trigger" not in html
 
 
-def test_subscribers_hear_of_the_status_the_executor_saw(sim, gateway, engineer, receiver):
+def test_subscribers_hear_of_the_status_the_executor_saw(sim, gateway, engineer, receiver):  # noqa: F811
     """A link our change made turns ACTIVE while the worker follows it (no sync in between): a
     subscription to status changes hears of it, as it would of one a sync saw."""
     _subscribe(f"{receiver.url}/hook", events=[Event.LINK_STATUS])
