@@ -43,7 +43,7 @@ def sessions_for(count: int) -> list[str]:
         user = common.engineer(f"load-user-{i:02d}")
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[BACKEND_SESSION_KEY] = "peerlinks.permissions.GlobalRolesBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         keys.append(session.session_key)

@@ -95,6 +95,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "peerlinks.middleware.RequestIdMiddleware",
+    # What several parts of one page read (the accounts, their regions' syncs) is read once per GET.
+    "peerlinks.per_request.OncePerRequestMiddleware",
     # A database outage answers a plain 503 page (drawn without the database), not a 500.
     "peerlinks.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -288,7 +290,7 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     # Passwords (the break-glass admin), refused by the switch while LOCAL_LOGIN is off; then the IdP.
     "peerlinks.authentication.LocalLoginSwitch",
-    "django.contrib.auth.backends.ModelBackend",
+    "peerlinks.permissions.GlobalRolesBackend",
     # Roles held for one account (peerlinks.permissions): user.has_perm(perm, account).
     "peerlinks.permissions.AccountRoleBackend",
     "peerlinks.authentication.IdentityProviderBackend",

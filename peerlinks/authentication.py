@@ -20,6 +20,7 @@ from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
+from peerlinks.permissions import user_with_preferences
 from peerlinks.services.sso import apply_sso_login
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class IdentityProviderBackend(OIDCAuthenticationBackend):
                 status,
             )
             return None
+
+    def get_user(self, user_id: object) -> object:
+        return user_with_preferences(user_id)
 
     def username_from_claims(self, claims: dict) -> str:
         return str(claims.get(settings.OIDC_USERNAME_CLAIM) or claims.get("sub") or "")[:150]

@@ -14,11 +14,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from peerlinks.models import AuditEvent, CloudAccount, CloudProject, Gateway, PeerLink
+from peerlinks.models import AuditEvent, CloudAccount, Gateway, PeerLink, cached_regions
 
 
 def region_choices() -> list[tuple[str, str]]:
-    return [(region, region) for region in CloudProject.objects.values_list("region", flat=True)]
+    return [(region, region) for region in dict.fromkeys(project.region for project in cached_regions())]
 
 
 class PlainSelect(forms.Select):

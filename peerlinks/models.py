@@ -23,6 +23,7 @@ from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from peerlinks.encryption import EncryptedTextField
+from peerlinks.per_request import once_per_request
 from peerlinks.presentation.times import format_time, zone_from_name
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class CloudAccountQuerySet(AccountScopedQuerySet):
     def several(self) -> bool:
         """Whether this install manages more than one account: pages then name each row's account (a
         column, a filter); with one, they stay as they were."""
-        return self.count() > 1
+        return len(accounts_in_order()) > 1
 
     def managed_regions(self) -> list[str]:
         """Every region some account manages, the first account's first, in their order."""
@@ -183,6 +184,13 @@ class CloudAccount(models.Model):
         )
 
 
+@once_per_request
+def accounts_in_order() -> list[CloudAccount]:
+    """Every account, the first (the environment's) first, then by name; read once per page, which asks in
+    several places (the banner, the navigation, a column shown only with several accounts)."""
+    return list(CloudAccount.objects.order_by("-from_environment", "name"))
+
+
 class AccountRole(models.Model):
     """A role held for one account only (a role held for every account is a group: permissions.ROLES).
 
@@ -275,6 +283,17 @@ def is_cloud_id(text: str) -> bool:
         return str(uuid.UUID(text)) == text.lower()
     except ValueError:
         return False
+
+
+@once_per_request
+def cached_regions() -> list[CloudProject]:
+    """Every cached region (project) of every account, with its present gateways counted (`n_gateways`);
+    read once per page, where the banner, the sync table and a region filter all ask."""
+    return list(
+        CloudProject.objects.annotate(
+            n_gateways=models.Count("gateways", filter=Q(gateways__gone_at__isnull=True))
+        ).order_by("region", "account_id")
+    )
 
 
 class CachedQuerySet(AccountScopedQuerySet):

@@ -35,7 +35,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 
 VIEW = "peerlinks.view_peerlink"
 EXPORT = "peerlinks.export_peerlink"
@@ -107,17 +108,37 @@ def ensure_roles(**kwargs: object) -> None:
 
 def _account_roles(user: Any) -> dict[int, frozenset[str]]:
     """Account pk → the roles the user holds for that account only (read once per user object)."""
-    cached = getattr(user, "_account_roles_cache", None)
-    if cached is None:
-        from peerlinks.models import AccountRole
+    if not (user.is_authenticated and user.is_active):
+        return {}
+    if getattr(user, "_account_roles_cache", None) is None:
+        _read_access(user)
+    return user._account_roles_cache
 
-        found: dict[int, set[str]] = {}
-        if user.is_authenticated and user.is_active:
-            for account_id, role in AccountRole.objects.filter(user=user).values_list("account_id", "role"):
-                found.setdefault(account_id, set()).add(role)
-        cached = {account_id: frozenset(roles) for account_id, roles in found.items()}
-        user._account_roles_cache = cached
-    return cached
+
+_ACCOUNT_MARK = "account:"
+
+
+def _read_access(user: Any) -> None:
+    """Read what an active `user` may do in one query, kept on the user object (so for the request): the
+    permissions of their global roles (their groups', those given to them, all for a superuser), where
+    Django's backend would read them in two, and the roles they hold for one account."""
+    from peerlinks.models import AccountRole
+
+    held = Permission.objects.all()
+    if not user.is_superuser:
+        held = held.filter(Q(user=user) | Q(group__user=user))
+    permissions = held.values_list("content_type__app_label", "codename").order_by()
+    account = Concat(Value(_ACCOUNT_MARK), Cast("account_id", CharField()))
+    roles = AccountRole.objects.filter(user=user).values_list(account, "role").order_by()
+    found: set[str] = set()
+    by_account: dict[int, set[str]] = {}
+    for first, second in permissions.union(roles, all=True):
+        if first.startswith(_ACCOUNT_MARK):
+            by_account.setdefault(int(first.removeprefix(_ACCOUNT_MARK)), set()).add(second)
+        else:
+            found.add(f"{first}.{second}")
+    user._perm_cache = found
+    user._account_roles_cache = {account_id: frozenset(roles) for account_id, roles in by_account.items()}
 
 
 def _codename(perm: str) -> str:
@@ -153,7 +174,7 @@ def accounts_with_perm(user: Any, perm: str) -> set[int] | None:
     """The accounts (pks) where `user` holds `perm`: None for every account (a role held globally)."""
     if not user.is_authenticated or not user.is_active:
         return set()
-    if ModelBackend().has_perm(user, perm):
+    if GlobalRolesBackend().has_perm(user, perm):
         return None
     return {account_id for account_id, roles in _account_roles(user).items() if _roles_give(roles, perm)}
 
@@ -210,7 +231,7 @@ def holders(perm: str) -> list[Holder]:
     from peerlinks.models import AccountRole
 
     everywhere = get_user_model().objects.with_perm(
-        perm, is_active=True, include_superusers=True, backend="django.contrib.auth.backends.ModelBackend"
+        perm, is_active=True, include_superusers=True, backend="peerlinks.permissions.GlobalRolesBackend"
     )
     found: dict[int, Holder] = {user.pk: Holder(user, None) for user in everywhere}
     rows = AccountRole.objects.filter(
@@ -223,7 +244,29 @@ def holders(perm: str) -> list[Holder]:
     return sorted(found.values(), key=lambda h: h.user.get_username())
 
 
-class AccountRoleBackend(ModelBackend):
+def user_with_preferences(user_id: Any) -> Any:
+    """The signed-in person of a session, read with their saved preferences (language, time zone), which
+    every page applies (one query, not two); None when they no longer exist."""
+    return get_user_model()._default_manager.select_related("preferences").filter(pk=user_id).first()
+
+
+class GlobalRolesBackend(ModelBackend):
+    """Django's backend for passwords and roles held globally (groups), reading a person's permissions with
+    their roles for one account in one query (`_read_access`), once per request."""
+
+    def get_user(self, user_id: Any) -> Any:
+        user = user_with_preferences(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
+    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            _read_access(user_obj)
+        return user_obj._perm_cache
+
+
+class AccountRoleBackend(GlobalRolesBackend):
     """Django permission checks that know roles held for one account (see the module docstring).
 
     Listed after ModelBackend, which answers for roles held globally; this one adds the rest. It never

@@ -21,6 +21,8 @@ from peerlinks.models import (
     Drift,
     Gateway,
     PeerLink,
+    accounts_in_order,
+    cached_regions,
 )
 from peerlinks.permissions import APPROVE, readable_accounts
 from peerlinks.presentation.text import describe_problem
@@ -103,6 +105,7 @@ def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> D
     counts = status_counts(user=user)
     too_long = timedelta(seconds=settings.PENDING_TOO_LONG)
     drifts = _open_drifts(user)
+    listed = list(drifts[:LISTED])
     return Dashboard(
         unmanaged_regions=unmanaged_regions(user=user),
         counts=counts,
@@ -110,8 +113,8 @@ def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> D
         errors=list(present.filter(status=PeerLink.Status.ERROR).for_list()[:LISTED]),
         pending_too_long=list(pending_too_long(now=now).visible_to(user)[:LISTED]),
         regions=region_syncs(now=now, user=user),
-        drifts=list(drifts[:LISTED]),
-        drift_count=drifts.count(),
+        drifts=listed,
+        drift_count=_count(drifts, listed),
         recent_changes=list(
             ChangeRequest.objects.visible_to(user).select_related(
                 "requested_by", "gateway__project__account", "peer_link"
@@ -132,6 +135,11 @@ def _open_drifts(user: AbstractBaseUser) -> QuerySet[Drift]:
     )
 
 
+def _count(rows: QuerySet, listed: list) -> int:
+    """How many `rows` there are, when the first LISTED of them are `listed` (counted only past those)."""
+    return len(listed) if len(listed) < LISTED else rows.count()
+
+
 def build_dashboard_live(*, user: AbstractBaseUser, now: datetime | None = None) -> DashboardLive:
     """What the dashboard's live parts show, without the lists that do not update in place."""
     counts = status_counts(user=user)
@@ -142,7 +150,7 @@ def build_dashboard_live(*, user: AbstractBaseUser, now: datetime | None = None)
         total=sum(counts.values()),
         regions=region_syncs(now=now or timezone.now(), user=user),
         drifts=listed,
-        drift_count=len(listed) if len(listed) < LISTED else drifts.count(),
+        drift_count=_count(drifts, listed),
     )
 
 
@@ -164,7 +172,7 @@ def approvals_waiting(user: AbstractBaseUser) -> int:
 
 def _accounts(user: AbstractBaseUser | None) -> list[CloudAccount]:
     """The accounts whose regions are shown (every one, the first first; only those `user` may read)."""
-    accounts = list(CloudAccount.objects.order_by("-from_environment", "name"))
+    accounts = list(accounts_in_order())
     if not accounts or not accounts[0].from_environment:
         accounts.insert(0, CloudAccount.objects.environment())  # every install has it, even before a sync
     readable = None if user is None else readable_accounts(user)
@@ -182,17 +190,13 @@ def unmanaged_regions(*, user: AbstractBaseUser) -> UnmanagedRegions:
     """The regions dcportal does not show, in the accounts `user` may read: those worth naming first,
     then the rest."""
     accounts = _accounts(user)
-    managed = {account.pk: account.managed_regions for account in accounts}
+    by_pk = {account.pk: account for account in accounts}
     several = CloudAccount.objects.several()
     rows = [
-        row
-        for row in CloudProject.objects.filter(account__in=accounts)
-        .select_related("account")
-        .order_by("region")
-        if row.region not in managed[row.account_id]
+        row for row in _projects(accounts).values() if row.region not in by_pk[row.account_id].managed_regions
     ]
     for row in rows:
-        row.where = f"{row.region} ({row.account.name})" if several else row.region
+        row.where = f"{row.region} ({by_pk[row.account_id].name})" if several else row.region
     return UnmanagedRegions(
         with_gateways=[row for row in rows if row.unmanaged_gateways],
         not_looked_at=[row.where for row in rows if row.unmanaged_gateways is None],
@@ -213,17 +217,19 @@ def pending_too_long(*, now: datetime) -> QuerySet[PeerLink]:
     )
 
 
+def _projects(accounts: list[CloudAccount]) -> dict[tuple[int, str], CloudProject]:
+    """The cached regions of these accounts by (account pk, region), by region, with their present gateways
+    counted (models.cached_regions)."""
+    pks = {account.pk for account in accounts}
+    return {(p.account_id, p.region): p for p in cached_regions() if p.account_id in pks}
+
+
 def region_syncs(*, now: datetime, user: AbstractBaseUser | None = None) -> list[RegionSync]:
     """Every managed region of each account (and any cached one), with its last sync and a stale flag; of
     the accounts `user` may read when given. The first account's regions come first."""
     stale_before = now - timedelta(seconds=settings.STALE_AFTER)
     accounts = _accounts(user)
-    projects = {
-        (p.account_id, p.region): p
-        for p in CloudProject.objects.filter(account__in=accounts).annotate(
-            n_gateways=Count("gateways", filter=Q(gateways__gone_at__isnull=True))
-        )
-    }
+    projects = _projects(accounts)
     # A region only noted as the account's (never synced, no gateways) is not shown: see unmanaged_regions.
     cached = [key for key, p in projects.items() if p.synced_at is not None or p.n_gateways]
     managed = [(account.pk, region) for account in accounts for region in account.managed_regions]

@@ -38,9 +38,13 @@ def is_queued(name: str) -> bool:
     A run whose worker died does not count, even before the scheduler reaps it: it would block the
     periodic task for good.
     """
-    lost = [task.pk for task in processes.lost_tasks()]
-    unfinished = DBTaskResult.objects.filter(task_path=f"{TASKS_MODULE}.{name}", status__in=UNFINISHED)
-    return unfinished.exclude(pk__in=lost).exists()
+    unfinished = list(
+        DBTaskResult.objects.filter(task_path=f"{TASKS_MODULE}.{name}", status__in=UNFINISHED).only(
+            "id", "status", "started_at", "worker_ids"
+        )
+    )
+    lost = {task.pk for task in processes.lost_tasks(among=unfinished)} if unfinished else set()
+    return any(task.pk not in lost for task in unfinished)
 
 
 def _enqueue_once(name: str) -> bool:

@@ -26,6 +26,7 @@ from peerlinks.models import (
     StatusChange,
     peer_model,
 )
+from peerlinks.per_request import once_per_request
 from peerlinks.presentation.text import describe_cloud_error
 from peerlinks.services.audit import record_audit
 from peerlinks.services.lifecycle import check_engineer_in
@@ -152,9 +153,16 @@ def update_local_fields(
     return link
 
 
+@once_per_request
+def _cached_peer(peer_type: str, peer_id: str) -> Gateway | EnterpriseRouter | None:
+    """A cached peer with its account, read once for a page that names it, its account and both sides."""
+    return peer_model(peer_type).objects.select_related("project__account").filter(cloud_id=peer_id).first()
+
+
 def peer_name(*, peer_type: str, peer_id: str) -> str:
     """The cached name of a peer (enterprise router or gateway), or "" when it is not cached."""
-    return peer_model(peer_type).objects.filter(cloud_id=peer_id).values_list("name", flat=True).first() or ""
+    peer = _cached_peer(peer_type, peer_id)
+    return peer.name if peer is not None else ""
 
 
 @dataclass
@@ -171,12 +179,7 @@ class LinkSides:
 
 def link_sides(*, link: PeerLink) -> LinkSides | None:
     """Both sides of a cross-account link (None when its peer is in the gateway's account or not cached)."""
-    peer = (
-        peer_model(link.peer_type)
-        .objects.select_related("project__account")
-        .filter(cloud_id=link.peer_gateway_id)
-        .first()
-    )
+    peer = _cached_peer(link.peer_type, link.peer_gateway_id)
     account = link.gateway.project.account
     if peer is None or peer.project.account_id == account.pk:
         return None
@@ -193,5 +196,5 @@ def link_sides(*, link: PeerLink) -> LinkSides | None:
 
 def peer_account_name(*, peer_type: str, peer_id: str) -> str:
     """The account a cached peer is in ("" when it is not cached)."""
-    rows = peer_model(peer_type).objects.filter(cloud_id=peer_id)
-    return rows.values_list("project__account__name", flat=True).first() or ""
+    peer = _cached_peer(peer_type, peer_id)
+    return peer.project.account.name if peer is not None else ""

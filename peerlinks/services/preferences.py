@@ -20,8 +20,15 @@ from peerlinks.presentation.times import zone_from_name
 FIELDS = ("language", "time_zone", "browser_time_zone")
 
 
+# The user's side of Preferences.user: where a user read with their preferences holds them.
+_SAVED_WITH_USER = Preferences._meta.get_field("user").remote_field
+
+
 def preferences_of(user: AbstractBaseUser) -> Preferences | None:
-    """The user's saved preferences, or None when they have saved none."""
+    """The user's saved preferences, or None when they have saved none (read with the user when the session
+    loaded them: permissions.user_with_preferences)."""
+    if _SAVED_WITH_USER.is_cached(user):
+        return _SAVED_WITH_USER.get_cached_value(user)
     return Preferences.objects.filter(user=user).first()
 
 
@@ -34,12 +41,12 @@ def save_preferences(*, user: AbstractBaseUser, **values: str) -> Preferences:
     with transaction.atomic():
         preferences, _ = Preferences.objects.select_for_update().get_or_create(user=user)
         changed = [field for field, value in values.items() if getattr(preferences, field) != value]
-        if not changed:
-            return preferences
         for field in changed:
             setattr(preferences, field, values[field])
-        preferences.full_clean(exclude=["user"])
-        preferences.save(update_fields=changed)
+        if changed:
+            preferences.full_clean(exclude=["user"])
+            preferences.save(update_fields=changed)
+    _SAVED_WITH_USER.set_cached_value(user, preferences)  # the rest of this request reads what was saved
     return preferences
 
 

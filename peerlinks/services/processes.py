@@ -109,16 +109,24 @@ def prune_heartbeats(*, now: datetime | None = None) -> int:
 # --- Tasks whose worker died ---------------------------------------------------------------------
 
 
-def lost_tasks(*, now: datetime | None = None) -> list[DBTaskResult]:
+def lost_tasks(*, now: datetime | None = None, among: list[DBTaskResult] | None = None) -> list[DBTaskResult]:
     """Running tasks that no live worker is running: started over TASK_WORKER_LOST_AFTER ago, and the
-    process that claimed them (its worker id, started before the task) not heard from for that long."""
+    process that claimed them (its worker id, started before the task) not heard from for that long.
+    `among`: only of these tasks, already read (with their status, start and worker ids)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.TASK_WORKER_LOST_AFTER)
-    suspects = list(
-        DBTaskResult.objects.running()
-        .filter(started_at__lt=cutoff)
-        .only("id", "task_path", "started_at", "worker_ids")
-    )
+    if among is None:
+        suspects = list(
+            DBTaskResult.objects.running()
+            .filter(started_at__lt=cutoff)
+            .only("id", "task_path", "started_at", "worker_ids")
+        )
+    else:
+        suspects = [
+            task
+            for task in among
+            if task.status == "RUNNING" and task.started_at is not None and task.started_at < cutoff
+        ]
     if not suspects:
         return []
     alive = list(

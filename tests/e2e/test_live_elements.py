@@ -217,7 +217,7 @@ def open_tab(browser: Browser, live_server) -> Iterator[Callable[..., Tab]]:
             context.set_default_timeout(TIMEOUT_MS)
             context.add_init_script(INIT_SCRIPT)
             client = Client()
-            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+            client.force_login(user, backend="peerlinks.permissions.GlobalRolesBackend")
             cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
             context.add_cookies(
                 [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
