@@ -1104,7 +1104,8 @@ class Policy(models.Model):
 
     @classmethod
     def current(cls) -> "Policy":
-        return cls.objects.get_or_create(pk=1)[0]
+        """The policy in force (read once per page, which may weigh many changes against it)."""
+        return _policy_in_force()
 
     def approvals_for(self, kind: str) -> int:
         return {
@@ -1112,6 +1113,11 @@ class Policy(models.Model):
             "update": self.approvals_update,
             "delete": self.approvals_delete,
         }[kind]
+
+
+@once_per_request
+def _policy_in_force() -> Policy:
+    return Policy.objects.get_or_create(pk=1)[0]
 
 
 class ProcessHeartbeat(models.Model):

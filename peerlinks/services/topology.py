@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, Min, Q, QuerySet
 
-from peerlinks.models import CloudProject, EnterpriseRouter, Gateway, PeerLink
+from peerlinks.models import EnterpriseRouter, Gateway, PeerLink, cached_regions
+from peerlinks.permissions import readable_accounts
 from peerlinks.presentation.text import describe_problem
 
 # A map beyond this is unreadable and slow to draw: the worst connections are kept, a notice says so.
@@ -161,9 +162,11 @@ def topology_rows(
         .values("cloud_id", "name", "project__region", "state", "asn", "project__account__name")
     ]
     # A failed sync in plain words (older rows have only the technical text).
+    readable = readable_accounts(user)
     region_rows = [
-        RegionRow(region=p["region"], sync_error=describe_problem(p["sync_problem"]) or p["sync_error"])
-        for p in CloudProject.objects.visible_to(user).values("region", "sync_error", "sync_problem")
+        RegionRow(region=p.region, sync_error=describe_problem(p.sync_problem) or p.sync_error)
+        for p in cached_regions()
+        if readable is None or p.account_id in readable
     ]
     return TopologyRows(
         gateways=gateway_rows,
