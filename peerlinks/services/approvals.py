@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from peerlinks.models import Approval, ChangeRequest, CloudAccount, Comment, Policy
+from peerlinks.models import Approval, ChangeBatch, ChangeRequest, CloudAccount, Comment, Policy
 from peerlinks.permissions import APPROVE, Holder, holder, holders
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.changes import authorize, check_payload, submit_change
@@ -347,8 +347,11 @@ def add_comment(*, change_id: int, user: AbstractBaseUser, body: str) -> Comment
     return comment
 
 
-def retry_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
-    """Ask again for what a failed request asked: a new, linked request that needs approval again."""
+def retry_change(
+    *, change_id: int, user: AbstractBaseUser, batch: ChangeBatch | None = None
+) -> ChangeRequest:
+    """Ask again for what a failed request asked: a new, linked request that needs approval again (in
+    `batch` when a batch's failed rows are asked for again together)."""
     with transaction.atomic():
         change = (
             ChangeRequest.objects.select_for_update(of=("self",))
@@ -364,6 +367,7 @@ def retry_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
             payload=payload,
             peer_link=change.peer_link,
             retry_of=change,
+            batch=batch,
         )
         lifecycle.apply(change, "retry", actor=user, before={"state": change.state}, after={"retry": new.pk})
     return new
