@@ -159,7 +159,10 @@ def approvals_waiting(user: AbstractBaseUser) -> int:
     """Requests waiting for this approver's decision (approvals.awaiting_decision; 0 for non-approvers)."""
     if not user.has_perm(APPROVE):
         return 0
-    return awaiting_decision(user).count()
+    waiting = awaiting_decision(user)
+    # A batch is one decision (services.bulk): counted once, whatever its number of rows.
+    batches = waiting.filter(batch__isnull=False).values("batch").distinct().count()
+    return waiting.filter(batch__isnull=True).count() + batches
 
 
 def _accounts(user: AbstractBaseUser | None) -> list[CloudAccount]:
