@@ -236,3 +236,19 @@ def test_a_failed_row_undoes_no_other_and_is_asked_for_again(sim, engineer, appr
     again = run_tasks_until(again, sim_clock=sim.clock)
     assert again.state == State.DONE, again.error_msg
     assert PeerLink.objects.get(name="to-dev").status == "ACTIVE"
+
+
+def test_approvers_are_asked_once_for_a_batch_with_its_page(batch, approver, second_approver, mailoutbox):
+    from peerlinks.models import Notice
+    from peerlinks.services import notifications
+
+    approver.email, second_approver.email = "lead1@example.com", "lead2@example.com"
+    approver.save(), second_approver.save()
+    for row in bulk.batch_rows(batch):  # as the worker runs each row's "submitted"
+        notifications.notify("submitted", change_id=row.pk)
+    notices = Notice.objects.filter(user=approver)
+    assert [notifications.shown_notice(n) for n in notices] == [
+        f"Batch {batch.pk} of 3 changes by engineer1 needs your approval"
+    ]
+    assert sorted(mail.to[0] for mail in mailoutbox) == ["lead1@example.com", "lead2@example.com"]
+    assert f"/batches/{batch.pk}/" in mailoutbox[0].body

@@ -315,8 +315,10 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
         "pending": ChangeBatch.objects.create(kind="create", requested_by=engineer),
         "failed": ChangeBatch.objects.create(kind="create", requested_by=engineer),
     }
-    for name in ("pl-bulk-1", "pl-bulk-2"):
+    bulk_rows = [
         change("pending_approval", batch=batches["pending"], payload={**payload, "name": name})
+        for name in ("pl-bulk-1", "pl-bulk-2")
+    ]
     change(
         "done", batch=batches["failed"], payload={**payload, "owner_team": "netops", "ticket_ref": "INC-9"}
     )
@@ -415,6 +417,7 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
         who.email = f"{who.username}@example.net"
         who.save(update_fields=["email"])
     notifications.notify_submitted(change=changes["pending"])
+    notifications.notify_batch_submitted(change=bulk_rows[0])
     notifications.notify_decided(change=changes["pending"], approval=approval)
     notifications.notify_decided(change=changes["rejected"], approval=rejection)
     notifications.notify_finished(change=changes["done"])

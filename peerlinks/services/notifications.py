@@ -71,6 +71,34 @@ def notify_submitted(*, change: ChangeRequest) -> None:
 
 
 @_best_effort
+def notify_batch_submitted(*, change: ChangeRequest) -> None:
+    """A batch's rows are submitted together and decided together: its approvers are asked once, when its
+    first row is notified (each row's webhooks are still published), with the batch's page to open."""
+    batch = change.batch
+    rows = list(batch.rows.select_related("gateway__project__account", "peer_account").order_by("pk"))
+    if change.pk != rows[0].pk:
+        return
+    holding = holders(APPROVE)
+    pending = [row for row in rows if row.state == ChangeRequest.State.PENDING_APPROVAL]
+    approvers = {h.user.pk: h.user for h in holding if any(may_approve(h, row) for row in pending)}
+    params = {"batch": batch.pk, "count": len(rows), "requester": change.requested_by.get_username()}
+    _notify(
+        users=approvers.values(),
+        change=change,
+        subject=lambda: notice_text("batch_submitted", params),
+        template="peerlinks/email/batch_submitted.txt",
+        context={
+            "batch": batch,
+            "count": len(rows),
+            "change": change,
+            "url": absolute_url(batch.get_absolute_url()),
+        },
+        notice=("batch_submitted", params),
+        event="submitted",
+    )
+
+
+@_best_effort
 def notify_decided(*, change: ChangeRequest, approval: Approval) -> None:
     """Tell the requester that an approver approved or rejected their request, with the comment."""
     verb = "rejected" if approval.decision == Approval.Decision.REJECT else "approved"
@@ -173,7 +201,9 @@ def notify(
 ) -> None:
     """Tell the people `event` ("submitted", "decided", "commented", "run_now", "finished", "expired")
     concerns about a change, and the webhooks subscribed to it."""
-    change = ChangeRequest.objects.select_related("requested_by", "gateway").filter(pk=change_id).first()
+    change = (
+        ChangeRequest.objects.select_related("requested_by", "gateway", "batch").filter(pk=change_id).first()
+    )
     if change is None:
         logger.warning("no change #%s to notify about (%s)", change_id, event)
         return
@@ -184,6 +214,8 @@ def notify(
     elif event == "commented":
         comment = Comment.objects.select_related("author").get(pk=comment_id)
         notify_commented(change=change, comment=comment)
+    elif event == "submitted" and change.batch_id:
+        notify_batch_submitted(change=change)
     else:
         EVENTS[event](change=change)
     _publish(event, change=change, approval=approval)
@@ -311,6 +343,12 @@ def notice_text(kind: str, params: dict[str, Any]) -> str:
     change = _label(params)
     who = params.get("who", "")
     comment = params.get("comment", "")
+    if kind == "batch_submitted":
+        return _("Batch {batch} of {count} changes by {requester} needs your approval").format(
+            batch=params.get("batch", "?"),
+            count=params.get("count", "?"),
+            requester=params.get("requester", ""),
+        )
     if kind == "submitted":
         return _("{change} by {requester} needs your approval").format(
             change=change, requester=params.get("requester", "")
