@@ -109,3 +109,11 @@ def test_a_viewer_cannot_reach_the_bulk_pages_and_another_reader_gets_404_for_no
     client.force_login(viewer)
     assert client.get(reverse("peerlinks:batch_new")).status_code == 403
     assert client.get(reverse("peerlinks:batch_detail", args=[999])).status_code == 404
+
+
+def test_choosing_no_link_goes_back_to_the_list_never_elsewhere(engineer_client, db):
+    url = reverse("peerlinks:batch_delete")
+    back = engineer_client.post(url, {"next": "/links/?owner=netops"})
+    assert back.status_code == 302 and back["Location"] == "/links/?owner=netops"
+    away = engineer_client.post(url, {"next": "https://elsewhere.example/"})
+    assert away["Location"] == reverse("peerlinks:link_list")

@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
@@ -62,7 +64,7 @@ def batch_delete(request: HttpRequest) -> HttpResponse:
         preview = bulk.preview_deletes(user=request.user, link_ids=link_ids)
     except bulk.UploadRefused as exc:
         messages.error(request, str(exc))
-        return leave_to(request, request.POST.get("next") or "/links/")
+        return leave_to(request, _back_to_list(request))
     status = 200
     if "submit" in request.POST:
         leave_out = form.cleaned_data.get("leave_out_refused", False)
@@ -80,6 +82,14 @@ def batch_delete(request: HttpRequest) -> HttpResponse:
         status = 400 if form.errors else 409
     context = {"form": form, "preview": preview}
     return render_htmx(request, "peerlinks/batch_delete.html", context, status=status)
+
+
+def _back_to_list(request: HttpRequest) -> str:
+    """The list the links were chosen in (its filters kept), if `next` is an address of this site."""
+    wanted = request.POST.get("next", "")
+    if wanted and url_has_allowed_host_and_scheme(wanted, {request.get_host()}, request.is_secure()):
+        return wanted
+    return reverse("peerlinks:link_list")
 
 
 def _submitted(request: HttpRequest, submit: Any) -> HttpResponse | bulk.Preview | None:

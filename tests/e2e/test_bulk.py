@@ -75,6 +75,7 @@ def test_a_20_row_upload_becomes_one_batch_one_approval_and_20_active_links(bulk
     expect(batches).to_have_count(1)
     expect(batches).to_contain_text(f"Create {ROWS} links")
     expect(lead.locator("#nav-approvals .count-badge")).to_have_text("1")
+    _shoot(lead, "queue")
     batches.get_by_role("link").click()
     lead.get_by_role("button", name="Approve all").click()
     expect(lead.locator(".messages")).to_contain_text("You approved every pending row of this batch.")
@@ -97,6 +98,9 @@ def test_a_20_row_upload_becomes_one_batch_one_approval_and_20_active_links(bulk
     assert engineer.evaluate("window.__e2eSamePage === true")
     assert engineer.evaluate("history.length") == history
     _shoot(engineer, "done")
+    engineer.goto("/links/")
+    expect(engineer.locator("input[type=checkbox][form=bulk-delete]")).to_have_count(ROWS)
+    _shoot(engineer, "list")
 
     from peerlinks.models import PeerLink
 
