@@ -252,3 +252,30 @@ def test_approvers_are_asked_once_for_a_batch_with_its_page(batch, approver, sec
     ]
     assert sorted(mail.to[0] for mail in mailoutbox) == ["lead1@example.com", "lead2@example.com"]
     assert f"/batches/{batch.pk}/" in mailoutbox[0].body
+
+
+def test_the_requester_hears_of_a_batch_decision_once_and_each_rows_webhook_still_fires(
+    batch, engineer, approver, mailoutbox, monkeypatch
+):
+    from peerlinks.models import Notice
+    from peerlinks.services import dispatch, notifications, webhooks
+
+    engineer.email = "engineer1@example.com"
+    engineer.save()
+    queued = []  # what the worker would run, in order
+    monkeypatch.setattr(dispatch, "_enqueue", lambda name, *args, **kw: queued.append((name, args)))
+    published = []
+    monkeypatch.setattr(webhooks, "publish_change", lambda event, change, **kw: published.append(change.pk))
+    bulk.approve_batch(
+        batch_id=batch.pk, user=approver, batch_digest=bulk.batch_digest(batch), comment="Go ahead."
+    )
+    for name, args in queued:
+        if name == "notify_task":
+            notifications.notify(args[0], change_id=args[1], approval_id=args[2], people=args[4])
+        elif name == "notify_batch_task":
+            notifications.notify_batch(args[0], batch_id=args[1], approval_ids=args[2])
+    shown = [notifications.shown_notice(n) for n in Notice.objects.filter(user=engineer)]
+    assert shown == [f"Batch {batch.pk}: lead1 approved its 3 pending changes: Go ahead."]
+    assert [mail.to for mail in mailoutbox] == [["engineer1@example.com"]]
+    assert f"/batches/{batch.pk}/" in mailoutbox[0].body
+    assert sorted(published) == sorted(row.pk for row in bulk.batch_rows(batch))

@@ -209,13 +209,19 @@ def check_version(change: ChangeRequest, payload_digest: str) -> None:
 
 
 def approve_change(
-    *, change_id: int, user: AbstractBaseUser, payload_digest: str, comment: str = ""
+    *,
+    change_id: int,
+    user: AbstractBaseUser,
+    payload_digest: str,
+    comment: str = "",
+    tell_requester: bool = True,
 ) -> ChangeRequest:
     """Add one approval of the version the approver saw (`payload_digest`, refused unless it is still the
     current one); with enough approvals of the current payload, the change is approved and queued.
 
     Approving twice (a double click) records nothing: the second click finds the first approval and is
-    told it already counts (ApprovalAlreadyCounts).
+    told it already counts (ApprovalAlreadyCounts). `tell_requester` False leaves telling the requester to
+    the batch decision it is part of (services.bulk); the webhooks still hear of it.
     """
     with transaction.atomic():
         change = _lock(change_id)
@@ -252,7 +258,7 @@ def approve_change(
         )
         if received >= change.approvals_required and not waiting_for:
             authorize(change, policy=Policy.current(), by=user.get_username())
-        dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk)
+        dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk, people=tell_requester)
     return change
 
 
@@ -281,10 +287,10 @@ def rejection_comment(comment: str | None) -> str:
 
 
 def reject_change(
-    *, change_id: int, user: AbstractBaseUser, payload_digest: str, comment: str
+    *, change_id: int, user: AbstractBaseUser, payload_digest: str, comment: str, tell_requester: bool = True
 ) -> ChangeRequest:
     """End a pending change as rejected, if `payload_digest` (the version the approver saw) is still the
-    current one; the comment (required) tells the requester why."""
+    current one; the comment (required) tells the requester why (`tell_requester`: as approve_change)."""
     comment = rejection_comment(comment)
     with transaction.atomic():
         change = _lock(change_id)
@@ -304,7 +310,7 @@ def reject_change(
             before={"state": change.state},
             after={"state": ChangeRequest.State.REJECTED, "comment": comment},
         )
-        dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk)
+        dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk, people=tell_requester)
     return change
 
 

@@ -22,8 +22,8 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from peerlinks.models import ChangeBatch, ChangeRequest, EnterpriseRouter, Gateway, PeerLink
-from peerlinks.services import approvals, changes, lifecycle
+from peerlinks.models import Approval, ChangeBatch, ChangeRequest, EnterpriseRouter, Gateway, PeerLink
+from peerlinks.services import approvals, changes, dispatch, lifecycle
 from peerlinks.services.lifecycle import ChangeForbidden, ChangeOutdated, ChangeRefused
 
 MAX_ROWS = 500
@@ -468,11 +468,15 @@ def approve_batch(
     leaves every row undecided. A row the approver already approved is passed over."""
     with transaction.atomic():
         batch, pending = _lock_pending(batch_id, batch_digest)
-        counted = 0
+        decided = []
         for row in pending:
             try:
                 approvals.approve_change(
-                    change_id=row.pk, user=user, payload_digest=row.payload_digest, comment=comment
+                    change_id=row.pk,
+                    user=user,
+                    payload_digest=row.payload_digest,
+                    comment=comment,
+                    tell_requester=False,
                 )
             except approvals.ApprovalAlreadyCounts:
                 continue
@@ -480,12 +484,21 @@ def approve_batch(
                 raise
             except ChangeRefused as exc:
                 raise type(exc)(_("Row #{id}: {problem}").format(id=row.pk, problem=exc)) from None
-            counted += 1
-        if not counted:
+            decided.append(row)
+        if not decided:
             raise approvals.ApprovalAlreadyCounts(
                 _("Your approval already counts for every pending row of this batch.")
             )
+        _tell_requester(batch, decided, user)
     return batch
+
+
+def _tell_requester(batch: ChangeBatch, decided: list[ChangeRequest], user: AbstractBaseUser) -> None:
+    """One notice and mail to the requester for this decision on the batch's rows (each row's webhooks
+    are published as for any decision)."""
+    recorded = Approval.objects.filter(change_request__in=decided, approver=user).order_by("pk")
+    latest = {approval.change_request_id: approval.pk for approval in recorded}  # each row's newest
+    dispatch.notify_batch("decided", batch_id=batch.pk, approval_ids=sorted(latest.values()))
 
 
 def reject_batch(*, batch_id: int, user: AbstractBaseUser, batch_digest: str, comment: str) -> ChangeBatch:
@@ -496,8 +509,13 @@ def reject_batch(*, batch_id: int, user: AbstractBaseUser, batch_digest: str, co
         batch, pending = _lock_pending(batch_id, batch_digest)
         for row in pending:
             approvals.reject_change(
-                change_id=row.pk, user=user, payload_digest=row.payload_digest, comment=comment
+                change_id=row.pk,
+                user=user,
+                payload_digest=row.payload_digest,
+                comment=comment,
+                tell_requester=False,
             )
+        _tell_requester(batch, pending, user)
     return batch
 
 

@@ -197,10 +197,16 @@ def notify_commented(*, change: ChangeRequest, comment: Comment) -> None:
 
 
 def notify(
-    event: str, *, change_id: int, approval_id: int | None = None, comment_id: int | None = None
+    event: str,
+    *,
+    change_id: int,
+    approval_id: int | None = None,
+    comment_id: int | None = None,
+    people: bool = True,
 ) -> None:
     """Tell the people `event` ("submitted", "decided", "commented", "run_now", "finished", "expired")
-    concerns about a change, and the webhooks subscribed to it."""
+    concerns about a change, and the webhooks subscribed to it (only those with `people` False: a batch's
+    decision tells its requester once, `notify_batch`)."""
     change = (
         ChangeRequest.objects.select_related("requested_by", "gateway", "batch").filter(pk=change_id).first()
     )
@@ -210,6 +216,15 @@ def notify(
     approval = None
     if event == "decided":
         approval = Approval.objects.select_related("approver").get(pk=approval_id)
+    if people:
+        _tell_people(event, change=change, approval=approval, comment_id=comment_id)
+    _publish(event, change=change, approval=approval)
+
+
+def _tell_people(
+    event: str, *, change: ChangeRequest, approval: Approval | None, comment_id: int | None
+) -> None:
+    if event == "decided":
         notify_decided(change=change, approval=approval)
     elif event == "commented":
         comment = Comment.objects.select_related("author").get(pk=comment_id)
@@ -218,7 +233,35 @@ def notify(
         notify_batch_submitted(change=change)
     else:
         EVENTS[event](change=change)
-    _publish(event, change=change, approval=approval)
+
+
+def notify_batch(event: str, *, batch_id: int, approval_ids: list[int]) -> None:
+    """Tell a batch's requester about one decision on its rows ("decided": the approvals it recorded, all
+    by one approver, one way): one notice and one mail, with the batch's page."""
+    related = ("approver", "change_request__requested_by", "change_request__batch__requested_by")
+    recorded = list(Approval.objects.filter(pk__in=approval_ids).select_related(*related))
+    if not recorded:
+        return
+    first = min(recorded, key=lambda approval: approval.change_request_id)
+    change, batch = first.change_request, first.change_request.batch
+    verb = "batch_rejected" if first.decision == Approval.Decision.REJECT else "batch_approved"
+    params = {"batch": batch.pk, "count": len(recorded), "who": first.approver.get_username()}
+    params["comment"] = first.comment
+    _notify(
+        users=[batch.requested_by],
+        change=change,
+        subject=lambda: notice_text(verb, params),
+        template="peerlinks/email/batch_decided.txt",
+        context={
+            "batch": batch,
+            "approval": first,
+            "count": len(recorded),
+            "verb": verb,
+            "url": absolute_url(batch.get_absolute_url()),
+        },
+        notice=(verb, params),
+        event=event,
+    )
 
 
 @_best_effort
@@ -348,6 +391,19 @@ def notice_text(kind: str, params: dict[str, Any]) -> str:
             batch=params.get("batch", "?"),
             count=params.get("count", "?"),
             requester=params.get("requester", ""),
+        )
+    if kind in ("batch_approved", "batch_rejected"):
+        batch, count = params.get("batch", "?"), params.get("count", "?")
+        if kind == "batch_rejected":
+            return _("Batch {batch}: {who} rejected its {count} pending changes: {comment}").format(
+                batch=batch, who=who, count=count, comment=comment
+            )
+        if comment:
+            return _("Batch {batch}: {who} approved its {count} pending changes: {comment}").format(
+                batch=batch, who=who, count=count, comment=comment
+            )
+        return _("Batch {batch}: {who} approved its {count} pending changes").format(
+            batch=batch, who=who, count=count
         )
     if kind == "submitted":
         return _("{change} by {requester} needs your approval").format(

@@ -102,7 +102,13 @@ def test_a_20_row_upload_becomes_one_batch_one_approval_and_20_active_links(bulk
     expect(engineer.locator("input[type=checkbox][form=bulk-delete]")).to_have_count(ROWS)
     _shoot(engineer, "list")
 
-    from peerlinks.models import PeerLink
+    from peerlinks.models import Notice, PeerLink
+
+    # One decision, told once (each row still tells how it ended, as any change does).
+    told = Notice.objects.filter(user__username="e2e-bulk-eng")
+    assert told.filter(kind="batch_approved").count() == 1 and not told.filter(kind="approved").exists()
+    asked = Notice.objects.filter(user__username="e2e-bulk-lead")
+    assert list(asked.values_list("kind", flat=True)) == ["batch_submitted"]
 
     links = PeerLink.objects.filter(name__startswith="bulk-")
     assert sorted(links.values_list("status", flat=True)) == ["ACTIVE"] * ROWS
