@@ -242,35 +242,46 @@ class Preview:
         return [row for row in self.rows if not row.ok]
 
 
-def _gateway(user: AbstractBaseUser, value: str) -> tuple[Gateway | None, str]:
-    """The gateway an upload names, by its ID (any case) or its name, and why not found ("" if found)."""
-    found = _named(value, [Gateway.objects.present().visible_to(user)])
-    if len(found) == 1:
-        return found[0], ""
-    if found:
-        return None, _("Several gateways are named {name}: give its ID.").format(name=value)
-    return None, _("No global DC gateway {value}.").format(value=value)
+class _Names:
+    """The gateways and routers `user` may read, by ID and by name: read once for an upload, not per row."""
 
+    def __init__(self, user: AbstractBaseUser) -> None:
+        self.gateways = self._index(Gateway.objects.present().visible_to(user))
+        self.routers = self._index(EnterpriseRouter.objects.present().visible_to(user))
 
-def _peer(user: AbstractBaseUser, value: str) -> tuple[Gateway | EnterpriseRouter | None, str]:
-    """The router or gateway an upload names as the peer, by ID or name, and why not found."""
-    models = (EnterpriseRouter, Gateway)
-    found = _named(value, [model.objects.present().visible_to(user) for model in models])
-    if len(found) == 1:
-        return found[0], ""
-    if found:
-        return None, _("Several routers or gateways are named {name}: give its ID.").format(name=value)
-    return None, _("No enterprise router or global DC gateway {value}.").format(value=value)
+    @staticmethod
+    def _index(queryset: QuerySet) -> tuple[dict[str, object], dict[str, list]]:
+        by_id, by_name = {}, {}
+        for row in queryset.select_related("project__account"):
+            by_id[row.cloud_id.lower()] = row
+            by_name.setdefault(row.name, []).append(row)
+        return by_id, by_name
 
+    @staticmethod
+    def _named(value: str, *indexes: tuple[dict, dict]) -> list:
+        """The one row whose cloud ID is `value` (any case), else every row so named."""
+        for by_id, _by_name in indexes:
+            if value.lower() in by_id:
+                return [by_id[value.lower()]]
+        return [row for _by_id, by_name in indexes for row in by_name.get(value, [])]
 
-def _named(value: str, querysets: list[QuerySet]) -> list:
-    """The one row whose cloud ID is `value` (any case), else up to two rows so named."""
-    querysets = [rows.select_related("project__account") for rows in querysets]
-    for rows in querysets:
-        row = rows.filter(cloud_id__iexact=value).first()
-        if row is not None:
-            return [row]
-    return [row for rows in querysets for row in rows.filter(name=value)[:2]]
+    def gateway(self, value: str) -> tuple[Gateway | None, str]:
+        """The gateway an upload names, by its ID or its name, and why not found ("" if found)."""
+        found = self._named(value, self.gateways)
+        if len(found) == 1:
+            return found[0], ""
+        if found:
+            return None, _("Several gateways are named {name}: give its ID.").format(name=value)
+        return None, _("No global DC gateway {value}.").format(value=value)
+
+    def peer(self, value: str) -> tuple[Gateway | EnterpriseRouter | None, str]:
+        """The router or gateway an upload names as the peer, by ID or name, and why not found."""
+        found = self._named(value, self.routers, self.gateways)
+        if len(found) == 1:
+            return found[0], ""
+        if found:
+            return None, _("Several routers or gateways are named {name}: give its ID.").format(name=value)
+        return None, _("No enterprise router or global DC gateway {value}.").format(value=value)
 
 
 def preview_creates(*, user: AbstractBaseUser, records: list[dict[str, str]]) -> Preview:
@@ -279,9 +290,10 @@ def preview_creates(*, user: AbstractBaseUser, records: list[dict[str, str]]) ->
     rows = [Row(number=number, values=values) for number, values in enumerate(records, start=1)]
     quotas: dict[int, GatewayQuota] = {}
     open_creates = changes.open_creates_by_gateway()
+    names = _Names(user)
     seen: dict[tuple[str, str], int] = {}
     for row in rows:
-        row.problem = _create_problem(row, user=user, seen=seen)
+        row.problem = _create_problem(row, user=user, names=names, seen=seen)
         gateway = row.gateway
         if gateway is None:
             continue
@@ -304,17 +316,19 @@ def _quota(gateway: Gateway, *, open_creates: int) -> GatewayQuota:
     )
 
 
-def _create_problem(row: Row, *, user: AbstractBaseUser, seen: dict[tuple[str, str], int]) -> str:
+def _create_problem(
+    row: Row, *, user: AbstractBaseUser, names: _Names, seen: dict[tuple[str, str], int]
+) -> str:
     """Why this row cannot be asked for ("" when it can): the rules of changes.submit_change, and no
     second row with the same gateway and peer."""
     values = row.values
     missing = [name for name in REQUIRED if not values[name]]
     if missing:
         return _("Missing {columns}.").format(columns=", ".join(missing))
-    row.gateway, problem = _gateway(user, values["gateway"])
+    row.gateway, problem = names.gateway(values["gateway"])
     if problem:
         return problem
-    row.peer, problem = _peer(user, values["peer"])
+    row.peer, problem = names.peer(values["peer"])
     if problem:
         return problem
     try:

@@ -161,14 +161,21 @@ def _gateway_choice(gateway: Gateway, *, pending: int) -> Choice:
 
 
 def peer_choices(
-    *, peer_type: str, region: str, gateway: Gateway | None = None, user: AbstractBaseUser | None = None
+    *,
+    peer_type: str,
+    region: str,
+    gateway: Gateway | None = None,
+    user: AbstractBaseUser | None = None,
+    peer_id: str | None = None,
 ) -> list[Choice]:
     """Possible peers of one type in one region (that `user` may read); with `gateway`, those it may not
-    link to are marked."""
+    link to are marked; with `peer_id`, only that one (checking one wished-for link)."""
     if peer_type not in PeerLink.PeerType.values:
         return []
     rows = _readable(peer_model(peer_type).objects.present(), user)
     rows = rows.filter(project__region=region).select_related("project__account")
+    if peer_id is not None:
+        rows = rows.filter(cloud_id=peer_id)
     choices = [
         Choice(
             id=peer.cloud_id,
@@ -242,7 +249,10 @@ def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: 
         return {"gateway": _("This gateway cannot get a new link: {problem}.").format(problem=choice.problem)}
     if peer_region not in CloudAccount.objects.managed_regions():
         return {"peer_region": _("Choose one of the listed regions.")}
-    peers = {c.id: c for c in peer_choices(peer_type=peer_type, region=peer_region, gateway=gateway)}
+    peers = {
+        c.id: c
+        for c in peer_choices(peer_type=peer_type, region=peer_region, gateway=gateway, peer_id=peer_id)
+    }
     peer = peers.get(peer_id)
     if peer is None:
         if peer_type == PeerLink.PeerType.GDGW:
