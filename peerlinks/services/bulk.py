@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import yaml
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -621,6 +621,11 @@ def summary(rows: list[ChangeRequest]) -> BatchSummary:
 
 
 def awaiting_decision(user: AbstractBaseUser) -> QuerySet[ChangeBatch]:
-    """Batches with a pending row `user` may decide (the approval queue lists each once), oldest first."""
+    """Batches with a pending row `user` may decide (the approval queue lists each once), oldest first,
+    with their number of rows (`total`) and of pending rows (`pending`)."""
     rows = approvals.awaiting_decision(user).filter(batch__isnull=False)
-    return ChangeBatch.objects.filter(Q(pk__in=rows.values("batch"))).order_by("created_at", "id")
+    return (
+        ChangeBatch.objects.filter(pk__in=rows.values("batch"))
+        .annotate(total=Count("rows"), pending=Count("rows", filter=Q(rows__state=State.PENDING_APPROVAL)))
+        .order_by("created_at", "id")
+    )

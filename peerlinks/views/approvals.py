@@ -36,11 +36,6 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "now": timezone.now(),
         "attachments": attachments.waiting_for_user(user=request.user),
-        "batches": [(batch, bulk.summary(list(batch.rows.all()))) for batch in _batches(request.user)],
+        "batches": bulk.awaiting_decision(request.user).select_related("requested_by")[:LISTED],
     }
     return render_htmx(request, "peerlinks/approval_queue.html", context)
-
-
-def _batches(user) -> list:
-    waiting = bulk.awaiting_decision(user).select_related("requested_by")
-    return list(waiting.prefetch_related("rows")[:LISTED])
