@@ -25,7 +25,7 @@ from peerlinks.models import (
 )
 from peerlinks.permissions import SUBMIT, accounts_with_perm
 from peerlinks.presentation.times import zone_from_name
-from peerlinks.services import changes
+from peerlinks.services import bulk, changes
 from peerlinks.services.approvals import COMMENT_MAX, rejection_comment, run_reason
 from peerlinks.services.lead import DEFAULT_PERIOD, PERIODS
 from peerlinks.services.lifecycle import ChangeRefused
@@ -266,6 +266,67 @@ class DecisionForm(forms.Form):
             except ChangeRefused as exc:
                 raise forms.ValidationError(str(exc)) from exc
         return comment
+
+
+class BulkUploadForm(forms.Form):
+    """Links to create, as a CSV or YAML file or pasted text (services.bulk reads and checks them).
+
+    After the preview the text comes back in the textarea, so asking for the batch sends exactly the rows
+    the preview showed, checked again."""
+
+    file = forms.FileField(required=False, label=_("File (CSV or YAML)"))
+    text = forms.CharField(
+        required=False,
+        label=_("Or paste the rows"),
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "mono"}),
+    )
+    format = forms.ChoiceField(
+        required=False,
+        label=_("Format"),
+        choices=[("", _("Recognise it")), ("csv", "CSV"), ("yaml", "YAML")],
+    )
+    leave_out_refused = forms.BooleanField(required=False, label=_("Leave out the refused rows"))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        upload = data.get("file")
+        try:
+            if upload is not None:
+                text = bulk.decode(upload.read(bulk.MAX_BYTES + 1))
+                fmt = data.get("format") or bulk.guess_format(text, upload.name)
+            else:
+                text = data.get("text") or ""
+                fmt = data.get("format") or bulk.guess_format(text)
+            if not text.strip():
+                raise forms.ValidationError(_("Choose a file or paste the rows."))
+            data["records"] = bulk.parse(text, format=fmt)
+        except ChangeRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        data["text"], data["format"] = text, fmt
+        return data
+
+
+class BulkDeleteForm(forms.Form):
+    """Links chosen in the list to delete; asking for the batch needs their number typed, as deleting one
+    link needs its name typed."""
+
+    link = forms.MultipleChoiceField(required=False, label=_("Links"))
+    confirm_count = forms.IntegerField(required=False, label=_("Number of links to delete"))
+    leave_out_refused = forms.BooleanField(required=False, label=_("Leave out the refused links"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any ID: the service says which are not links the person may delete.
+        self.fields["link"].valid_value = lambda value: isinstance(value, str) and len(value) <= 36
+
+    def check_count(self, count: int) -> bool:
+        """Whether the number typed is the number of links that would be asked to delete (else an error)."""
+        if self.cleaned_data.get("confirm_count") == count:
+            return True
+        self.add_error(
+            "confirm_count", _("Type {count}, the number of links to delete, to confirm.").format(count=count)
+        )
+        return False
 
 
 class RunNowForm(forms.Form):

@@ -794,6 +794,15 @@ class ChangeRequest(models.Model):
         related_name="reverts",
         verbose_name=_("reverts drift"),
     )
+    # The batch it was asked for in (an upload or a choice of many links), decided with one approval.
+    batch = models.ForeignKey(
+        "ChangeBatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rows",
+        verbose_name=_("batch"),
+    )
 
     objects = ChangeRequestQuerySet.as_manager()
 
@@ -833,6 +842,45 @@ class ChangeRequest(models.Model):
         """SHA-256 of the canonical JSON payload: what an approval is bound to."""
         canonical = json.dumps(self.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ChangeBatch(models.Model):
+    """Many change requests of one kind asked for together (an upload of links to create, or links chosen in
+    the list to delete): decided with one approval, each of its rows then carried out and reported on its
+    own, as any change request is (a failed row undoes no other and can be asked for again)."""
+
+    class Kind(models.TextChoices):
+        CREATE = "create", pgettext_lazy("change kind", "Create")
+        DELETE = "delete", pgettext_lazy("change kind", "Delete")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, verbose_name=_("kind"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="change_batches",
+        verbose_name=_("requested by"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    # The batch whose failed rows this one asks for again.
+    retry_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        verbose_name=_("retry of"),
+    )
+
+    class Meta:
+        verbose_name = _("batch of changes")
+        verbose_name_plural = _("batches of changes")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return gettext("Batch {number}").format(number=self.pk)
+
+    def get_absolute_url(self) -> str:
+        return reverse("peerlinks:batch_detail", args=[self.pk])
 
 
 class AuditEvent(models.Model):

@@ -44,10 +44,22 @@ def release_changes_task() -> int:
 
 @task()
 def notify_task(
-    event: str, change_id: int, approval_id: int | None = None, comment_id: int | None = None
+    event: str,
+    change_id: int,
+    approval_id: int | None = None,
+    comment_id: int | None = None,
+    people: bool = True,
 ) -> None:
-    """Mail and notify the people a change request's event concerns."""
-    notifications.notify(event, change_id=change_id, approval_id=approval_id, comment_id=comment_id)
+    """Mail and notify the people a change request's event concerns (and its webhooks)."""
+    notifications.notify(
+        event, change_id=change_id, approval_id=approval_id, comment_id=comment_id, people=people
+    )
+
+
+@task()
+def notify_batch_task(event: str, batch_id: int, approval_ids: list[int]) -> None:
+    """Mail and notify a batch's requester about one decision on its rows."""
+    notifications.notify_batch(event, batch_id=batch_id, approval_ids=approval_ids)
 
 
 @task()

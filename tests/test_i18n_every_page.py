@@ -16,6 +16,7 @@ from peerlinks import cloud
 from peerlinks.models import (
     Approval,
     AuditEvent,
+    ChangeBatch,
     ChangeRequest,
     CloudAccount,
     CloudProject,
@@ -28,7 +29,7 @@ from peerlinks.models import (
     StatusChange,
 )
 from peerlinks.presentation.text import cloud_problem, gateways_problem
-from peerlinks.services import notifications, tokens
+from peerlinks.services import bulk, notifications, tokens
 from tests.conftest import _user, make_gateway, make_peer_link, make_project, make_router, set_policy
 
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
@@ -66,6 +67,7 @@ NOT_LANGUAGE = [
     r"\b(?:Viewer|Engineer|Approver|Admin)\b",  # roles: the names of their groups
     r"\b[a-z]+_[a-z_]+\b",  # field names and object types of the audit log (owner_team, peer_link)
     r"\b(?:available|pending)\b",  # states of an enterprise router, as the cloud gives them
+    r"gateway, peer, name, description, owner, ticket",  # the columns of a bulk upload, as files name them
 ]
 # Text of this world that people or the cloud wrote (comments, descriptions, reasons, the cloud's own
 # messages): shown as written, in whatever language it was written in.
@@ -83,6 +85,7 @@ WORLD_TEXT = [
     "The peer does not exist.",
     "An old notice, stored before notices had kinds.",
     "prod, finance, dc-a",  # an example in a placeholder
+    "colour",  # a column a bulk upload named
 ]
 NOT_LANGUAGE_RE = re.compile("|".join([*map(re.escape, WORLD_TEXT), *NOT_LANGUAGE]), flags=re.ASCII)
 # Django's own admin pages: their few words Django's catalog has no Chinese for, and other apps' names.
@@ -179,6 +182,7 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
     make_gateway(project=south, name="gw-edge", status="ERROR")
     router = make_router(project=north, name="er-core")
     free_router = make_router(project=north, name="er-free")
+    make_router(project=north, name="er-bulk")  # a peer the bulk upload may link to
     spare = make_gateway(project=north, name="gw-spare", available_peer_link_count=20)
     make_router(project=north, name="er-spare", state="pending")
     links = {
@@ -306,6 +310,19 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
         ),
     }
     changes["retry"] = change("pending_approval", retry_of=changes["failed"])
+    # Batches: one waiting for its approval, one with a row done and a row failed (to retry).
+    batches = {
+        "pending": ChangeBatch.objects.create(kind="create", requested_by=engineer),
+        "failed": ChangeBatch.objects.create(kind="create", requested_by=engineer),
+    }
+    bulk_rows = [
+        change("pending_approval", batch=batches["pending"], payload={**payload, "name": name})
+        for name in ("pl-bulk-1", "pl-bulk-2")
+    ]
+    change(
+        "done", batch=batches["failed"], payload={**payload, "owner_team": "netops", "ticket_ref": "INC-9"}
+    )
+    change("failed", batch=batches["failed"], error_msg="The peer does not exist.")
     changes["failed_alone"] = change(
         "failed",
         kind="delete",
@@ -400,6 +417,7 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
         who.email = f"{who.username}@example.net"
         who.save(update_fields=["email"])
     notifications.notify_submitted(change=changes["pending"])
+    notifications.notify_batch_submitted(change=bulk_rows[0])
     notifications.notify_decided(change=changes["pending"], approval=approval)
     notifications.notify_decided(change=changes["rejected"], approval=rejection)
     notifications.notify_finished(change=changes["done"])
@@ -430,6 +448,7 @@ def world(engineer, viewer, approver, second_approver, admin, settings, mailoutb
         "links": links,
         "drifts": drifts,
         "changes": changes,
+        "batches": batches,
         "gateway": gateway,
         "router": router,
         "free_router": free_router,
@@ -454,6 +473,21 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
     def attachment(name: str, what: str) -> str:
         return reverse(f"peerlinks:{what}", args=[world["attachments"][name].pk])
 
+    batches = world["batches"]
+
+    def batch(name: str, what: str = "batch_detail") -> str:
+        return reverse(f"peerlinks:{what}", args=[batches[name].pk])
+
+    pending_digest = bulk.batch_digest(batches["pending"])
+    spare = world["spare"].name
+    bulk_text = (
+        "gateway,peer,name,description,owner,ticket\n"
+        f"{spare},er-bulk,pl-bulk-new,,netops,INC-10\n"
+        f"{spare},er-free,pl-bulk-twice,,,\n"
+        f"{spare},er-none,pl-bulk-nowhere,,,\n"
+        f"gw-full,er-free,pl-bulk-full,,,\n"
+    )
+    bulk_links = [links[name].cloud_id for name in ("active", "pending_update", "cc", "other")]
     get = []
     for who in ("viewer1", "engineer1", "lead1", "lead3", "admin1"):
         get += [
@@ -690,6 +724,39 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
         ("engineer1", "POST", chg("failed", "change_retry"), {}, {"follow": True}),
         ("engineer1", "POST", chg("failed_alone", "change_retry"), {}, {"follow": True}),
         ("engineer1", "POST", chg("stuck", "change_cancel"), {}, {"follow": True}),
+        ("engineer1", "GET", "/batches/new/", {}, {}),
+        ("engineer1", "POST", "/batches/new/", {"text": "gateway,colour\nx,y\n"}, {}),
+        ("engineer1", "POST", "/batches/new/", {"text": bulk_text}, {}),
+        ("engineer1", "POST", "/batches/new/", {"text": bulk_text, "submit": "1"}, {}),
+        ("engineer1", "POST", "/batches/delete/", {"link": bulk_links}, {}),
+        (
+            "engineer1",
+            "POST",
+            "/batches/delete/",
+            {"link": bulk_links, "submit": "1", "confirm_count": "9"},
+            {},
+        ),
+        ("engineer1", "POST", "/batches/delete/", {}, {"follow": True}),
+        *[(who, "GET", batch(name), {}, {}) for name in batches for who in ("engineer1", "lead1", "viewer1")],
+        ("engineer1", "GET", batch("pending", "batch_rows"), {}, HTMX),
+        ("lead1", "POST", batch("pending", "batch_approve"), {"payload_digest": "0" * 64}, {}),
+        ("engineer1", "POST", batch("failed", "batch_cancel"), {}, {}),
+        ("engineer1", "POST", batch("failed", "batch_retry"), {}, {"follow": True}),
+        (
+            "lead1",
+            "POST",
+            batch("pending", "batch_reject"),
+            {"payload_digest": pending_digest, "comment": "否"},
+            {"follow": True},
+        ),
+        (
+            "engineer1",
+            "POST",
+            "/batches/new/",
+            {"text": bulk_text, "submit": "1", "leave_out_refused": "on"},
+            {"follow": True},
+        ),
+        ("lead1", "GET", "/approvals/", {}, {}),
         ("engineer1", "POST", "/notices/read/", {}, {"follow": True}),
         ("engineer1", "POST", "/notices/read/", {}, HTMX),
         ("engineer1", "POST", "/preferences/timezone/", {"timezone": "Asia/Shanghai", "next": "/"}, {}),

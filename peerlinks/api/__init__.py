@@ -14,7 +14,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.schema import OpenAPISchema
 
-from peerlinks.api import audit, changes, drift, gateways, links
+from peerlinks.api import audit, batches, changes, drift, gateways, links
 from peerlinks.api.auth import AUTH
 from peerlinks.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from peerlinks.api.idempotency import KEY_RE as IDEMPOTENCY_KEY_RE
@@ -47,7 +47,13 @@ CHANGE_LINKS = {
         "comment_change",
     )
 }
+BATCH_LINKS = {
+    name: {"operationId": name, "parameters": {"batch_id": "$response.body#/id"}}
+    for name in ("get_batch", "approve_batch", "reject_batch", "cancel_batch", "retry_failed_batch")
+}
 LINKS = {
+    ("submit_batch", "201"): BATCH_LINKS,
+    ("retry_failed_batch", "201"): BATCH_LINKS,
     ("create_link", "201"): CHANGE_LINKS,
     ("rename_link", "201"): CHANGE_LINKS,
     ("delete_link", "201"): CHANGE_LINKS,
@@ -120,10 +126,10 @@ api = PortalAPI(
     title="dcportal",
     version="1",
     description=(
-        "Peer links of global DC gateways, the change requests that create, rename and delete them, their "
-        "approvals, drift and the audit log. Authenticate with a personal API token (Authorization: Bearer "
-        "<token>; make one under your name, API tokens) or the browser's session. Errors are RFC 9457 "
-        "problem details."
+        "Peer links of global DC gateways, the change requests that create, rename and delete them (one by "
+        "one, or many as one batch), their approvals, drift and the audit log. Authenticate with a personal "
+        "API token (Authorization: Bearer <token>; make one under your name, API tokens) or the browser's "
+        "session. Errors are RFC 9457 problem details."
     ),
     urls_namespace="api",
     auth=AUTH,
@@ -143,5 +149,5 @@ def problem_details(request: HttpRequest, exc: Exception) -> HttpResponse:
 for error in (Exception, NinjaValidationError, AuthenticationError, AuthorizationError, HttpError, Http404):
     api.add_exception_handler(error, problem_details)
 
-for module in (links, changes, gateways, drift, audit):
+for module in (links, changes, batches, gateways, drift, audit):
     api.add_router("", module.router)

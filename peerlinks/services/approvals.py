@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from peerlinks.models import Approval, ChangeRequest, CloudAccount, Comment, Policy
+from peerlinks.models import Approval, ChangeBatch, ChangeRequest, CloudAccount, Comment, Policy
 from peerlinks.permissions import APPROVE, Holder, holder, holders
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.changes import authorize, check_payload, submit_change
@@ -209,13 +209,19 @@ def check_version(change: ChangeRequest, payload_digest: str) -> None:
 
 
 def approve_change(
-    *, change_id: int, user: AbstractBaseUser, payload_digest: str, comment: str = ""
+    *,
+    change_id: int,
+    user: AbstractBaseUser,
+    payload_digest: str,
+    comment: str = "",
+    tell_requester: bool = True,
 ) -> ChangeRequest:
     """Add one approval of the version the approver saw (`payload_digest`, refused unless it is still the
     current one); with enough approvals of the current payload, the change is approved and queued.
 
     Approving twice (a double click) records nothing: the second click finds the first approval and is
-    told it already counts (ApprovalAlreadyCounts).
+    told it already counts (ApprovalAlreadyCounts). `tell_requester` False leaves telling the requester to
+    the batch decision it is part of (services.bulk); the webhooks still hear of it.
     """
     with transaction.atomic():
         change = _lock(change_id)
@@ -252,7 +258,7 @@ def approve_change(
         )
         if received >= change.approvals_required and not waiting_for:
             authorize(change, policy=Policy.current(), by=user.get_username())
-        dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk)
+        dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk, people=tell_requester)
     return change
 
 
@@ -281,10 +287,10 @@ def rejection_comment(comment: str | None) -> str:
 
 
 def reject_change(
-    *, change_id: int, user: AbstractBaseUser, payload_digest: str, comment: str
+    *, change_id: int, user: AbstractBaseUser, payload_digest: str, comment: str, tell_requester: bool = True
 ) -> ChangeRequest:
     """End a pending change as rejected, if `payload_digest` (the version the approver saw) is still the
-    current one; the comment (required) tells the requester why."""
+    current one; the comment (required) tells the requester why (`tell_requester`: as approve_change)."""
     comment = rejection_comment(comment)
     with transaction.atomic():
         change = _lock(change_id)
@@ -304,7 +310,7 @@ def reject_change(
             before={"state": change.state},
             after={"state": ChangeRequest.State.REJECTED, "comment": comment},
         )
-        dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk)
+        dispatch.notify("decided", change_id=change.pk, approval_id=approval.pk, people=tell_requester)
     return change
 
 
@@ -347,8 +353,11 @@ def add_comment(*, change_id: int, user: AbstractBaseUser, body: str) -> Comment
     return comment
 
 
-def retry_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
-    """Ask again for what a failed request asked: a new, linked request that needs approval again."""
+def retry_change(
+    *, change_id: int, user: AbstractBaseUser, batch: ChangeBatch | None = None
+) -> ChangeRequest:
+    """Ask again for what a failed request asked: a new, linked request that needs approval again (in
+    `batch` when a batch's failed rows are asked for again together)."""
     with transaction.atomic():
         change = (
             ChangeRequest.objects.select_for_update(of=("self",))
@@ -364,6 +373,7 @@ def retry_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
             payload=payload,
             peer_link=change.peer_link,
             retry_of=change,
+            batch=batch,
         )
         lifecycle.apply(change, "retry", actor=user, before={"state": change.state}, after={"retry": new.pk})
     return new

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from peerlinks.models import (
+    ChangeBatch,
     ChangeRequest,
     CloudAccount,
     Drift,
@@ -32,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 CREATE_FIELDS = ("name", "description", "peer_type", "peer_gateway_id", "peer_region", "peer_project_id")
 UPDATE_FIELDS = ("name", "description")
+# The new link's local fields, when asked for with it (a bulk upload's owner and ticket): not sent to the
+# cloud, written on the link once it exists (services.execution).
+LOCAL_FIELDS = ("owner_team", "ticket_ref")
+LOCAL_MAX = PeerLink._meta.get_field("owner_team").max_length
 NAME_RE = re.compile(r"^[\u4e00-\u9fa5A-Za-z0-9_.\-]{1,64}$")
 DESCRIPTION_MAX = 128
 OPEN_STATES = ChangeRequest.OPEN_STATES
@@ -156,14 +161,21 @@ def _gateway_choice(gateway: Gateway, *, pending: int) -> Choice:
 
 
 def peer_choices(
-    *, peer_type: str, region: str, gateway: Gateway | None = None, user: AbstractBaseUser | None = None
+    *,
+    peer_type: str,
+    region: str,
+    gateway: Gateway | None = None,
+    user: AbstractBaseUser | None = None,
+    peer_id: str | None = None,
 ) -> list[Choice]:
     """Possible peers of one type in one region (that `user` may read); with `gateway`, those it may not
-    link to are marked."""
+    link to are marked; with `peer_id`, only that one (checking one wished-for link)."""
     if peer_type not in PeerLink.PeerType.values:
         return []
     rows = _readable(peer_model(peer_type).objects.present(), user)
     rows = rows.filter(project__region=region).select_related("project__account")
+    if peer_id is not None:
+        rows = rows.filter(cloud_id=peer_id)
     choices = [
         Choice(
             id=peer.cloud_id,
@@ -237,7 +249,10 @@ def check_create(*, gateway_id: str, peer_type: str, peer_region: str, peer_id: 
         return {"gateway": _("This gateway cannot get a new link: {problem}.").format(problem=choice.problem)}
     if peer_region not in CloudAccount.objects.managed_regions():
         return {"peer_region": _("Choose one of the listed regions.")}
-    peers = {c.id: c for c in peer_choices(peer_type=peer_type, region=peer_region, gateway=gateway)}
+    peers = {
+        c.id: c
+        for c in peer_choices(peer_type=peer_type, region=peer_region, gateway=gateway, peer_id=peer_id)
+    }
     peer = peers.get(peer_id)
     if peer is None:
         if peer_type == PeerLink.PeerType.GDGW:
@@ -299,14 +314,16 @@ def submit_change(
     peer_link: PeerLink | None = None,
     retry_of: ChangeRequest | None = None,
     reverts_drift: Drift | None = None,
+    batch: ChangeBatch | None = None,
 ) -> ChangeRequest:
     """Record a change request under the current policy; with no approval needed, approve it at once.
 
     The policy is snapshot: approvals required and the expiry time do not move if an admin edits it.
-    `reverts_drift` is the outside change this request undoes, when it was asked for as its revert.
+    `reverts_drift` is the outside change this request undoes, when it was asked for as its revert;
+    `batch` the batch it is one row of (services.bulk).
     """
     lifecycle.check(ChangeRequest(kind=kind, requested_by=user, gateway=gateway), "submit", user=user)
-    allowed = {"create": CREATE_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
+    allowed = {"create": CREATE_FIELDS + LOCAL_FIELDS, "update": UPDATE_FIELDS, "delete": ()}[kind]
     payload = {key: payload[key] for key in allowed if key in payload}
     if kind == ChangeRequest.Kind.CREATE:
         payload.setdefault("description", "")
@@ -349,6 +366,7 @@ def submit_change(
             payload=payload,
             retry_of=retry_of,
             reverts_drift=reverts_drift,
+            batch=batch,
             peer_account=other_account(gateway, peer),
             approvals_required=policy.approvals_for(kind),
             expires_at=timezone.now() + policy.expire_after,
@@ -393,6 +411,12 @@ def check_payload(kind: str, payload: dict) -> None:
         raise ChangeRefused(
             _("The description must be at most {count} characters.").format(count=DESCRIPTION_MAX)
         )
+    for field in LOCAL_FIELDS:
+        value = payload.get(field)
+        if value is not None and (not isinstance(value, str) or len(value) > LOCAL_MAX):
+            raise ChangeRefused(
+                _("The owner team and the ticket must be at most {count} characters.").format(count=LOCAL_MAX)
+            )
 
 
 def link_summary(row: PeerLink) -> dict:

@@ -167,7 +167,11 @@ def approvals_waiting(user: AbstractBaseUser) -> int:
     """Requests waiting for this approver's decision (approvals.awaiting_decision; 0 for non-approvers)."""
     if not user.has_perm(APPROVE):
         return 0
-    return awaiting_decision(user).count()
+    # A batch is one decision (services.bulk): counted once, whatever its number of rows; one query.
+    counts = awaiting_decision(user).aggregate(
+        single=Count("pk", filter=Q(batch__isnull=True)), batches=Count("batch", distinct=True)
+    )
+    return counts["single"] + counts["batches"]
 
 
 def _accounts(user: AbstractBaseUser | None) -> list[CloudAccount]:

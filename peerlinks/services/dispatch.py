@@ -104,13 +104,26 @@ def release_changes() -> bool:
 
 
 def notify(
-    event: str, *, change_id: int, approval_id: int | None = None, comment_id: int | None = None
+    event: str,
+    *,
+    change_id: int,
+    approval_id: int | None = None,
+    comment_id: int | None = None,
+    people: bool = True,
 ) -> None:
-    """Tell people about a change request (`peerlinks.services.notifications.notify`), by mail and notice."""
-    if comment_id is None:
+    """Tell people about a change request (`peerlinks.services.notifications.notify`), by mail and notice;
+    with `people` False, only the webhooks (a batch's decision tells its people once: `notify_batch`)."""
+    if not people:
+        _enqueue("notify_task", event, change_id, approval_id, comment_id, False)
+    elif comment_id is None:
         _enqueue("notify_task", event, change_id, approval_id)
     else:
         _enqueue("notify_task", event, change_id, approval_id, comment_id)
+
+
+def notify_batch(event: str, *, batch_id: int, approval_ids: list[int]) -> None:
+    """Tell a batch's requester about one decision on its rows (the approvals it recorded), once."""
+    _enqueue("notify_batch_task", event, batch_id, approval_ids)
 
 
 def notify_attachment(event: str, *, attachment_id: int) -> None:

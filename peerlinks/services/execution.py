@@ -29,7 +29,7 @@ from peerlinks.presentation import reasons
 from peerlinks.presentation.text import stored_cloud_error
 from peerlinks.services import dispatch, lifecycle
 from peerlinks.services.audit import record_audit
-from peerlinks.services.changes import UPDATE_FIELDS, link_summary
+from peerlinks.services.changes import LOCAL_FIELDS, UPDATE_FIELDS, link_summary
 from peerlinks.services.mirror import link_values, mark_gone, store_link, store_shared_attachment
 
 logger = logging.getLogger(__name__)
@@ -137,16 +137,30 @@ def _send_create(change: ChangeRequest, *, resumed: bool) -> None:
     with transaction.atomic():
         locked = _held(change, reply=existing)
         row = store_link(gateway=gateway, link=existing)
+        local = _keep_local_fields(row, payload)
         lifecycle.apply(
             locked,
             "execute",
             actor=change.requested_by,
             fields={"peer_link": row, "cloud_request_ids": _with_request_id(locked, request_id)},
-            after=link_values(existing),
+            after={**link_values(existing), **local},
             audit_on=row,
             cloud_request_id=request_id,
         )
         change.peer_link, change.cloud_request_ids = row, locked.cloud_request_ids
+
+
+def _keep_local_fields(row: PeerLink, payload: dict) -> dict:
+    """Write the local fields asked for with the link (owner team, ticket) on its new row, where it has none
+    yet; returns those written, for the audit log."""
+    local = {
+        field: payload[field] for field in LOCAL_FIELDS if payload.get(field) and not getattr(row, field)
+    }
+    if local:
+        PeerLink.objects.filter(pk=row.pk).update(**local)
+        for field, value in local.items():
+            setattr(row, field, value)
+    return local
 
 
 def _recheck_create(change: ChangeRequest, *, resumed: bool) -> "cloud.PeerLink | None":

@@ -71,6 +71,34 @@ def notify_submitted(*, change: ChangeRequest) -> None:
 
 
 @_best_effort
+def notify_batch_submitted(*, change: ChangeRequest) -> None:
+    """A batch's rows are submitted together and decided together: its approvers are asked once, when its
+    first row is notified (each row's webhooks are still published), with the batch's page to open."""
+    batch = change.batch
+    rows = list(batch.rows.select_related("gateway__project__account", "peer_account").order_by("pk"))
+    if change.pk != rows[0].pk:
+        return
+    holding = holders(APPROVE)
+    pending = [row for row in rows if row.state == ChangeRequest.State.PENDING_APPROVAL]
+    approvers = {h.user.pk: h.user for h in holding if any(may_approve(h, row) for row in pending)}
+    params = {"batch": batch.pk, "count": len(rows), "requester": change.requested_by.get_username()}
+    _notify(
+        users=approvers.values(),
+        change=change,
+        subject=lambda: notice_text("batch_submitted", params),
+        template="peerlinks/email/batch_submitted.txt",
+        context={
+            "batch": batch,
+            "count": len(rows),
+            "change": change,
+            "url": absolute_url(batch.get_absolute_url()),
+        },
+        notice=("batch_submitted", params),
+        event="submitted",
+    )
+
+
+@_best_effort
 def notify_decided(*, change: ChangeRequest, approval: Approval) -> None:
     """Tell the requester that an approver approved or rejected their request, with the comment."""
     verb = "rejected" if approval.decision == Approval.Decision.REJECT else "approved"
@@ -169,24 +197,71 @@ def notify_commented(*, change: ChangeRequest, comment: Comment) -> None:
 
 
 def notify(
-    event: str, *, change_id: int, approval_id: int | None = None, comment_id: int | None = None
+    event: str,
+    *,
+    change_id: int,
+    approval_id: int | None = None,
+    comment_id: int | None = None,
+    people: bool = True,
 ) -> None:
     """Tell the people `event` ("submitted", "decided", "commented", "run_now", "finished", "expired")
-    concerns about a change, and the webhooks subscribed to it."""
-    change = ChangeRequest.objects.select_related("requested_by", "gateway").filter(pk=change_id).first()
+    concerns about a change, and the webhooks subscribed to it (only those with `people` False: a batch's
+    decision tells its requester once, `notify_batch`)."""
+    change = (
+        ChangeRequest.objects.select_related("requested_by", "gateway", "batch").filter(pk=change_id).first()
+    )
     if change is None:
         logger.warning("no change #%s to notify about (%s)", change_id, event)
         return
     approval = None
     if event == "decided":
         approval = Approval.objects.select_related("approver").get(pk=approval_id)
+    if people:
+        _tell_people(event, change=change, approval=approval, comment_id=comment_id)
+    _publish(event, change=change, approval=approval)
+
+
+def _tell_people(
+    event: str, *, change: ChangeRequest, approval: Approval | None, comment_id: int | None
+) -> None:
+    if event == "decided":
         notify_decided(change=change, approval=approval)
     elif event == "commented":
         comment = Comment.objects.select_related("author").get(pk=comment_id)
         notify_commented(change=change, comment=comment)
+    elif event == "submitted" and change.batch_id:
+        notify_batch_submitted(change=change)
     else:
         EVENTS[event](change=change)
-    _publish(event, change=change, approval=approval)
+
+
+def notify_batch(event: str, *, batch_id: int, approval_ids: list[int]) -> None:
+    """Tell a batch's requester about one decision on its rows ("decided": the approvals it recorded, all
+    by one approver, one way): one notice and one mail, with the batch's page."""
+    related = ("approver", "change_request__requested_by", "change_request__batch__requested_by")
+    recorded = list(Approval.objects.filter(pk__in=approval_ids).select_related(*related))
+    if not recorded:
+        return
+    first = min(recorded, key=lambda approval: approval.change_request_id)
+    change, batch = first.change_request, first.change_request.batch
+    verb = "batch_rejected" if first.decision == Approval.Decision.REJECT else "batch_approved"
+    params = {"batch": batch.pk, "count": len(recorded), "who": first.approver.get_username()}
+    params["comment"] = first.comment
+    _notify(
+        users=[batch.requested_by],
+        change=change,
+        subject=lambda: notice_text(verb, params),
+        template="peerlinks/email/batch_decided.txt",
+        context={
+            "batch": batch,
+            "approval": first,
+            "count": len(recorded),
+            "verb": verb,
+            "url": absolute_url(batch.get_absolute_url()),
+        },
+        notice=(verb, params),
+        event=event,
+    )
 
 
 @_best_effort
@@ -311,6 +386,25 @@ def notice_text(kind: str, params: dict[str, Any]) -> str:
     change = _label(params)
     who = params.get("who", "")
     comment = params.get("comment", "")
+    if kind == "batch_submitted":
+        return _("Batch {batch} of {count} changes by {requester} needs your approval").format(
+            batch=params.get("batch", "?"),
+            count=params.get("count", "?"),
+            requester=params.get("requester", ""),
+        )
+    if kind in ("batch_approved", "batch_rejected"):
+        batch, count = params.get("batch", "?"), params.get("count", "?")
+        if kind == "batch_rejected":
+            return _("Batch {batch}: {who} rejected its {count} pending changes: {comment}").format(
+                batch=batch, who=who, count=count, comment=comment
+            )
+        if comment:
+            return _("Batch {batch}: {who} approved its {count} pending changes: {comment}").format(
+                batch=batch, who=who, count=count, comment=comment
+            )
+        return _("Batch {batch}: {who} approved its {count} pending changes").format(
+            batch=batch, who=who, count=count
+        )
     if kind == "submitted":
         return _("{change} by {requester} needs your approval").format(
             change=change, requester=params.get("requester", "")

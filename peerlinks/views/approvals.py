@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from peerlinks.htmx import render_htmx
 from peerlinks.models import Policy
 from peerlinks.permissions import APPROVE, holders, permission_required_or_403
-from peerlinks.services import approvals, attachments, changes
+from peerlinks.services import approvals, attachments, bulk, changes
 
 LISTED = 200
 
@@ -19,8 +19,11 @@ LISTED = 200
 def approval_queue(request: HttpRequest) -> HttpResponse:
     """Requests waiting for a decision that this approver may take (others' requests in the accounts they
     approve for), oldest first, with their age."""
-    queryset = approvals.awaiting_decision(request.user).select_related(
-        "requested_by", "gateway__project__account", "peer_account", "peer_link"
+    # A batch's rows are decided together: the queue lists the batch once, not each of its rows.
+    queryset = (
+        approvals.awaiting_decision(request.user)
+        .filter(batch__isnull=True)
+        .select_related("requested_by", "gateway__project__account", "peer_account", "peer_link")
     )
     pending = list(queryset.prefetch_related("approvals")[:LISTED])
     outlooks = approvals.approval_outlooks(pending, approvers=holders(APPROVE), policy=Policy.current())
@@ -33,5 +36,6 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "now": timezone.now(),
         "attachments": attachments.waiting_for_user(user=request.user),
+        "batches": bulk.awaiting_decision(request.user).select_related("requested_by")[:LISTED],
     }
     return render_htmx(request, "peerlinks/approval_queue.html", context)

@@ -38,7 +38,14 @@ def link_list(request: HttpRequest) -> HttpResponse:
     filterset = PeerLinkFilter(request.GET, queryset=links, request=request)
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     sort = (filterset.form.cleaned_data.get("sort") or [""])[0]
-    context = {"filter": filterset, "page": page, "sort": sort, "columns": _sort_columns(sort)}
+    context = {
+        "filter": filterset,
+        "page": page,
+        "sort": sort,
+        "columns": _sort_columns(sort),
+        # Checkboxes to choose links to delete together (batches.batch_delete).
+        "choosing": request.user.has_perm(SUBMIT),
+    }
     return render_htmx(
         request, "peerlinks/peerlink_list.html", context, fragment="peerlinks/_peerlink_table.html"
     )

@@ -47,7 +47,7 @@ def world(transactional_db) -> dict:
     events and notices. The lead (Engineer and Approver) sees it all; the viewer meets the 403 page."""
     from django.utils import timezone
 
-    from peerlinks.models import Approval, AuditEvent, ChangeRequest, Comment, Drift, Notice
+    from peerlinks.models import Approval, AuditEvent, ChangeBatch, ChangeRequest, Comment, Drift, Notice
     from peerlinks.services import tokens
     from tests.conftest import set_policy
 
@@ -91,6 +91,9 @@ def world(transactional_db) -> dict:
         return ChangeRequest.objects.create(**values)
 
     pending = change("pending_approval", expires_at=now + datetime.timedelta(days=7))
+    batch = ChangeBatch.objects.create(kind="create", requested_by=engineer)
+    for name in ("pl-a11y-bulk-1", "pl-a11y-bulk-2"):
+        change("pending_approval", batch=batch, payload={**payload, "name": name})
     Comment.objects.create(change_request=pending, author=engineer, body="Needed for the migration.")
     approved = change("approved", not_before=now + datetime.timedelta(hours=3))
     Approval.objects.create(
@@ -131,6 +134,7 @@ def world(transactional_db) -> dict:
         "gateway": gateway,
         "links": links,
         "pending": pending,
+        "batch": batch,
         "approved": approved,
         "done": done,
         "failed": failed,
@@ -172,6 +176,8 @@ def pages(world: dict) -> list[tuple[str, str]]:
         ("change, done", f"/changes/{world['done'].pk}/"),
         ("change, failed", f"/changes/{world['failed'].pk}/"),
         ("approval queue", "/approvals/"),
+        ("bulk upload", "/batches/new/"),
+        ("batch, pending approval", f"/batches/{world['batch'].pk}/"),
         ("team lead view", "/lead/"),
         ("audit log", "/audit/"),
         ("notices", "/notices/"),
@@ -219,6 +225,12 @@ def _forms_with_errors(page: Page, world: dict) -> Iterator[str]:
     page.locator("#change-decision button[formaction$='/reject/']").click()
     expect(page.locator("#change-decision .field-error")).to_be_visible()
     yield "reject without a comment"
+    page.goto("/batches/new/")
+    rows = ["gateway,peer,name,owner", "gdgw-a11y-main,er-a11y-0,pl-a11y-again,net", "gdgw-a11y-main,nope,x,"]
+    page.locator("#id_text").fill("\n".join(rows))
+    page.locator("#batch-upload button[type=submit]").click()
+    expect(page.locator("#preview-rows .row-refused")).to_have_count(2)
+    yield "bulk preview with refused rows"
 
 
 @pytest.fixture

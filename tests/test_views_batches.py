@@ -1,0 +1,119 @@
+"""The bulk pages: upload → preview → one batch → its page; the approval queue lists a batch once; links
+chosen in the list are deleted as one batch. Plain form posts: all of it works without JavaScript."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from peerlinks.models import ChangeBatch, ChangeRequest
+from peerlinks.services import bulk
+from tests.conftest import make_gateway, make_peer_link, make_router
+
+State = ChangeRequest.State
+CSV = "gateway,peer,name,description,owner,ticket\n" + "".join(
+    f"gw-core,er-{n},to-er-{n},,team-a,CHG-1\n" for n in range(3)
+)
+
+
+@pytest.fixture
+def place(db):
+    make_gateway(name="gw-core", available_peer_link_count=5)
+    for n in range(4):
+        make_router(name=f"er-{n}")
+
+
+def test_upload_preview_then_one_batch_then_its_page(place, engineer_client):
+    url = reverse("peerlinks:batch_new")
+    upload = SimpleUploadedFile("links.csv", CSV.encode("utf-8-sig"), content_type="text/csv")
+    preview = engineer_client.post(url, {"file": upload})
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert html.count("would be created") == 3
+    assert "Ask for 3 links" in html
+    assert not ChangeBatch.objects.exists()  # a preview asks for nothing
+
+    answer = engineer_client.post(url, {"text": CSV, "format": "csv", "submit": "1"})
+    batch = ChangeBatch.objects.get()
+    assert answer.status_code == 302 and answer["Location"] == batch.get_absolute_url()
+    page = engineer_client.get(batch.get_absolute_url()).content.decode()
+    assert f"Batch {batch.pk}: create 3 links" in page
+    assert "Pending approval: 3" in page
+    assert 'id="batch-approve"' not in page  # not theirs to decide
+
+
+def test_bad_upload_is_a_form_error_and_refused_rows_are_named(place, engineer_client):
+    url = reverse("peerlinks:batch_new")
+    bad = engineer_client.post(url, {"file": SimpleUploadedFile("x.csv", "name\ncafé\n".encode("latin-1"))})
+    assert bad.status_code == 400
+    assert "not UTF-8" in bad.content.decode()
+    text = CSV + "gw-core,er-0,dup,,,\n"
+    refused = engineer_client.post(url, {"text": text, "submit": "1"})
+    assert refused.status_code == 409
+    body = refused.content.decode()
+    assert "The same gateway and peer as row 1." in body and "1 row is refused" in body
+    assert not ChangeBatch.objects.exists()
+    left_out = engineer_client.post(url, {"text": text, "submit": "1", "leave_out_refused": "on"})
+    assert left_out.status_code == 302
+    assert ChangeBatch.objects.get().rows.count() == 3
+
+
+def test_the_queue_lists_a_batch_once_and_one_click_approves_it(place, engineer, approver, client):
+    batch = bulk.submit_creates(user=engineer, records=bulk.parse(CSV))
+    client.force_login(approver)
+    queue = client.get(reverse("peerlinks:approval_queue")).content.decode()
+    assert f'id="waiting-batch-{batch.pk}"' in queue
+    assert "to-er-1" not in queue  # its rows are not listed one by one
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert 'id="batch-approve"' in page
+    digest = bulk.batch_digest(batch)
+    answer = client.post(reverse("peerlinks:batch_approve", args=[batch.pk]), {"payload_digest": digest})
+    assert answer.status_code == 302
+    assert {row.state for row in batch.rows.all()} == {State.APPROVED}
+
+
+def test_an_outdated_decision_is_a_409_with_the_batch_anew(place, engineer, approver, client):
+    batch = bulk.submit_creates(user=engineer, records=bulk.parse(CSV))
+    client.force_login(approver)
+    answer = client.post(reverse("peerlinks:batch_approve", args=[batch.pk]), {"payload_digest": "0" * 64})
+    assert answer.status_code == 409
+    assert "changed after you opened it" in answer.content.decode()
+    assert {row.state for row in batch.rows.all()} == {State.PENDING_APPROVAL}
+
+
+def test_the_rows_poll_stops_once_every_row_is_final(place, engineer, engineer_client):
+    batch = bulk.submit_creates(user=engineer, records=bulk.parse(CSV))
+    url = reverse("peerlinks:batch_rows", args=[batch.pk])
+    assert engineer_client.get(url, HTTP_HX_REQUEST="true").status_code == 200
+    bulk.cancel_batch(batch_id=batch.pk, user=engineer)
+    assert engineer_client.get(url, HTTP_HX_REQUEST="true").status_code == 286
+
+
+def test_links_chosen_in_the_list_are_deleted_as_one_batch(engineer_client, db):
+    gateway = make_gateway(name="gw-del")
+    links = [make_peer_link(gateway=gateway, name=f"old-{n}") for n in range(2)]
+    listing = engineer_client.get(reverse("peerlinks:link_list")).content.decode()
+    assert 'form="bulk-delete"' in listing
+    url = reverse("peerlinks:batch_delete")
+    ids = [link.cloud_id for link in links]
+    preview = engineer_client.post(url, {"link": ids})
+    assert preview.status_code == 200 and "Ask to delete 2 links" in preview.content.decode()
+    wrong = engineer_client.post(url, {"link": ids, "submit": "1", "confirm_count": "1"})
+    assert wrong.status_code == 400 and "Type 2" in wrong.content.decode()
+    done = engineer_client.post(url, {"link": ids, "submit": "1", "confirm_count": "2"})
+    batch = ChangeBatch.objects.get()
+    assert done["Location"] == batch.get_absolute_url()
+    assert sorted(row.peer_link.name for row in batch.rows.all()) == ["old-0", "old-1"]
+
+
+def test_a_viewer_cannot_reach_the_bulk_pages_and_another_reader_gets_404_for_none(client, viewer, db):
+    client.force_login(viewer)
+    assert client.get(reverse("peerlinks:batch_new")).status_code == 403
+    assert client.get(reverse("peerlinks:batch_detail", args=[999])).status_code == 404
+
+
+def test_choosing_no_link_goes_back_to_the_list_never_elsewhere(engineer_client, db):
+    url = reverse("peerlinks:batch_delete")
+    back = engineer_client.post(url, {"next": "/links/?owner=netops"})
+    assert back.status_code == 302 and back["Location"] == "/links/?owner=netops"
+    away = engineer_client.post(url, {"next": "https://elsewhere.example/"})
+    assert away["Location"] == reverse("peerlinks:link_list")
