@@ -433,14 +433,9 @@ class PeerLinkQuerySet(CachedQuerySet):
             | _labels_text_contains(text)
         )
 
-    def matching_in(self, field_name: str, text: str) -> "PeerLinkQuerySet":
-        """Links whose `field_name` (one of the searched columns) contains `text` (any case), found through
-        the search index."""
-        return search_index.narrowed(self, [text]).filter(**{f"{field_name}__icontains": text})
-
     def matching_labels(self, text: str) -> "PeerLinkQuerySet":
         """Links with a label containing `text` (any case)."""
-        return search_index.narrowed(self, {text, *_json_spellings(text)}).filter(_labels_text_contains(text))
+        return self.filter(_labels_text_contains(text))
 
     def labelled(self, label: str) -> "PeerLinkQuerySet":
         """Links carrying `label` (whole, any case)."""

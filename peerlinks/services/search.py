@@ -111,7 +111,7 @@ def _changes(query: str, user: AbstractBaseUser) -> object:
 def _values(links: object, field_name: str, query: str) -> object:
     """Distinct values of a link's local field containing `query`, with how many of `links` carry each."""
     return (
-        links.matching_in(field_name, query)
+        links.filter(**{f"{field_name}__icontains": query})
         .values_list(field_name)
         .annotate(links=Count("id"))
         .order_by(field_name)
