@@ -1,7 +1,9 @@
+import base64
 import codecs
 import csv
 import html
 import io
+import json
 import re
 import time
 import uuid
@@ -638,3 +640,20 @@ def test_link_list_filters_fold_on_a_phone_unless_a_filter_is_set(engineer_clien
     for query in ("status=ACTIVE", "q=core", "show_gone=on", "status=NOPE"):
         body = engineer_client.get(f"/links/?{query}").content.decode()
         assert '<details class="filters-fold" open>' in body, query
+
+
+@pytest.mark.parametrize("value", ["x\x00y", 10**30, None, True, "2026-13-45"])
+def test_link_list_answers_a_forged_page_link_with_the_first_page(engineer_client, monkeypatch, value):
+    """A token carrying the list's own fingerprint but values no row has (a NUL, a huge number, a date
+    that is none) is a bad page link, never a 500."""
+    from peerlinks import paging
+
+    monkeypatch.setattr("peerlinks.views.links.PAGE_SIZE", 2)
+    many_links(5)
+    for sort, order in (("", ["name", "cloud_id"]), ("-created", ["-cloud_created_at", "cloud_id"])):
+        keys = paging.Keyset.of(PeerLink.objects.order_by(*order))
+        raw = json.dumps([keys.fingerprint, [value, value]]).encode()
+        token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        response = engineer_client.get("/links/", {"after": token, "sort": sort})
+        assert response.status_code == 200
+        assert len(names(response)) <= 2
