@@ -280,9 +280,10 @@ def fetch_only(gateway_ids: list[str]) -> int:
 
 
 def forget_synced_links() -> None:
-    from peerlinks.models import Gateway, PeerLink, StatusChange
+    from peerlinks.models import Drift, Gateway, PeerLink, StatusChange
 
     StatusChange.objects.all()._raw_delete(StatusChange.objects.db)
+    Drift.objects.all()._raw_delete(Drift.objects.db)  # the links the sync found made outside dcportal
     PeerLink.objects.all()._raw_delete(PeerLink.objects.db)
     Gateway.objects.update(links_synced_at=None)
 
