@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from peerlinks import search_index
 from peerlinks.encryption import EncryptedTextField
 from peerlinks.per_request import once_per_request
 from peerlinks.presentation.times import format_time, zone_from_name
@@ -436,11 +437,12 @@ class PeerLinkQuerySet(CachedQuerySet):
         return self.filter(status__in=PeerLink.PENDING_STATUSES)
 
     def matching(self, text: str) -> "PeerLinkQuerySet":
-        """Links whose name, ID, description, peer ID, owner, ticket or a label contains `text`; a whole ID
-        is looked up as the link's or its peer's ID (indexed), not searched for in every column."""
+        """Links whose name, ID, description, peer ID, owner, ticket or a label contains `text` (any case),
+        found through the search index (peerlinks.search_index); a whole ID is looked up as the link's or
+        its peer's ID (indexed), not searched for in every column."""
         if is_cloud_id(text):
             return self.filter(Q(cloud_id=text.lower()) | Q(peer_gateway_id=text.lower()))
-        return self.filter(
+        return search_index.narrowed(self, {text, *_json_spellings(text)}).filter(
             Q(name__icontains=text)
             | Q(cloud_id__icontains=text)
             | Q(description__icontains=text)
@@ -459,14 +461,18 @@ class PeerLinkQuerySet(CachedQuerySet):
         return self.filter(_labels_text_contains(label, whole=True))
 
 
+def _json_spellings(text: str) -> set[str]:
+    """How `text` reads inside the labels' JSON text: SQLite keeps that text as written, non-ASCII as \\u
+    escapes; PostgreSQL prints it unescaped."""
+    return {json.dumps(text, ensure_ascii=escape)[1:-1] for escape in (True, False)}
+
+
 def _labels_text_contains(text: str, *, whole: bool = False) -> Q:
-    """The labels' JSON text contains `text` (a whole label, quotes included, with `whole`). SQLite keeps
-    that text as written, non-ASCII as \\u escapes; PostgreSQL prints it unescaped: both spellings are asked
-    for, so the lookup means the same on both databases."""
-    spellings = {json.dumps(text, ensure_ascii=escape) for escape in (True, False)}
+    """The labels' JSON text contains `text` (a whole label, quotes included, with `whole`), in each of its
+    spellings there (`_json_spellings`), so the lookup means the same on both databases."""
     q = Q()
-    for spelling in spellings:
-        q |= Q(labels__icontains=spelling if whole else spelling[1:-1])
+    for spelling in _json_spellings(text):
+        q |= Q(labels__icontains=f'"{spelling}"' if whole else spelling)
     return q
 
 

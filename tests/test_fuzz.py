@@ -100,6 +100,9 @@ LIST_FILTERS = [
     "label",
     "sort",
     "page",
+    "after",
+    "before",
+    "last",
 ]
 
 

@@ -1,6 +1,10 @@
+import base64
 import codecs
 import csv
+import html
 import io
+import json
+import re
 import time
 import uuid
 
@@ -112,43 +116,114 @@ def test_link_list_sort_headers_keep_the_filters_and_toggle_direction(engineer_c
     assert 'href="?status=ERROR&amp;sort=status"' in body
 
 
-def test_link_list_paginates_by_fifty(engineer_client):
+def pager_link(response, rel: str) -> str | None:
+    """The URL of the pager's `rel` link (first, prev, next, last) as a browser follows it, or None."""
+    found = re.search(rf'<a href="([^"]*)"[^>]* rel="{rel}"', response.content.decode())
+    return "/links/" + html.unescape(found.group(1)) if found else None
+
+
+def many_links(count: int, **fields) -> None:
     gateway = make_gateway()
     PeerLink.objects.bulk_create(
         [
             PeerLink(
-                cloud_id=str(uuid.uuid4()),
-                gateway=gateway,
-                name=f"link-{i:03d}",
-                status="ACTIVE",
-                peer_type="ER",
-                peer_gateway_id=str(uuid.uuid4()),
-                peer_region="cn-north-4",
-                peer_project_id="p",
+                **{
+                    "cloud_id": str(uuid.uuid4()),
+                    "gateway": gateway,
+                    "name": f"link-{i:03d}",
+                    "status": "ACTIVE",
+                    "peer_type": "ER",
+                    "peer_gateway_id": str(uuid.uuid4()),
+                    "peer_region": "cn-north-4",
+                    "peer_project_id": "p",
+                    **fields,
+                }
             )
-            for i in range(120)
+            for i in range(count)
         ]
     )
+
+
+def test_link_list_pages_by_fifty_with_next_previous_first_and_last_links(engineer_client):
+    many_links(120)
     first = engineer_client.get("/links/")
-    assert len(names(first)) == 50
-    assert names(first)[0] == "link-000"
-    third = engineer_client.get("/links/?page=3")
+    assert names(first) == [f"link-{i:03d}" for i in range(50)]
+    assert "120 links" in first.content.decode()
+    assert pager_link(first, "prev") is None and pager_link(first, "first") is None
+    second = engineer_client.get(pager_link(first, "next"))
+    third = engineer_client.get(pager_link(second, "next"))
     assert names(third) == [f"link-{i:03d}" for i in range(100, 120)]
-    assert "101–120 of 120" in third.content.decode()
+    assert pager_link(third, "next") is None and pager_link(third, "last") is None
+    back = engineer_client.get(pager_link(third, "prev"))
+    assert names(back) == [f"link-{i:03d}" for i in range(50, 100)]
+    assert names(engineer_client.get(pager_link(back, "first"))) == names(first)
+    # The last page is the last fifty rows, whichever page it is reached from.
+    assert names(engineer_client.get(pager_link(first, "last"))) == [f"link-{i:03d}" for i in range(70, 120)]
 
 
-@pytest.mark.parametrize(
-    ("page", "first"), [("999", "link-4"), ("-1", "link-4"), ("abc", "link-0"), ("", "link-0")]
-)
-def test_link_list_answers_an_invalid_page_with_the_first_or_last_page(
-    engineer_client, monkeypatch, page, first
-):
-    monkeypatch.setattr("peerlinks.views.links.PAGE_SIZE", 2)
-    for i in range(5):
-        make_peer_link(name=f"link-{i}")
-    response = engineer_client.get("/links/", {"page": page})
+def test_link_list_pages_through_ties_in_the_sort_column_keeping_the_filters(engineer_client, monkeypatch):
+    """Many rows share a status: every row is shown once going forward, and again going back, and the
+    filter and order stay in each page link."""
+    monkeypatch.setattr("peerlinks.views.links.PAGE_SIZE", 3)
+    many_links(7, status="ERROR", owner_team="red")
+    many_links(4, status="ACTIVE", owner_team="red")
+    many_links(5, status="ERROR", owner_team="blue")
+    url = "/links/?owner=red&sort=-status"
+    red = PeerLink.objects.filter(owner_team="red")
+    expected = [link.name for link in red.order_by("-status", "cloud_id")]
+    response, seen, pages = engineer_client.get(url), [], []
+    while True:
+        seen += names(response)
+        pages.append(names(response))
+        following = pager_link(response, "next")
+        if following is None:
+            break
+        assert "owner=red" in following and "sort=-status" in following
+        response = engineer_client.get(following)
+    assert seen == expected
+    assert len(pages) == 4
+    going_back = []
+    while (previous := pager_link(response, "prev")) is not None:
+        response = engineer_client.get(previous)
+        going_back.append(names(response))
+    assert going_back == pages[-2::-1]
+
+
+def test_link_list_deep_page_seeks_instead_of_counting_through_the_rows_before(engineer_client):
+    many_links(120)
+    second = pager_link(engineer_client.get("/links/?status=ACTIVE"), "next")
+    with CaptureQueriesContext(connection) as queries:
+        response = engineer_client.get(second)
+    assert names(response)[0] == "link-050"
+    assert not [query["sql"] for query in queries if "OFFSET" in query["sql"].upper()]
+
+
+@pytest.mark.parametrize("token", ["abc", "eyJ4IjoxfQ", "W10", "", "%00"])
+def test_link_list_answers_a_page_link_it_did_not_give_with_the_first_page(engineer_client, token):
+    many_links(5)
+    response = engineer_client.get(f"/links/?after={token}")
     assert response.status_code == 200
-    assert names(response)[0] == first
+    assert names(response)[0] == "link-000"
+
+
+def test_link_list_says_so_when_a_page_link_belongs_to_another_order(engineer_client, monkeypatch):
+    monkeypatch.setattr("peerlinks.views.links.PAGE_SIZE", 2)
+    many_links(5)
+    by_name = pager_link(engineer_client.get("/links/"), "next")
+    response = engineer_client.get(by_name + "&sort=-status")
+    assert response.status_code == 200
+    assert len(names(response)) == 2
+    assert "here is the first page" in response.content.decode()
+
+
+def test_link_list_answers_a_page_link_past_the_end_with_the_last_page(engineer_client, monkeypatch):
+    monkeypatch.setattr("peerlinks.views.links.PAGE_SIZE", 2)
+    many_links(5)
+    last = engineer_client.get("/links/?last=1")
+    assert names(last) == ["link-003", "link-004"]
+    beyond = pager_link(engineer_client.get(pager_link(last, "prev")), "next")
+    PeerLink.objects.filter(name__in=["link-003", "link-004"]).delete()
+    assert names(engineer_client.get(beyond)) == ["link-001", "link-002"]
 
 
 def test_link_list_over_htmx_returns_only_the_table(engineer_client):
@@ -565,3 +640,20 @@ def test_link_list_filters_fold_on_a_phone_unless_a_filter_is_set(engineer_clien
     for query in ("status=ACTIVE", "q=core", "show_gone=on", "status=NOPE"):
         body = engineer_client.get(f"/links/?{query}").content.decode()
         assert '<details class="filters-fold" open>' in body, query
+
+
+@pytest.mark.parametrize("value", ["x\x00y", 10**30, None, True, "2026-13-45"])
+def test_link_list_answers_a_forged_page_link_with_the_first_page(engineer_client, monkeypatch, value):
+    """A token carrying the list's own fingerprint but values no row has (a NUL, a huge number, a date
+    that is none) is a bad page link, never a 500."""
+    from peerlinks import paging
+
+    monkeypatch.setattr("peerlinks.views.links.PAGE_SIZE", 2)
+    many_links(5)
+    for sort, order in (("", ["name", "cloud_id"]), ("-created", ["-cloud_created_at", "cloud_id"])):
+        keys = paging.Keyset.of(PeerLink.objects.order_by(*order))
+        raw = json.dumps([keys.fingerprint, [value, value]]).encode()
+        token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        response = engineer_client.get("/links/", {"after": token, "sort": sort})
+        assert response.status_code == 200
+        assert len(names(response)) <= 2

@@ -162,7 +162,20 @@ def sync_all(*, regions: list[str] | None = None) -> list[SyncResult]:
         if regions is None and any(result.ok for result in done):
             record_account_regions(account=account)
         results += done
+    refresh_statistics()
     return results
+
+
+def refresh_statistics() -> None:
+    """Tell SQLite's query planner how the links now are (PostgreSQL's autovacuum keeps its own figures).
+    Without them it guesses that few links are present and reads a search by walking every present link
+    instead of starting from the search index's matches (at 100,000 links: 11 -> 3 ms a page, 12 -> 3 ms
+    its count). The links table only: figures for the small tables (accounts, regions, gateways) make it
+    start sorted pages from them and sort every link (a page by name, descending: 4 ms -> 1.8 s). About
+    0.3 s at 100,000 links, once a full sync."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {PeerLink._meta.db_table}")
 
 
 def record_account_regions(*, account: CloudAccount | None = None, now: datetime | None = None) -> list[str]:

@@ -4,12 +4,13 @@ select), one link's page with its live status badge and local fields, and asking
 import csv
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
@@ -19,6 +20,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from peerlinks import paging
 from peerlinks.filters import PEER_LINK_SORTS, PeerLinkFilter
 from peerlinks.forms import LocalFieldsForm, PeerLinkCreateForm, PeerLinkDeleteForm, PeerLinkEditForm
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
@@ -33,10 +35,10 @@ PAGE_SIZE = 50
 @permission_required_or_403(VIEW)
 @require_GET
 def link_list(request: HttpRequest) -> HttpResponse:
-    """Every peer link, filtered, sorted and paginated; htmx gets just the table."""
+    """Every peer link, filtered, sorted and paged; htmx gets just the table."""
     links = PeerLink.objects.visible_to(request.user).for_list().with_peer_name().with_waiting_for()
     filterset = PeerLinkFilter(request.GET, queryset=links, request=request)
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _link_page(request, filterset.qs)
     sort = (filterset.form.cleaned_data.get("sort") or [""])[0]
     context = {
         "filter": filterset,
@@ -49,6 +51,38 @@ def link_list(request: HttpRequest) -> HttpResponse:
     return render_htmx(
         request, "peerlinks/peerlink_list.html", context, fragment="peerlinks/_peerlink_table.html"
     )
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    """One page of the table: its rows, where it stands (for the page links) and how many links match."""
+
+    window: paging.Window
+    count: int
+    # The page asked for could not be shown (an old or altered page link): the first one is instead.
+    restarted: bool = False
+
+    @property
+    def object_list(self) -> list[PeerLink]:
+        return self.window.rows
+
+
+def _link_page(request: HttpRequest, rows: QuerySet) -> LinkPage:
+    """The page the request's page link names (`after` or `before` a row, or `last`), read by seeking in the
+    table's order rather than counting through the rows before it; past the end, the last page."""
+    asked = {
+        "after": request.GET.get("after") or None,
+        "before": request.GET.get("before") or None,
+        "last": "last" in request.GET,
+    }
+    count = rows.count()
+    try:
+        window = paging.window(rows, size=PAGE_SIZE, **asked)
+    except paging.InvalidToken:
+        return LinkPage(paging.window(rows, size=PAGE_SIZE), count, restarted=True)
+    if not window.rows and (asked["after"] or asked["before"]):
+        window = paging.window(rows, size=PAGE_SIZE, last=True)
+    return LinkPage(window, count)
 
 
 def _sort_columns(current: str) -> dict[str, dict[str, str]]:
