@@ -53,7 +53,7 @@ def _pages(world: dict, *, approver: bool) -> list[str]:
         "/links/",
         "/links/?q=link-00",
         "/links/?status=ERROR&sort=-name",
-        "/links/?page=2",
+        "/links/?last=1",
         "/gateways/",
         f"/gateways/{world['gateway'].cloud_id}/",
         f"/links/{world['link'].cloud_id}/",
