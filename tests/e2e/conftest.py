@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_disk_flushes
+
 # Playwright's sync API keeps an event loop in this thread; the ORM calls in the tests are still plain
 # synchronous code, so Django's guard against async contexts would be a false alarm here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -42,12 +44,14 @@ TIMEOUT_MS = 30_000
 def django_db_modify_db_settings(
     django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """A file-based SQLite test database, so the worker subprocess can open it too."""
+    """A file-based SQLite test database, so the worker subprocess can open it too (not flushed to disk at
+    each commit: tests/conftest.py)."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.sqlite3":
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("e2e-db") / "e2e.sqlite3")
+    skip_disk_flushes(db)
 
 
 def _database_url() -> str:
