@@ -395,7 +395,7 @@ PENDING_LINK_RECHECK_INTERVAL = envfloat("PENDING_LINK_RECHECK_INTERVAL", min(1.
 # Seconds between an open page's looks at something still changing (an open change, a batch's rows), and
 # between its one poll's looks at the navigation's counts and the cloud banner.
 POLL_INTERVAL = envfloat("POLL_INTERVAL", 2.0)
-# Seconds between a page's polls while it shows a pending link's badge (its one poll follows every such badge):
+# Seconds between a page's polls while it shows a pending link's badge (its one poll follows each badge):
 # with the re-check above, a person sees a link turn ACTIVE within about 1.5 s of the cloud.
 LIVE_FAST_POLL_INTERVAL = envfloat("LIVE_FAST_POLL_INTERVAL", 1.0)
 # Cached data older than this many seconds is shown as stale.
