@@ -502,8 +502,9 @@ def test_a_pending_badge_turns_active_in_place_and_the_poll_slows_down_on_every_
         slow = f"every {round(POLL * 1000)}ms"
         expect(tab.page.locator("#live-poll")).to_have_attribute("hx-trigger", slow)
         tab.assert_held(before)
+    time.sleep(POLL)  # past the answer that slowed the poll down
     slow_from = {tab.name: tab.page.evaluate("performance.now() / 1000") for tab, _, _ in watched}
-    _watch(watched)  # the nav's poll goes on, every POLL_INTERVAL; the badge stays as it is
+    _watch(watched, cycles=CYCLES + 1)  # the nav's poll goes on, every POLL_INTERVAL; the badge stays
     for tab, _, _ in watched:
         _assert_poll_interval(tab, POLL, after=slow_from[tab.name])
         expect(tab.page.locator(f"#status-{pending_world.pending_id}")).to_have_text("Active")
