@@ -373,6 +373,17 @@ def test_recheck_pending_refreshes_only_gateways_with_pending_links(empty):
     assert recheck_pending() == 0
 
 
+def test_recheck_pending_lists_a_gateway_once_however_many_of_its_links_are_pending(empty):
+    """Three pending links on one gateway cost one listing of it per re-check, not three."""
+    control(empty, "PUT", "config", json={"transition_delay": 60})
+    gateway_id = _add_gateway(empty, name="gw-a", quota=5)
+    for name in ("p1", "p2", "p3"):
+        create_link(gateway_id=gateway_id, router_id=add_router(empty, name=f"er-{name}"), name=name)
+    sync_region(region=REGION)
+    assert PeerLink.objects.pending().count() == 3
+    assert recheck_pending() == 1
+
+
 # --- failures ---------------------------------------------------------------------------------
 
 

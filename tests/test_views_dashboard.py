@@ -197,3 +197,65 @@ def test_acknowledging_drift_needs_post_and_login(client, engineer_client):
     client.logout()
     assert client.post(f"/drift/{drift.pk}/acknowledge/").status_code == 302
     assert CloudProject.objects.count() >= 1
+
+
+# --- the page's one poll follows the pending badges ------------------------------------------------------
+
+
+def _live(client, *links, fast=True, version=None):
+    """/live/ as a page asks it: the badges it shows pending, its interval, its version (current if None)."""
+    if version is None:
+        page = client.get("/live/", HTTP_HX_REQUEST="true").content.decode()
+        version = page.split('name="v" value="')[1].split('"')[0]
+    params = {"v": version, "link": [f"{link.cloud_id}:{status}" for link, status in links]}
+    if fast:
+        params["fast"] = "1"
+    return client.get("/live/", params, HTTP_HX_REQUEST="true")
+
+
+def test_live_is_204_while_every_followed_link_is_still_pending(engineer_client):
+    links = [make_peer_link(name=f"p{i}", status="PENDING_CREATE") for i in range(3)]
+    assert _live(engineer_client, *[(link, "PENDING_CREATE") for link in links]).status_code == 204
+
+
+def test_live_swaps_only_the_badges_that_changed_and_slows_down_once_none_is_pending(engineer_client):
+    done = make_peer_link(name="done", status="ACTIVE")
+    waiting = make_peer_link(name="waiting", status="PENDING_CREATE")
+    body = _live(engineer_client, (done, "PENDING_CREATE"), (waiting, "PENDING_CREATE")).content.decode()
+    assert f'id="status-{done.cloud_id}" class="badge status-active" hx-swap-oob="true"' in body
+    assert f"status-{waiting.cloud_id}" not in body
+    assert 'hx-get="/live/?fast=1"' in body  # one is still pending: the poll stays fast
+    assert 'id="nav-notices"' not in body  # the navigation did not change: not sent again
+
+    waiting.status = "ACTIVE"
+    waiting.save()
+    body = _live(engineer_client, (waiting, "PENDING_CREATE")).content.decode()
+    assert f'id="status-{waiting.cloud_id}" class="badge status-active"' in body
+    assert 'hx-get="/live/"' in body and 'hx-trigger="every 2000ms"' in body
+
+
+def test_live_reads_the_followed_links_in_one_query(engineer_client):
+    links = [make_peer_link(name=f"q{i}", status="PENDING_CREATE") for i in range(40)]
+    version = engineer_client.get("/live/", HTTP_HX_REQUEST="true").content.decode()
+    version = version.split('name="v" value="')[1].split('"')[0]
+    with CaptureQueriesContext(connection) as few:
+        _live(engineer_client, (links[0], "PENDING_CREATE"), version=version)
+    with CaptureQueriesContext(connection) as many:
+        _live(engineer_client, *[(link, "ACTIVE") for link in links], version=version)
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_live_ignores_malformed_and_unknown_links(engineer_client):
+    unknown = "6f1c4a4e-0000-4000-8000-000000000000:PENDING_CREATE"
+    params = {"link": ["not-a-uuid:ACTIVE", "", "a:b:c", unknown]}
+    response = engineer_client.get("/live/", params, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert 'hx-swap-oob="true"' not in response.content.decode().split("live-poll", 1)[0]
+
+
+def test_slow_page_poll_turns_fast_when_it_meets_a_pending_badge(engineer_client):
+    """A badge swapped in by another request (a filter, a page of the list) speeds the poll up."""
+    link = make_peer_link(status="PENDING_UPDATE")
+    body = _live(engineer_client, (link, "PENDING_UPDATE"), fast=False).content.decode()
+    assert 'hx-get="/live/?fast=1"' in body and 'hx-trigger="every 1000ms"' in body
+    assert f"status-{link.cloud_id}" not in body

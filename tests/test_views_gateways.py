@@ -63,7 +63,7 @@ def test_gateway_detail_shows_its_present_links_quota_and_last_sync(engineer_cli
     assert "link-gone" not in body
     assert "link-elsewhere" not in body
     assert "Quota left</dt><dd>4" in body
-    assert "every 2000ms" in body  # the pending link's badge updates itself
+    assert "every 1000ms" in body and 'class="live-link"' in body  # the page's poll follows the badge
 
 
 def test_gateway_without_quota_says_so_and_offers_no_new_link(engineer_client):

@@ -277,24 +277,30 @@ def test_link_list_rows_name_each_peer(engineer_client):
 # --- status badge -----------------------------------------------------------------------------
 
 
-def test_pending_badge_polls_the_status_url_every_two_seconds(engineer_client):
+def test_pending_badge_is_followed_by_the_pages_one_poll_not_its_own(engineer_client):
     link = make_peer_link(status="PENDING_CREATE")
     body = engineer_client.get("/links/").content.decode()
-    assert f'hx-get="/links/{link.cloud_id}/status/"' in body
+    assert f"/links/{link.cloud_id}/status/" not in body
+    assert f'name="link" value="{link.cloud_id}:PENDING_CREATE" form="live-poll"' in body
+    assert 'hx-get="/live/?fast=1"' in body
+    assert 'hx-trigger="every 1000ms"' in body
+
+
+def test_page_without_a_pending_badge_polls_slowly(engineer_client):
+    link = make_peer_link(status="ACTIVE")
+    body = engineer_client.get("/links/").content.decode()
+    assert f"/links/{link.cloud_id}/status/" not in body
+    assert 'class="live-link"' not in body
+    assert 'hx-get="/live/"' in body
     assert 'hx-trigger="every 2000ms"' in body
 
 
-def test_final_badge_does_not_poll(engineer_client):
-    link = make_peer_link(status="ACTIVE")
-    assert f"/links/{link.cloud_id}/status/" not in engineer_client.get("/links/").content.decode()
-
-
-def test_link_status_keeps_polling_while_pending(engineer_client):
+def test_link_status_of_a_pending_link_names_it_to_the_page_poll(engineer_client):
     link = make_peer_link(status="PENDING_CREATE")
     response = engineer_client.get(f"/links/{link.cloud_id}/status/", **HX)
     assert response.status_code == 200
     assert "Creating" in response.content.decode()
-    assert "every 2000ms" in response.content.decode()
+    assert f'value="{link.cloud_id}:PENDING_CREATE"' in response.content.decode()
 
 
 def test_link_status_stops_polling_with_286_and_the_final_badge(engineer_client):

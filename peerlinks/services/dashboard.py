@@ -371,6 +371,37 @@ def live_facts(*, user: AbstractBaseUser, page: str = "", now: datetime | None =
     )
 
 
+# At most this many links are followed by one poll: a page shows no more badges than that (its page size).
+MAX_FOLLOWED_LINKS = 200
+
+
+@dataclass
+class FollowedLinks:
+    """The pending links a page's poll follows: those whose status moved on since the page showed them, and
+    whether any of them is still pending (then the page keeps polling fast)."""
+
+    changed: list[PeerLink]
+    any_pending: bool
+
+
+def follow_links(*, user: AbstractBaseUser, shown: dict[str, str]) -> FollowedLinks:
+    """Read the links a page shows as pending (`shown`: cloud ID → the status it shows) in one query.
+
+    A link `user` may not read, or that does not exist, is left out (its badge is never answered for).
+    """
+    if not shown:
+        return FollowedLinks(changed=[], any_pending=False)
+    links = PeerLink.objects.visible_to(user).filter(cloud_id__in=list(shown)[:MAX_FOLLOWED_LINKS])
+    links = links.only("cloud_id", "status", "gone_at", "reason")
+    changed, any_pending = [], False
+    for link in links:
+        now_shows = "GONE" if link.gone_at else link.status
+        if now_shows != shown[link.cloud_id]:
+            changed.append(link)
+        any_pending = any_pending or (link.is_pending and not link.gone_at)
+    return FollowedLinks(changed=changed, any_pending=any_pending)
+
+
 def acknowledge_drift(
     *, drift_id: int, user: AbstractBaseUser, action: str = "drift.acknowledged", note: dict | None = None
 ) -> Drift:

@@ -226,6 +226,7 @@ def recheck_pending() -> int:
         PeerLink.objects.present()
         .pending()
         .values_list("gateway__project__account_id", "gateway__project__region", "gateway__cloud_id")
+        .order_by()  # the links' own ordering would make every link's row distinct: one listing per link
         .distinct()
     )
     by_region: dict[tuple[int, str], list[str]] = {}

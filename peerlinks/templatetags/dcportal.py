@@ -2,8 +2,10 @@
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django import template
+from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -194,7 +196,35 @@ def live_poll(context: template.Context) -> dict[str, object]:
         gateway_groups=context.get("groups") if view == "peerlinks:gateway_list" else None,
         sync_queued=dispatch.is_queued("sync_all_regions") if has_refresh else None,
     )
-    return {"page": facts.page, "version": facts.version}
+    fast = getattr(context.request, "live_follows", False)  # a pending badge above named itself (live_follow)
+    return live_state(page=facts.page, version=facts.version, fast=fast)
+
+
+def live_state(*, page: str, version: str, fast: bool) -> dict[str, object]:
+    """The poll's address and interval: every LIVE_FAST_POLL_INTERVAL while the page shows a pending link's
+    badge (`fast`), else every POLL_INTERVAL (the navigation's counts and the banner only)."""
+    query = urlencode({key: value for key, value in (("page", page), ("fast", "1" if fast else "")) if value})
+    interval = settings.LIVE_FAST_POLL_INTERVAL if fast else settings.POLL_INTERVAL
+    return {
+        "page": page,
+        "version": version,
+        "fast": fast,
+        "query": f"?{query}" if query else "",
+        "poll_ms": round(interval * 1000),
+    }
+
+
+@register.simple_tag(takes_context=True)
+def live_follow(context: template.Context, link: PeerLink) -> SafeString:
+    """What a pending link's badge gives the page's one poll: the link and the status it shows (a hidden
+    input the poll includes; owned by no form, so no form around the badge sends it). The page then polls
+    fast (base.html renders its poll after the content)."""
+    context.request.live_follows = True
+    return format_html(
+        '<input type="hidden" class="live-link" name="link" value="{}:{}" form="live-poll">',
+        link.cloud_id,
+        link.status,
+    )
 
 
 @register.filter

@@ -17,11 +17,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from peerlinks.forms import DriftAdoptForm
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
-from peerlinks.models import Drift
+from peerlinks.models import Drift, is_cloud_id
 from peerlinks.permissions import SUBMIT, VIEW, permission_required_or_403
 from peerlinks.services import dashboard, dispatch
 from peerlinks.services import drift as drift_actions
 from peerlinks.services.lifecycle import ChangeRefused, check_engineer_in
+from peerlinks.templatetags.dcportal import live_state
 
 
 @permission_required_or_403(VIEW)
@@ -51,17 +52,33 @@ def live(request: HttpRequest) -> HttpResponse:
     if page not in LIVE_PAGES or not request.user.has_perm(VIEW):
         page = ""
     facts = dashboard.live_facts(user=request.user, page=page)
-    if request.GET.get("v") == facts.version:
+    shown = _links_shown(request) if request.user.has_perm(VIEW) else {}
+    followed = dashboard.follow_links(user=request.user, shown=shown)
+    parts_changed = request.GET.get("v") != facts.version
+    fast = request.GET.get("fast") == "1"
+    if not parts_changed and not followed.changed and fast == followed.any_pending:
         return vary_on_htmx(HttpResponse(status=204))
-    context = _live_context(facts)
+    context = _live_context(facts, fast=followed.any_pending)
+    context |= {"parts": parts_changed, "followed": followed.changed}
     if page:  # the Refresh button: the note while its sync waits or runs, else the button again
         context |= {"sync_queued": facts.sync_queued, "back": reverse(LIVE_PAGES[page])}
     return vary_on_htmx(render(request, "peerlinks/_live.html", context))
 
 
-def _live_context(facts: dashboard.LiveFacts) -> dict:
+def _links_shown(request: HttpRequest) -> dict[str, str]:
+    """The pending badges the page shows (`link=<cloud ID>:<status>`, one per badge); malformed ones are
+    ignored."""
+    shown = {}
+    for value in request.GET.getlist("link")[: dashboard.MAX_FOLLOWED_LINKS]:
+        cloud_id, _sep, status = value.partition(":")
+        if is_cloud_id(cloud_id.lower()) and status:
+            shown[cloud_id.lower()] = status
+    return shown
+
+
+def _live_context(facts: dashboard.LiveFacts, *, fast: bool = False) -> dict:
     return {
-        "live": {"page": facts.page, "version": facts.version},
+        "live": live_state(page=facts.page, version=facts.version, fast=fast),
         "dash": facts.dashboard,
         "groups": facts.gateway_groups,
         "approvals_waiting": facts.approvals_waiting,

@@ -74,12 +74,15 @@ def _database_url() -> str:
 
 
 POLL = 0.5  # seconds between two looks of a polling element in these tests
+FAST_POLL = 0.25  # seconds between two looks of a page's poll while it shows a pending badge
 
 
 @pytest.fixture(autouse=True)
 def _fast_polling(settings) -> None:
-    """Pages poll every POLL_INTERVAL; the live server runs in this process, so this reaches the browser."""
+    """Pages poll every POLL_INTERVAL (LIVE_FAST_POLL_INTERVAL while a badge is pending); the live server
+    runs in this process, so this reaches the browser."""
     settings.POLL_INTERVAL = POLL
+    settings.LIVE_FAST_POLL_INTERVAL = FAST_POLL
 
 
 @pytest.fixture(scope="session")

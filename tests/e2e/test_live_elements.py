@@ -11,6 +11,7 @@ Polling runs every POLL (0.5 s) here: tests/e2e/conftest.py sets POLL_INTERVAL f
 """
 
 import io
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +33,7 @@ from playwright.sync_api import (
 )
 
 from tests.conftest import make_gateway, make_peer_link, make_router, poll_until, set_policy
-from tests.e2e.conftest import POLL, REGION, TIMEOUT_MS
+from tests.e2e.conftest import FAST_POLL, POLL, REGION, TIMEOUT_MS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -414,8 +415,7 @@ def pending_world(cloud: dict, sim_clock, settings) -> PendingWorld:
 
 
 def _pending_tabs(open_tab: Callable[..., Tab], user, world: PendingWorld, *, gateway: bool) -> list[tuple]:
-    """The pages showing the pending link's badge, each held with what must survive its polling."""
-    status = f"/links/{world.pending_id}/status/"
+    """The pages showing the pending link's badge, each held with what must survive its page's one poll."""
     pending, steady = f"#link-{world.pending_id}", f"#link-{world.steady_id}"
     views = [
         (
@@ -432,35 +432,59 @@ def _pending_tabs(open_tab: Callable[..., Tab], user, world: PendingWorld, *, ga
         )
     watched = []
     for name, path, keep in views:
-        tab = open_tab(user, path, name=name, calls=[status])
+        tab = open_tab(user, path, name=name)  # no call but the page's one poll (LIVE)
         expect(tab.page.locator(f"#status-{world.pending_id}")).to_have_text("Creating…")
-        watched.append((tab, tab.hold(*keep, once=[f"#status-{world.pending_id}"]), status))
+        watched.append((tab, tab.hold(*keep, once=[f"#status-{world.pending_id}"]), LIVE))
     return watched
 
 
-# --- Polling badges -------------------------------------------------------------------------------
+def _live_starts(tab: Tab) -> list[float]:
+    """When the page sent each of its polls (seconds on the page's clock), from the browser's own record."""
+    return tab.page.evaluate(
+        """() => performance.getEntriesByType("resource")
+            .filter((e) => new URL(e.name).pathname === "/live/")
+            .map((e) => e.startTime / 1000)"""
+    )
 
 
-WATCHED_SECONDS = 3  # six polls at POLL: several cycles, each checked for page, elements, URL and history
+def _assert_poll_interval(tab: Tab, interval: float, *, after: float = 0.0) -> None:
+    """The page's polls sent after `after` are one every `interval` (on average at least 90% of it apart,
+    none closer than it less 0.1 s of timer jitter), and no badge polls on its own."""
+    starts = [start for start in _live_starts(tab) if start >= after]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(starts)]
+    assert gaps, f"{tab.name}: no poll after {after:.2f} s"
+    expected = f"{tab.name}: polls {gaps} s apart, expected every {interval} s"
+    assert sum(gaps) / len(gaps) >= 0.9 * interval, expected
+    assert min(gaps) >= interval - 0.1, expected
+    assert max(gaps) <= interval * 3, expected
+    asked = [urlsplit(r.url).path for r in tab.requests if r.headers.get("hx-request") == "true"]
+    assert [path for path in asked if path != LIVE] == [], f"{tab.name}: asked {asked}"
+
+
+# --- Badges followed by the page's one poll ----------------------------------------------------------
+
+
+WATCHED_SECONDS = 3  # twelve polls at FAST_POLL, each checked for page, elements, URL and history
 
 
 def test_with_a_link_pending_the_list_dashboard_and_link_pages_keep_content_and_url_while_polling(
     open_tab, engineer, pending_world
 ):
-    watched = _pending_tabs(open_tab, engineer, pending_world, gateway=False)
+    watched = _pending_tabs(open_tab, engineer, pending_world, gateway=True)
     _watch(watched, seconds=WATCHED_SECONDS)
 
     for tab, _, path in watched:
-        assert tab.polls(path) >= WATCHED_SECONDS / POLL / 2, (
+        assert tab.polls(path) >= WATCHED_SECONDS / FAST_POLL / 2, (
             f"{tab.name}: polled only {tab.polls(path)} times in {WATCHED_SECONDS} s"
         )
+        _assert_poll_interval(tab, FAST_POLL)
         badge = tab.page.locator(f"#status-{pending_world.pending_id}")
         expect(badge).to_have_text("Creating…")
         expect(badge).to_have_count(1)
         tab.assert_clean()
 
 
-def test_a_pending_badge_turns_active_in_place_and_stops_polling_on_every_page(
+def test_a_pending_badge_turns_active_in_place_and_the_poll_slows_down_on_every_page(
     open_tab, engineer, pending_world
 ):
     watched = _pending_tabs(open_tab, engineer, pending_world, gateway=True)
@@ -469,17 +493,46 @@ def test_a_pending_badge_turns_active_in_place_and_stops_polling_on_every_page(
     _shoot(watched[1][0], "dashboard-pending")
 
     pending_world.settle()
-    for tab, before, path in watched:
+    for tab, before, _ in watched:
         badge = tab.page.locator(f"#status-{pending_world.pending_id}")
         expect(badge).to_have_text("Active")
         expect(badge).to_have_class(re.compile(r"\bstatus-active\b"))
-        expect(badge).not_to_have_attribute("hx-get", re.compile(".*"))
+        expect(badge.locator(".live-link")).to_have_count(0)
         expect(badge).to_have_count(1)
+        slow = f"every {round(POLL * 1000)}ms"
+        expect(tab.page.locator("#live-poll")).to_have_attribute("hx-trigger", slow)
         tab.assert_held(before)
-        assert tab.polls(path, status=286) == 1, f"{tab.name}: the final answer did not stop the polling"
-    _assert_quiet(watched)
+    time.sleep(POLL)  # past the answer that slowed the poll down
+    slow_from = {tab.name: tab.page.evaluate("performance.now() / 1000") for tab, _, _ in watched}
+    _watch(watched, cycles=CYCLES + 1)  # the nav's poll goes on, every POLL_INTERVAL; the badge stays
     for tab, _, _ in watched:
+        _assert_poll_interval(tab, POLL, after=slow_from[tab.name])
+        expect(tab.page.locator(f"#status-{pending_world.pending_id}")).to_have_text("Active")
         tab.assert_clean()
+
+
+def test_fifty_pending_badges_cost_one_poll_a_second_and_each_changes_in_place(open_tab, engineer, settings):
+    """However many badges a page shows, it sends one small poll per LIVE_FAST_POLL_INTERVAL (1 s here, as
+    shipped); the badges whose link moved on change in place, the others stay."""
+    from peerlinks.models import PeerLink
+
+    settings.LIVE_FAST_POLL_INTERVAL = 1.0
+    links = [make_peer_link(name=f"bulk-{i:02}", status="PENDING_CREATE") for i in range(50)]
+    tab = open_tab(engineer, "/links/", name="list of 50")
+    expect(tab.page.locator(".live-link")).to_have_count(50)
+    before = tab.hold("h1", "#peerlink-table", *[f"#link-{link.cloud_id}" for link in links[:5]])
+    _watch([(tab, before, LIVE)], seconds=3.5)
+    _assert_poll_interval(tab, 1.0)
+
+    turned = links[:10]
+    PeerLink.objects.filter(pk__in=[link.pk for link in turned]).update(status="ACTIVE")
+    for link in turned:
+        expect(tab.page.locator(f"#status-{link.cloud_id}")).to_have_text("Active")
+    expect(tab.page.locator(".live-link")).to_have_count(40)
+    expect(tab.page.locator(f"#status-{links[10].cloud_id}")).to_have_text("Creating…")
+    tab.assert_held(before)
+    _assert_poll_interval(tab, 1.0)
+    tab.assert_clean()
 
 
 # --- The change page ------------------------------------------------------------------------------
