@@ -31,7 +31,7 @@ def demo(demo_simulator, settings):
 
 
 def _banner(body: str) -> str:
-    return re.search(r'<div id="cloud-banner".*?</div>(?=\s*<div id="live-poll")', body, re.S).group(0)
+    return re.search(r'<div id="cloud-banner".*?</div>(?=\s*<main id="main">)', body, re.S).group(0)
 
 
 @pytest.mark.parametrize(

@@ -128,7 +128,9 @@ def test_a_pending_link_in_the_results_shows_its_status_without_polling(engineer
     make_peer_link(name="pending-found", status="PENDING_CREATE")
     body = engineer_client.get("/search/", {"q": "pending-found"}).content.decode()
     assert "Creating" in body
-    assert "hx-trigger" not in body.split('id="results-links"')[1]
+    results = body.split('id="results-links"')[1].split('id="live-poll"')[0]
+    # A snapshot: the badge does not poll, and the page's poll does not follow it.
+    assert "hx-trigger" not in results and "live-link" not in results
 
 
 def test_a_whole_id_in_any_case_finds_the_link_its_peer_and_the_changes_to_it(engineer_client, engineer):
