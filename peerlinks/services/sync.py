@@ -88,6 +88,9 @@ class SyncResult:
     api_calls: int = 0
     warnings: list[str] = field(default_factory=list)
     problem: str = ""  # the warnings, as stored for presentation.text.describe_problem
+    # The routers whose attachments were not listed, nothing being known to wait there (see
+    # _routers_that_may_wait).
+    routers_unlisted: list[str] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -99,6 +102,8 @@ class _RegionSnapshot:
     failed_gateways: dict[str, cloud.CloudError]
     # The gateway attachments of each router listed (a router whose listing failed is left out).
     attachments_by_router: dict[str, list["cloud.ErAttachment"]] = field(default_factory=dict)
+    # The routers not listed, nothing being known to wait there.
+    routers_unlisted: list[str] = field(default_factory=list)
 
 
 class _ClaimLost(Exception):
@@ -161,9 +166,23 @@ def sync_all(*, regions: list[str] | None = None) -> list[SyncResult]:
         done = [sync_region(region=region, account=account) for region in wanted]
         if regions is None and any(result.ok for result in done):
             record_account_regions(account=account)
-        results += done
+        results += [(account, result) for result in done]
+    _sync_again_where_links_now_wait(results)
     refresh_statistics()
-    return results
+    return [result for _, result in results]
+
+
+def _sync_again_where_links_now_wait(results: list[tuple[CloudAccount, SyncResult]]) -> None:
+    """A region whose routers were synced before another account's region showed a new link pending towards
+    one of them (made outside dcportal) is synced once more, so that link's waiting attachment is noted by
+    this sync and not the next. Rare: in a steady estate no link is pending and nothing runs again."""
+    for account, result in results:
+        late = result.ok and (
+            PeerLink.objects.present().pending().filter(peer_gateway_id__in=result.routers_unlisted).exists()
+        )
+        if late:
+            logger.info("sync of %s runs again: a link now waits for one of its routers", result.region)
+            sync_region(region=result.region, account=account)
 
 
 def refresh_statistics() -> None:
@@ -314,6 +333,7 @@ def _sync_claimed(
         return result
 
     result.warnings = [f"{gid}: {err}" for gid, err in snapshot.failed_gateways.items()]
+    result.routers_unlisted = snapshot.routers_unlisted
     result.problem = gateways_problem(list(snapshot.failed_gateways.values()))
     # A link the executor stored a moment ago can collide with one inserted here (PostgreSQL): write
     # again, then it is a cached row, newer than the fetch, and kept.
@@ -366,7 +386,8 @@ def _fetch_region(
             # Keep this gateway's cached links untouched; the others still sync.
             failed[gateway_id] = exc
     attachments_by_router: dict[str, list[cloud.ErAttachment]] = {}
-    for router in routers:
+    may_wait = _routers_that_may_wait(routers)
+    for router in may_wait:
         try:
             attachments_by_router[router.id] = listed(
                 cloud.list_er_attachments(region=region, er_id=router.id, resource_type="gdgw", config=config)
@@ -374,7 +395,33 @@ def _fetch_region(
         except cloud.CloudError as exc:
             # What waits on this router stays as last seen; the links still sync.
             logger.warning("attachments of router %s in %s not listed: %s", router.id, region, exc)
-    return _RegionSnapshot(project_id, gateways, routers, links_by_gateway, failed, attachments_by_router)
+    listed_ids = {router.id for router in may_wait}
+    unlisted = [router.id for router in routers if router.id not in listed_ids]
+    return _RegionSnapshot(
+        project_id, gateways, routers, links_by_gateway, failed, attachments_by_router, unlisted
+    )
+
+
+def _routers_that_may_wait(routers: list["cloud.EnterpriseRouter"]) -> list["cloud.EnterpriseRouter"]:
+    """The routers whose gateway attachments are worth listing: an attachment of theirs waits as last seen
+    (to note when it is decided), or a cached link of any account is pending towards them (its attachment
+    may wait for their account). The ER API lists attachments one router at a time only, so listing every
+    router cost a call each per sync (20 routers: 62 calls instead of 42). An attachment asked for by an
+    account dcportal does not cache links of is noted once such a link is cached, not before."""
+    ids = [router.id for router in routers]
+    if not ids:
+        return []
+    wanted = set(
+        SharedAttachment.objects.filter(state=SharedAttachment.WAITING, gone_at__isnull=True)
+        .filter(router__cloud_id__in=ids)
+        .values_list("router__cloud_id", flat=True)
+    ) | set(
+        PeerLink.objects.present()
+        .pending()
+        .filter(peer_gateway_id__in=ids)
+        .values_list("peer_gateway_id", flat=True)
+    )
+    return [router for router in routers if router.id in wanted]
 
 
 def _write_region(
@@ -546,11 +593,19 @@ def _apply_links(
     account_id: int,
 ) -> None:
     synced_gateway_pks = [gateways[gid].pk for gid in links_by_gateway if gid in gateways]
+    # Locked in pk order, read as plain tuples (see _CACHED): most rows match the cloud and need no model
+    # instance. The database answers whether each is gone, or newer than the fetch (written after it began,
+    # by a change of ours: the cache is the fresher one and is left as it is).
     cached = {
-        row.cloud_id: row
+        row[1]: row
         for row in PeerLink.objects.filter(gateway_id__in=synced_gateway_pks)
         .select_for_update(no_key=True)
         .order_by("pk")
+        .annotate(
+            is_gone=Q(gone_at__isnull=False),
+            is_newer=Q(synced_at__isnull=False, synced_at__gt=fetched_at),
+        )
+        .values_list(*_CACHED)
     }
     # Changes of ours that explain what the cloud shows: anything not finished, or finished lately.
     ours = list(
@@ -570,6 +625,7 @@ def _apply_links(
     audits: list[AuditEvent] = []
     seen: set[str] = set()
 
+    differing: dict[int, dict] = {}  # cached rows the cloud shows otherwise: their new values, by pk
     for gateway_id, links in links_by_gateway.items():
         gateway = gateways.get(gateway_id)
         if gateway is None:
@@ -577,37 +633,44 @@ def _apply_links(
         for link in links:
             seen.add(link.id)
             values = link_values(link)
-            row = cached.get(link.id)
-            if row is None:
+            known_row = cached.get(link.id)
+            if known_row is None:
                 to_create.append((gateway, link.id, values))
                 if _explained_create(ours, gateway=gateway, link_id=link.id, values=values, used=explaining):
                     known.add(link.id)
                 elif gateway_id not in first_look:
                     created_outside.append((link.id, values))
                 continue
-            if _newer_than_fetch(row, fetched_at):
-                continue
-            before = {f: getattr(row, f) for f in LINK_FIELDS}
-            drifted = {
-                f: {"before": before[f], "after": values[f]}
-                for f in DRIFT_FIELDS
-                if before[f] != values[f] and not _explained_update(ours, row=row, values=values)
-            }
-            if drifted:
-                drifts.append(Drift(peer_link=row, kind=Drift.Kind.CHANGED, detail=drifted))
-                audits.append(_audit("peer_link.changed_outside", row, before=before, after=values, now=now))
-            changed, transition = apply_link(row, values, now=now)
-            if changed:
-                to_update.append(row)
-            if transition is not None:
-                transitions.append(transition)
+            pk, _, gone, newer, *_ = known_row
+            if newer or (not gone and _unchanged(known_row, values)):
+                continue  # the freshness stamp below is all an unchanged row gets
+            differing[pk] = values
+
+    gone_pks = [
+        pk
+        for cloud_id, (pk, _, gone, newer, *_) in cached.items()
+        if cloud_id not in seen and not (gone or newer)
+    ]
+    rows = _rows_by_pk([*differing, *gone_pks])
+    for pk, values in differing.items():
+        row = rows[pk]
+        before = {f: getattr(row, f) for f in LINK_FIELDS}
+        drifted = {
+            f: {"before": before[f], "after": values[f]}
+            for f in DRIFT_FIELDS
+            if before[f] != values[f] and not _explained_update(ours, row=row, values=values)
+        }
+        if drifted:
+            drifts.append(Drift(peer_link=row, kind=Drift.Kind.CHANGED, detail=drifted))
+            audits.append(_audit("peer_link.changed_outside", row, before=before, after=values, now=now))
+        changed, transition = apply_link(row, values, now=now)
+        if changed:
+            to_update.append(row)
+        if transition is not None:
+            transitions.append(transition)
     changed_rows = len(to_update)
 
-    gone = [
-        row
-        for cloud_id, row in cached.items()
-        if cloud_id not in seen and row.gone_at is None and not _newer_than_fetch(row, fetched_at)
-    ]
+    gone = [rows[pk] for pk in gone_pks]
     for row in gone:
         row.gone_at = now
         if not _explained_delete(ours, row=row):
@@ -652,9 +715,23 @@ def _apply_links(
     result.drifts = len(drifts)
 
 
-def _newer_than_fetch(row: PeerLink, fetched_at: datetime) -> bool:
-    """Written after our fetch began (a change of ours): the cache is the fresher one."""
-    return row.synced_at is not None and row.synced_at > fetched_at
+# A cached link as the sync first reads it: enough to tell whether the cloud shows it otherwise.
+_CACHED = ("pk", "cloud_id", "is_gone", "is_newer", *LINK_FIELDS)
+_FIELDS_FROM = len(_CACHED) - len(LINK_FIELDS)
+
+
+def _unchanged(known_row: tuple, values: dict) -> bool:
+    """The cloud shows the cached row (a _CACHED tuple) as it is: every LINK_FIELDS value the same, so
+    mirror.apply_link would change nothing and record nothing."""
+    return known_row[_FIELDS_FROM:] == tuple(values[name] for name in LINK_FIELDS)
+
+
+def _rows_by_pk(pks: list[int], *, batch: int = 500) -> dict[int, PeerLink]:
+    """The cached links with these pks, as model instances (already locked by the caller), by pk."""
+    rows: dict[int, PeerLink] = {}
+    for start in range(0, len(pks), batch):
+        rows |= PeerLink.objects.in_bulk(pks[start : start + batch])
+    return rows
 
 
 def _new_link_constants(now: datetime) -> dict:
