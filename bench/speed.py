@@ -34,6 +34,7 @@ from bench import common  # noqa: E402
 LIST_REGIONS = ["cn-north-4", "cn-east-3", "ap-southeast-1"]
 SYNC_REGION = "cn-south-1"
 SDK_REGION = "cn-north-4"
+SYNC_ROUTERS = 20  # routers in the sync benchmark's region
 
 
 # --- a. the list page against the admin -------------------------------------------------------------
@@ -248,7 +249,7 @@ def seed_sync_world(sim, *, links: int, gateways: int) -> list[str]:
 
     project = dcsim.project_id_for(SYNC_REGION)
     per_gateway = links // gateways
-    for i in range(20):
+    for i in range(SYNC_ROUTERS):
         sim.add_router(name=f"er-sync-{i}", region=SYNC_REGION)
     gateway_ids = [
         sim.add_gateway(name=f"gdgw-sync-{i:02d}", region=SYNC_REGION, quota=per_gateway + 10)["id"]
@@ -284,7 +285,10 @@ def fetch_only(gateway_ids: list[str]) -> int:
     from peerlinks import cloud
 
     list(cloud.list_global_dc_gateways(region=SYNC_REGION))
-    list(cloud.list_enterprise_routers(region=SYNC_REGION))
+    routers = list(cloud.list_enterprise_routers(region=SYNC_REGION))
+    # The gateway attachments waiting on each router (the ER API lists them one router at a time).
+    for router in routers:
+        list(cloud.list_er_attachments(region=SYNC_REGION, er_id=router.id, resource_type="gdgw"))
     return sum(len(list(cloud.list_peer_links(region=SYNC_REGION, gateway_id=g))) for g in gateway_ids)
 
 
@@ -308,7 +312,8 @@ def bench_sync(goals: common.Goals, handle, *, links: int, gateways: int, part: 
     handle.sim.reset("empty")
     gateway_ids = seed_sync_world(handle.sim, links=links, gateways=gateways)
     per_gateway = links // gateways
-    minimum = 1 + 1 + gateways * max(1, -(-per_gateway // page))  # gateways, routers, link pages
+    # Gateways, routers, each router's attachments, link pages.
+    minimum = 1 + 1 + SYNC_ROUTERS + gateways * max(1, -(-per_gateway // page))
 
     fetch_times = []
     for _ in range(2):
@@ -343,7 +348,11 @@ def bench_sync(goals: common.Goals, handle, *, links: int, gateways: int, part: 
 
     print(f"  links in the cloud {links:,}, cached after sync {cached:,}")
     print(f"  API calls: sync {sync_calls} {sync_ops}, fetch only {fetch_calls}")
-    print(f"  minimum the page size allows: {minimum} (gateways 1, routers 1, link pages {minimum - 2})")
+    pages = minimum - 2 - SYNC_ROUTERS
+    print(
+        f"  minimum the page size allows: {minimum} (gateways 1, routers 1, attachments of each router"
+        f" {SYNC_ROUTERS}, link pages {pages})"
+    )
     ratio = sync_time / fetch_time
     print(f"  wall time: first sync {sync_time:.2f} s, fetch only {fetch_time:.2f} s -> {ratio:.2f}x")
     print(f"  re-sync with nothing changed: {resync_time:.2f} s ({resync_time / fetch_time:.2f}x fetch)")

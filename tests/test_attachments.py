@@ -222,18 +222,3 @@ def test_a_router_whose_attachments_cannot_be_listed_leaves_the_rest_of_the_sync
     assert all(result.ok for result in results)
     waiting.refresh_from_db()
     assert waiting.is_waiting and waiting.gone_at is None
-
-
-def test_a_sync_asks_no_router_for_its_attachments_while_nothing_can_wait(team_b, demo_simulator):
-    """The ER API lists attachments one router at a time: with no link pending towards a router and no
-    attachment waiting on it, a sync makes no such call (a fault queued for one stays queued)."""
-    sync.sync_all()
-    assert not PeerLink.objects.present().pending().exists() and not SharedAttachment.objects.exists()
-    requests.post(
-        f"{demo_simulator.base_url}/_dcsim/faults/next",
-        json={"fault": "500", "method": "GET", "path_contains": "/attachments"},
-        timeout=5,
-    )
-    sync.sync_all()
-    queued = requests.get(f"{demo_simulator.base_url}/_dcsim/faults", timeout=5).json()
-    assert [fault["path_contains"] for fault in queued["queued"]] == ["/attachments"]

@@ -88,9 +88,6 @@ class SyncResult:
     api_calls: int = 0
     warnings: list[str] = field(default_factory=list)
     problem: str = ""  # the warnings, as stored for presentation.text.describe_problem
-    # The routers whose attachments were not listed, nothing being known to wait there (see
-    # _routers_that_may_wait).
-    routers_unlisted: list[str] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -102,8 +99,6 @@ class _RegionSnapshot:
     failed_gateways: dict[str, cloud.CloudError]
     # The gateway attachments of each router listed (a router whose listing failed is left out).
     attachments_by_router: dict[str, list["cloud.ErAttachment"]] = field(default_factory=dict)
-    # The routers not listed, nothing being known to wait there.
-    routers_unlisted: list[str] = field(default_factory=list)
 
 
 class _ClaimLost(Exception):
@@ -166,23 +161,9 @@ def sync_all(*, regions: list[str] | None = None) -> list[SyncResult]:
         done = [sync_region(region=region, account=account) for region in wanted]
         if regions is None and any(result.ok for result in done):
             record_account_regions(account=account)
-        results += [(account, result) for result in done]
-    _sync_again_where_links_now_wait(results)
+        results += done
     refresh_statistics()
-    return [result for _, result in results]
-
-
-def _sync_again_where_links_now_wait(results: list[tuple[CloudAccount, SyncResult]]) -> None:
-    """A region whose routers were synced before another account's region showed a new link pending towards
-    one of them (made outside dcportal) is synced once more, so that link's waiting attachment is noted by
-    this sync and not the next. Rare: in a steady estate no link is pending and nothing runs again."""
-    for account, result in results:
-        late = result.ok and (
-            PeerLink.objects.present().pending().filter(peer_gateway_id__in=result.routers_unlisted).exists()
-        )
-        if late:
-            logger.info("sync of %s runs again: a link now waits for one of its routers", result.region)
-            sync_region(region=result.region, account=account)
+    return results
 
 
 def refresh_statistics() -> None:
@@ -333,7 +314,6 @@ def _sync_claimed(
         return result
 
     result.warnings = [f"{gid}: {err}" for gid, err in snapshot.failed_gateways.items()]
-    result.routers_unlisted = snapshot.routers_unlisted
     result.problem = gateways_problem(list(snapshot.failed_gateways.values()))
     # A link the executor stored a moment ago can collide with one inserted here (PostgreSQL): write
     # again, then it is a cached row, newer than the fetch, and kept.
@@ -386,8 +366,7 @@ def _fetch_region(
             # Keep this gateway's cached links untouched; the others still sync.
             failed[gateway_id] = exc
     attachments_by_router: dict[str, list[cloud.ErAttachment]] = {}
-    may_wait = _routers_that_may_wait(routers)
-    for router in may_wait:
+    for router in routers:
         try:
             attachments_by_router[router.id] = listed(
                 cloud.list_er_attachments(region=region, er_id=router.id, resource_type="gdgw", config=config)
@@ -395,33 +374,7 @@ def _fetch_region(
         except cloud.CloudError as exc:
             # What waits on this router stays as last seen; the links still sync.
             logger.warning("attachments of router %s in %s not listed: %s", router.id, region, exc)
-    listed_ids = {router.id for router in may_wait}
-    unlisted = [router.id for router in routers if router.id not in listed_ids]
-    return _RegionSnapshot(
-        project_id, gateways, routers, links_by_gateway, failed, attachments_by_router, unlisted
-    )
-
-
-def _routers_that_may_wait(routers: list["cloud.EnterpriseRouter"]) -> list["cloud.EnterpriseRouter"]:
-    """The routers whose gateway attachments are worth listing: an attachment of theirs waits as last seen
-    (to note when it is decided), or a cached link of any account is pending towards them (its attachment
-    may wait for their account). The ER API lists attachments one router at a time only, so listing every
-    router cost a call each per sync (20 routers: 62 calls instead of 42). An attachment asked for by an
-    account dcportal does not cache links of is noted once such a link is cached, not before."""
-    ids = [router.id for router in routers]
-    if not ids:
-        return []
-    wanted = set(
-        SharedAttachment.objects.filter(state=SharedAttachment.WAITING, gone_at__isnull=True)
-        .filter(router__cloud_id__in=ids)
-        .values_list("router__cloud_id", flat=True)
-    ) | set(
-        PeerLink.objects.present()
-        .pending()
-        .filter(peer_gateway_id__in=ids)
-        .values_list("peer_gateway_id", flat=True)
-    )
-    return [router for router in routers if router.id in wanted]
+    return _RegionSnapshot(project_id, gateways, routers, links_by_gateway, failed, attachments_by_router)
 
 
 def _write_region(
