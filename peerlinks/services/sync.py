@@ -547,11 +547,19 @@ def _apply_links(
     account_id: int,
 ) -> None:
     synced_gateway_pks = [gateways[gid].pk for gid in links_by_gateway if gid in gateways]
+    # Locked in pk order, read as plain tuples (see _CACHED): most rows match the cloud and need no model
+    # instance. The database answers whether each is gone, or newer than the fetch (written after it began,
+    # by a change of ours: the cache is the fresher one and is left as it is).
     cached = {
-        row.cloud_id: row
+        row[1]: row
         for row in PeerLink.objects.filter(gateway_id__in=synced_gateway_pks)
         .select_for_update(no_key=True)
         .order_by("pk")
+        .annotate(
+            is_gone=Q(gone_at__isnull=False),
+            is_newer=Q(synced_at__isnull=False, synced_at__gt=fetched_at),
+        )
+        .values_list(*_CACHED)
     }
     # Changes of ours that explain what the cloud shows: anything not finished, or finished lately.
     ours = list(
@@ -571,6 +579,7 @@ def _apply_links(
     audits: list[AuditEvent] = []
     seen: set[str] = set()
 
+    differing: dict[int, dict] = {}  # cached rows the cloud shows otherwise: their new values, by pk
     for gateway_id, links in links_by_gateway.items():
         gateway = gateways.get(gateway_id)
         if gateway is None:
@@ -578,37 +587,44 @@ def _apply_links(
         for link in links:
             seen.add(link.id)
             values = link_values(link)
-            row = cached.get(link.id)
-            if row is None:
+            known_row = cached.get(link.id)
+            if known_row is None:
                 to_create.append((gateway, link.id, values))
                 if _explained_create(ours, gateway=gateway, link_id=link.id, values=values, used=explaining):
                     known.add(link.id)
                 elif gateway_id not in first_look:
                     created_outside.append((link.id, values))
                 continue
-            if _newer_than_fetch(row, fetched_at):
-                continue
-            before = {f: getattr(row, f) for f in LINK_FIELDS}
-            drifted = {
-                f: {"before": before[f], "after": values[f]}
-                for f in DRIFT_FIELDS
-                if before[f] != values[f] and not _explained_update(ours, row=row, values=values)
-            }
-            if drifted:
-                drifts.append(Drift(peer_link=row, kind=Drift.Kind.CHANGED, detail=drifted))
-                audits.append(_audit("peer_link.changed_outside", row, before=before, after=values, now=now))
-            changed, transition = apply_link(row, values, now=now)
-            if changed:
-                to_update.append(row)
-            if transition is not None:
-                transitions.append(transition)
+            pk, _, gone, newer, *_ = known_row
+            if newer or (not gone and _unchanged(known_row, values)):
+                continue  # the freshness stamp below is all an unchanged row gets
+            differing[pk] = values
+
+    gone_pks = [
+        pk
+        for cloud_id, (pk, _, gone, newer, *_) in cached.items()
+        if cloud_id not in seen and not (gone or newer)
+    ]
+    rows = _rows_by_pk([*differing, *gone_pks])
+    for pk, values in differing.items():
+        row = rows[pk]
+        before = {f: getattr(row, f) for f in LINK_FIELDS}
+        drifted = {
+            f: {"before": before[f], "after": values[f]}
+            for f in DRIFT_FIELDS
+            if before[f] != values[f] and not _explained_update(ours, row=row, values=values)
+        }
+        if drifted:
+            drifts.append(Drift(peer_link=row, kind=Drift.Kind.CHANGED, detail=drifted))
+            audits.append(_audit("peer_link.changed_outside", row, before=before, after=values, now=now))
+        changed, transition = apply_link(row, values, now=now)
+        if changed:
+            to_update.append(row)
+        if transition is not None:
+            transitions.append(transition)
     changed_rows = len(to_update)
 
-    gone = [
-        row
-        for cloud_id, row in cached.items()
-        if cloud_id not in seen and row.gone_at is None and not _newer_than_fetch(row, fetched_at)
-    ]
+    gone = [rows[pk] for pk in gone_pks]
     for row in gone:
         row.gone_at = now
         if not _explained_delete(ours, row=row):
@@ -653,9 +669,23 @@ def _apply_links(
     result.drifts = len(drifts)
 
 
-def _newer_than_fetch(row: PeerLink, fetched_at: datetime) -> bool:
-    """Written after our fetch began (a change of ours): the cache is the fresher one."""
-    return row.synced_at is not None and row.synced_at > fetched_at
+# A cached link as the sync first reads it: enough to tell whether the cloud shows it otherwise.
+_CACHED = ("pk", "cloud_id", "is_gone", "is_newer", *LINK_FIELDS)
+_FIELDS_FROM = len(_CACHED) - len(LINK_FIELDS)
+
+
+def _unchanged(known_row: tuple, values: dict) -> bool:
+    """The cloud shows the cached row (a _CACHED tuple) as it is: every LINK_FIELDS value the same, so
+    mirror.apply_link would change nothing and record nothing."""
+    return known_row[_FIELDS_FROM:] == tuple(values[name] for name in LINK_FIELDS)
+
+
+def _rows_by_pk(pks: list[int], *, batch: int = 500) -> dict[int, PeerLink]:
+    """The cached links with these pks, as model instances (already locked by the caller), by pk."""
+    rows: dict[int, PeerLink] = {}
+    for start in range(0, len(pks), batch):
+        rows |= PeerLink.objects.in_bulk(pks[start : start + batch])
+    return rows
 
 
 def _new_link_constants(now: datetime) -> dict:
