@@ -2,6 +2,7 @@
 by row and then asked for as one batch; a batch's page with its rows' states (polled live until every row
 is final), and deciding, cancelling and retrying it as one (services.bulk)."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -194,40 +195,33 @@ def _act(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
     return leave_to(request, batch.get_absolute_url())
 
 
-@permission_required_or_403(APPROVE)
-@require_POST
-def batch_approve(request: HttpRequest, pk: int) -> HttpResponse:
+def _decide(request: HttpRequest, pk: int, decide: Callable[..., object], done: str) -> HttpResponse:
+    """Approve or reject every pending row of the version the approver saw (its digest), with a comment."""
     form = DecisionForm(request.POST)
     form.is_valid()
     return _act(
         request,
         pk,
-        lambda batch: bulk.approve_batch(
+        lambda batch: decide(
             batch_id=batch.pk,
             user=request.user,
             batch_digest=form.cleaned_data.get("payload_digest", ""),
             comment=form.cleaned_data.get("comment", ""),
         ),
-        gettext("You approved every pending row of this batch."),
+        done,
     )
+
+
+@permission_required_or_403(APPROVE)
+@require_POST
+def batch_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, bulk.approve_batch, gettext("You approved every pending row of this batch."))
 
 
 @permission_required_or_403(APPROVE)
 @require_POST
 def batch_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    form = DecisionForm(request.POST)
-    form.is_valid()
-    return _act(
-        request,
-        pk,
-        lambda batch: bulk.reject_batch(
-            batch_id=batch.pk,
-            user=request.user,
-            batch_digest=form.cleaned_data.get("payload_digest", ""),
-            comment=form.cleaned_data.get("comment", ""),
-        ),
-        gettext("You rejected every pending row of this batch."),
-    )
+    return _decide(request, pk, bulk.reject_batch, gettext("You rejected every pending row of this batch."))
 
 
 @permission_required_or_403(SUBMIT)
