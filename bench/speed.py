@@ -2,7 +2,7 @@
 
   a. the peer-link list page at 100,000 cached links against the Django admin changelist for the same rows:
      server time p50 and query count (also at 1,000 links: the count must not grow with the size); the
-     search page and the list's owner and label filters at the same size;
+     search page and the list's owner and label filters at the same size; the API's link list, 100 a page;
   b. a full sync of 20,000 links on 20 gateways: API calls (counted at the simulator) against the minimum
      the page size allows, wall time against just fetching the same pages (first sync, and a re-sync with
      nothing changed), peak memory (tracemalloc);
@@ -169,6 +169,38 @@ def planner_statistics() -> None:
     sync.refresh_statistics()
 
 
+def bench_api_pages(goals: common.Goals, *, links: int, repeats: int) -> None:
+    """The API's link list over the same cached links, 100 a page, with a read-only token (Bearer), in this
+    process: the first page, the page its `next` cursor gives, a status filter and a search."""
+    import json
+
+    from django.test import Client
+
+    from peerlinks.models import ApiToken
+    from peerlinks.services.tokens import create_token
+
+    person = common.engineer("bench-api")
+    secret = create_token(user=person, name="bench", scope=ApiToken.Scope.READ, days=1).secret
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    first = client.get("/api/v1/links?limit=100")
+    assert first.status_code == 200, first.content[:300]
+    second = json.loads(first.content)["next"].split("/api/v1/", 1)[-1]
+    print(f"\n  API, 100 links a page ({links:,} cached links, a read-only token)")
+    plain = 0.0  # the goal's "page of 100 links": the first, and the next by its cursor
+    for what, url in [
+        ("first page", "/api/v1/links?limit=100"),
+        ("next page (cursor)", f"/api/v1/{second}"),
+        ("status filter", "/api/v1/links?limit=100&status=ERROR"),
+        ("search", "/api/v1/links?limit=100&q=link-0421"),
+    ]:
+        took, queries, status = page_figures(client, url, repeats=repeats)
+        assert status == 200, (what, status)
+        if "page" in what:
+            plain = max(plain, took)
+        print(f"  {what:<22}{common.ms(took):>11}{queries:>9}")
+    goals.check("API page of 100 links p50 <= 20 ms", plain <= 0.020, f"at most {common.ms(plain)}")
+
+
 def search_pages() -> list[tuple[str, str]]:
     """The search page (every kind at once) and the list's local-field filters, for queries that match
     a few rows, thousands, or nothing."""
@@ -230,6 +262,7 @@ def bench_list_page(goals: common.Goals, *, links: int, repeats: int) -> None:
         first[0] < first[1],
         f"{common.ms(first[0])} vs {common.ms(first[1])}",
     )
+    bench_api_pages(goals, links=links, repeats=repeats)
     # Make room for the next parts: nothing refers to these rows.
     PeerLink.objects.all()._raw_delete(PeerLink.objects.db)
 
