@@ -165,6 +165,13 @@ def batch_rows(request: HttpRequest, pk: int) -> HttpResponse:
     return vary_on_htmx(HttpResponseStopPolling(html) if context["summary"].is_final else HttpResponse(html))
 
 
+def _as_it_is_now(request: HttpRequest, batch: ChangeBatch) -> HttpResponse:
+    """A step refused: the batch's page as it is now, with why (a 409), scrolled to its head."""
+    return render_whole_page(
+        request, "peerlinks/batch_detail.html", _context(request, batch), status=409, show="#batch-head:top"
+    )
+
+
 def _act(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
     """Take a step on the whole batch: back to its page with what was done, or with why not (a 409 with
     the page as it is now; a 403 for a step that is not the person's to take)."""
@@ -173,24 +180,12 @@ def _act(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
         act(batch)
     except ChangeOutdated as exc:
         messages.error(request, str(exc))
-        return render_whole_page(
-            request,
-            "peerlinks/batch_detail.html",
-            _context(request, batch),
-            status=409,
-            show="#batch-head:top",
-        )
+        return _as_it_is_now(request, batch)
     except ChangeForbidden:
         raise
     except ChangeRefused as exc:
         messages.warning(request, str(exc))
-        return render_whole_page(
-            request,
-            "peerlinks/batch_detail.html",
-            _context(request, batch),
-            status=409,
-            show="#batch-head:top",
-        )
+        return _as_it_is_now(request, batch)
     messages.success(request, done)
     return leave_to(request, batch.get_absolute_url())
 
@@ -246,13 +241,7 @@ def batch_retry(request: HttpRequest, pk: int) -> HttpResponse:
         raise
     except ChangeRefused as exc:
         messages.warning(request, str(exc))
-        return render_whole_page(
-            request,
-            "peerlinks/batch_detail.html",
-            _context(request, batch),
-            status=409,
-            show="#batch-head:top",
-        )
+        return _as_it_is_now(request, batch)
     for row, why in retried.refused:
         messages.warning(
             request, gettext("Row #{id} was not asked for again: {why}").format(id=row.pk, why=why)
