@@ -451,6 +451,7 @@ def test_on_a_phone_a_link_is_asked_for_approved_by_a_lead_and_followed_to_activ
     lead.get_by_text("Menu", exact=True).click()
     lead.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Approvals")).click()
     lead.get_by_role("link", name=f"#{change_id}", exact=True).click()
+    lead.wait_for_url(f"**/changes/{change_id}/")  # measured once the change's page is there, not mid-way
     _shot(lead, "phone-flow-2-to-approve")
     assert _sideways(lead) <= 0
     lead.get_by_role("button", name="Approve").click()
