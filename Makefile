@@ -76,7 +76,7 @@ format: $(STAMP)
 messages: $(STAMP)
 	$(BIN)/python manage.py makemessages --locale zh_Hans --add-location file --no-obsolete \
 		--ignore .venv --ignore var --ignore dcsim --ignore bench --ignore tests --ignore scripts
-	$(BIN)/python manage.py compilemessages --locale zh_Hans --ignore .venv
+	$(BIN)/python manage.py compilemessages --locale zh_Hans --ignore .venv --ignore var
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.html import escape
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -314,3 +316,74 @@ def _peer_filter_url(cloud_id: str, *, gateway: str = "") -> str:
     """The peer-link list narrowed to links that touch this peer (and start at `gateway`, if given)."""
     query = {"gateway": gateway, "q": cloud_id} if gateway else {"q": cloud_id}
     return f"{reverse('peerlinks:link_list')}?{urlencode(query)}"
+
+
+def draw_map(topology: Topology, *, several_accounts: bool) -> SafeString:
+    """The map as an SVG element: region columns, then the edges, then the nodes above them, each a link
+    with a title and a label for screen readers. Drawn here rather than in a template: with 150 edges and
+    200 nodes the template language took most of the page's time (issue 13)."""
+    e = escape
+    title = _("Peer-link topology: %(nodes)s nodes, %(edges)s connections, %(links)s peer links") % {
+        "nodes": len(topology.nodes),
+        "edges": len(topology.edges),
+        "links": topology.shown_links,
+    }
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="group" aria-labelledby="topology-title" '
+        f'width="{topology.width}" height="{topology.height}" '
+        f'viewBox="0 0 {topology.width} {topology.height}" '
+        f'font-family="system-ui, sans-serif">',
+        f'<title id="topology-title">{e(title)}</title>',
+    ]
+    unknown_region, stale = _("Unknown region"), _("last sync failed: data may be stale")
+    for column in topology.columns:
+        out.append(
+            f'<g class="topo-column" id="region-{e(column.region or "unknown")}">'
+            f'<rect class="topo-region" x="{column.x}" y="4" width="{column.width}" '
+            f'height="{column.height}" rx="8"/>'
+            f'<text class="topo-region-label" x="{column.label_x}" y="24" text-anchor="middle">'
+            f"{e(column.region or unknown_region)}</text>"
+        )
+        if column.sync_error:
+            out.append(
+                f'<text class="topo-stale" x="{column.label_x}" y="38" text-anchor="middle">'
+                f"<title>{e(column.sync_error)}</title>{e(stale)}</text>"
+            )
+        out.append("</g>")
+    out.append('<g id="topology-edges">')
+    for edge in topology.edges:
+        if edge.link_id:
+            label = _("Peer link %(name)s (%(status)s)") % {"name": edge.label, "status": edge.status}
+            named = f'aria-label="{e(label)}" data-link="{e(edge.link_id)}"'
+        else:
+            label = _("%(links)s, worst %(status)s") % {"links": edge.label, "status": edge.status}
+            named = f'aria-label="{e(label)}" data-edge="{e(edge.key)}"'
+        out.append(
+            f'<a href="{e(edge.href)}" {named}><title>{e(edge.title)}</title>'
+            f'<path class="topo-edge-hit" d="{e(edge.path)}"/>'
+            f'<path class="topo-edge tone-{e(edge.tone)}" d="{e(edge.path)}"/></a>'
+        )
+    out.append('</g><g id="topology-nodes">')
+    for node in topology.nodes:
+        router = node.kind == "er"
+        label = (_("Enterprise router %(name)s") if router else _("Gateway %(name)s")) % {"name": node.label}
+        title = node.title
+        if several_accounts and node.account:
+            title += " · " + _("account %(account)s") % {"account": node.account}
+        sub = _("enterprise router") if router else _("global DC gateway")
+        if not node.known:
+            sub += " · " + _("not in cache")
+        else:
+            sub += f" · {node.state}" + (f" · {node.account}" if several_accounts else "")
+        unknown = "" if node.known else " unknown"
+        out.append(
+            f'<a href="{e(node.href)}" aria-label="{e(label)}" data-node="{e(node.key)}">'
+            f"<title>{e(title)}</title>"
+            f'<rect class="topo-node kind-{e(node.kind)}{unknown}" x="{node.x}" y="{node.y}" '
+            f'width="{node.width}" height="{node.height}" rx="{18 if router else 4}"/>'
+            f'<text class="topo-label{"" if node.known else " id"}" x="{node.text_x}" y="{node.text_y}">'
+            f"{e(node.label)}</text>"
+            f'<text class="topo-sub" x="{node.text_x}" y="{node.sub_y}">{e(sub)}</text></a>'
+        )
+    out.append("</g></svg>")
+    return mark_safe("".join(out))

@@ -1,26 +1,28 @@
 """Template filters of the site."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django import template
 from django.conf import settings
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from peerlinks import permissions
 from peerlinks.models import AccountRole, CloudAccount, Drift, Notice, PeerLink, SharedAttachment
+from peerlinks.presentation import links as drawn
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
 from peerlinks.presentation.times import format_time
+from peerlinks.presentation.topology import Topology, draw_map
 from peerlinks.services import attachments, dispatch
 from peerlinks.services import drift as drift_actions
 from peerlinks.services.dashboard import LiveFacts
-from peerlinks.services.links import peer_account_name, peer_name
+from peerlinks.services.links import peer_name
 from peerlinks.services.notifications import shown_notice
 
 register = template.Library()
@@ -76,11 +78,6 @@ def nav_current(context: template.Context, section: str) -> SafeString:
     return mark_safe("")
 
 
-def _peer_kind(peer_type: str) -> str:
-    """A peer type as a person reads it ("Enterprise router"); an unknown code as it is."""
-    return dict(PeerLink.PeerType.choices).get(peer_type, peer_type)
-
-
 @register.simple_tag
 def peer(
     peer_type: str,
@@ -89,38 +86,48 @@ def peer(
     name: str | None = None,
     beside: CloudAccount | None = None,
 ) -> SafeString:
-    """A link's peer as a person reads it: its kind and cached name, with its ID after it in small type
-    (the ID alone, marked as such, when the peer is not in the cache); then its region, if given, and,
-    given the account `beside` it (the gateway's), the peer's account when it is another one.
-    Pass `name` when the row already carries it (`with_peer_name`), so a table costs no query per row."""
-    kind = _peer_kind(peer_type) or _("Peer")
-    if name is None:
-        name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
-    where = format_html(" {}", _("in {region}").format(region=region)) if region else ""
-    if beside is not None and peer_id:
-        account = peer_account_name(peer_type=peer_type, peer_id=peer_id)
-        if account and account != beside.name:
-            text = _("account {account}").format(account=account)
-            where = format_html('{} <span class="peer-account badge">{}</span>', where, text)
-    if name:
-        return format_html(
-            '<span class="peer">{} <strong class="peer-name">{}</strong> <code class="peer-id hint small" '
-            'title="{}">{}</code>{}</span>',
-            kind,
-            name,
-            _("Peer ID"),
-            peer_id,
-            where,
-        )
-    return format_html(
-        '<span class="peer">{} <code class="peer-id" title="{}">{}</code> '
-        '<span class="hint small">{}</span>{}</span>',
-        kind,
-        _("Peer ID"),
-        peer_id,
-        _("(name not known to dcportal)"),
-        where,
+    """A link's peer as a person reads it (`presentation.links.peer`)."""
+    return drawn.peer(peer_type, peer_id, region, name, beside)
+
+
+@register.simple_tag(takes_context=True)
+def status_badge(
+    context: template.Context, link: PeerLink, still: bool = False, oob: bool = False
+) -> SafeString:
+    """A link's status badge; unless `still` (a snapshot, such as a search result), a pending link's badge
+    names itself to the page's one poll, whose answer swaps it out of band (`oob`) once its status moved on.
+    The page then polls fast (base.html renders its poll after the content)."""
+    follow = not still and drawn.followed(link)
+    if follow:
+        context.request.live_follows = True
+    return drawn.status_badge(link, follow=follow, oob=oob)
+
+
+def _flag(context: template.Context, name: str) -> bool:
+    """A context value as `{% if name %}` reads it: a callable (`several_accounts`) is called."""
+    value = context.get(name)
+    return bool(value() if callable(value) else value)
+
+
+@register.simple_tag(takes_context=True)
+def topology_map(context: template.Context, topology: Topology) -> SafeString:
+    """The topology map's SVG (`presentation.topology.draw_map`)."""
+    return draw_map(topology, several_accounts=_flag(context, "several_accounts"))
+
+
+@register.simple_tag(takes_context=True)
+def link_rows(context: template.Context, links: Iterable[PeerLink]) -> SafeString:
+    """The rows of a peer link table (the list page, a gateway's page), with the page's `choosing`,
+    `hide_gateway` and `several_accounts`."""
+    html, follows = drawn.link_rows(
+        links,
+        choosing=_flag(context, "choosing"),
+        hide_gateway=_flag(context, "hide_gateway"),
+        several_accounts=_flag(context, "several_accounts"),
     )
+    if follows:
+        context.request.live_follows = True
+    return html
 
 
 @register.filter
@@ -132,7 +139,7 @@ def attachment_decidable(attachment: SharedAttachment | None, user: object) -> b
 @register.simple_tag
 def peer_text(peer_type: str, peer_id: str, region: str) -> str:
     """A peer on one line of a plain-text mail: its kind, cached name and ID, and its region."""
-    kind = _peer_kind(peer_type)
+    kind = drawn.peer_kind(peer_type)
     values = {"type": one_line(kind), "id": one_line(peer_id), "region": one_line(region)}
     name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
     if name:
@@ -212,19 +219,6 @@ def live_state(*, page: str, version: str, fast: bool) -> dict[str, object]:
         "query": f"?{query}" if query else "",
         "poll_ms": round(interval * 1000),
     }
-
-
-@register.simple_tag(takes_context=True)
-def live_follow(context: template.Context, link: PeerLink) -> SafeString:
-    """What a pending link's badge gives the page's one poll: the link and the status it shows (a hidden
-    input the poll includes; owned by no form, so no form around the badge sends it). The page then polls
-    fast (base.html renders its poll after the content)."""
-    context.request.live_follows = True
-    return format_html(
-        '<input type="hidden" class="live-link" name="link" value="{}:{}" form="live-poll">',
-        link.cloud_id,
-        link.status,
-    )
 
 
 @register.filter

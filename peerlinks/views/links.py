@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -26,6 +25,7 @@ from peerlinks.forms import LocalFieldsForm, PeerLinkCreateForm, PeerLinkDeleteF
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Gateway, PeerLink
 from peerlinks.permissions import EXPORT, SUBMIT, VIEW, permission_required_or_403
+from peerlinks.presentation import links as drawn
 from peerlinks.presentation.times import iso_time
 from peerlinks.services import approvals, changes, lifecycle, links
 
@@ -212,7 +212,7 @@ def link_status(request: HttpRequest, cloud_id: UUID) -> HttpResponse:
     link = _get_link(request, cloud_id)
     if not wants_fragment(request):
         return vary_on_htmx(redirect(link))
-    html = render_to_string("peerlinks/_status_badge.html", {"link": link}, request=request)
+    html = drawn.status_badge(link, follow=drawn.followed(link))
     final = not link.is_pending or link.gone_at is not None
     return vary_on_htmx(HttpResponseStopPolling(html) if final else HttpResponse(html))
 
