@@ -308,5 +308,21 @@ def cleanup_bench_dir() -> None:
     shutil.rmtree(BENCH_DIR, ignore_errors=True)
 
 
+def baseline_tree(ref: str) -> Path:
+    """The code of the git revision `ref`, unpacked under var/bench/ (no checkout: nothing in the repository
+    changes), to run beside this tree in the same run."""
+    import tarfile
+
+    target = BENCH_DIR / f"baseline-{ref.replace('/', '-')}"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    with tempfile.TemporaryFile() as archive:
+        subprocess.run(["git", "archive", ref], cwd=REPO, stdout=archive, check=True)
+        archive.seek(0)
+        with tarfile.open(fileobj=archive) as tar:
+            tar.extractall(target, filter="data")
+    return target
+
+
 def temp_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="dcportal-bench-"))

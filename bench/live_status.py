@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -56,19 +53,6 @@ new MutationObserver((mutations) => {
   }
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ["class"]});
 """
-
-
-def baseline_tree() -> Path:
-    """The code of `main`, unpacked under var/bench/ (no checkout, nothing in the repository changes)."""
-    target = common.BENCH_DIR / "baseline-main"
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    with tempfile.TemporaryFile() as archive:
-        subprocess.run(["git", "archive", "main"], cwd=common.REPO, stdout=archive, check=True)
-        archive.seek(0)
-        with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(target, filter="data")
-    return target
 
 
 @contextmanager
@@ -302,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.skip_baseline:
             print("\nbaseline: main (per-badge polls)")
-            run_variant("main", baseline_tree(), handle, sizes=sizes, rounds=rounds, env=env, args=args)
+            run_variant(
+                "main", common.baseline_tree("main"), handle, sizes=sizes, rounds=rounds, env=env, args=args
+            )
         print("\nthis tree (one poll per page)")
         results = run_variant(
             "this tree", common.REPO, handle, sizes=sizes, rounds=rounds, env=env, args=args
