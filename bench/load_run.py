@@ -233,6 +233,26 @@ def report(results: dict, duration: float, goals: common.Goals) -> None:
     goals.check("load p95 < 200 ms", p95 < 0.2, common.ms(p95))
 
 
+def run_baseline(ref: str, argv: list[str]) -> None:
+    """The baseline's own load_run.py from `git archive ref`, on its own database, before this tree's run;
+    its lines are printed as they come, marked `baseline |`."""
+    tree = common.baseline_tree(ref)
+    skip = {"--baseline", ref}
+    passed = [a for a in argv if a not in skip and not a.startswith("--baseline=")]
+    print(f"baseline {ref[:12]} (its own load run, same arguments):", flush=True)
+    child = subprocess.Popen(
+        [sys.executable, str(tree / "bench" / "load_run.py"), *passed],
+        cwd=tree,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    for line in child.stdout:
+        print(f"  baseline | {line.rstrip()}", flush=True)
+    child.wait()
+    print("\nthis tree:", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=60.0)
@@ -244,7 +264,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", action="append", default=[], help="a page to leave out, e.g. topology")
     parser.add_argument("--db", choices=("postgres",), default="postgres")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="a git revision whose own load run goes first, with the same arguments (e.g. the code before "
+        "issue 13: ca66b0b6f77f08e8406d941adee92222b05beb4d)",
+    )
     args, _ = parser.parse_known_args(argv)
+    if args.baseline:
+        run_baseline(
+            args.baseline, [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--strict"]
+        )
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
         raise SystemExit(f"{gunicorn} not found: make setup (gunicorn is pinned in requirements.txt)")
