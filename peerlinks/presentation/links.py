@@ -22,18 +22,25 @@ from peerlinks.presentation.times import format_time
 from peerlinks.services.links import peer_account_name, peer_name
 
 
-def status_label(link: PeerLink) -> str:
-    """A link's status as a person reads it: "Gone" once it left the cloud, "Creating…" while it is made."""
-    if link.gone_at:
-        return pgettext("peer link status", "Gone")
-    labels = {
-        "ACTIVE": lambda: pgettext("peer link status", "Active"),
-        "PENDING_CREATE": lambda: _("Creating…"),
-        "PENDING_UPDATE": lambda: _("Updating…"),
-        "ERROR": lambda: pgettext("peer link status", "Error"),
+def status_labels() -> dict[str, str]:
+    """Each status as a person reads it, in the active language ("" for a link gone from the cloud)."""
+    return {
+        "": pgettext("peer link status", "Gone"),
+        "ACTIVE": pgettext("peer link status", "Active"),
+        "PENDING_CREATE": _("Creating…"),
+        "PENDING_UPDATE": _("Updating…"),
+        "ERROR": pgettext("peer link status", "Error"),
     }
+
+
+def status_label(link: PeerLink, labels: dict[str, str] | None = None) -> str:
+    """A link's status as a person reads it: "Gone" once it left the cloud, "Creating…" while it is made.
+    A table passes `labels` (status_labels()), read once for all its rows."""
+    labels = labels or status_labels()
+    if link.gone_at:
+        return labels[""]
     if link.status in labels:
-        return labels[link.status]()
+        return labels[link.status]
     return link.status or pgettext("peer link status", "Unknown")
 
 
@@ -42,7 +49,9 @@ def followed(link: PeerLink) -> bool:
     return link.is_pending and not link.gone_at
 
 
-def status_badge(link: PeerLink, *, follow: bool, oob: bool = False) -> SafeString:
+def status_badge(
+    link: PeerLink, *, follow: bool, oob: bool = False, labels: dict[str, str] | None = None
+) -> SafeString:
     """A link's status badge. With `follow` it names itself to the page's one poll (a hidden input the poll
     includes, owned by no form); with `oob` it is the poll's out-of-band answer that replaces it."""
     css = "gone" if link.gone_at else (link.status or "").lower()
@@ -52,7 +61,7 @@ def status_badge(link: PeerLink, *, follow: bool, oob: bool = False) -> SafeStri
         css,
         mark_safe(' hx-swap-oob="true"') if oob else "",
         format_html(' title="{}"', link.reason) if link.reason else "",
-        status_label(link),
+        status_label(link, labels),
         format_html(
             '<input type="hidden" class="live-link" name="link" value="{}:{}" form="live-poll">',
             link.cloud_id,
@@ -63,9 +72,14 @@ def status_badge(link: PeerLink, *, follow: bool, oob: bool = False) -> SafeStri
     )
 
 
-def peer_kind(peer_type: str) -> str:
+def peer_kinds() -> dict[str, str]:
+    """Each peer type as a person reads it, in the active language."""
+    return {value: str(label) for value, label in PeerLink.PeerType.choices}
+
+
+def peer_kind(peer_type: str, kinds: dict[str, str] | None = None) -> str:
     """A peer type as a person reads it ("Enterprise router"); an unknown code as it is."""
-    return dict(PeerLink.PeerType.choices).get(peer_type, peer_type)
+    return (kinds or peer_kinds()).get(peer_type, peer_type)
 
 
 def peer(
@@ -74,12 +88,13 @@ def peer(
     region: str = "",
     name: str | None = None,
     beside: CloudAccount | None = None,
+    kinds: dict[str, str] | None = None,
 ) -> SafeString:
     """A link's peer as a person reads it: its kind and cached name, with its ID after it in small type
     (the ID alone, marked as such, when the peer is not in the cache); then its region, if given, and,
     given the account `beside` it (the gateway's), the peer's account when it is another one.
     Pass `name` when the row already carries it (`with_peer_name`), so a table costs no query per row."""
-    kind = peer_kind(peer_type) or _("Peer")
+    kind = peer_kind(peer_type, kinds) or _("Peer")
     if name is None:
         name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
     where = format_html(" {}", _("in {region}").format(region=region)) if region else ""
@@ -138,6 +153,8 @@ def link_rows(
 
     none = '<span class="hint">–</span>'
     managed_there, nothing = esc(_("Managed by Cloud Connect")), esc(_("No peer link matches."))
+    choose, waiting_text = _("Choose %(name)s"), _("Waiting for %(account)s to accept the attachment.")
+    labels, kinds = status_labels(), peer_kinds()
     cloud_connect = f' <span class="tag" title="{managed_there}">CC</span>'
     rows = []
     any_followed = False
@@ -148,7 +165,7 @@ def link_rows(
         check = ""
         if choosing:
             disabled = " disabled" if link.gone_at or link.is_read_only else ""
-            label = esc(_("Choose %(name)s") % {"name": link.name})
+            label = esc(choose % {"name": link.name})
             check = (
                 f'<input type="checkbox" class="choose" name="link" value="{cloud_id}" form="bulk-delete" '
                 f'aria-label="{label}"{disabled}> '
@@ -159,11 +176,11 @@ def link_rows(
         cells = [
             f'<td>{check}<a href="{link_url(link.cloud_id)}">{name}</a>'
             f"{cloud_connect if link.is_read_only else ''}{description}</td>",
-            f"<td>{status_badge(link, follow=follow)}",
+            f"<td>{status_badge(link, follow=follow, labels=labels)}",
         ]
         waiting_for = getattr(link, "waiting_for", None)
         if waiting_for:
-            waiting = _("Waiting for %(account)s to accept the attachment.") % {"account": waiting_for}
+            waiting = waiting_text % {"account": waiting_for}
             cells.append(f'<div class="hint small waiting-for">{esc(waiting)}</div>')
         if link.status == "ERROR" and link.reason:
             reason = esc(link.reason)
@@ -175,7 +192,9 @@ def link_rows(
             if several_accounts:
                 cells.append(f"<td>{filtered('account', gateway.project.account.name)}</td>")
             cells.append(f"<td>{esc(gateway.project.region)}</td>")
-        peer_html = peer(link.peer_type, link.peer_gateway_id, name=getattr(link, "peer_name", ""))
+        peer_html = peer(
+            link.peer_type, link.peer_gateway_id, name=getattr(link, "peer_name", ""), kinds=kinds
+        )
         labels = " ".join(filtered("label", label, ' class="tag"') for label in link.labels or ())
         cells += [
             f'<td class="peer-cell">{peer_html}</td><td>{esc(link.peer_region)}</td>',
