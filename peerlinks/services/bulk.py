@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import yaml
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -618,6 +618,88 @@ class BatchSummary:
 
 def summary(rows: list[ChangeRequest]) -> BatchSummary:
     return BatchSummary(total=len(rows), by_state=dict(Counter(row.state for row in rows)))
+
+
+def visible_batches(user: AbstractBaseUser) -> QuerySet[ChangeBatch]:
+    """The batches `user` may read: those with a row they may read (the batch's page then shows every row)."""
+    readable = ChangeRequest.objects.visible_to(user).filter(batch=OuterRef("pk"))
+    return ChangeBatch.objects.filter(Exists(readable))
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """A batch's rows as its page shows them, how many are in each state, and the steps (`lifecycle`) the
+    person it was read for may take on some row now."""
+
+    rows: list[ChangeRequest]
+    summary: BatchSummary
+    actions: frozenset[str]
+
+    @property
+    def can_decide(self) -> bool:
+        return bool({"approve", "reject"} & self.actions)
+
+    @property
+    def can_cancel(self) -> bool:
+        return "cancel" in self.actions
+
+    @property
+    def can_retry(self) -> bool:
+        return "retry" in self.actions
+
+    @property
+    def version(self) -> str:
+        """What the rows show, as a digest: the page's one poll sends it back and is answered with the rows
+        only once it changed (a state, an error, a name, a link's status, a step offered)."""
+        shown = [
+            [
+                row.pk,
+                row.state,
+                row.error_msg,
+                row.payload.get("name"),
+                row.payload.get("link_name"),
+                *(
+                    [row.peer_link.cloud_id, row.peer_link.name, row.peer_link.status, row.peer_link.gone_at]
+                    if row.peer_link
+                    else []
+                ),
+            ]
+            for row in self.rows
+        ]
+        canonical = json.dumps([shown, sorted(self.actions)], separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+def batch_progress(batch: ChangeBatch, *, user: AbstractBaseUser) -> BatchProgress:
+    """Where `batch` stands, as its page shows it to `user`."""
+    rows = list(
+        batch_rows(batch).select_related(
+            "gateway__project__account", "peer_account", "peer_link", "requested_by"
+        )
+    )
+    actions = frozenset(name for row in rows for name in lifecycle.allowed(row, user))
+    return BatchProgress(rows=rows, summary=summary(rows), actions=actions)
+
+
+@dataclass(frozen=True)
+class FollowedBatch:
+    """A batch a page shows while some row is still to finish: where it stands now if that changed since the
+    page showed it (else None), and whether a row is still to finish (then the page keeps polling fast)."""
+
+    batch: ChangeBatch | None
+    changed: BatchProgress | None
+    is_open: bool
+
+
+def follow_batch(*, user: AbstractBaseUser, batch_id: int | None = None, shown: str = "") -> FollowedBatch:
+    """The batch `batch_id` whose page showed its rows' version `shown` (none: no batch); one `user` may not
+    read is left out."""
+    batch = visible_batches(user).filter(pk=batch_id).first() if batch_id is not None else None
+    if batch is None:
+        return FollowedBatch(batch=None, changed=None, is_open=False)
+    progress = batch_progress(batch, user=user)
+    changed = progress if progress.version != shown else None
+    return FollowedBatch(batch=batch, changed=changed, is_open=not progress.summary.is_final)
 
 
 def awaiting_decision(user: AbstractBaseUser) -> QuerySet[ChangeBatch]:
