@@ -626,14 +626,37 @@ def visible_batches(user: AbstractBaseUser) -> QuerySet[ChangeBatch]:
     return ChangeBatch.objects.filter(Exists(readable))
 
 
+# What a batch's rows show that changes while they run: each row's state, error, names (its payload, edited
+# while pending) and link; the counts and the steps offered follow from them.
+SHOWN_FACTS = (
+    "pk",
+    "state",
+    "error_msg",
+    "payload",
+    "peer_link__cloud_id",
+    "peer_link__name",
+    "peer_link__status",
+    "peer_link__gone_at",
+)
+
+
+def rows_version(batch: ChangeBatch) -> str:
+    """What the batch's rows show now, as a digest (one query, no rows built): a batch's page gives it to its
+    one poll, which answers with the rows again only once it changed."""
+    facts = list(batch_rows(batch).values_list(*SHOWN_FACTS))
+    canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
 @dataclass(frozen=True)
 class BatchProgress:
-    """A batch's rows as its page shows them, how many are in each state, and the steps (`lifecycle`) the
-    person it was read for may take on some row now."""
+    """A batch's rows as its page shows them, how many are in each state, the steps (`lifecycle`) the person
+    it was read for may take on some row now, and the version of what the rows show (`rows_version`)."""
 
     rows: list[ChangeRequest]
     summary: BatchSummary
     actions: frozenset[str]
+    version: str
 
     @property
     def can_decide(self) -> bool:
@@ -647,44 +670,26 @@ class BatchProgress:
     def can_retry(self) -> bool:
         return "retry" in self.actions
 
-    @property
-    def version(self) -> str:
-        """What the rows show, as a digest: the page's one poll sends it back and is answered with the rows
-        only once it changed (a state, an error, a name, a link's status, a step offered)."""
-        shown = [
-            [
-                row.pk,
-                row.state,
-                row.error_msg,
-                row.payload.get("name"),
-                row.payload.get("link_name"),
-                *(
-                    [row.peer_link.cloud_id, row.peer_link.name, row.peer_link.status, row.peer_link.gone_at]
-                    if row.peer_link
-                    else []
-                ),
-            ]
-            for row in self.rows
-        ]
-        canonical = json.dumps([shown, sorted(self.actions)], separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:20]
-
 
 def batch_progress(batch: ChangeBatch, *, user: AbstractBaseUser) -> BatchProgress:
     """Where `batch` stands, as its page shows it to `user`."""
+    # The version first: a row that moves on while the rows are read makes it older than what they show,
+    # so the poll brings them again; never the other way round (rows older than their version stay stale).
+    version = rows_version(batch)
     rows = list(
         batch_rows(batch).select_related(
             "gateway__project__account", "peer_account", "peer_link", "requested_by"
         )
     )
     actions = frozenset(name for row in rows for name in lifecycle.allowed(row, user))
-    return BatchProgress(rows=rows, summary=summary(rows), actions=actions)
+    return BatchProgress(rows=rows, summary=summary(rows), actions=actions, version=version)
 
 
 @dataclass(frozen=True)
 class FollowedBatch:
-    """A batch a page shows while some row is still to finish: where it stands now if that changed since the
-    page showed it (else None), and whether a row is still to finish (then the page keeps polling fast)."""
+    """A batch a page shows while some row is still to finish: where it stands now if what its rows show
+    changed since the page showed them (else None), and whether a row is still to finish (then the page
+    keeps polling fast)."""
 
     batch: ChangeBatch | None
     changed: BatchProgress | None
@@ -693,13 +698,15 @@ class FollowedBatch:
 
 def follow_batch(*, user: AbstractBaseUser, batch_id: int | None = None, shown: str = "") -> FollowedBatch:
     """The batch `batch_id` whose page showed its rows' version `shown` (none: no batch); one `user` may not
-    read is left out."""
+    read is left out. Unchanged, it costs two small queries; changed, the rows are read as the page reads
+    them."""
     batch = visible_batches(user).filter(pk=batch_id).first() if batch_id is not None else None
     if batch is None:
         return FollowedBatch(batch=None, changed=None, is_open=False)
+    if rows_version(batch) == shown:
+        return FollowedBatch(batch=batch, changed=None, is_open=True)  # it showed a row still to finish
     progress = batch_progress(batch, user=user)
-    changed = progress if progress.version != shown else None
-    return FollowedBatch(batch=batch, changed=changed, is_open=not progress.summary.is_final)
+    return FollowedBatch(batch=batch, changed=progress, is_open=not progress.summary.is_final)
 
 
 def awaiting_decision(user: AbstractBaseUser) -> QuerySet[ChangeBatch]:
