@@ -85,8 +85,8 @@ def setup_django(database_url: str, **env: str) -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
-def engineer(username: str = "bench-engineer", *, superuser: bool = False):
-    """A user with the Engineer role (a superuser too when asked), password hashing at its cheapest."""
+def person(username: str, *, role: str, superuser: bool = False):
+    """A user holding `role` ("Engineer", "Approver", …), a superuser too when asked."""
     from django.contrib.auth import get_user_model
 
     from peerlinks.permissions import ensure_role
@@ -94,8 +94,13 @@ def engineer(username: str = "bench-engineer", *, superuser: bool = False):
     user, _ = get_user_model().objects.get_or_create(
         username=username, defaults={"is_staff": superuser, "is_superuser": superuser}
     )
-    user.groups.add(ensure_role("Engineer"))
+    user.groups.add(ensure_role(role))
     return user
+
+
+def engineer(username: str = "bench-engineer", *, superuser: bool = False):
+    """A user with the Engineer role (a superuser too when asked)."""
+    return person(username, role="Engineer", superuser=superuser)
 
 
 # --- The simulator, counted ------------------------------------------------------------------------

@@ -11,7 +11,9 @@
   d. status propagation: a link turned ACTIVE in the simulator until the status endpoint shows it, with
      the real scheduler and worker running (PENDING_RECHECK_INTERVAL 3 s, as shipped);
   e. (not in the default run: `--parts e`) an estate of 100,000 links on 100 gateways: first sync and
-     re-sync with nothing changed against SYNC_INTERVAL, and the same figures as b.
+     re-sync with nothing changed against SYNC_INTERVAL, and the same figures as b;
+  f. an approved create through the page against one through the API (engineer asks, lead approves), with
+     the scheduler and worker running as in d: time until the link's status endpoint shows it ACTIVE.
 
 Every baseline is measured in the same run. A missed goal is printed as MISSED; `--strict` exits 1 then.
 """
@@ -25,6 +27,8 @@ import sys
 import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -518,6 +522,33 @@ def bench_client(goals: common.Goals, handle, *, calls: int) -> None:
 # --- d. status propagation -------------------------------------------------------------------------------
 
 
+@contextmanager
+def worker_and_scheduler(name: str) -> Iterator[None]:
+    """`manage.py db_worker` (polling every 1 s) and `manage.py run_scheduler` running against this run's
+    database and simulator (PENDING_RECHECK_INTERVAL as shipped), once the scheduler's first sync is done."""
+    from django.conf import settings
+
+    commands = [
+        (f"{name}-worker", common.worker_args(interval=1.0)),
+        (f"{name}-scheduler", ["run_scheduler"]),
+    ]
+    env = {"PENDING_RECHECK_INTERVAL": f"{settings.PENDING_RECHECK_INTERVAL:g}"}
+    with common.processes(commands, env=env):
+        time.sleep(4)  # the scheduler's first sync, and the worker picking up tasks
+        yield
+
+
+def shown_final(client, link_id: str, *, since: float, timeout: float = 30):
+    """The link's status endpoint (as a badge asks it, htmx) every 20 ms until it answers 286: final."""
+    while True:
+        response = client.get(f"/links/{link_id}/status/", HTTP_HX_REQUEST="true")
+        if response.status_code == 286:
+            return response
+        if time.perf_counter() - since > timeout:
+            raise SystemExit(f"link {link_id} not shown final within {timeout:g} s")
+        time.sleep(0.02)
+
+
 def bench_propagation(goals: common.Goals, handle, *, links: int) -> None:
     from django.conf import settings
     from django.test import Client
@@ -558,23 +589,12 @@ def bench_propagation(goals: common.Goals, handle, *, links: int) -> None:
     client.force_login(common.engineer())
     rng = random.Random(5)
     delays = []
-    commands = [
-        ("propagation-worker", common.worker_args(interval=1.0)),
-        ("propagation-scheduler", ["run_scheduler"]),
-    ]
-    with common.processes(commands, env={"PENDING_RECHECK_INTERVAL": f"{interval:g}"}):
-        time.sleep(4)  # the scheduler's first sync, and the worker picking up tasks
+    with worker_and_scheduler("propagation"):
         for link_id in pending:
             time.sleep(rng.uniform(0, interval))  # land anywhere in the re-check cycle
             started = time.perf_counter()
             sim.force_peer_link(link_id, status="ACTIVE")
-            while True:
-                response = client.get(f"/links/{link_id}/status/", HTTP_HX_REQUEST="true")
-                if response.status_code == 286:
-                    break
-                if time.perf_counter() - started > 30:
-                    raise SystemExit(f"link {link_id} not shown ACTIVE within 30 s")
-                time.sleep(0.02)
+            response = shown_final(client, link_id, since=started)
             delays.append(time.perf_counter() - started)
             assert b"Active" in response.content
     p50, worst = common.percentile(delays, 50), max(delays)
@@ -582,6 +602,125 @@ def bench_propagation(goals: common.Goals, handle, *, links: int) -> None:
     print(f"({len(delays)} links)")
     print("  (an open page polls the badge every 2 s, so a person sees it up to 2 s after the endpoint does)")
     goals.check("status propagation < 3 s (max)", worst < 3.0, f"p50 {p50:.2f} s, max {worst:.2f} s")
+
+
+# --- f. an approved create, through the page and through the API ----------------------------------------
+
+CREATE_TRANSITION_DELAY = 0.5  # seconds a new link stays PENDING_CREATE in the simulator
+# Seconds: each create waits on two polls of the worker (every 1 s); over ten creates a path's p50 moves by
+# about this between two runs of the same code.
+CREATE_PATHS_NOISE = 0.3
+
+
+def bench_create_paths(goals: common.Goals, handle, *, creates: int) -> None:
+    """Creates through the page and through the API, interleaved, each from the engineer's submission and
+    the lead's approval until the link's status endpoint shows it ACTIVE, the worker and scheduler running
+    as in part d."""
+    import json
+    import re
+
+    from django.test import Client
+
+    from peerlinks.models import ApiToken, ChangeRequest
+    from peerlinks.services import sync
+    from peerlinks.services.tokens import create_token
+
+    print(f"\n[f] an approved create, page vs API, {creates} each, interleaved, scheduler + worker", end=" ")
+    print(f"(transition delay {CREATE_TRANSITION_DELAY:g} s)")
+    sim = handle.sim
+    sim.reset("empty")
+    sim.set_config(transition_delay=CREATE_TRANSITION_DELAY)
+    gateway = sim.add_gateway(name="gdgw-create-paths", region=SDK_REGION, quota=2 * creates + 5)["id"]
+    routers = [sim.add_router(name=f"er-create-{i:02d}", region=SDK_REGION)["id"] for i in range(2 * creates)]
+    sync.sync_all(regions=[SDK_REGION])
+
+    people = {"engineer": common.engineer(), "lead": common.person("bench-lead", role="Approver")}
+    pages, api = {}, {}
+    for who, user in people.items():
+        pages[who] = Client(HTTP_HOST="127.0.0.1")
+        pages[who].force_login(user)
+        secret = create_token(user=user, name="bench", scope=ApiToken.Scope.WRITE, days=1).secret
+        api[who] = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    digest_input = re.compile(r'name="payload_digest" value="([0-9a-f]{64})"')
+
+    def through_page(name: str, router: str) -> int:
+        """The engineer posts the create form; the lead opens the change's page and approves it there."""
+        form = {"gateway": gateway, "peer_type": "ER", "peer_region": SDK_REGION, "peer": router}
+        asked = pages["engineer"].post("/links/new/", {**form, "name": name})
+        assert asked.status_code == 302, (asked.status_code, asked.content[:300])
+        change_url = asked["Location"]
+        seen = pages["lead"].get(change_url)
+        digest = digest_input.search(seen.content.decode()).group(1)
+        approved = pages["lead"].post(f"{change_url}approve/", {"payload_digest": digest})
+        assert approved.status_code == 302, (approved.status_code, approved.content[:300])
+        return int(change_url.rstrip("/").rsplit("/", 1)[-1])
+
+    def through_api(name: str, router: str) -> int:
+        """The engineer's token asks for the link; the lead's token reads the change and approves it."""
+        body = {"gateway_id": gateway, "peer_type": "ER", "peer_id": router, "peer_region": SDK_REGION}
+        asked = api["engineer"].post(
+            "/api/v1/links",
+            {**body, "name": name},
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),  # as a client that may send again does
+        )
+        assert asked.status_code == 201, (asked.status_code, asked.content[:300])
+        change_id = json.loads(asked.content)["id"]
+        seen = json.loads(api["lead"].get(f"/api/v1/changes/{change_id}").content)
+        decision = {"payload_digest": seen["payload_digest"]}
+        approved = api["lead"].post(
+            f"/api/v1/changes/{change_id}/approve",
+            decision,
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        )
+        assert approved.status_code == 200, (approved.status_code, approved.content[:300])
+        return change_id
+
+    def made_link(change_id: int, *, since: float) -> str:
+        """The cloud ID of the link the change made, once the worker has sent the create."""
+        while True:
+            made = ChangeRequest.objects.filter(pk=change_id).values_list("peer_link__cloud_id", flat=True)
+            if made[0] is not None:
+                return made[0]
+            if time.perf_counter() - since > 30:
+                raise SystemExit(f"change {change_id} made no link within 30 s")
+            time.sleep(0.02)
+
+    paths = {"page": through_page, "API": through_api}
+    took: dict[str, list[float]] = {path: [] for path in paths}
+    made: dict[str, list[str]] = {path: [] for path in paths}
+    rng = random.Random(6)
+    routers_left = iter(routers)
+    with worker_and_scheduler("create-paths"):
+        for i in range(creates):
+            order = list(paths) if i % 2 == 0 else list(reversed(paths))
+            for path in order:
+                time.sleep(rng.uniform(0, 1.0))  # land anywhere in the worker's and scheduler's cycles
+                started = time.perf_counter()
+                change_id = paths[path](f"create-{path.lower()}-{i:02d}", next(routers_left))
+                link_id = made_link(change_id, since=started)
+                response = shown_final(pages["engineer"], link_id, since=started)
+                took[path].append(time.perf_counter() - started)
+                made[path].append(link_id)
+                assert b"Active" in response.content, (path, change_id)
+    for link_id in made["API"]:  # the API says so too
+        link = json.loads(api["engineer"].get(f"/api/v1/links/{link_id}").content)
+        assert link["status"] == "ACTIVE", link
+
+    print("  asked for, approved, until the link's status endpoint shows it ACTIVE:")
+    print(f"  {'':<6}{'page':>9}{'API':>9}{'API/page':>10}")
+    figures = {}
+    for label, p in (("p50", 50), ("p95", 95), ("max", 100)):
+        page, through = common.percentile(took["page"], p), common.percentile(took["API"], p)
+        figures[label] = (page, through)
+        print(f"  {label:<6}{page:>7.2f} s{through:>7.2f} s{through / page:>9.2f}x")
+    within = all(through <= page + CREATE_PATHS_NOISE for page, through in (figures["p50"], figures["p95"]))
+    goals.check(
+        f"f: an approved create, API <= page (p50 and p95, within noise: {CREATE_PATHS_NOISE:g} s)",
+        within,
+        "p50 {1:.2f} s vs {0:.2f} s, p95 {3:.2f} s vs {2:.2f} s".format(*figures["p50"], *figures["p95"]),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -595,7 +734,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estate-gateways", type=int, default=100, help="gateways of the estate (e)")
     parser.add_argument("--calls", type=int, default=200, help="calls per operation and client (c)")
     parser.add_argument("--propagation-links", type=int, default=8)
-    parser.add_argument("--parts", default="abcd", help="which parts to run, e.g. 'ab'")
+    parser.add_argument("--creates", type=int, default=10, help="creates per path, page and API (f)")
+    parser.add_argument("--parts", default="abcdf", help="which parts to run, e.g. 'ab'")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args(argv)
 
@@ -617,6 +757,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_propagation(goals, handle, links=args.propagation_links)
         if "e" in args.parts:
             bench_sync(goals, handle, links=args.estate_links, gateways=args.estate_gateways, part="e")
+        if "f" in args.parts:
+            bench_create_paths(goals, handle, creates=args.creates)
     finally:
         handle.stop()
     print(f"\ntotal {time.perf_counter() - started:.0f} s")

@@ -50,7 +50,6 @@ urlpatterns = [
     path("batches/new/", batches.batch_new, name="batch_new"),
     path("batches/delete/", batches.batch_delete, name="batch_delete"),
     path("batches/<int:pk>/", batches.batch_detail, name="batch_detail"),
-    path("batches/<int:pk>/rows/", batches.batch_rows, name="batch_rows"),
     path("batches/<int:pk>/approve/", batches.batch_approve, name="batch_approve"),
     path("batches/<int:pk>/reject/", batches.batch_reject, name="batch_reject"),
     path("batches/<int:pk>/cancel/", batches.batch_cancel, name="batch_cancel"),

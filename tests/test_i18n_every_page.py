@@ -738,7 +738,7 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
         ),
         ("engineer1", "POST", "/batches/delete/", {}, {"follow": True}),
         *[(who, "GET", batch(name), {}, {}) for name in batches for who in ("engineer1", "lead1", "viewer1")],
-        ("engineer1", "GET", batch("pending", "batch_rows"), {}, HTMX),
+        ("engineer1", "GET", "/live/", {"batch": f"{batches['pending'].pk}:shown-before"}, HTMX),
         ("lead1", "POST", batch("pending", "batch_approve"), {"payload_digest": "0" * 64}, {}),
         ("engineer1", "POST", batch("failed", "batch_cancel"), {}, {}),
         ("engineer1", "POST", batch("failed", "batch_retry"), {}, {"follow": True}),

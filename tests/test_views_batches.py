@@ -1,8 +1,12 @@
 """The bulk pages: upload → preview → one batch → its page; the approval queue lists a batch once; links
 chosen in the list are deleted as one batch. Plain form posts: all of it works without JavaScript."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from peerlinks.models import ChangeBatch, ChangeRequest
@@ -80,12 +84,83 @@ def test_an_outdated_decision_is_a_409_with_the_batch_anew(place, engineer, appr
     assert {row.state for row in batch.rows.all()} == {State.PENDING_APPROVAL}
 
 
-def test_the_rows_poll_stops_once_every_row_is_final(place, engineer, engineer_client):
+def _followed(page: str) -> str:
+    """The batch and version the page's rows give its one poll ("" once they give none)."""
+    found = re.search(r'class="live-batch" name="batch" value="([^"]+)"', page)
+    return found.group(1) if found else ""
+
+
+def test_the_pages_one_poll_follows_the_rows_until_every_row_is_final(place, engineer, engineer_client):
     batch = bulk.submit_creates(user=engineer, records=bulk.parse(CSV))
-    url = reverse("peerlinks:batch_rows", args=[batch.pk])
-    assert engineer_client.get(url, HTTP_HX_REQUEST="true").status_code == 200
+    page = engineer_client.get(batch.get_absolute_url()).content.decode()
+    shown = _followed(page)
+    assert shown.startswith(f"{batch.pk}:")
+    assert 'hx-get="/live/?fast=1"' in page and 'hx-trigger="every 1000ms"' in page  # one poll, fast
+    assert 'id="batch-rows">' in page and page.count("hx-trigger=") == 1  # the rows do not poll themselves
+
+    live = {"batch": shown, "fast": "1", "v": _version(page)}
+    assert engineer_client.get("/live/", live, HTTP_HX_REQUEST="true").status_code == 204  # nothing moved
+
     bulk.cancel_batch(batch_id=batch.pk, user=engineer)
-    assert engineer_client.get(url, HTTP_HX_REQUEST="true").status_code == 286
+    answer = engineer_client.get("/live/", live, HTTP_HX_REQUEST="true")
+    body = answer.content.decode()
+    assert answer.status_code == 200
+    assert '<div id="batch-rows" hx-swap-oob="true">' in body
+    assert "Cancelled: 3" in body and "Pending approval" not in body
+    assert 'id="batch-cancel"' not in body  # nothing left to cancel: the button goes
+    assert _followed(body) == ""  # every row is final: the rows no longer ask to be followed
+    assert 'hx-get="/live/"' in body and 'hx-trigger="every 2000ms"' in body  # the poll slows down
+
+    page = engineer_client.get(batch.get_absolute_url()).content.decode()  # a reload shows the same
+    assert "Cancelled: 3" in page and _followed(page) == "" and 'hx-trigger="every 2000ms"' in page
+
+
+def test_the_rows_come_again_only_when_what_they_show_changed(place, engineer, approver, engineer_client):
+    batch = bulk.submit_creates(user=engineer, records=bulk.parse(CSV))
+    page = engineer_client.get(batch.get_absolute_url()).content.decode()
+    live = {"batch": _followed(page), "fast": "1", "v": _version(page)}
+    assert 'id="batch-cancel"' in page
+    bulk.approve_batch(batch_id=batch.pk, user=approver, batch_digest=bulk.batch_digest(batch))
+    body = engineer_client.get("/live/", live, HTTP_HX_REQUEST="true").content.decode()
+    assert "Approved: 3" in body and _followed(body) not in ("", live["batch"])
+    assert 'hx-get="/live/?fast=1"' in body  # rows still to run: the poll stays fast
+    live["batch"] = _followed(body)
+    assert engineer_client.get("/live/", live, HTTP_HX_REQUEST="true").status_code == 204
+
+
+def test_the_poll_ignores_a_batch_the_person_may_not_read_and_a_malformed_one(
+    place, engineer, engineer_client, outsider, client
+):
+    batch = bulk.submit_creates(user=engineer, records=bulk.parse(CSV))
+    client.force_login(outsider)  # no role: reads nothing
+    answer = client.get("/live/", {"batch": f"{batch.pk}:old"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "batch-rows" not in answer and 'hx-get="/live/"' in answer
+    for shown in ("x:y", f"{batch.pk}", "9" * 40 + ":old", f"{batch.pk + 1}:old"):
+        body = engineer_client.get("/live/", {"batch": shown}, HTTP_HX_REQUEST="true").content.decode()
+        assert "batch-rows" not in body and 'hx-get="/live/"' in body, shown
+
+
+def test_the_poll_reads_a_batch_in_two_queries_whatever_its_size(place, engineer, engineer_client):
+    """Unchanged: the batch, then what its rows show (no rows built); changed: as many whatever the size."""
+    one = bulk.submit_creates(user=engineer, records=bulk.parse("gateway,peer,name\ngw-core,er-3,alone\n"))
+    three = bulk.submit_creates(user=engineer, records=bulk.parse(CSV))
+
+    def queries(**shown: str) -> int:
+        with CaptureQueriesContext(connection) as done:
+            engineer_client.get("/live/", {**shown, "fast": "1"}, HTTP_HX_REQUEST="true")
+        return len(done.captured_queries)
+
+    shown = {
+        batch: _followed(engineer_client.get(batch.get_absolute_url()).content.decode())
+        for batch in (one, three)
+    }
+    none = queries()
+    assert queries(batch=shown[one]) == queries(batch=shown[three]) == none + 2
+    assert queries(batch=f"{one.pk}:old") == queries(batch=f"{three.pk}:old")
+
+
+def _version(page: str) -> str:
+    return page.split('class="live-version" name="v" value="')[1].split('"')[0]
 
 
 def test_links_chosen_in_the_list_are_deleted_as_one_batch(engineer_client, db):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import yaml
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -618,6 +618,95 @@ class BatchSummary:
 
 def summary(rows: list[ChangeRequest]) -> BatchSummary:
     return BatchSummary(total=len(rows), by_state=dict(Counter(row.state for row in rows)))
+
+
+def visible_batches(user: AbstractBaseUser) -> QuerySet[ChangeBatch]:
+    """The batches `user` may read: those with a row they may read (the batch's page then shows every row)."""
+    readable = ChangeRequest.objects.visible_to(user).filter(batch=OuterRef("pk"))
+    return ChangeBatch.objects.filter(Exists(readable))
+
+
+# What a batch's rows show that changes while they run: each row's state, error, names (its payload, edited
+# while pending) and link; the counts and the steps offered follow from them.
+SHOWN_FACTS = (
+    "pk",
+    "state",
+    "error_msg",
+    "payload",
+    "peer_link__cloud_id",
+    "peer_link__name",
+    "peer_link__status",
+    "peer_link__gone_at",
+)
+
+
+def rows_version(batch: ChangeBatch) -> str:
+    """What the batch's rows show now, as a digest (one query, no rows built): a batch's page gives it to its
+    one poll, which answers with the rows again only once it changed."""
+    facts = list(batch_rows(batch).values_list(*SHOWN_FACTS))
+    canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """A batch's rows as its page shows them, how many are in each state, the steps (`lifecycle`) the person
+    it was read for may take on some row now, and the version of what the rows show (`rows_version`)."""
+
+    rows: list[ChangeRequest]
+    summary: BatchSummary
+    actions: frozenset[str]
+    version: str
+
+    @property
+    def can_decide(self) -> bool:
+        return bool({"approve", "reject"} & self.actions)
+
+    @property
+    def can_cancel(self) -> bool:
+        return "cancel" in self.actions
+
+    @property
+    def can_retry(self) -> bool:
+        return "retry" in self.actions
+
+
+def batch_progress(batch: ChangeBatch, *, user: AbstractBaseUser) -> BatchProgress:
+    """Where `batch` stands, as its page shows it to `user`."""
+    # The version first: a row that moves on while the rows are read makes it older than what they show,
+    # so the poll brings them again; never the other way round (rows older than their version stay stale).
+    version = rows_version(batch)
+    rows = list(
+        batch_rows(batch).select_related(
+            "gateway__project__account", "peer_account", "peer_link", "requested_by"
+        )
+    )
+    actions = frozenset(name for row in rows for name in lifecycle.allowed(row, user))
+    return BatchProgress(rows=rows, summary=summary(rows), actions=actions, version=version)
+
+
+@dataclass(frozen=True)
+class FollowedBatch:
+    """A batch a page shows while some row is still to finish: where it stands now if what its rows show
+    changed since the page showed them (else None), and whether a row is still to finish (then the page
+    keeps polling fast)."""
+
+    batch: ChangeBatch | None
+    changed: BatchProgress | None
+    is_open: bool
+
+
+def follow_batch(*, user: AbstractBaseUser, batch_id: int | None = None, shown: str = "") -> FollowedBatch:
+    """The batch `batch_id` whose page showed its rows' version `shown` (none: no batch); one `user` may not
+    read is left out. Unchanged, it costs two small queries; changed, the rows are read as the page reads
+    them."""
+    batch = visible_batches(user).filter(pk=batch_id).first() if batch_id is not None else None
+    if batch is None:
+        return FollowedBatch(batch=None, changed=None, is_open=False)
+    if rows_version(batch) == shown:
+        return FollowedBatch(batch=batch, changed=None, is_open=True)  # it showed a row still to finish
+    progress = batch_progress(batch, user=user)
+    return FollowedBatch(batch=batch, changed=progress, is_open=not progress.summary.is_final)
 
 
 def awaiting_decision(user: AbstractBaseUser) -> QuerySet[ChangeBatch]:

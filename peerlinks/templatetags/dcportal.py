@@ -7,12 +7,13 @@ from urllib.parse import urlencode
 
 from django import template
 from django.conf import settings
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from peerlinks import permissions
-from peerlinks.models import AccountRole, CloudAccount, Drift, Notice, PeerLink, SharedAttachment
+from peerlinks.models import AccountRole, ChangeBatch, CloudAccount, Drift, Notice, PeerLink, SharedAttachment
 from peerlinks.presentation import links as drawn
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.reasons import translated
@@ -21,6 +22,7 @@ from peerlinks.presentation.times import format_time
 from peerlinks.presentation.topology import Topology, draw_map
 from peerlinks.services import attachments, dispatch
 from peerlinks.services import drift as drift_actions
+from peerlinks.services.bulk import BatchProgress
 from peerlinks.services.dashboard import LiveFacts
 from peerlinks.services.links import peer_name
 from peerlinks.services.notifications import shown_notice
@@ -219,6 +221,18 @@ def live_state(*, page: str, version: str, fast: bool) -> dict[str, object]:
         "query": f"?{query}" if query else "",
         "poll_ms": round(interval * 1000),
     }
+
+
+@register.simple_tag(takes_context=True)
+def live_follow_batch(context: template.Context, batch: ChangeBatch, progress: BatchProgress) -> SafeString:
+    """What a batch's rows give the page's one poll while a row is still to finish: the batch and the
+    version of its rows the page shows (a hidden input, as live_follow's). The page then polls fast."""
+    context.request.live_follows = True
+    return format_html(
+        '<input type="hidden" class="live-batch" name="batch" value="{}:{}" form="live-poll">',
+        batch.pk,
+        progress.version,
+    )
 
 
 @register.filter

@@ -1,6 +1,6 @@
 """Every `/batches/…` URL: an upload of links to create, or links chosen in the list to delete, previewed row
-by row and then asked for as one batch; a batch's page with its rows' states (polled live until every row
-is final), and deciding, cancelling and retrying it as one (services.bulk)."""
+by row and then asked for as one batch; a batch's page with its rows' states (followed by the page's one poll
+until every row is final), and deciding, cancelling and retrying it as one (services.bulk)."""
 
 from collections.abc import Callable
 from typing import Any
@@ -8,18 +8,16 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from peerlinks.forms import BulkDeleteForm, BulkUploadForm, DecisionForm
-from peerlinks.htmx import leave_to, render_htmx, render_whole_page, vary_on_htmx, wants_fragment
-from peerlinks.models import ChangeBatch, ChangeRequest
+from peerlinks.htmx import leave_to, render_htmx, render_whole_page
+from peerlinks.models import ChangeBatch
 from peerlinks.permissions import APPROVE, RETRY, SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services import bulk, lifecycle
+from peerlinks.services import bulk
 from peerlinks.services.lifecycle import ChangeForbidden, ChangeOutdated, ChangeRefused
 
 SAMPLE = "gateway,peer,name,description,owner,ticket\ngdgw-core,er-prod,to-er-prod,,team-a,CHG-1\n"
@@ -118,27 +116,13 @@ def _submitted(request: HttpRequest, submit: Any) -> HttpResponse | bulk.Preview
 
 def _batch(request: HttpRequest, pk: int) -> ChangeBatch:
     """The batch, if `request`'s user may read one of its rows (else 404)."""
-    readable = ChangeRequest.objects.visible_to(request.user).filter(batch=pk)
-    return get_object_or_404(ChangeBatch.objects.filter(pk=pk, rows__in=readable).distinct())
-
-
-def _rows(batch: ChangeBatch) -> list[ChangeRequest]:
-    return list(
-        bulk.batch_rows(batch).select_related("gateway__project__account", "peer_link", "requested_by")
-    )
+    return get_object_or_404(bulk.visible_batches(request.user), pk=pk)
 
 
 def _context(request: HttpRequest, batch: ChangeBatch, **extra: Any) -> dict[str, Any]:
-    rows = _rows(batch)
-    user = request.user
-    actions = {name for row in rows for name in lifecycle.allowed(row, user)}
     return {
         "batch": batch,
-        "rows": rows,
-        "summary": bulk.summary(rows),
-        "can_decide": bool({"approve", "reject"} & actions),
-        "can_cancel": "cancel" in actions,
-        "can_retry": "retry" in actions,
+        "progress": bulk.batch_progress(batch, user=request.user),
         "decision_form": DecisionForm(initial={"payload_digest": bulk.batch_digest(batch)}),
         "retries": list(batch.retries.all()),
         **extra,
@@ -148,21 +132,10 @@ def _context(request: HttpRequest, batch: ChangeBatch, **extra: Any) -> dict[str
 @permission_required_or_403(VIEW)
 @require_GET
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """A batch: what it asks for, each row's state (polled while any is unfinished), and what to do now."""
+    """A batch: what it asks for, each row's state (followed by the page's one poll while any is unfinished:
+    dashboard.live), and what to do now."""
     batch = _batch(request, pk)
     return render_htmx(request, "peerlinks/batch_detail.html", _context(request, batch))
-
-
-@permission_required_or_403(VIEW)
-@require_GET
-def batch_rows(request: HttpRequest, pk: int) -> HttpResponse:
-    """The rows' table, polled by htmx until every row is final (then 286 stops the polling)."""
-    batch = _batch(request, pk)
-    if not wants_fragment(request):
-        return vary_on_htmx(leave_to(request, batch.get_absolute_url()))
-    context = _context(request, batch)
-    html = render_to_string("peerlinks/_batch_rows.html", context, request=request)
-    return vary_on_htmx(HttpResponseStopPolling(html) if context["summary"].is_final else HttpResponse(html))
 
 
 def _as_it_is_now(request: HttpRequest, batch: ChangeBatch) -> HttpResponse:

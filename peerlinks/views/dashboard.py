@@ -19,7 +19,7 @@ from peerlinks.forms import DriftAdoptForm
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Drift, is_cloud_id
 from peerlinks.permissions import SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services import dashboard, dispatch
+from peerlinks.services import bulk, dashboard, dispatch
 from peerlinks.services import drift as drift_actions
 from peerlinks.services.lifecycle import ChangeRefused, check_engineer_in
 from peerlinks.templatetags.dcportal import live_state
@@ -52,14 +52,17 @@ def live(request: HttpRequest) -> HttpResponse:
     if page not in LIVE_PAGES or not request.user.has_perm(VIEW):
         page = ""
     facts = dashboard.live_facts(user=request.user, page=page)
-    shown = _links_shown(request) if request.user.has_perm(VIEW) else {}
-    followed = dashboard.follow_links(user=request.user, shown=shown)
+    reads = request.user.has_perm(VIEW)
+    followed = dashboard.follow_links(user=request.user, shown=_links_shown(request) if reads else {})
+    batch = bulk.follow_batch(user=request.user, **(_batch_shown(request) if reads else {}))
     parts_changed = request.GET.get("v") != facts.version
+    pending = followed.any_pending or batch.is_open
     fast = request.GET.get("fast") == "1"
-    if not parts_changed and not followed.changed and fast == followed.any_pending:
+    if not parts_changed and not followed.changed and not batch.changed and fast == pending:
         return vary_on_htmx(HttpResponse(status=204))
-    context = _live_context(facts, fast=followed.any_pending)
+    context = _live_context(facts, fast=pending)
     context |= {"parts": parts_changed, "followed": followed.changed}
+    context |= {"followed_batch": batch.batch, "batch_progress": batch.changed}
     if page:  # the Refresh button: the note while its sync waits or runs, else the button again
         context |= {"sync_queued": facts.sync_queued, "back": reverse(LIVE_PAGES[page])}
     return vary_on_htmx(render(request, "peerlinks/_live.html", context))
@@ -74,6 +77,15 @@ def _links_shown(request: HttpRequest) -> dict[str, str]:
         if is_cloud_id(cloud_id.lower()) and status:
             shown[cloud_id.lower()] = status
     return shown
+
+
+def _batch_shown(request: HttpRequest) -> dict:
+    """The batch whose running rows the page shows (`batch=<id>:<version>`, from its rows): its id and the
+    version shown; nothing for none or a malformed one."""
+    batch_id, _sep, version = request.GET.get("batch", "").partition(":")
+    if not (batch_id.isdigit() and len(batch_id) <= 18 and version):  # 18 digits: a bigint at most
+        return {}
+    return {"batch_id": int(batch_id), "shown": version}
 
 
 def _live_context(facts: dashboard.LiveFacts, *, fast: bool = False) -> dict:

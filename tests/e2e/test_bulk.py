@@ -1,10 +1,13 @@
 """Bulk create in a real browser: an engineer uploads a CSV of 20 links, checks the preview and asks for them
-as one batch; a lead approves the batch once in another browser; the engineer's batch page, polling, shows
-every row done and every link ACTIVE without a reload, its address and history untouched."""
+as one batch; a lead approves the batch once in another browser; the engineer's batch page, through the
+page's one poll, shows every row done and every link ACTIVE without a reload, its address and history
+untouched."""
 
 import io
+import os
 import re
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -37,10 +40,12 @@ def _csv() -> bytes:
 
 
 def _shoot(page: Page, name: str) -> None:
-    """Screenshots at a wide and a phone width, looked at by hand (tmp, not kept)."""
+    """Screenshots at a wide and a phone width, looked at by hand (in SCREENSHOTS, else /tmp; not kept)."""
+    folder = os.environ.get("SCREENSHOTS") or "/tmp"
+    os.makedirs(folder, exist_ok=True)
     for width in (1400, 360):
         page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=f"/tmp/e2e-bulk-{name}-{width}.png", full_page=width > 360)
+        page.screenshot(path=os.path.join(folder, f"e2e-bulk-{name}-{width}.png"), full_page=width > 360)
     page.set_viewport_size({"width": 1280, "height": 720})
 
 
@@ -68,6 +73,9 @@ def test_a_20_row_upload_becomes_one_batch_one_approval_and_20_active_links(bulk
     expect(summary).to_have_text(f"Pending approval: {ROWS}")
     engineer.evaluate("window.__e2eSamePage = true")
     history = engineer.evaluate("history.length")
+    asked = []  # what the page's htmx asks from now on: its one poll only
+    engineer.on("request", lambda r: r.headers.get("hx-request") and asked.append(urlsplit(r.url).path))
+    _shoot(engineer, "pending")
 
     # The lead sees one item in the queue, not twenty, and approves it with one click.
     lead.goto("/approvals/")
@@ -88,6 +96,8 @@ def test_a_20_row_upload_becomes_one_batch_one_approval_and_20_active_links(bulk
         seen.add(text)
         if text == f"Done: {ROWS}":
             break
+        if "Executing" in text and not any("Executing" in earlier for earlier in seen - {text}):
+            _shoot(engineer, "running")  # rows on their way, once
         engineer.wait_for_timeout(250)
     expect(summary).to_have_text(f"Done: {ROWS}")
     assert len(seen) >= 3, seen  # pending, then approved/executing, then done: the poll swapped it in
@@ -97,6 +107,8 @@ def test_a_20_row_upload_becomes_one_batch_one_approval_and_20_active_links(bulk
     assert engineer.url == batch_url
     assert engineer.evaluate("window.__e2eSamePage === true")
     assert engineer.evaluate("history.length") == history
+    assert asked and set(asked) == {"/live/"}, asked  # the batch has no poll of its own
+    expect(engineer.locator(".live-batch")).to_have_count(0)  # every row final: not followed any more
     _shoot(engineer, "done")
     engineer.goto("/links/")
     expect(engineer.locator("input[type=checkbox][form=bulk-delete]")).to_have_count(ROWS)

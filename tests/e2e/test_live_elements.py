@@ -12,6 +12,7 @@ Polling runs every POLL (0.5 s) here: tests/e2e/conftest.py sets POLL_INTERVAL f
 
 import io
 import itertools
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +40,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CYCLES = 3  # polling cycles watched at least
 LIVE = "/live/"  # every page's one poll (base.html): the navigation's counts, the cloud banner, the dashboard
-SHOTS = Path("/tmp/e2e-shots")
+SHOTS = Path(os.environ.get("SCREENSHOTS") or "/tmp/e2e-shots")  # where _shoot keeps its pictures
 # Paths htmx may ask for but that are never a page: one of them in the address bar is the original defect.
 FRAGMENT_ONLY = re.compile(
     r".*/(status|local|peers|refresh|acknowledge|read|approve|reject|cancel|comments|run-now)/$"
@@ -716,6 +717,71 @@ def test_an_approver_typing_a_run_now_reason_keeps_it_while_the_change_page_poll
     approver.calls = (LIVE, f"/changes/{change.pk}/run-now/")
     approver.assert_clean()
     requester.assert_clean()
+
+
+# --- The batch page ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pending_batch(cloud: dict, engineer):
+    """A batch of the engineer's: a link to each of the three routers, each waiting for one approval."""
+    from peerlinks.services import bulk
+
+    set_policy(approvals_create=1, window_enabled=False)
+    rows = [f"gdgw-e2e,{router},e2e-batch-{n}" for n, router in enumerate(cloud["routers"])]
+    return bulk.submit_creates(user=engineer, records=bulk.parse("\n".join(["gateway,peer,name", *rows])))
+
+
+def _batch_polls(tab: Tab) -> int:
+    """The page's polls that asked about the batch (its rows gave the poll their version)."""
+    return sum(1 for r in tab.requests if _is_live(r) and "batch=" in urlsplit(r.url).query)
+
+
+def test_the_batch_page_follows_its_rows_in_the_one_poll_and_slows_down_once_every_row_is_final(
+    open_tab, engineer, lead, pending_batch
+):
+    """No poll of its own: the page's one poll, fast while a row is still to finish, brings the rows, their
+    counts and the buttons that depend on them in place; once every row is final it asks about the batch
+    no more and slows down."""
+    from peerlinks.services import bulk
+
+    path = f"/batches/{pending_batch.pk}/"
+    tab = open_tab(engineer, path, name="batch")
+    page = tab.page
+    summary = page.locator("#batch-summary")
+    expect(summary).to_have_text("Pending approval: 3")
+    expect(page.locator(".live-batch")).to_have_count(1)
+    expect(page.locator("#batch-cancel")).to_be_visible()
+    # Nothing moves: the rows stay the same elements (the poll answers 204), one poll every FAST_POLL.
+    before = tab.hold("h1", "#batch-rows", "#batch-summary", "#batch-cancel", once=["#live-poll"])
+    _watch([(tab, before, LIVE)], seconds=WATCHED_SECONDS)
+    _assert_poll_interval(tab, FAST_POLL)
+    assert tab.polls(LIVE, status=204) >= CYCLES
+    _shoot(tab, "batch-pending")
+
+    before = tab.hold("h1", once=["#batch-rows", "#batch-summary", "#live-poll", ".live-batch"])
+    bulk.approve_batch(batch_id=pending_batch.pk, user=lead, batch_digest=bulk.batch_digest(pending_batch))
+    expect(summary).to_have_text("Approved: 3")
+    expect(page.locator("#batch-rows tbody .state-approved")).to_have_count(3)
+    expect(page.locator("#batch-cancel")).to_be_visible()  # approved rows not started may still be cancelled
+    tab.assert_held(before)
+    _assert_poll_interval(tab, FAST_POLL)
+
+    before = tab.hold("h1", once=["#batch-rows", "#batch-summary", "#live-poll"])
+    bulk.cancel_batch(batch_id=pending_batch.pk, user=engineer)
+    expect(summary).to_have_text("Cancelled: 3")
+    expect(page.locator("#batch-cancel")).to_have_count(0)  # nothing left to cancel: the button goes
+    expect(page.locator(".live-batch")).to_have_count(0)
+    expect(page.locator("#live-poll")).to_have_attribute("hx-trigger", f"every {round(POLL * 1000)}ms")
+    tab.assert_held(before)
+    time.sleep(POLL)  # past the answer that slowed the poll down
+    slow_from = page.evaluate("performance.now() / 1000")
+    asked_about_batch = _batch_polls(tab)
+    _watch([(tab, before, LIVE)], cycles=CYCLES + 1)  # the nav's poll goes on, every POLL_INTERVAL
+    _assert_poll_interval(tab, POLL, after=slow_from)
+    assert _batch_polls(tab) == asked_about_batch, "the poll still asks about a batch whose rows are final"
+    expect(summary).to_have_text("Cancelled: 3")
+    tab.assert_clean()
 
 
 # --- Swaps that push a URL, and Back on a history-cache miss -------------------------------------
