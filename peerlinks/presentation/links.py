@@ -7,12 +7,12 @@ What a row shows is unchanged; templates call these through the `status_badge`, 
 """
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from html import escape as esc
 from urllib.parse import quote
 
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -54,21 +54,19 @@ def status_badge(
 ) -> SafeString:
     """A link's status badge. With `follow` it names itself to the page's one poll (a hidden input the poll
     includes, owned by no form); with `oob` it is the poll's out-of-band answer that replaces it."""
-    css = "gone" if link.gone_at else (link.status or "").lower()
-    return format_html(
-        '<span id="status-{}" class="badge status-{}"{}{}>{}{}</span>',
-        link.cloud_id,
-        css,
-        mark_safe(' hx-swap-oob="true"') if oob else "",
-        format_html(' title="{}"', link.reason) if link.reason else "",
-        status_label(link, labels),
-        format_html(
-            '<input type="hidden" class="live-link" name="link" value="{}:{}" form="live-poll">',
-            link.cloud_id,
-            link.status,
-        )
+    cloud_id = esc(str(link.cloud_id))
+    css = "gone" if link.gone_at else esc((link.status or "").lower())
+    swap = ' hx-swap-oob="true"' if oob else ""
+    title = f' title="{esc(link.reason)}"' if link.reason else ""
+    poll = (
+        f'<input type="hidden" class="live-link" name="link" value="{cloud_id}:{esc(link.status)}" '
+        'form="live-poll">'
         if follow
-        else "",
+        else ""
+    )
+    label = esc(status_label(link, labels))
+    return mark_safe(
+        f'<span id="status-{cloud_id}" class="badge status-{css}"{swap}{title}>{label}{poll}</span>'
     )
 
 
@@ -94,33 +92,25 @@ def peer(
     (the ID alone, marked as such, when the peer is not in the cache); then its region, if given, and,
     given the account `beside` it (the gateway's), the peer's account when it is another one.
     Pass `name` when the row already carries it (`with_peer_name`), so a table costs no query per row."""
-    kind = peer_kind(peer_type, kinds) or _("Peer")
+    kind = esc(peer_kind(peer_type, kinds) or _("Peer"))
     if name is None:
         name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
-    where = format_html(" {}", _("in {region}").format(region=region)) if region else ""
+    where = " " + esc(_("in {region}").format(region=region)) if region else ""
     if beside is not None and peer_id:
         account = peer_account_name(peer_type=peer_type, peer_id=peer_id)
         if account and account != beside.name:
             text = _("account {account}").format(account=account)
-            where = format_html('{} <span class="peer-account badge">{}</span>', where, text)
+            where = f'{where} <span class="peer-account badge">{esc(text)}</span>'
+    peer_id_title, the_id = esc(_("Peer ID")), esc(peer_id)
     if name:
-        return format_html(
-            '<span class="peer">{} <strong class="peer-name">{}</strong> <code class="peer-id hint small" '
-            'title="{}">{}</code>{}</span>',
-            kind,
-            name,
-            _("Peer ID"),
-            peer_id,
-            where,
+        return mark_safe(
+            f'<span class="peer">{kind} <strong class="peer-name">{esc(name)}</strong> '
+            f'<code class="peer-id hint small" title="{peer_id_title}">{the_id}</code>{where}</span>'
         )
-    return format_html(
-        '<span class="peer">{} <code class="peer-id" title="{}">{}</code> '
-        '<span class="hint small">{}</span>{}</span>',
-        kind,
-        _("Peer ID"),
-        peer_id,
-        _("(name not known to dcportal)"),
-        where,
+    unknown = esc(_("(name not known to dcportal)"))
+    return mark_safe(
+        f'<span class="peer">{kind} <code class="peer-id" title="{peer_id_title}">{the_id}</code> '
+        f'<span class="hint small">{unknown}</span>{where}</span>'
     )
 
 
@@ -131,10 +121,11 @@ def _url_for(name: str) -> Callable[[str], str]:
     return lambda cloud_id: f"{head}{quote(str(cloud_id), safe='')}{tail}"
 
 
-def _time_cell(value: datetime | None) -> str:
+def _time_cell(value: datetime | None, zone: tzinfo) -> str:
     if not value:
         return "–"
-    return f'<span title="{esc(format_time(value, full=True))}">{esc(format_time(value))}</span>'
+    full, short = format_time(value, full=True, zone=zone), format_time(value, zone=zone)
+    return f'<span title="{esc(full)}">{esc(short)}</span>'
 
 
 def link_rows(
@@ -154,7 +145,7 @@ def link_rows(
     none = '<span class="hint">–</span>'
     managed_there, nothing = esc(_("Managed by Cloud Connect")), esc(_("No peer link matches."))
     choose, waiting_text = _("Choose %(name)s"), _("Waiting for %(account)s to accept the attachment.")
-    labels, kinds = status_labels(), peer_kinds()
+    labels, kinds, zone = status_labels(), peer_kinds(), timezone.get_current_timezone()
     cloud_connect = f' <span class="tag" title="{managed_there}">CC</span>'
     rows = []
     any_followed = False
@@ -201,8 +192,8 @@ def link_rows(
             f"<td>{filtered('owner', link.owner_team) if link.owner_team else none}</td>",
             f"<td>{filtered('ticket', link.ticket_ref) if link.ticket_ref else none}</td>",
             f"<td>{labels or none}</td>",
-            f'<td class="nowrap">{_time_cell(link.cloud_created_at)}</td>',
-            f'<td class="nowrap">{_time_cell(link.cloud_updated_at)}</td>',
+            f'<td class="nowrap">{_time_cell(link.cloud_created_at, zone)}</td>',
+            f'<td class="nowrap">{_time_cell(link.cloud_updated_at, zone)}</td>',
         ]
         gone = ' class="gone"' if link.gone_at else ""
         rows.append(f'<tr id="link-{cloud_id}"{gone}>{"".join(cells)}</tr>')
