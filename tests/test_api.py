@@ -47,6 +47,21 @@ def _filtered_like_the_page(data: dict) -> list[PeerLink]:
 
 
 @pytest.mark.django_db
+def test_a_listed_link_reads_as_the_link_itself_does(client, viewer):
+    """The list answers its rows without ninja's per-attribute check; each reads exactly as the one link's
+    own answer (validated through the same schema), every field, a gone link and labels included."""
+    secret = token_for(viewer, scope="read_only")
+    gateway = make_gateway()
+    make_peer_link(gateway=gateway, name="plain")
+    make_peer_link(gateway=gateway, name="gone", gone_at="2026-01-01T00:00:00.123456Z", labels=["a", "b"])
+    listed = get(client, "/api/v1/links", secret, show_gone="true").json()["items"]
+    assert len(listed) == 2
+    for item in listed:
+        assert item == get(client, f"/api/v1/links/{item['id']}", secret).json()
+    assert {item["status"] for item in listed} == {"GONE", "ACTIVE"}
+
+
+@pytest.mark.django_db
 def test_links_are_filtered_and_searched_as_on_the_list_page(client, viewer):
     secret = token_for(viewer, scope="read_only")
     wanted = make_peer_link(name="finance-a", owner_team="finance", status="ERROR")

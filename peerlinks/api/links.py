@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 from peerlinks.api.access import Input, drawn, get_or_404, invalid_body, invalid_filters, require
 from peerlinks.api.changes import ChangeOut
 from peerlinks.api.idempotency import once
-from peerlinks.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from peerlinks.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_response, paginate
 from peerlinks.api.problems import ApiProblem
 from peerlinks.filters import PEER_LINK_SORTS, PeerLinkFilter
 from peerlinks.forms import PeerLinkDeleteForm, PeerLinkEditForm
@@ -92,7 +92,7 @@ def _links(request: HttpRequest):
 
 
 @router.get("/links", response=LinkPage, summary="List peer links")
-def list_links(request: HttpRequest, filters: Query[LinkQuery]) -> dict:
+def list_links(request: HttpRequest, filters: Query[LinkQuery]) -> HttpResponse:
     """Peer links, filtered, searched and sorted as on the list page (gone links only with show_gone)."""
     require(request, VIEW)
     data = {
@@ -104,7 +104,7 @@ def list_links(request: HttpRequest, filters: Query[LinkQuery]) -> dict:
     if not filterset.is_valid():
         raise invalid_filters(filterset.form.errors)
     page = paginate(request, filterset.qs, cursor=filters.cursor, limit=filters.limit)
-    return {"items": page.items, "next": page.next}
+    return page_response(request, page, item=LinkOut)
 
 
 @router.get("/links/{link_id}", response=LinkOut, summary="Get a peer link")
