@@ -49,6 +49,21 @@ def test_link_list_shows_gone_links_when_asked(engineer_client):
     assert "Gone" in response.content.decode()
 
 
+def test_each_row_reads_its_own_status_whatever_the_row_before_it_carries(engineer_client):
+    """A row with labels, then rows of every kind after it: each badge still says its status in words."""
+    gateway = make_gateway()
+    make_peer_link(name="a-labelled", gateway=gateway, labels=["core", "prod"])
+    make_peer_link(name="b-active", gateway=gateway, status="ACTIVE")
+    make_peer_link(name="c-labelled", gateway=gateway, labels=["edge"])
+    make_peer_link(name="d-gone", gateway=gateway, gone_at=timezone.now())
+    make_peer_link(name="e-labelled", gateway=gateway, labels=["x"])
+    make_peer_link(name="f-error", gateway=gateway, status="ERROR")
+    response = engineer_client.get("/links/?show_gone=on&sort=name")
+    assert response.status_code == 200
+    badges = re.findall(r'class="badge status-[a-z_]+"[^>]*>([^<]+)<', response.content.decode())
+    assert badges == ["Active", "Active", "Active", "Gone", "Active", "Error"]
+
+
 def test_link_list_filters_by_gateway_status_peer_type_and_region(engineer_client):
     north = make_gateway(region="cn-north-4")
     east = make_gateway(region="cn-east-3")

@@ -186,12 +186,12 @@ def link_rows(
         peer_html = peer(
             link.peer_type, link.peer_gateway_id, name=getattr(link, "peer_name", ""), kinds=kinds
         )
-        labels = " ".join(filtered("label", label, ' class="tag"') for label in link.labels or ())
+        tags = " ".join(filtered("label", label, ' class="tag"') for label in link.labels or ())
         cells += [
             f'<td class="peer-cell">{peer_html}</td><td>{esc(link.peer_region)}</td>',
             f"<td>{filtered('owner', link.owner_team) if link.owner_team else none}</td>",
             f"<td>{filtered('ticket', link.ticket_ref) if link.ticket_ref else none}</td>",
-            f"<td>{labels or none}</td>",
+            f"<td>{tags or none}</td>",
             f'<td class="nowrap">{_time_cell(link.cloud_created_at, zone)}</td>',
             f'<td class="nowrap">{_time_cell(link.cloud_updated_at, zone)}</td>',
         ]
