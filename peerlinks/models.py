@@ -31,6 +31,16 @@ if TYPE_CHECKING:
     from peerlinks.cloud import CloudConfig
 
 
+def count_of(rows: models.QuerySet, column: str = "pk", *, distinct: bool = False) -> Subquery:
+    """How many `rows` there are (with a value in `column`; each value once when `distinct`), as a subquery
+    answering one number: a count read beside other columns instead of by a query of its own."""
+    template = "COUNT(DISTINCT %(expressions)s)" if distinct else "COUNT(%(expressions)s)"
+    counted = rows.order_by().annotate(
+        n=models.Func(models.F(column), template=template, output_field=models.IntegerField())
+    )
+    return Subquery(counted.values("n"), output_field=models.IntegerField())
+
+
 class AccountScopedQuerySet(models.QuerySet):
     """Rows that belong to a cloud account, reached through `account_path`: filtered by account, and cut
     down to what a user may read (`visible_to`, the one place the reading limit is applied)."""
@@ -185,11 +195,10 @@ class CloudAccount(models.Model):
         )
 
 
-@once_per_request
 def accounts_in_order() -> list[CloudAccount]:
     """Every account, the first (the environment's) first, then by name; read once per page, which asks in
     several places (the banner, the navigation, a column shown only with several accounts)."""
-    return list(CloudAccount.objects.order_by("-from_environment", "name"))
+    return _accounts_and_regions()[0]
 
 
 class AccountRole(models.Model):
@@ -286,15 +295,38 @@ def is_cloud_id(text: str) -> bool:
         return False
 
 
-@once_per_request
 def cached_regions() -> list[CloudProject]:
-    """Every cached region (project) of every account, with its present gateways counted (`n_gateways`);
-    read once per page, where the banner, the sync table and a region filter all ask."""
-    return list(
-        CloudProject.objects.annotate(
-            n_gateways=models.Count("gateways", filter=Q(gateways__gone_at__isnull=True))
-        ).order_by("region", "account_id")
-    )
+    """Every cached region (project) of every account, by region, with its present gateways counted
+    (`n_gateways`); read once per page, where the banner, the sync table and a region filter all ask."""
+    return _accounts_and_regions()[1]
+
+
+@once_per_request
+def _accounts_and_regions() -> tuple[list[CloudAccount], list[CloudProject]]:
+    """`accounts_in_order` and `cached_regions` in one query, as every page's banner needs both: each
+    account joined with its projects (one row per project, one for an account without any), each project's
+    present gateways counted by a subquery on their project index."""
+    columns = [field.attname for field in CloudProject._meta.concrete_fields]
+    gateways = Gateway.objects.filter(project=OuterRef("projects__pk"), gone_at__isnull=True)
+    rows = CloudAccount.objects.annotate(
+        **{f"project_{column}": models.F(f"projects__{column}") for column in columns},
+        project_n_gateways=count_of(gateways),
+    ).order_by("-from_environment", "name", "projects__region")
+    accounts: dict[int, CloudAccount] = {}
+    regions = []
+    for row in rows:
+        account = accounts.setdefault(row.pk, row)
+        if row.project_id is None:
+            continue
+        values = [getattr(row, f"project_{column}") for column in columns]
+        project = CloudProject.from_db(row._state.db, columns, values)
+        project.n_gateways = row.project_n_gateways
+        project.account = account
+        regions.append(project)
+    for account in accounts.values():
+        for column in [*columns, "n_gateways"]:
+            delattr(account, f"project_{column}")
+    return list(accounts.values()), sorted(regions, key=lambda project: (project.region, project.account_id))
 
 
 class CachedQuerySet(AccountScopedQuerySet):

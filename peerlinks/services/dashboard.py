@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
@@ -23,14 +24,16 @@ from peerlinks.models import (
     PeerLink,
     accounts_in_order,
     cached_regions,
+    count_of,
 )
+from peerlinks.per_request import once_per_request
 from peerlinks.permissions import APPROVE, readable_accounts
 from peerlinks.presentation.text import describe_problem
 from peerlinks.services import dispatch
 from peerlinks.services.approvals import awaiting_decision
 from peerlinks.services.audit import record_audit
 from peerlinks.services.lifecycle import check_engineer_in
-from peerlinks.services.notifications import unread_notice_count
+from peerlinks.services.notifications import unread_notices
 
 RECENT = 10
 LISTED = 50
@@ -163,15 +166,32 @@ def status_counts(*, user: AbstractBaseUser) -> dict[str, int]:
     return counts
 
 
-def approvals_waiting(user: AbstractBaseUser) -> int:
-    """Requests waiting for this approver's decision (approvals.awaiting_decision; 0 for non-approvers)."""
-    if not user.has_perm(APPROVE):
-        return 0
-    # A batch is one decision (services.bulk): counted once, whatever its number of rows; one query.
-    counts = awaiting_decision(user).aggregate(
-        single=Count("pk", filter=Q(batch__isnull=True)), batches=Count("batch", distinct=True)
+@dataclass(frozen=True)
+class NavCounts:
+    """The navigation's badges: requests waiting for this approver's decision (approvals.awaiting_decision;
+    0 for non-approvers) and the person's unread notices."""
+
+    approvals_waiting: int
+    notices_unread: int
+
+
+@once_per_request
+def nav_counts(user: AbstractBaseUser) -> NavCounts:
+    """The navigation's counts in one query (the person's row with a count of each beside it), read once
+    per page: the navigation, the page's poll and the notices page all show them."""
+    if not user.is_authenticated:
+        return NavCounts(0, 0)
+    counts = {"n_notices": count_of(unread_notices(user))}
+    if user.has_perm(APPROVE):
+        # A batch is one decision (services.bulk): counted once, whatever its number of rows.
+        waiting = awaiting_decision(user)
+        counts["n_single"] = count_of(waiting.filter(batch__isnull=True))
+        counts["n_batches"] = count_of(waiting, "batch_id", distinct=True)
+    row = get_user_model().objects.filter(pk=user.pk).values(**counts).first() or {}
+    return NavCounts(
+        approvals_waiting=row.get("n_single", 0) + row.get("n_batches", 0),
+        notices_unread=row.get("n_notices", 0),
     )
-    return counts["single"] + counts["batches"]
 
 
 def _accounts(user: AbstractBaseUser | None) -> list[CloudAccount]:
@@ -362,8 +382,8 @@ def live_facts(*, user: AbstractBaseUser, page: str = "", now: datetime | None =
     """What a page's live parts show now (`page`: `dashboard` or `gateways` for theirs too)."""
     now = now or timezone.now()
     return LiveFacts(
-        approvals_waiting=approvals_waiting(user),
-        notices_unread=unread_notice_count(user),
+        approvals_waiting=nav_counts(user).approvals_waiting,
+        notices_unread=nav_counts(user).notices_unread,
         outage=cloud_outage(user=user, now=now),
         dashboard=build_dashboard_live(user=user, now=now) if page == "dashboard" else None,
         gateway_groups=gateways_by_region(user=user, now=now) if page == "gateways" else None,
