@@ -4,22 +4,18 @@ Invalid values (forged choices, bad dates) become form errors and are left out o
 never raise.
 """
 
-import functools
-from collections.abc import Iterator
-
 import django_filters
 from django import forms
 from django.apps import apps
 from django.db.models import QuerySet
-from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from peerlinks.models import AuditEvent, CloudAccount, Gateway, PeerLink, accounts_in_order, cached_regions
-from peerlinks.permissions import readable_accounts
+from peerlinks.forms import offer_known_accounts
+from peerlinks.models import AuditEvent, CloudAccount, Gateway, PeerLink, cached_regions
 
 
 def region_choices() -> list[tuple[str, str]]:
@@ -56,29 +52,6 @@ def _accounts(request: HttpRequest | None) -> QuerySet:
     return accounts.visible_to(request.user) if request is not None else accounts
 
 
-class KnownAccounts(ModelChoiceIterator):
-    """The accounts a filter offers, taken from those the page reads once (models.accounts_in_order, the
-    banner's) instead of by a query of their own: those `user` may read, in the same order."""
-
-    def __init__(self, field: forms.ModelChoiceField, *, user: object) -> None:
-        super().__init__(field)
-        self.user = user
-
-    def __iter__(self) -> Iterator[tuple[object, str]]:
-        if self.field.empty_label is not None:
-            yield ("", self.field.empty_label)
-        readable = None if self.user is None else readable_accounts(self.user)
-        for account in accounts_in_order():
-            if readable is None or account.pk in readable:
-                yield self.choice(account)
-
-    def __len__(self) -> int:
-        return sum(1 for _choice in self)
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
-
 class AccountChoiceFilter(django_filters.ModelChoiceFilter):
     """A cloud account chosen by its name (`account=team-b`, kept in links and exports), among those the
     user may read; `field_name` is the path from the filtered rows to their account."""
@@ -95,8 +68,7 @@ class AccountChoiceFilter(django_filters.ModelChoiceFilter):
     def field(self) -> forms.ModelChoiceField:
         field = super().field
         request = self.get_request()
-        field.iterator = functools.partial(KnownAccounts, user=request.user if request is not None else None)
-        field.widget.choices = field.choices
+        offer_known_accounts(field, user=request.user if request is not None else None)
         return field
 
 

@@ -41,6 +41,13 @@ def count_of(rows: models.QuerySet, column: str = "pk", *, distinct: bool = Fals
     return Subquery(counted.values("n"), output_field=models.IntegerField())
 
 
+def first_with_total(rows: models.QuerySet, size: int) -> tuple[list, int]:
+    """The first `size` of `rows` and how many there are in all, in one query: each row read carries the
+    total (a count over the whole result, taken before the limit) instead of a count query of its own."""
+    first = list(rows.annotate(rows_in_all=models.Window(models.Count("pk")))[:size])
+    return first, first[0].rows_in_all if first else 0
+
+
 class AccountScopedQuerySet(models.QuerySet):
     """Rows that belong to a cloud account, reached through `account_path`: filtered by account, and cut
     down to what a user may read (`visible_to`, the one place the reading limit is applied)."""
