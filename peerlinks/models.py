@@ -188,7 +188,10 @@ class CloudAccount(models.Model):
         base = CloudConfig.from_settings()
         if self.from_environment:
             return base
-        project_ids = dict(self.projects.exclude(project_id="").values_list("region", "project_id"))
+        # The account's projects as the page read them (cached_regions), or read now outside a page.
+        project_ids = {
+            p.region: p.project_id for p in cached_regions() if p.account_id == self.pk and p.project_id
+        }
         return dataclasses.replace(
             base,
             auth=self.auth,
@@ -444,6 +447,21 @@ def peer_model(peer_type: str) -> type[models.Model]:
     return EnterpriseRouter if peer_type == PeerLink.PeerType.ER else Gateway
 
 
+def _of_peer(column: str) -> Coalesce:
+    """A column of a link's cached peer (an enterprise router or a gateway, by the link's peer type), ""
+    when the peer is not cached."""
+
+    def column_in(peer_type: str) -> Subquery:
+        model = peer_model(peer_type)
+        return Subquery(model.objects.filter(cloud_id=OuterRef("peer_gateway_id")).values(column)[:1])
+
+    found = Case(
+        *(When(peer_type=peer_type, then=column_in(peer_type)) for peer_type in PeerLink.PeerType.values),
+        default=Value(""),
+    )
+    return Coalesce(found, Value(""))
+
+
 class PeerLinkQuerySet(CachedQuerySet):
     account_path = "gateway__project__account"
 
@@ -452,16 +470,12 @@ class PeerLinkQuerySet(CachedQuerySet):
 
     def with_peer_name(self) -> "PeerLinkQuerySet":
         """Each link with its peer's cached name as `peer_name` ("" when the peer is not cached)."""
+        return self.annotate(peer_name=_of_peer("name"))
 
-        def name_in(peer_type: str) -> Subquery:
-            model = peer_model(peer_type)
-            return Subquery(model.objects.filter(cloud_id=OuterRef("peer_gateway_id")).values("name")[:1])
-
-        named = Case(
-            *(When(peer_type=peer_type, then=name_in(peer_type)) for peer_type in PeerLink.PeerType.values),
-            default=Value(""),
-        )
-        return self.annotate(peer_name=Coalesce(named, Value("")))
+    def with_peer(self) -> "PeerLinkQuerySet":
+        """Each link with its peer's cached name (`peer_name`) and account name (`peer_account_name`), ""
+        when the peer is not cached: what a link's page says of its peer without reading it."""
+        return self.with_peer_name().annotate(peer_account_name=_of_peer("project__account__name"))
 
     def with_waiting_for(self) -> "PeerLinkQuerySet":
         """Each link with `waiting_for`: the account whose acceptance its ER attachment waits for ("")."""

@@ -51,8 +51,8 @@ def fetch_er_attachment_state(*, link: PeerLink) -> AttachmentState | None:
     if link.peer_type != PeerLink.PeerType.ER or not link.link_id or link.gone_at is not None:
         return None
     # The attachment is the router's: asked of the router's account (another one for a cross-account link).
-    router = EnterpriseRouter.objects.select_related("project__account").filter(cloud_id=link.peer_gateway_id)
-    account = router[0].project.account if router else link.gateway.project.account
+    router = _cached_peer(link.peer_type, link.peer_gateway_id)
+    account = router.project.account if router is not None else link.gateway.project.account
     config = account.cloud_config()
     config = replace(
         config,
@@ -178,14 +178,18 @@ class LinkSides:
 
 
 def link_sides(*, link: PeerLink) -> LinkSides | None:
-    """Both sides of a cross-account link (None when its peer is in the gateway's account or not cached)."""
-    peer = _cached_peer(link.peer_type, link.peer_gateway_id)
+    """Both sides of a cross-account link (None when its peer is in the gateway's account or not cached).
+    A link read `with_peer` says which account its peer is in: the peer is read only when it is another."""
     account = link.gateway.project.account
+    if getattr(link, "peer_account_name", None) in ("", account.name):
+        return None
+    peer = _cached_peer(link.peer_type, link.peer_gateway_id)
     if peer is None or peer.project.account_id == account.pk:
         return None
     attachment = None
     if link.peer_type == PeerLink.PeerType.ER and link.link_id:
-        attachment = SharedAttachment.objects.filter(cloud_id=link.link_id).first()
+        found = SharedAttachment.objects.select_related("router__project__account")
+        attachment = found.filter(cloud_id=link.link_id).first()
     waiting = (
         attachment if attachment and attachment.is_waiting and link.is_pending and not link.gone_at else None
     )

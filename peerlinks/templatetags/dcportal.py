@@ -87,9 +87,10 @@ def peer(
     region: str = "",
     name: str | None = None,
     beside: CloudAccount | None = None,
+    account: str | None = None,
 ) -> SafeString:
     """A link's peer as a person reads it (`presentation.links.peer`)."""
-    return drawn.peer(peer_type, peer_id, region, name, beside)
+    return drawn.peer(peer_type, peer_id, region, name, beside, account=account)
 
 
 @register.simple_tag(takes_context=True)
