@@ -169,10 +169,15 @@ def status_counts(*, user: AbstractBaseUser) -> dict[str, int]:
 @dataclass(frozen=True)
 class NavCounts:
     """The navigation's badges: requests waiting for this approver's decision (approvals.awaiting_decision;
-    0 for non-approvers) and the person's unread notices."""
+    0 for non-approvers), each batch counted once, and the person's unread notices."""
 
-    approvals_waiting: int
+    changes_waiting: int  # … not in a batch
+    batches_waiting: int
     notices_unread: int
+
+    @property
+    def approvals_waiting(self) -> int:
+        return self.changes_waiting + self.batches_waiting
 
 
 @once_per_request
@@ -180,7 +185,7 @@ def nav_counts(user: AbstractBaseUser) -> NavCounts:
     """The navigation's counts in one query (the person's row with a count of each beside it), read once
     per page: the navigation, the page's poll and the notices page all show them."""
     if not user.is_authenticated:
-        return NavCounts(0, 0)
+        return NavCounts(0, 0, 0)
     counts = {"n_notices": count_of(unread_notices(user))}
     if user.has_perm(APPROVE):
         # A batch is one decision (services.bulk): counted once, whatever its number of rows.
@@ -189,7 +194,8 @@ def nav_counts(user: AbstractBaseUser) -> NavCounts:
         counts["n_batches"] = count_of(waiting, "batch_id", distinct=True)
     row = get_user_model().objects.filter(pk=user.pk).values(**counts).first() or {}
     return NavCounts(
-        approvals_waiting=row.get("n_single", 0) + row.get("n_batches", 0),
+        changes_waiting=row.get("n_single", 0),
+        batches_waiting=row.get("n_batches", 0),
         notices_unread=row.get("n_notices", 0),
     )
 
