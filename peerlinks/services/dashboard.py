@@ -113,8 +113,13 @@ def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> D
         unmanaged_regions=unmanaged_regions(user=user),
         counts=counts,
         total=sum(counts.values()),
-        errors=list(present.filter(status=PeerLink.Status.ERROR).for_list()[:LISTED]),
-        pending_too_long=list(pending_too_long(now=now).visible_to(user)[:LISTED]),
+        # Each list is read only when the counts above say it can have rows.
+        errors=list(present.filter(status=PeerLink.Status.ERROR).for_list()[:LISTED])
+        if counts[PeerLink.Status.ERROR]
+        else [],
+        pending_too_long=list(pending_too_long(now=now).visible_to(user)[:LISTED])
+        if any(counts[status] for status in PeerLink.PENDING_STATUSES)
+        else [],
         regions=region_syncs(now=now, user=user),
         drifts=listed,
         drift_count=_count(drifts, listed),
