@@ -22,11 +22,15 @@ def nav_counts(request: HttpRequest) -> dict[str, Callable[[], int]]:
     if user is None or not user.is_authenticated:
         return {}
 
-    # Both read in one query, once: the navigation and the page's live poll (templatetag live_poll) show them.
-    counts = functools.cache(lambda: dashboard.nav_counts(user))
+    # Read in one query, once: the navigation and the page's live poll (templatetag live_poll) show them;
+    # on the dashboard with its links per status (the same query as the page's own).
+    match = request.resolver_match
+    statuses = match is not None and match.view_name == "peerlinks:home"
+    counts = functools.cache(lambda: dashboard.nav_counts(user, statuses=statuses))
     return {
         "approvals_waiting": lambda: counts().approvals_waiting,
         "notices_unread": lambda: counts().notices_unread,
+        "sync_queued": lambda: counts().sync_queued,
     }
 
 
