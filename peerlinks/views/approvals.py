@@ -7,7 +7,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from peerlinks.htmx import render_htmx
-from peerlinks.models import Policy
 from peerlinks.permissions import APPROVE, holders, permission_required_or_403
 from peerlinks.services import approvals, attachments, bulk, changes
 from peerlinks.services.dashboard import nav_counts
@@ -27,7 +26,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         .select_related("requested_by", "gateway__project__account", "peer_account", "peer_link")
     )
     pending = list(changes.with_open_creates(queryset).prefetch_related("approvals")[:LISTED])
-    outlooks = approvals.approval_outlooks(pending, approvers=holders(APPROVE), policy=Policy.current())
+    outlooks = approvals.approval_outlooks(pending, approvers=holders(APPROVE))
     creates = {change.gateway_id: change.open_creates for change in pending}
     rows = [
         (change, outlooks[change.pk], changes.quota_outlook(change, open_creates=creates))
