@@ -12,8 +12,8 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from peerlinks.presentation.times import COMMON_ZONES, zone_name
-from peerlinks.services.dashboard import CloudOutage, approvals_waiting, cloud_outage
-from peerlinks.services.notifications import unread_notice_count
+from peerlinks.services import dashboard
+from peerlinks.services.dashboard import CloudOutage, cloud_outage
 
 
 def nav_counts(request: HttpRequest) -> dict[str, Callable[[], int]]:
@@ -22,10 +22,15 @@ def nav_counts(request: HttpRequest) -> dict[str, Callable[[], int]]:
     if user is None or not user.is_authenticated:
         return {}
 
-    # Cached: the navigation and the page's live poll (templatetag live_poll) both read them.
+    # Read in one query, once: the navigation and the page's live poll (templatetag live_poll) show them;
+    # on the dashboard with its links per status (the same query as the page's own).
+    match = request.resolver_match
+    statuses = match is not None and match.view_name == "peerlinks:home"
+    counts = functools.cache(lambda: dashboard.nav_counts(user, statuses=statuses))
     return {
-        "approvals_waiting": functools.cache(lambda: approvals_waiting(user)),
-        "notices_unread": functools.cache(lambda: unread_notice_count(user)),
+        "approvals_waiting": lambda: counts().approvals_waiting,
+        "notices_unread": lambda: counts().notices_unread,
+        "sync_queued": lambda: counts().sync_queued,
     }
 
 

@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
+from peerlinks.forms import offer_known_accounts
 from peerlinks.models import AuditEvent, CloudAccount, Gateway, PeerLink, cached_regions
 
 
@@ -62,6 +63,13 @@ class AccountChoiceFilter(django_filters.ModelChoiceFilter):
         kwargs.setdefault("empty_label", _("All accounts"))
         kwargs.setdefault("label", _("Account"))
         super().__init__(**kwargs)
+
+    @property
+    def field(self) -> forms.ModelChoiceField:
+        field = super().field
+        request = self.get_request()
+        offer_known_accounts(field, user=request.user if request is not None else None)
+        return field
 
 
 class GatewayChoiceFilter(django_filters.ModelChoiceFilter):

@@ -5,10 +5,13 @@ The rules a new link must follow live in `peerlinks.services.changes` (so the wo
 again); the forms offer the choices, check the wire constraints and put rule breaks on the right field.
 """
 
+import functools
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.forms.models import ModelChoiceIterator
 from django.utils.functional import lazy
 from django.utils.html import format_html
 from django.utils.text import capfirst
@@ -22,8 +25,9 @@ from peerlinks.models import (
     Gateway,
     PeerLink,
     WebhookSubscription,
+    accounts_in_order,
 )
-from peerlinks.permissions import SUBMIT, accounts_with_perm
+from peerlinks.permissions import SUBMIT, accounts_with_perm, readable_accounts
 from peerlinks.presentation.times import zone_from_name
 from peerlinks.services import bulk, changes
 from peerlinks.services.approvals import COMMENT_MAX, rejection_comment, run_reason
@@ -349,6 +353,35 @@ class CommentForm(forms.Form):
     )
 
 
+class KnownAccounts(ModelChoiceIterator):
+    """The accounts a filter offers, taken from those the page reads once (models.accounts_in_order, the
+    banner's) instead of by a query of their own: those `user` may read, in the same order."""
+
+    def __init__(self, field: forms.ModelChoiceField, *, user: object) -> None:
+        super().__init__(field)
+        self.user = user
+
+    def __iter__(self) -> Iterator[tuple[object, str]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        readable = None if self.user is None else readable_accounts(self.user)
+        for account in accounts_in_order():
+            if readable is None or account.pk in readable:
+                yield self.choice(account)
+
+    def __len__(self) -> int:
+        return sum(1 for _choice in self)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
+def offer_known_accounts(field: forms.ModelChoiceField, *, user: Any) -> None:
+    """Let an account field offer the accounts `user` may read from those the page already read."""
+    field.iterator = functools.partial(KnownAccounts, user=user)
+    field.widget.choices = field.choices
+
+
 class ChangeFilterForm(forms.Form):
     """Filters of the change request list; the accounts offered are those `user` may read."""
 
@@ -371,6 +404,7 @@ class ChangeFilterForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = CloudAccount.objects.visible_to(user)
+        offer_known_accounts(self.fields["account"], user=user)
 
     def filter(self, queryset: Any, *, user: Any) -> Any:
         data = self.cleaned_data if self.is_valid() else {}
@@ -477,6 +511,7 @@ class LeadPeriodForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = CloudAccount.objects.visible_to(user)
+        offer_known_accounts(self.fields["account"], user=user)
 
 
 class NoticeReadForm(forms.Form):

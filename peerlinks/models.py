@@ -31,6 +31,23 @@ if TYPE_CHECKING:
     from peerlinks.cloud import CloudConfig
 
 
+def count_of(rows: models.QuerySet, column: str = "pk", *, distinct: bool = False) -> Subquery:
+    """How many `rows` there are (with a value in `column`; each value once when `distinct`), as a subquery
+    answering one number: a count read beside other columns instead of by a query of its own."""
+    template = "COUNT(DISTINCT %(expressions)s)" if distinct else "COUNT(%(expressions)s)"
+    counted = rows.order_by().annotate(
+        n=models.Func(models.F(column), template=template, output_field=models.IntegerField())
+    )
+    return Subquery(counted.values("n"), output_field=models.IntegerField())
+
+
+def first_with_total(rows: models.QuerySet, size: int) -> tuple[list, int]:
+    """The first `size` of `rows` and how many there are in all, in one query: each row read carries the
+    total (a count over the whole result, taken before the limit) instead of a count query of its own."""
+    first = list(rows.annotate(rows_in_all=models.Window(models.Count("pk")))[:size])
+    return first, first[0].rows_in_all if first else 0
+
+
 class AccountScopedQuerySet(models.QuerySet):
     """Rows that belong to a cloud account, reached through `account_path`: filtered by account, and cut
     down to what a user may read (`visible_to`, the one place the reading limit is applied)."""
@@ -174,7 +191,10 @@ class CloudAccount(models.Model):
         base = CloudConfig.from_settings()
         if self.from_environment:
             return base
-        project_ids = dict(self.projects.exclude(project_id="").values_list("region", "project_id"))
+        # The account's projects as the page read them (cached_regions), or read now outside a page.
+        project_ids = {
+            p.region: p.project_id for p in cached_regions() if p.account_id == self.pk and p.project_id
+        }
         return dataclasses.replace(
             base,
             auth=self.auth,
@@ -188,11 +208,10 @@ class CloudAccount(models.Model):
         )
 
 
-@once_per_request
 def accounts_in_order() -> list[CloudAccount]:
     """Every account, the first (the environment's) first, then by name; read once per page, which asks in
     several places (the banner, the navigation, a column shown only with several accounts)."""
-    return list(CloudAccount.objects.order_by("-from_environment", "name"))
+    return _accounts_and_regions()[0]
 
 
 class AccountRole(models.Model):
@@ -289,15 +308,38 @@ def is_cloud_id(text: str) -> bool:
         return False
 
 
-@once_per_request
 def cached_regions() -> list[CloudProject]:
-    """Every cached region (project) of every account, with its present gateways counted (`n_gateways`);
-    read once per page, where the banner, the sync table and a region filter all ask."""
-    return list(
-        CloudProject.objects.annotate(
-            n_gateways=models.Count("gateways", filter=Q(gateways__gone_at__isnull=True))
-        ).order_by("region", "account_id")
-    )
+    """Every cached region (project) of every account, by region, with its present gateways counted
+    (`n_gateways`); read once per page, where the banner, the sync table and a region filter all ask."""
+    return _accounts_and_regions()[1]
+
+
+@once_per_request
+def _accounts_and_regions() -> tuple[list[CloudAccount], list[CloudProject]]:
+    """`accounts_in_order` and `cached_regions` in one query, as every page's banner needs both: each
+    account joined with its projects (one row per project, one for an account without any), each project's
+    present gateways counted by a subquery on their project index."""
+    columns = [field.attname for field in CloudProject._meta.concrete_fields]
+    gateways = Gateway.objects.filter(project=OuterRef("projects__pk"), gone_at__isnull=True)
+    rows = CloudAccount.objects.annotate(
+        **{f"project_{column}": models.F(f"projects__{column}") for column in columns},
+        project_n_gateways=count_of(gateways),
+    ).order_by("-from_environment", "name", "projects__region")
+    accounts: dict[int, CloudAccount] = {}
+    regions = []
+    for row in rows:
+        account = accounts.setdefault(row.pk, row)
+        if row.project_id is None:
+            continue
+        values = [getattr(row, f"project_{column}") for column in columns]
+        project = CloudProject.from_db(row._state.db, columns, values)
+        project.n_gateways = row.project_n_gateways
+        project.account = account
+        regions.append(project)
+    for account in accounts.values():
+        for column in [*columns, "n_gateways"]:
+            delattr(account, f"project_{column}")
+    return list(accounts.values()), sorted(regions, key=lambda project: (project.region, project.account_id))
 
 
 class CachedQuerySet(AccountScopedQuerySet):
@@ -408,6 +450,21 @@ def peer_model(peer_type: str) -> type[models.Model]:
     return EnterpriseRouter if peer_type == PeerLink.PeerType.ER else Gateway
 
 
+def _of_peer(column: str) -> Coalesce:
+    """A column of a link's cached peer (an enterprise router or a gateway, by the link's peer type), ""
+    when the peer is not cached."""
+
+    def column_in(peer_type: str) -> Subquery:
+        model = peer_model(peer_type)
+        return Subquery(model.objects.filter(cloud_id=OuterRef("peer_gateway_id")).values(column)[:1])
+
+    found = Case(
+        *(When(peer_type=peer_type, then=column_in(peer_type)) for peer_type in PeerLink.PeerType.values),
+        default=Value(""),
+    )
+    return Coalesce(found, Value(""))
+
+
 class PeerLinkQuerySet(CachedQuerySet):
     account_path = "gateway__project__account"
 
@@ -421,16 +478,12 @@ class PeerLinkQuerySet(CachedQuerySet):
 
     def with_peer_name(self) -> "PeerLinkQuerySet":
         """Each link with its peer's cached name as `peer_name` ("" when the peer is not cached)."""
+        return self.annotate(peer_name=_of_peer("name"))
 
-        def name_in(peer_type: str) -> Subquery:
-            model = peer_model(peer_type)
-            return Subquery(model.objects.filter(cloud_id=OuterRef("peer_gateway_id")).values("name")[:1])
-
-        named = Case(
-            *(When(peer_type=peer_type, then=name_in(peer_type)) for peer_type in PeerLink.PeerType.values),
-            default=Value(""),
-        )
-        return self.annotate(peer_name=Coalesce(named, Value("")))
+    def with_peer(self) -> "PeerLinkQuerySet":
+        """Each link with its peer's cached name (`peer_name`) and account name (`peer_account_name`), ""
+        when the peer is not cached: what a link's page says of its peer without reading it."""
+        return self.with_peer_name().annotate(peer_account_name=_of_peer("project__account__name"))
 
     def with_waiting_for(self) -> "PeerLinkQuerySet":
         """Each link with `waiting_for`: the account whose acceptance its ER attachment waits for ("")."""

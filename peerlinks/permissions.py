@@ -35,7 +35,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models import CharField, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 
 VIEW = "peerlinks.view_peerlink"
@@ -226,22 +226,31 @@ def holder(user: Any, perm: str) -> Holder:
 
 
 def holders(perm: str) -> list[Holder]:
-    """Every active user holding `perm` for at least one account, by username, with where: two queries
-    whatever the number of users (a page weighing many changes against them reads this once)."""
-    from peerlinks.models import AccountRole
+    """Every active user holding `perm` for at least one account, by username, with where: one query
+    whatever the number of users (a page weighing many changes against them reads this once): each active
+    user holding it globally, or joined with the roles for one account that give it."""
 
     everywhere = get_user_model().objects.with_perm(
         perm, is_active=True, include_superusers=True, backend="peerlinks.permissions.GlobalRolesBackend"
     )
-    found: dict[int, Holder] = {user.pk: Holder(user, None) for user in everywhere}
-    rows = AccountRole.objects.filter(
-        Q(user__is_active=True) & ~Q(user__in=list(found)), role__in=roles_giving(perm)
-    ).select_related("user")
-    some: dict[int, tuple[Any, set[int]]] = {}
-    for row in rows:
-        some.setdefault(row.user_id, (row.user, set()))[1].add(row.account_id)
-    found |= {pk: Holder(user, frozenset(accounts)) for pk, (user, accounts) in some.items()}
-    return sorted(found.values(), key=lambda h: h.user.get_username())
+    giving = FilteredRelation("account_roles", condition=Q(account_roles__role__in=roles_giving(perm)))
+    rows = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .annotate(giving=giving, everywhere=Exists(everywhere.filter(pk=OuterRef("pk"))))
+        .filter(Q(everywhere=True) | Q(giving__isnull=False))
+        .annotate(role_account=F("giving__account_id"))
+        .order_by()
+    )
+    found: dict[int, tuple[Any, set[int] | None]] = {}
+    for user in rows:
+        _user, accounts = found.setdefault(user.pk, (user, None if user.everywhere else set()))
+        if accounts is not None and user.role_account is not None:
+            accounts.add(user.role_account)
+    held = [
+        Holder(user, None if accounts is None else frozenset(accounts)) for user, accounts in found.values()
+    ]
+    return sorted(held, key=lambda h: h.user.get_username())
 
 
 def user_with_preferences(user_id: Any) -> Any:

@@ -8,7 +8,7 @@ from django.urls import reverse
 from peerlinks.models import AccountRole, AuditEvent, ChangeRequest, Notice, Policy
 from peerlinks.permissions import APPROVE, holders
 from peerlinks.services import approvals, changes, lifecycle, notifications
-from peerlinks.services.dashboard import approvals_waiting
+from peerlinks.services.dashboard import nav_counts
 from peerlinks.services.lifecycle import ChangeForbidden, save_policy
 from tests.conftest import _user, make_router, set_policy
 
@@ -120,10 +120,10 @@ def test_the_queue_and_its_count_list_the_changes_in_the_approvers_accounts(clie
     assert cross.get_absolute_url() in html and only_b.get_absolute_url() in html
     assert only_a.get_absolute_url() not in html
     assert "Needs an approver of main, team-b." in html
-    assert approvals_waiting(two_accounts["b_approver"]) == 2
-    assert approvals_waiting(two_accounts["a_approver"]) == 2
-    assert approvals_waiting(_user("global-lead", "Approver")) == 3
-    assert approvals_waiting(two_accounts["b_engineer"]) == 0
+    assert nav_counts(two_accounts["b_approver"]).approvals_waiting == 2
+    assert nav_counts(two_accounts["a_approver"]).approvals_waiting == 2
+    assert nav_counts(_user("global-lead", "Approver")).approvals_waiting == 3
+    assert nav_counts(two_accounts["b_engineer"]).approvals_waiting == 0
 
 
 def test_approvers_of_either_account_are_told_of_a_cross_account_change(two_accounts):

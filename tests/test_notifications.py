@@ -116,7 +116,7 @@ def test_submission_leaves_an_unread_notice_for_each_approver_even_without_an_em
     assert notice.change_request == change
     assert notice.read_at is None
     assert notice.message == f"#{change.pk} create pl-x by alice needs your approval"
-    assert notifications.unread_notice_count(nomail) == 1
+    assert notifications.unread_notices(nomail).count() == 1
 
 
 def test_a_rejection_mails_the_requester_with_the_approvers_comment():
@@ -286,10 +286,10 @@ def test_marking_read_touches_only_the_users_own_unread_notices():
     theirs = Notice.objects.create(user=bob, message="three")
     assert notifications.mark_notices_read(user=alice, notice_id=theirs.pk) == 0
     assert notifications.mark_notices_read(user=alice, notice_id=mine.pk) == 1
-    assert notifications.unread_notice_count(alice) == 1
+    assert notifications.unread_notices(alice).count() == 1
     assert notifications.mark_notices_read(user=alice) == 1
-    assert notifications.unread_notice_count(alice) == 0
-    assert notifications.unread_notice_count(bob) == 1
+    assert notifications.unread_notices(alice).count() == 0
+    assert notifications.unread_notices(bob).count() == 1
 
 
 def test_a_delete_is_named_after_its_link_though_its_payload_has_no_name():

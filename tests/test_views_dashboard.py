@@ -33,6 +33,24 @@ def test_dashboard_counts_links_by_status_ignoring_gone_ones(engineer_client):
     assert dash.total == 4
 
 
+def test_dashboard_counts_a_status_the_cloud_added_too(engineer_client):
+    gateway = make_gateway()
+    for status in ["ACTIVE", "DOWN", "AAA", "PENDING_DELETE", "ZZZ"]:
+        make_peer_link(gateway=gateway, status=status)
+    dash = engineer_client.get("/").context["dash"]
+    assert dash.counts == {
+        "PENDING_CREATE": 0,
+        "PENDING_UPDATE": 0,
+        "ACTIVE": 1,
+        "ERROR": 0,
+        "DOWN": 1,
+        "AAA": 1,
+        "PENDING_DELETE": 1,
+        "ZZZ": 1,
+    }
+    assert dash.total == 5
+
+
 def test_dashboard_lists_links_in_error_with_their_reason(engineer_client):
     make_peer_link(name="broken-link", status="ERROR", reason="The peer router is not available.")
     body = engineer_client.get("/").content.decode()

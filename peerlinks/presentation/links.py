@@ -87,17 +87,20 @@ def peer(
     name: str | None = None,
     beside: CloudAccount | None = None,
     kinds: dict[str, str] | None = None,
+    account: str | None = None,
 ) -> SafeString:
     """A link's peer as a person reads it: its kind and cached name, with its ID after it in small type
     (the ID alone, marked as such, when the peer is not in the cache); then its region, if given, and,
     given the account `beside` it (the gateway's), the peer's account when it is another one.
-    Pass `name` when the row already carries it (`with_peer_name`), so a table costs no query per row."""
+    Pass `name` (and `account`, the peer's account name) when the row already carries it (`with_peer_name`,
+    `with_peer`), so a table costs no query per row."""
     kind = esc(peer_kind(peer_type, kinds) or _("Peer"))
     if name is None:
         name = peer_name(peer_type=peer_type, peer_id=peer_id) if peer_id else ""
     where = " " + esc(_("in {region}").format(region=region)) if region else ""
     if beside is not None and peer_id:
-        account = peer_account_name(peer_type=peer_type, peer_id=peer_id)
+        if account is None:
+            account = peer_account_name(peer_type=peer_type, peer_id=peer_id)
         if account and account != beside.name:
             text = _("account {account}").format(account=account)
             where = f'{where} <span class="peer-account badge">{esc(text)}</span>'

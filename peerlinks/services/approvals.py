@@ -154,13 +154,14 @@ class ApprovalOutlook:
 
 def approval_outlook(change: ChangeRequest) -> ApprovalOutlook:
     """Where the change's approvals stand, with everyone who may still approve it (names)."""
-    return approval_outlooks([change], approvers=holders(APPROVE), policy=Policy.current())[change.pk]
+    return approval_outlooks([change], approvers=holders(APPROVE))[change.pk]
 
 
 def approval_outlooks(
-    changes: Iterable[ChangeRequest], *, approvers: list[Holder], policy: Policy
+    changes: Iterable[ChangeRequest], *, approvers: list[Holder], policy: Policy | None = None
 ) -> dict[int, ApprovalOutlook]:
-    """The outlook of several changes against one list of `holders(APPROVE)` (the queue reads it once).
+    """The outlook of several changes against one list of `holders(APPROVE)` (the queue reads it once);
+    the policy is read only when a cross-account change is weighed (sides_missing).
 
     Who can still approve: those who may approve the change (lifecycle.may_approve) and have not decided
     on this version."""

@@ -3,10 +3,12 @@ recent activity; acknowledging drift; gateways by region. Everything here reads 
 """
 
 import hashlib
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
@@ -23,14 +25,16 @@ from peerlinks.models import (
     PeerLink,
     accounts_in_order,
     cached_regions,
+    count_of,
 )
+from peerlinks.per_request import once_per_request
 from peerlinks.permissions import APPROVE, readable_accounts
 from peerlinks.presentation.text import describe_problem
 from peerlinks.services import dispatch
 from peerlinks.services.approvals import awaiting_decision
 from peerlinks.services.audit import record_audit
 from peerlinks.services.lifecycle import check_engineer_in
-from peerlinks.services.notifications import unread_notice_count
+from peerlinks.services.notifications import unread_notices
 
 RECENT = 10
 LISTED = 50
@@ -102,7 +106,7 @@ def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> D
     """Everything the home page shows `user` (the accounts they may read), in a fixed number of queries."""
     now = now or timezone.now()
     present = PeerLink.objects.visible_to(user).present()
-    counts = status_counts(user=user)
+    counts = nav_counts(user, statuses=True).statuses
     too_long = timedelta(seconds=settings.PENDING_TOO_LONG)
     drifts = _open_drifts(user)
     listed = list(drifts[:LISTED])
@@ -110,8 +114,13 @@ def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> D
         unmanaged_regions=unmanaged_regions(user=user),
         counts=counts,
         total=sum(counts.values()),
-        errors=list(present.filter(status=PeerLink.Status.ERROR).for_list()[:LISTED]),
-        pending_too_long=list(pending_too_long(now=now).visible_to(user)[:LISTED]),
+        # Each list is read only when the counts above say it can have rows.
+        errors=list(present.filter(status=PeerLink.Status.ERROR).for_list()[:LISTED])
+        if counts[PeerLink.Status.ERROR]
+        else [],
+        pending_too_long=list(pending_too_long(now=now).visible_to(user)[:LISTED])
+        if any(counts[status] for status in PeerLink.PENDING_STATUSES)
+        else [],
         regions=region_syncs(now=now, user=user),
         drifts=listed,
         drift_count=_count(drifts, listed),
@@ -142,7 +151,7 @@ def _count(rows: QuerySet, listed: list) -> int:
 
 def build_dashboard_live(*, user: AbstractBaseUser, now: datetime | None = None) -> DashboardLive:
     """What the dashboard's live parts show, without the lists that do not update in place."""
-    counts = status_counts(user=user)
+    counts = nav_counts(user, statuses=True).statuses
     drifts = _open_drifts(user)
     listed = list(drifts[:LISTED])
     return DashboardLive(
@@ -163,15 +172,72 @@ def status_counts(*, user: AbstractBaseUser) -> dict[str, int]:
     return counts
 
 
-def approvals_waiting(user: AbstractBaseUser) -> int:
-    """Requests waiting for this approver's decision (approvals.awaiting_decision; 0 for non-approvers)."""
-    if not user.has_perm(APPROVE):
-        return 0
-    # A batch is one decision (services.bulk): counted once, whatever its number of rows; one query.
-    counts = awaiting_decision(user).aggregate(
-        single=Count("pk", filter=Q(batch__isnull=True)), batches=Count("batch", distinct=True)
+@dataclass(frozen=True)
+class NavCounts:
+    """The counts every page reads with its frame: the navigation's badges (requests waiting for this
+    approver's decision, approvals.awaiting_decision, 0 for non-approvers, each batch counted once; the
+    person's unread notices), whether a full sync may be queued, and on the dashboard its links per status."""
+
+    changes_waiting: int  # … not in a batch
+    batches_waiting: int
+    notices_unread: int
+    # A run of the full sync waits or runs (dispatch.is_queued then says whether its worker still lives).
+    sync_unfinished: bool = False
+    statuses: dict[str, int] | None = None  # present links per status, when asked for
+
+    @property
+    def approvals_waiting(self) -> int:
+        return self.changes_waiting + self.batches_waiting
+
+    @property
+    def sync_queued(self) -> bool:
+        """Whether a full sync waits or runs (dispatch.is_queued, asked only when a run is unfinished)."""
+        return self.sync_unfinished and dispatch.is_queued("sync_all_regions")
+
+
+def nav_counts(user: AbstractBaseUser, *, statuses: bool = False) -> NavCounts:
+    """The counts of NavCounts in one query (the person's row with a count of each beside it), read once
+    per page: the navigation, the page's poll, the notices page and the dashboard all show them.
+    `statuses`: with the present links per status (status_counts), each counted from its index range."""
+    return _nav_counts(user, statuses)
+
+
+@once_per_request
+def _nav_counts(user: AbstractBaseUser, statuses: bool) -> NavCounts:
+    if not user.is_authenticated:
+        return NavCounts(0, 0, 0)
+    counts = {
+        "n_notices": count_of(unread_notices(user)),
+        "n_sync": count_of(dispatch.unfinished_runs("sync_all_regions")),
+    }
+    if user.has_perm(APPROVE):
+        # A batch is one decision (services.bulk): counted once, whatever its number of rows.
+        waiting = awaiting_decision(user)
+        counts["n_single"] = count_of(waiting.filter(batch__isnull=True))
+        counts["n_batches"] = count_of(waiting, "batch_id", distinct=True)
+    present = PeerLink.objects.visible_to(user).present()
+    if statuses:
+        counts |= {f"n_{i}": count_of(present.filter(status=s)) for i, s in enumerate(PeerLink.Status.values)}
+        # Any other status (one the cloud added) lies between the known ones in the status index: counted
+        # from those gaps, so no row of a known status is read twice.
+        known = sorted(PeerLink.Status.values)
+        gaps = Q(status__lt=known[0]) | Q(status__gt=known[-1])
+        for low, high in itertools.pairwise(known):
+            gaps |= Q(status__gt=low, status__lt=high)
+        counts["n_other"] = count_of(present.filter(gaps))
+    row = get_user_model().objects.filter(pk=user.pk).values(**counts).first() or {}
+    by_status = None
+    if statuses:
+        by_status = {status: row.get(f"n_{i}", 0) for i, status in enumerate(PeerLink.Status.values)}
+        if row.get("n_other"):  # a status the cloud added: named by the grouped count
+            by_status = status_counts(user=user)
+    return NavCounts(
+        changes_waiting=row.get("n_single", 0),
+        batches_waiting=row.get("n_batches", 0),
+        notices_unread=row.get("n_notices", 0),
+        sync_unfinished=bool(row.get("n_sync")),
+        statuses=by_status,
     )
-    return counts["single"] + counts["batches"]
 
 
 def _accounts(user: AbstractBaseUser | None) -> list[CloudAccount]:
@@ -361,13 +427,14 @@ def _region_facts(r: RegionSync) -> tuple:
 def live_facts(*, user: AbstractBaseUser, page: str = "", now: datetime | None = None) -> LiveFacts:
     """What a page's live parts show now (`page`: `dashboard` or `gateways` for theirs too)."""
     now = now or timezone.now()
+    counts = nav_counts(user, statuses=page == "dashboard")
     return LiveFacts(
-        approvals_waiting=approvals_waiting(user),
-        notices_unread=unread_notice_count(user),
+        approvals_waiting=counts.approvals_waiting,
+        notices_unread=counts.notices_unread,
         outage=cloud_outage(user=user, now=now),
         dashboard=build_dashboard_live(user=user, now=now) if page == "dashboard" else None,
         gateway_groups=gateways_by_region(user=user, now=now) if page == "gateways" else None,
-        sync_queued=dispatch.is_queued("sync_all_regions") if page else None,
+        sync_queued=counts.sync_queued if page else None,
     )
 
 

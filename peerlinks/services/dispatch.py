@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
@@ -32,17 +33,18 @@ def _enqueue(name: str, *args: object, delay: float = 0.0) -> None:
     transaction.on_commit(lambda: task.enqueue(*args))
 
 
+def unfinished_runs(name: str) -> QuerySet[DBTaskResult]:
+    """The runs of task `name` waiting or running, whether or not their worker still lives."""
+    return DBTaskResult.objects.filter(task_path=f"{TASKS_MODULE}.{name}", status__in=UNFINISHED)
+
+
 def is_queued(name: str) -> bool:
     """Whether a run of task `name` is waiting or running (the database queue; never with inline tasks).
 
     A run whose worker died does not count, even before the scheduler reaps it: it would block the
     periodic task for good.
     """
-    unfinished = list(
-        DBTaskResult.objects.filter(task_path=f"{TASKS_MODULE}.{name}", status__in=UNFINISHED).only(
-            "id", "status", "started_at", "worker_ids"
-        )
-    )
+    unfinished = list(unfinished_runs(name).only("id", "status", "started_at", "worker_ids"))
     lost = {task.pk for task in processes.lost_tasks(among=unfinished)} if unfinished else set()
     return any(task.pk not in lost for task in unfinished)
 

@@ -20,7 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
-from peerlinks.models import ChangeRequest, CloudAccount, Gateway, PeerLink
+from peerlinks.models import ChangeRequest, CloudAccount, Gateway, PeerLink, first_with_total
 from peerlinks.services.dashboard import RegionSync, region_syncs
 
 PERIODS = (7, 30, 90)
@@ -132,14 +132,16 @@ def build_lead_summary(
     pending_qs = _scoped(ChangeRequest.objects, user, account).filter(
         state=ChangeRequest.State.PENDING_APPROVAL
     )
-    pending = list(pending_qs.select_related("requested_by", "gateway").order_by("created_at", "id")[:LISTED])
+    pending, pending_count = first_with_total(
+        pending_qs.select_related("requested_by", "gateway").order_by("created_at", "id"), LISTED
+    )
     for change in pending:
         change.age = now - change.created_at
     matrix = status_matrix(gateways=_scoped(Gateway.objects, user, account))
     stale = [row for row in region_syncs(now=now, user=user) if row.stale or row.sync_error]
     return LeadSummary(
         pending=pending,
-        pending_count=pending_qs.count(),
+        pending_count=pending_count,
         matrix=matrix,
         errors=list(
             _scoped(PeerLink.objects, user, account)
@@ -207,16 +209,18 @@ def build_period_stats(
     failed = changes.filter(state=ChangeRequest.State.FAILED).filter(
         Q(finished_at__gte=since) | Q(finished_at__isnull=True, updated_at__gte=since)
     )
+    failed_rows, failed_count = first_with_total(
+        failed.select_related("requested_by", "gateway").order_by(
+            F("finished_at").desc(nulls_last=True), "-updated_at", "-id"
+        ),
+        LISTED,
+    )
     return PeriodStats(
         days=days,
         since=since,
         provisioning=provisioning_times(changes=changes, since=since, days=days),
-        failed=list(
-            failed.select_related("requested_by", "gateway").order_by(
-                F("finished_at").desc(nulls_last=True), "-updated_at", "-id"
-            )[:LISTED]
-        ),
-        failed_count=failed.count(),
+        failed=failed_rows,
+        failed_count=failed_count,
     )
 
 

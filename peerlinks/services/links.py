@@ -24,6 +24,7 @@ from peerlinks.models import (
     PeerLink,
     SharedAttachment,
     StatusChange,
+    accounts_in_order,
     peer_model,
 )
 from peerlinks.per_request import once_per_request
@@ -51,8 +52,9 @@ def fetch_er_attachment_state(*, link: PeerLink) -> AttachmentState | None:
     if link.peer_type != PeerLink.PeerType.ER or not link.link_id or link.gone_at is not None:
         return None
     # The attachment is the router's: asked of the router's account (another one for a cross-account link).
-    router = EnterpriseRouter.objects.select_related("project__account").filter(cloud_id=link.peer_gateway_id)
-    account = router[0].project.account if router else link.gateway.project.account
+    name = _peer_account_name(link)
+    accounts = [account for account in accounts_in_order() if name and account.name == name]
+    account = accounts[0] if accounts else link.gateway.project.account
     config = account.cloud_config()
     config = replace(
         config,
@@ -178,20 +180,36 @@ class LinkSides:
 
 
 def link_sides(*, link: PeerLink) -> LinkSides | None:
-    """Both sides of a cross-account link (None when its peer is in the gateway's account or not cached)."""
-    peer = _cached_peer(link.peer_type, link.peer_gateway_id)
+    """Both sides of a cross-account link (None when its peer is in the gateway's account or not cached).
+    A link read `with_peer` says which account its peer is in: the peer is read only when it is another."""
     account = link.gateway.project.account
-    if peer is None or peer.project.account_id == account.pk:
+    if _peer_account_name(link) in ("", account.name):
         return None
     attachment = None
     if link.peer_type == PeerLink.PeerType.ER and link.link_id:
-        attachment = SharedAttachment.objects.filter(cloud_id=link.link_id).first()
+        found = SharedAttachment.objects.select_related("router__project__account")
+        attachment = found.filter(cloud_id=link.link_id).first()
+    # The attachment's router is the peer (read with it), else the peer is read on its own.
+    if attachment is not None and attachment.router.cloud_id == link.peer_gateway_id:
+        peer = attachment.router
+    else:
+        peer = _cached_peer(link.peer_type, link.peer_gateway_id)
+    if peer is None:
+        return None
     waiting = (
         attachment if attachment and attachment.is_waiting and link.is_pending and not link.gone_at else None
     )
     return LinkSides(
         account=account, peer_account=peer.project.account, peer=peer, attachment=attachment, waiting=waiting
     )
+
+
+def _peer_account_name(link: PeerLink) -> str:
+    """The account the link's cached peer is in ("" when it is not cached): as the link was read
+    (`with_peer`), else from the peer."""
+    if hasattr(link, "peer_account_name"):
+        return link.peer_account_name
+    return peer_account_name(peer_type=link.peer_type, peer_id=link.peer_gateway_id)
 
 
 def peer_account_name(*, peer_type: str, peer_id: str) -> str:

@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import EmailMessage, get_connection
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -334,16 +335,14 @@ def approvers_for(*, change: ChangeRequest) -> list[AbstractBaseUser]:
     return [approver.user for approver in holders(APPROVE) if may_approve(approver, change)]
 
 
-def unread_notice_count(user: AbstractBaseUser | AnonymousUser) -> int:
-    """How many of the user's notices are still unread (0 for anonymous visitors)."""
-    if not user.is_authenticated:
-        return 0
-    return Notice.objects.filter(user=user, read_at__isnull=True).count()
+def unread_notices(user: AbstractBaseUser) -> QuerySet[Notice]:
+    """The user's notices still unread."""
+    return Notice.objects.filter(user=user, read_at__isnull=True)
 
 
 def mark_notices_read(*, user: AbstractBaseUser, notice_id: int | None = None) -> int:
     """Mark one of the user's notices, or all of them, as read; how many were unread before."""
-    notices = Notice.objects.filter(user=user, read_at__isnull=True)
+    notices = unread_notices(user)
     if notice_id is not None:
         notices = notices.filter(pk=notice_id)
     return notices.update(read_at=timezone.now())

@@ -6,15 +6,27 @@ many links there are; a kind with more says so, and its list page (where there i
 whole cloud ID is looked up by the unique and indexed ID columns instead of searched for in every column.
 """
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, TextField, Value
+from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
-from peerlinks.models import ChangeRequest, CloudAccount, EnterpriseRouter, Gateway, PeerLink, is_cloud_id
+from peerlinks.models import (
+    ChangeRequest,
+    CloudAccount,
+    EnterpriseRouter,
+    Gateway,
+    PeerLink,
+    accounts_in_order,
+    is_cloud_id,
+)
+from peerlinks.permissions import readable_accounts
 
 LIMIT = 10
 # Rows read to gather the labels that match: labels live in each link's JSON list, not a table of their own.
@@ -62,9 +74,7 @@ def search_everything(*, query: str, user: AbstractBaseUser) -> Results:
         _bounded("gateways", _("Global DC gateways"), _by_name_or_id(Gateway, query, user)),
         _bounded("routers", _("Enterprise routers"), _by_name_or_id(EnterpriseRouter, query, user)),
         _bounded("changes", _("Change requests"), _changes(query, user)),
-        _bounded("owners", _("Owner teams"), _values(links, "owner_team", query)),
-        _bounded("tickets", _("Tickets"), _values(links, "ticket_ref", query)),
-        _labels(links, query),
+        *_local_fields(links, query),
     ]
     return Results(query=query, groups=[group for group in groups if group.rows])
 
@@ -74,10 +84,16 @@ def _bounded(kind: str, title: str, queryset: object) -> Group:
     return Group(kind=kind, title=title, rows=rows[:LIMIT], more=len(rows) > LIMIT)
 
 
-def _accounts(query: str, user: AbstractBaseUser) -> object:
-    """Cloud accounts by name or description."""
-    matches = Q(name__icontains=query) | Q(description__icontains=query)
-    return CloudAccount.objects.visible_to(user).filter(matches)
+def _accounts(query: str, user: AbstractBaseUser) -> list[CloudAccount]:
+    """Cloud accounts by name or description, among those the page read for its banner (a handful)."""
+    needle = query.casefold()
+    readable = readable_accounts(user)
+    return [
+        account
+        for account in accounts_in_order()
+        if (readable is None or account.pk in readable)
+        and (needle in account.name.casefold() or needle in account.description.casefold())
+    ]
 
 
 def _by_name_or_id(
@@ -108,23 +124,63 @@ def _changes(query: str, user: AbstractBaseUser) -> object:
     return changes.filter(matches)
 
 
-def _values(links: object, field_name: str, query: str) -> object:
-    """Distinct values of a link's local field containing `query`, with how many of `links` carry each."""
+def _local_fields(links: QuerySet[PeerLink], query: str) -> list[Group]:
+    """The owner teams, tickets and labels people gave links that contain `query`, in one query (each of
+    the three reads its own rows, in its own order, as part of a UNION ALL)."""
+    owners, tickets, labels = _read_together(
+        _values(links, "owner_team", query)[: LIMIT + 1],
+        _values(links, "ticket_ref", query)[: LIMIT + 1],
+        links.matching_labels(query)
+        .annotate(text=Cast("labels", TextField()), links=Value(0), key=F("name"), tie=F("cloud_id"))
+        .values_list("text", "links", "key", "tie")[: LABEL_ROWS + 1],
+    )
+    return [
+        _grouped("owners", _("Owner teams"), owners),
+        _grouped("tickets", _("Tickets"), tickets),
+        _labels([json.loads(text) if text else [] for text, *_rest in labels], query),
+    ]
+
+
+def _values(links: QuerySet[PeerLink], field_name: str, query: str) -> QuerySet:
+    """Distinct values of a link's local field containing `query`, with how many of `links` carry each
+    (then the value again and "", the order's columns of _read_together)."""
     return (
         links.filter(**{f"{field_name}__icontains": query})
         .values_list(field_name)
-        .annotate(links=Count("id"))
+        .annotate(links=Count("id"), key=F(field_name), tie=Value(""))
         .order_by(field_name)
     )
 
 
-def _labels(links: object, query: str) -> Group:
+def _grouped(kind: str, title: str, rows: list[tuple]) -> Group:
+    rows = [(value, links) for value, links, *_order in rows]
+    return Group(kind=kind, title=title, rows=rows[:LIMIT], more=len(rows) > LIMIT)
+
+
+def _read_together(*parts: QuerySet) -> list[list[tuple]]:
+    """The rows of several sliced `values_list` querysets in one query: each a subquery of a UNION ALL
+    (which Django's union() does not allow on SQLite once sliced), told apart by its place, and kept in
+    its own order by its last two columns (the same number and kinds of columns in each)."""
+    selects, params = [], []
+    for place, part in enumerate(parts):
+        sql, values = part.query.sql_with_params()
+        selects.append(f"SELECT {place} AS part, p{place}.* FROM ({sql}) p{place}")
+        params.extend(values)
+    found: list[list[tuple]] = [[] for _part in parts]
+    with connection.cursor() as cursor:
+        width = len(parts[0].query.values_select) + len(parts[0].query.annotation_select)
+        cursor.execute(f"{' UNION ALL '.join(selects)} ORDER BY 1, {width}, {width + 1}", params)
+        for place, *row in cursor.fetchall():
+            found[place].append(tuple(row))
+    return found
+
+
+def _labels(labels_of_links: list[list[str]], query: str) -> Group:
     """Labels containing `query`, most used first, with how many links carry each, gathered from the first
     LABEL_ROWS links carrying one (the counts are then lower bounds)."""
     needle = query.casefold()
     counts: Counter[str] = Counter()
-    rows = list(links.matching_labels(query).values_list("labels", flat=True)[: LABEL_ROWS + 1])
-    for labels in rows[:LABEL_ROWS]:
+    for labels in labels_of_links[:LABEL_ROWS]:
         counts.update(label for label in labels or [] if needle in label.casefold())
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return Group(
@@ -132,5 +188,5 @@ def _labels(links: object, query: str) -> Group:
         title=_("Labels"),
         rows=ranked[:LIMIT],
         more=len(ranked) > LIMIT,
-        counts_partial=len(rows) > LABEL_ROWS,
+        counts_partial=len(labels_of_links) > LABEL_ROWS,
     )

@@ -20,7 +20,7 @@ from peerlinks.presentation.reasons import translated
 from peerlinks.presentation.text import one_line
 from peerlinks.presentation.times import format_time
 from peerlinks.presentation.topology import Topology, draw_map
-from peerlinks.services import attachments, dispatch
+from peerlinks.services import attachments
 from peerlinks.services import drift as drift_actions
 from peerlinks.services.bulk import BatchProgress
 from peerlinks.services.dashboard import LiveFacts
@@ -87,9 +87,10 @@ def peer(
     region: str = "",
     name: str | None = None,
     beside: CloudAccount | None = None,
+    account: str | None = None,
 ) -> SafeString:
     """A link's peer as a person reads it (`presentation.links.peer`)."""
-    return drawn.peer(peer_type, peer_id, region, name, beside)
+    return drawn.peer(peer_type, peer_id, region, name, beside, account=account)
 
 
 @register.simple_tag(takes_context=True)
@@ -203,7 +204,7 @@ def live_poll(context: template.Context) -> dict[str, object]:
         outage=shown("cloud_outage"),
         dashboard=context.get("dash") if view == "peerlinks:home" else None,
         gateway_groups=context.get("groups") if view == "peerlinks:gateway_list" else None,
-        sync_queued=dispatch.is_queued("sync_all_regions") if has_refresh else None,
+        sync_queued=bool(shown("sync_queued")) if has_refresh else None,
     )
     fast = getattr(context.request, "live_follows", False)  # a pending badge above named itself (live_follow)
     return live_state(page=facts.page, version=facts.version, fast=fast)

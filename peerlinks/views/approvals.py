@@ -7,9 +7,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from peerlinks.htmx import render_htmx
-from peerlinks.models import Policy
 from peerlinks.permissions import APPROVE, holders, permission_required_or_403
 from peerlinks.services import approvals, attachments, bulk, changes
+from peerlinks.services.dashboard import nav_counts
 
 LISTED = 200
 
@@ -25,9 +25,9 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         .filter(batch__isnull=True)
         .select_related("requested_by", "gateway__project__account", "peer_account", "peer_link")
     )
-    pending = list(queryset.prefetch_related("approvals")[:LISTED])
-    outlooks = approvals.approval_outlooks(pending, approvers=holders(APPROVE), policy=Policy.current())
-    creates = changes.open_creates_by_gateway()
+    pending = list(changes.with_open_creates(queryset).prefetch_related("approvals")[:LISTED])
+    outlooks = approvals.approval_outlooks(pending, approvers=holders(APPROVE))
+    creates = {change.gateway_id: change.open_creates for change in pending}
     rows = [
         (change, outlooks[change.pk], changes.quota_outlook(change, open_creates=creates))
         for change in pending
@@ -36,6 +36,9 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "now": timezone.now(),
         "attachments": attachments.waiting_for_user(user=request.user),
-        "batches": bulk.awaiting_decision(request.user).select_related("requested_by")[:LISTED],
+        # Read only when the navigation's count (read with the page's frame) says some wait.
+        "batches": bulk.awaiting_decision(request.user).select_related("requested_by")[:LISTED]
+        if nav_counts(request.user).batches_waiting
+        else [],
     }
     return render_htmx(request, "peerlinks/approval_queue.html", context)

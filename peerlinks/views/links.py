@@ -183,7 +183,8 @@ def link_export(request: HttpRequest) -> StreamingHttpResponse:
 
 def _get_link(request: HttpRequest, cloud_id: UUID) -> PeerLink:
     """The link, if `request`'s user may read its account (else 404, as for a link that does not exist)."""
-    return get_object_or_404(PeerLink.objects.visible_to(request.user).for_list(), cloud_id=str(cloud_id))
+    links = PeerLink.objects.visible_to(request.user).for_list().with_peer()
+    return get_object_or_404(links, cloud_id=str(cloud_id))
 
 
 @permission_required_or_403(VIEW)

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 from peerlinks.forms import NoticeReadForm
 from peerlinks.htmx import render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Notice
-from peerlinks.services.notifications import mark_notices_read, unread_notice_count
+from peerlinks.services.dashboard import nav_counts
+from peerlinks.services.notifications import mark_notices_read
 
 PER_PAGE = 50
 UNREAD_FIRST = Case(When(read_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField())
@@ -27,7 +28,7 @@ def _list_context(request: HttpRequest) -> dict:
         .order_by(UNREAD_FIRST, "-created_at", "-id")
     )
     page = Paginator(notices, PER_PAGE).get_page(request.GET.get("page"))
-    return {"page": page, "unread": unread_notice_count(request.user)}
+    return {"page": page, "unread": nav_counts(request.user).notices_unread}
 
 
 @login_required
