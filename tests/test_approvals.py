@@ -12,7 +12,15 @@ from peerlinks.models import Approval, AuditEvent, ChangeRequest, Gateway, Polic
 from peerlinks.services import approvals, changes
 from peerlinks.services.changes import ChangeForbidden, ChangeRefused, next_window_opening
 from peerlinks.services.lifecycle import ChangeOutdated
-from tests.conftest import followed_panel, live_version, make_gateway, make_peer_link, make_router, set_policy
+from tests.conftest import (
+    _user,
+    followed_panel,
+    live_version,
+    make_gateway,
+    make_peer_link,
+    make_router,
+    set_policy,
+)
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -390,6 +398,17 @@ def test_an_approvers_live_poll_leaves_their_decision_form_alone(client, rename,
 
 
 # --- when a request cannot get its approvals -------------------------------------------------------
+
+
+def test_the_page_says_whether_nobody_may_approve_at_all_or_nobody_else_can(client, rename, engineer):
+    client.force_login(engineer)
+    page = client.get(rename.get_absolute_url()).content.decode()
+    assert "nobody yet; ask an admin to give someone the Approver role." in page  # no approver at all
+    lead = _user("lead-only", "Approver")
+    ChangeRequest.objects.filter(pk=rename.pk).update(approvals_required=2)
+    approvals.approve_change(change_id=rename.pk, user=lead, payload_digest=rename.payload_digest)
+    page = client.get(rename.get_absolute_url()).content.decode()
+    assert "nobody yet" not in page and '<span class="warning">nobody.</span>' in page  # the one decided
 
 
 def test_a_request_needing_more_approvers_than_remain_says_who_can_still_approve(rename, approver):

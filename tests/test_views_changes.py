@@ -517,7 +517,7 @@ def test_the_poll_ignores_a_change_the_person_may_not_read_and_a_malformed_one(
 
 
 def test_the_poll_reads_a_followed_change_in_one_query(engineer_client, some_changes):
-    mine, _ = some_changes
+    mine, theirs = some_changes
 
     def queries(**shown: str) -> int:
         with CaptureQueriesContext(connection) as done:
@@ -527,9 +527,10 @@ def test_the_poll_reads_a_followed_change_in_one_query(engineer_client, some_cha
     _, live = _followed(engineer_client, mine)
     none = queries()
     assert queries(change=live["change"]) == none + 1
-    # Changed: its decisions, the gateway's open creates and its audit trail too (a pending change's
-    # outlook reads who may approve it and the policy as well).
+    # Changed: its decisions, the gateway's open creates and its audit trail too; a pending change's
+    # outlook reads who may approve it (two queries) and the policy as well, and a delete names its peer.
     assert queries(change=f"{mine.pk}:old") == none + 4
+    assert queries(change=f"{theirs.pk}:old") == none + 8
 
 
 def test_unknown_change_is_404(engineer_client, db):

@@ -9,7 +9,6 @@ from peerlinks.forms import CommentForm, DecisionForm, RunNowForm
 from peerlinks.models import Approval, ChangeRequest
 from peerlinks.services import approvals, changes, lifecycle, links
 from peerlinks.services.lifecycle import ChangeForbidden
-from peerlinks.services.notifications import approvers_for
 
 
 def change_page(change: ChangeRequest, user: Any, **extra: Any) -> dict[str, Any]:
@@ -32,7 +31,6 @@ def change_page(change: ChangeRequest, user: Any, **extra: Any) -> dict[str, Any
         "decisions": decisions,
         "received": len(counted),
         "dropped": any(a.payload_digest != change.payload_digest for a, _ in decisions),
-        "approvers": approvers_for(change=change) if pending else [],  # shown with the outlook only
         "outlook": approvals.approval_outlook(change) if pending else None,
         "quota": changes.quota_outlook(change) if not change.is_terminal else None,
         "decision_form": DecisionForm.for_change(change),
