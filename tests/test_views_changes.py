@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from peerlinks.models import AuditEvent, ChangeRequest
+from peerlinks.models import AuditEvent, ChangeRequest, Gateway
 from peerlinks.services import changes
 from tests.conftest import (
     followed_panel,
@@ -468,6 +468,25 @@ def test_an_open_change_is_followed_by_the_pages_one_poll(engineer_client, some_
     assert "<!doctype html>" in engineer_client.get(mine.get_absolute_url(), **HTMX).content.decode()
 
 
+def test_a_create_is_followed_until_its_gateways_quota_changes_what_the_page_warns_of(
+    engineer_client, engineer, world
+):
+    def create(name: str) -> ChangeRequest:
+        router = make_router(project=world["gateway"].project, name=f"er-{name}")
+        payload = {"name": name, "peer_type": "ER", "peer_gateway_id": router.cloud_id}
+        payload["peer_region"] = "cn-north-4"
+        return changes.submit_change(user=engineer, kind="create", gateway=world["gateway"], payload=payload)
+
+    first = create("first-new")
+    create("second-new")  # the page shows what the quota makes of both
+    page, live = _followed(engineer_client, first)
+    assert "0 of 2" in page and "other open create" not in page
+    assert engineer_client.get("/live/", live, **HTMX).status_code == 204  # the page's version, read anew
+    Gateway.objects.filter(pk=world["gateway"].pk).update(available_peer_link_count=1)  # as a sync says
+    body = engineer_client.get("/live/", live, **HTMX).content.decode()
+    assert 'id="change-quota"' in body and "With the 1 other open create request on this gateway" in body
+
+
 def test_the_poll_brings_a_changes_panels_once_final_and_follows_it_no_more(engineer_client, some_changes):
     mine, _ = some_changes
     page, live = _followed(engineer_client, mine)
@@ -527,7 +546,7 @@ def test_the_poll_reads_a_followed_change_in_one_query(engineer_client, some_cha
     _, live = _followed(engineer_client, mine)
     none = queries()
     assert queries(change=live["change"]) == none + 1
-    # Changed: its decisions, the gateway's open creates and its audit trail too; a pending change's
+    # Changed: the change as its page reads it, its decisions and its audit trail too; a pending change's
     # outlook reads who may approve it (two queries) and the policy as well, and a delete names its peer.
     assert queries(change=f"{mine.pk}:old") == none + 4
     assert queries(change=f"{theirs.pk}:old") == none + 8

@@ -32,7 +32,10 @@ def change_page(change: ChangeRequest, user: Any, **extra: Any) -> dict[str, Any
         "received": len(counted),
         "dropped": any(a.payload_digest != change.payload_digest for a, _ in decisions),
         "outlook": approvals.approval_outlook(change) if pending else None,
-        "quota": changes.quota_outlook(change) if not change.is_terminal else None,
+        # The gateway's open creates were counted with the change (visible_changes).
+        "quota": changes.quota_outlook(change, open_creates={change.gateway_id: change.other_creates})
+        if not change.is_terminal
+        else None,
         "decision_form": DecisionForm.for_change(change),
         "run_now_form": RunNowForm(),
         "events": change.audit_events.order_by("at", "id"),

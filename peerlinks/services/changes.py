@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import F, Func, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -479,20 +478,21 @@ SHOWN_FACTS = (
 def visible_changes(user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
     """The change requests `user` may read, each with what its page shows: its requester, gateway, link,
     drift and peer account, and the facts its version is made of (`change_version`)."""
+    shown = ("requested_by", "gateway__project__account", "peer_link", "reverts_drift", "peer_account")
+    return _with_shown_facts(ChangeRequest.objects.visible_to(user)).select_related(*shown)
+
+
+def _with_shown_facts(changes: QuerySet[ChangeRequest]) -> QuerySet[ChangeRequest]:
     events = AuditEvent.objects.filter(change_request=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+    # COUNT over the rows, not grouped: one row (0 for none), and a query that is quicker to build.
     creates = (
         ChangeRequest.objects.filter(gateway=OuterRef("gateway"), kind=ChangeRequest.Kind.CREATE)
         .filter(state__in=OPEN_STATES)
-        .values("gateway")
-        .annotate(count=Count("pk"))
+        .order_by()
+        .annotate(count=Func(F("pk"), function="COUNT"))
         .values("count")
     )
-    shown = ("requested_by", "gateway__project__account", "peer_link", "reverts_drift", "peer_account")
-    return (
-        ChangeRequest.objects.visible_to(user)
-        .select_related(*shown)
-        .annotate(last_event=Subquery(events), other_creates=Coalesce(Subquery(creates), 0))
-    )
+    return changes.annotate(last_event=Subquery(events), other_creates=Subquery(creates))
 
 
 def change_version(change: ChangeRequest) -> str:
@@ -504,7 +504,11 @@ def change_version(change: ChangeRequest) -> str:
         for name in path.split("__"):
             value = getattr(value, name, None) if value is not None else None
         facts.append(value)
-    canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=str)
+    return _digest(facts)
+
+
+def _digest(facts: list | tuple) -> str:
+    canonical = json.dumps(list(facts), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
@@ -518,11 +522,16 @@ class FollowedChange:
 
 
 def follow_change(*, user: AbstractBaseUser, change_id: int | None = None, shown: str = "") -> FollowedChange:
-    """The change `change_id` whose page showed version `shown` (none: no change), read as its page reads it
-    (one query); one `user` may not read is left out."""
-    change = visible_changes(user).filter(pk=change_id).first() if change_id is not None else None
-    if change is None:
+    """The change `change_id` whose page showed version `shown` (none: no change); one `user` may not read is
+    left out. Unchanged, it costs one small query (the facts its version is made of, as `change_version`
+    reads them from the page's change); changed, the change is read as its page reads it."""
+    if change_id is None:
         return FollowedChange(changed=None, is_open=False)
-    if change_version(change) == shown:
+    readable = ChangeRequest.objects.visible_to(user).filter(pk=change_id)
+    facts = _with_shown_facts(readable).values_list(*SHOWN_FACTS).first()
+    if facts is None:
+        return FollowedChange(changed=None, is_open=False)
+    if _digest(facts) == shown:
         return FollowedChange(changed=None, is_open=True)  # it showed the change open
-    return FollowedChange(changed=change, is_open=not change.is_terminal)
+    change = visible_changes(user).filter(pk=change_id).first()
+    return FollowedChange(changed=change, is_open=change is not None and not change.is_terminal)
