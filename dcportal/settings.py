@@ -136,7 +136,6 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "peerlinks.context_processors.nav_counts",
-                "peerlinks.context_processors.live_updates",
                 "peerlinks.context_processors.cloud_status",
                 "peerlinks.context_processors.time_zones",
                 "peerlinks.context_processors.accounts",

@@ -1,5 +1,5 @@
-"""Template context for every page: the counts shown as badges in the navigation, how often live
-elements poll, and the time zones the zone menu offers.
+"""Template context for every page: the counts shown as badges in the navigation, the cloud banner, and
+the time zones the zone menu offers.
 
 The values are callables, which templates call only when they show them: a fragment that has no
 navigation costs no query.
@@ -32,11 +32,6 @@ def nav_counts(request: HttpRequest) -> dict[str, Callable[[], int]]:
         "notices_unread": lambda: counts().notices_unread,
         "sync_queued": lambda: counts().sync_queued,
     }
-
-
-def live_updates(request: HttpRequest) -> dict[str, int]:
-    """`poll_ms`: the interval of every polling element (hx-trigger="every {{ poll_ms }}ms")."""
-    return {"poll_ms": round(settings.POLL_INTERVAL * 1000)}
 
 
 def cloud_status(request: HttpRequest) -> dict[str, Callable[[], CloudOutage | None]]:

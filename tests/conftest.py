@@ -2,6 +2,7 @@
 for something (`poll_until`), people and cached rows, and a guard that keeps tests offline."""
 
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -137,6 +138,20 @@ def poll_until(
             description = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout:g} s waiting for {description}")
         time.sleep(interval)
+
+
+# --- The page's one poll --------------------------------------------------------------------------
+
+
+def live_version(page: str) -> str:
+    """The version of the live parts a page shows, which its one poll sends to `/live/` (`v`)."""
+    return re.search(r'class="live-version" name="v" value="([^"]+)"', page).group(1)
+
+
+def followed_panel(page: str, name: str) -> str:
+    """What a panel of the page gives its one poll (`<id>:<version>`, live_follow_panel; "" for none)."""
+    found = re.search(rf'class="live-panel" name="{name}" value="([^"]+)"', page)
+    return found.group(1) if found else ""
 
 
 # --- Processes on the test database ----------------------------------------------------------

@@ -12,7 +12,15 @@ from peerlinks.models import Approval, AuditEvent, ChangeRequest, Gateway, Polic
 from peerlinks.services import approvals, changes
 from peerlinks.services.changes import ChangeForbidden, ChangeRefused, next_window_opening
 from peerlinks.services.lifecycle import ChangeOutdated
-from tests.conftest import make_gateway, make_peer_link, make_router, set_policy
+from tests.conftest import (
+    _user,
+    followed_panel,
+    live_version,
+    make_gateway,
+    make_peer_link,
+    make_router,
+    set_policy,
+)
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -366,25 +374,41 @@ def test_comments_are_added_over_htmx_and_capped(client, rename, engineer):
     assert AuditEvent.objects.filter(change_request=rename, action="change.commented").count() == 1
 
 
+def _live_after_a_change(client, change: ChangeRequest) -> str:
+    """What the page's one poll brings once the change moved on since the page showed it."""
+    page = client.get(change.get_absolute_url()).content.decode()
+    shown = {"change": followed_panel(page, "change").replace(":", ":before-"), "v": live_version(page)}
+    return client.get("/live/", shown, **HTMX).content.decode()
+
+
 def test_the_requesters_live_poll_brings_the_approvals_panel_up_to_date(client, rename, engineer, approver):
     approvals.approve_change(change_id=rename.pk, user=approver, payload_digest=rename.payload_digest)
     client.force_login(engineer)
-    response = client.get(reverse("peerlinks:change_detail", args=[rename.pk]), **HTMX)
-    body = response.content.decode()
-    assert 'id="change-state"' in body
+    body = _live_after_a_change(client, rename)
+    assert 'id="change-state" class="change-state" hx-swap-oob="true"' in body
     assert 'id="change-decision" class="card change-decision" hx-swap-oob="true"' in body
     assert approver.get_username() in body
 
 
 def test_an_approvers_live_poll_leaves_their_decision_form_alone(client, rename, approver):
     client.force_login(approver)
-    response = client.get(reverse("peerlinks:change_detail", args=[rename.pk]), **HTMX)
-    body = response.content.decode()
-    assert 'id="change-state"' in body
+    body = _live_after_a_change(client, rename)
+    assert 'id="change-state" class="change-state" hx-swap-oob="true"' in body
     assert 'id="change-decision"' not in body
 
 
 # --- when a request cannot get its approvals -------------------------------------------------------
+
+
+def test_the_page_says_whether_nobody_may_approve_at_all_or_nobody_else_can(client, rename, engineer):
+    client.force_login(engineer)
+    page = client.get(rename.get_absolute_url()).content.decode()
+    assert "nobody yet; ask an admin to give someone the Approver role." in page  # no approver at all
+    lead = _user("lead-only", "Approver")
+    ChangeRequest.objects.filter(pk=rename.pk).update(approvals_required=2)
+    approvals.approve_change(change_id=rename.pk, user=lead, payload_digest=rename.payload_digest)
+    page = client.get(rename.get_absolute_url()).content.decode()
+    assert "nobody yet" not in page and '<span class="warning">nobody.</span>' in page  # the one decided
 
 
 def test_a_request_needing_more_approvers_than_remain_says_who_can_still_approve(rename, approver):

@@ -17,7 +17,7 @@ from peerlinks import cloud
 from peerlinks.models import AuditEvent, ChangeRequest, CloudProject, EnterpriseRouter, Gateway, PeerLink
 from peerlinks.services import changes, execution
 from peerlinks.services.sync import sync_region
-from tests.conftest import run_tasks_until
+from tests.conftest import followed_panel, live_version, run_tasks_until
 from tests.test_webhooks import Event, _check_signature, _subscribe, receiver  # noqa: F401 (a fixture)
 
 # These tests are about carrying changes out: the policy approves every change at submission.
@@ -313,7 +313,7 @@ def test_submit_refuses_a_peer_the_gateway_already_links_to(sim, gateway, engine
     assert AuditEvent.objects.filter(action="change.submitted").count() == 1
 
 
-def test_a_link_asked_for_in_the_browser_turns_active_and_its_page_stops_polling(
+def test_a_link_asked_for_in_the_browser_turns_active_and_its_page_follows_it_no_more(
     sim, gateway, client, engineer
 ):
     client.force_login(engineer)
@@ -329,16 +329,16 @@ def test_a_link_asked_for_in_the_browser_turns_active_and_its_page_stops_polling
     response = client.post(reverse("peerlinks:link_create"), data, HTTP_HX_REQUEST="true")
     change = ChangeRequest.objects.get()
     assert response["HX-Redirect"] == change.get_absolute_url()
-    polled = client.get(change.get_absolute_url(), HTTP_HX_REQUEST="true")
-    assert polled.status_code == 200
-    assert 'hx-trigger="every 2000ms"' in polled.content.decode()
+    page = client.get(change.get_absolute_url()).content.decode()
+    shown = {"change": followed_panel(page, "change"), "fast": "1", "v": live_version(page)}
+    assert shown["change"] and 'hx-trigger="every 1000ms"' in page  # followed by the page's one poll
     sim.run_worker(change)
-    polled = client.get(change.get_absolute_url(), HTTP_HX_REQUEST="true")
-    assert polled.status_code == 286
+    polled = client.get("/live/", shown, HTTP_HX_REQUEST="true")
+    assert polled.status_code == 200
     html = polled.content.decode()
     assert "Done" in html
     assert "ACTIVE" in html
-    assert "hx-trigger" not in html
+    assert followed_panel(html, "change") == "" and 'hx-trigger="every 2000ms"' in html
 
 
 def test_subscribers_hear_of_the_status_the_executor_saw(sim, gateway, engineer, receiver):  # noqa: F811

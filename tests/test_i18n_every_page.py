@@ -590,6 +590,11 @@ def pages(world: dict) -> list[tuple[str, str, str, dict, dict]]:
         ("engineer1", "POST", chg("pending", "change_comment"), {"body": ""}, HTMX),
         ("engineer1", "GET", "/changes/", {"state": "nope", "kind": "delete", "mine": "1"}, {}),
         ("engineer1", "GET", "/changes/", {"state": "failed"}, HTMX),
+        *[
+            (who, "GET", "/live/", {"change": f"{changes[name].pk}:shown-before"}, HTMX)
+            for name in ("pending", "approved", "failed")
+            for who in ("engineer1", "lead1")
+        ],
         ("lead1", "GET", "/approvals/", {}, {}),
         ("lead1", "GET", "/approvals/", {}, HTMX),
         ("lead3", "GET", "/lead/", {}, {}),

@@ -1,8 +1,6 @@
 """The bulk pages: upload → preview → one batch → its page; the approval queue lists a batch once; links
 chosen in the list are deleted as one batch. Plain form posts: all of it works without JavaScript."""
 
-import re
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -11,7 +9,7 @@ from django.urls import reverse
 
 from peerlinks.models import ChangeBatch, ChangeRequest
 from peerlinks.services import bulk
-from tests.conftest import make_gateway, make_peer_link, make_router
+from tests.conftest import followed_panel, live_version, make_gateway, make_peer_link, make_router
 
 State = ChangeRequest.State
 CSV = "gateway,peer,name,description,owner,ticket\n" + "".join(
@@ -84,21 +82,15 @@ def test_an_outdated_decision_is_a_409_with_the_batch_anew(place, engineer, appr
     assert {row.state for row in batch.rows.all()} == {State.PENDING_APPROVAL}
 
 
-def _followed(page: str) -> str:
-    """The batch and version the page's rows give its one poll ("" once they give none)."""
-    found = re.search(r'class="live-batch" name="batch" value="([^"]+)"', page)
-    return found.group(1) if found else ""
-
-
 def test_the_pages_one_poll_follows_the_rows_until_every_row_is_final(place, engineer, engineer_client):
     batch = bulk.submit_creates(user=engineer, records=bulk.parse(CSV))
     page = engineer_client.get(batch.get_absolute_url()).content.decode()
-    shown = _followed(page)
+    shown = followed_panel(page, "batch")
     assert shown.startswith(f"{batch.pk}:")
     assert 'hx-get="/live/?fast=1"' in page and 'hx-trigger="every 1000ms"' in page  # one poll, fast
     assert 'id="batch-rows">' in page and page.count("hx-trigger=") == 1  # the rows do not poll themselves
 
-    live = {"batch": shown, "fast": "1", "v": _version(page)}
+    live = {"batch": shown, "fast": "1", "v": live_version(page)}
     assert engineer_client.get("/live/", live, HTTP_HX_REQUEST="true").status_code == 204  # nothing moved
 
     bulk.cancel_batch(batch_id=batch.pk, user=engineer)
@@ -108,23 +100,24 @@ def test_the_pages_one_poll_follows_the_rows_until_every_row_is_final(place, eng
     assert '<div id="batch-rows" hx-swap-oob="true">' in body
     assert "Cancelled: 3" in body and "Pending approval" not in body
     assert 'id="batch-cancel"' not in body  # nothing left to cancel: the button goes
-    assert _followed(body) == ""  # every row is final: the rows no longer ask to be followed
+    assert followed_panel(body, "batch") == ""  # every row is final: the rows no longer ask to be followed
     assert 'hx-get="/live/"' in body and 'hx-trigger="every 2000ms"' in body  # the poll slows down
 
     page = engineer_client.get(batch.get_absolute_url()).content.decode()  # a reload shows the same
-    assert "Cancelled: 3" in page and _followed(page) == "" and 'hx-trigger="every 2000ms"' in page
+    assert "Cancelled: 3" in page and followed_panel(page, "batch") == ""
+    assert 'hx-trigger="every 2000ms"' in page
 
 
 def test_the_rows_come_again_only_when_what_they_show_changed(place, engineer, approver, engineer_client):
     batch = bulk.submit_creates(user=engineer, records=bulk.parse(CSV))
     page = engineer_client.get(batch.get_absolute_url()).content.decode()
-    live = {"batch": _followed(page), "fast": "1", "v": _version(page)}
+    live = {"batch": followed_panel(page, "batch"), "fast": "1", "v": live_version(page)}
     assert 'id="batch-cancel"' in page
     bulk.approve_batch(batch_id=batch.pk, user=approver, batch_digest=bulk.batch_digest(batch))
     body = engineer_client.get("/live/", live, HTTP_HX_REQUEST="true").content.decode()
-    assert "Approved: 3" in body and _followed(body) not in ("", live["batch"])
+    assert "Approved: 3" in body and followed_panel(body, "batch") not in ("", live["batch"])
     assert 'hx-get="/live/?fast=1"' in body  # rows still to run: the poll stays fast
-    live["batch"] = _followed(body)
+    live["batch"] = followed_panel(body, "batch")
     assert engineer_client.get("/live/", live, HTTP_HX_REQUEST="true").status_code == 204
 
 
@@ -151,16 +144,12 @@ def test_the_poll_reads_a_batch_in_two_queries_whatever_its_size(place, engineer
         return len(done.captured_queries)
 
     shown = {
-        batch: _followed(engineer_client.get(batch.get_absolute_url()).content.decode())
+        batch: followed_panel(engineer_client.get(batch.get_absolute_url()).content.decode(), "batch")
         for batch in (one, three)
     }
     none = queries()
     assert queries(batch=shown[one]) == queries(batch=shown[three]) == none + 2
     assert queries(batch=f"{one.pk}:old") == queries(batch=f"{three.pk}:old")
-
-
-def _version(page: str) -> str:
-    return page.split('class="live-version" name="v" value="')[1].split('"')[0]
 
 
 def test_links_chosen_in_the_list_are_deleted_as_one_batch(engineer_client, db):

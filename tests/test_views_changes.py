@@ -4,11 +4,21 @@ import re
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from peerlinks.models import AuditEvent, ChangeRequest
+from peerlinks.models import AuditEvent, ChangeRequest, Gateway
 from peerlinks.services import changes
-from tests.conftest import make_gateway, make_peer_link, make_project, make_router, set_policy
+from tests.conftest import (
+    followed_panel,
+    live_version,
+    make_gateway,
+    make_peer_link,
+    make_project,
+    make_router,
+    set_policy,
+)
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -440,30 +450,106 @@ def test_change_list_query_count_does_not_grow_with_rows(
         engineer_client.get(reverse("peerlinks:change_list"))
 
 
-def test_change_detail_polls_while_open(engineer_client, some_changes):
-    mine, _ = some_changes
-    response = engineer_client.get(mine.get_absolute_url())
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert 'hx-trigger="every 2000ms"' in html
-    assert "renamed" in html
-    assert "change.submitted" in html
-    response = engineer_client.get(mine.get_absolute_url(), **HTMX)
-    assert response.status_code == 200
-    assert 'id="change-state"' in response.content.decode()
+def _followed(client, change: ChangeRequest) -> tuple[str, dict[str, str]]:
+    """The change's page, and what its one poll then asks `/live/` (the change's panel and version)."""
+    page = client.get(change.get_absolute_url()).content.decode()
+    return page, {"change": followed_panel(page, "change"), "fast": "1", "v": live_version(page)}
 
 
-def test_change_detail_of_a_final_request_stops_polling(engineer_client, some_changes):
+def test_an_open_change_is_followed_by_the_pages_one_poll(engineer_client, some_changes):
     mine, _ = some_changes
+    page, live = _followed(engineer_client, mine)
+    assert "renamed" in page and "change.submitted" in page
+    assert live["change"].startswith(f"{mine.pk}:")
+    assert 'hx-get="/live/?fast=1"' in page and 'hx-trigger="every 1000ms"' in page  # one poll, fast
+    assert page.count("hx-trigger=") == 1  # the state panel does not poll itself
+    assert engineer_client.get("/live/", live, **HTMX).status_code == 204  # nothing moved
+    # An htmx request for the page (a boosted link, a restore) gets the page: it has no fragment of its own.
+    assert "<!doctype html>" in engineer_client.get(mine.get_absolute_url(), **HTMX).content.decode()
+
+
+def test_a_create_is_followed_until_its_gateways_quota_changes_what_the_page_warns_of(
+    engineer_client, engineer, world
+):
+    def create(name: str) -> ChangeRequest:
+        router = make_router(project=world["gateway"].project, name=f"er-{name}")
+        payload = {"name": name, "peer_type": "ER", "peer_gateway_id": router.cloud_id}
+        payload["peer_region"] = "cn-north-4"
+        return changes.submit_change(user=engineer, kind="create", gateway=world["gateway"], payload=payload)
+
+    first = create("first-new")
+    create("second-new")  # the page shows what the quota makes of both
+    page, live = _followed(engineer_client, first)
+    assert "0 of 2" in page and "other open create" not in page
+    assert engineer_client.get("/live/", live, **HTMX).status_code == 204  # the page's version, read anew
+    Gateway.objects.filter(pk=world["gateway"].pk).update(available_peer_link_count=1)  # as a sync says
+    body = engineer_client.get("/live/", live, **HTMX).content.decode()
+    assert 'id="change-quota"' in body and "With the 1 other open create request on this gateway" in body
+
+
+def test_the_poll_brings_a_changes_panels_once_final_and_follows_it_no_more(engineer_client, some_changes):
+    mine, _ = some_changes
+    page, live = _followed(engineer_client, mine)
     ChangeRequest.objects.filter(pk=mine.pk).update(
         state="failed", error_code="DC.0001", error_msg="peer link quota exceeded"
     )
-    response = engineer_client.get(mine.get_absolute_url(), **HTMX)
-    assert response.status_code == 286
-    html = response.content.decode()
-    assert "hx-trigger" not in html
-    assert "DC.0001" in html
-    assert "peer link quota exceeded" in html
+    answer = engineer_client.get("/live/", live, **HTMX)
+    body = answer.content.decode()
+    assert answer.status_code == 200
+    assert '<section id="change-state" class="change-state" hx-swap-oob="true">' in body
+    assert "DC.0001" in body and "peer link quota exceeded" in body and "updates live" not in body
+    assert 'id="change-decision" class="card change-decision" hx-swap-oob="true"' in body  # no decision
+    assert followed_panel(body, "change") == ""  # final: the state panel no longer asks to be followed
+    assert 'hx-get="/live/"' in body and 'hx-trigger="every 2000ms"' in body  # the poll slows down
+
+    page = engineer_client.get(mine.get_absolute_url()).content.decode()  # a reload shows the same
+    assert "DC.0001" in page and followed_panel(page, "change") == ""
+    assert 'hx-get="/live/"' in page and 'hx-trigger="every 2000ms"' in page
+
+
+def test_the_poll_sends_a_changes_panels_again_only_when_what_they_show_changed(
+    engineer_client, engineer, some_changes
+):
+    mine, _ = some_changes
+    _, live = _followed(engineer_client, mine)
+    changes.cancel_change(change_id=mine.pk, user=engineer)  # an audit event, a state
+    body = engineer_client.get("/live/", live, **HTMX).content.decode()
+    assert "change.cancelled" in body and followed_panel(body, "change") == ""
+    _, live = _followed(engineer_client, some_changes[1])
+    ChangeRequest.objects.filter(pk=some_changes[1].pk).update(error_msg="a passing problem")
+    body = engineer_client.get("/live/", live, **HTMX).content.decode()
+    assert followed_panel(body, "change") not in ("", live["change"])
+    live["change"] = followed_panel(body, "change")
+    assert engineer_client.get("/live/", live, **HTMX).status_code == 204
+
+
+def test_the_poll_ignores_a_change_the_person_may_not_read_and_a_malformed_one(
+    engineer_client, some_changes, outsider, client
+):
+    mine, _ = some_changes
+    client.force_login(outsider)  # no role: reads nothing
+    answer = client.get("/live/", {"change": f"{mine.pk}:old"}, **HTMX).content.decode()
+    assert "change-state" not in answer and 'hx-get="/live/"' in answer
+    for shown in ("x:y", f"{mine.pk}", "9" * 40 + ":old", "999999:old"):
+        body = engineer_client.get("/live/", {"change": shown}, **HTMX).content.decode()
+        assert "change-state" not in body and 'hx-get="/live/"' in body, shown
+
+
+def test_the_poll_reads_a_followed_change_in_one_query(engineer_client, some_changes):
+    mine, theirs = some_changes
+
+    def queries(**shown: str) -> int:
+        with CaptureQueriesContext(connection) as done:
+            engineer_client.get("/live/", {**shown, "fast": "1"}, **HTMX)
+        return len(done.captured_queries)
+
+    _, live = _followed(engineer_client, mine)
+    none = queries()
+    assert queries(change=live["change"]) == none + 1
+    # Changed: the change as its page reads it, its decisions and its audit trail too; a pending change's
+    # outlook reads who may approve it (two queries) and the policy as well, and a delete names its peer.
+    assert queries(change=f"{mine.pk}:old") == none + 4
+    assert queries(change=f"{theirs.pk}:old") == none + 8
 
 
 def test_unknown_change_is_404(engineer_client, db):

@@ -80,6 +80,7 @@ class ApprovalOutlook:
     required: int
     received: int
     can_still_approve: list[AbstractBaseUser]
+    anyone_may_approve: bool = True  # someone may approve it at all, whether or not they have decided
     sides_missing: list[CloudAccount] = field(default_factory=list)
     # … of which nobody who can still approve is an approver.
     sides_nobody_can: list[CloudAccount] = field(default_factory=list)
@@ -173,12 +174,14 @@ def approval_outlooks(
             for approval in change.approvals.all()
             if approval.payload_digest == change.payload_digest
         }
-        able = [a for a in approvers if a.user.pk not in decided and lifecycle.may_approve(a, change)]
+        may = [a for a in approvers if lifecycle.may_approve(a, change)]
+        able = [a for a in may if a.user.pk not in decided]
         missing = sides_missing(change, approvers=by_pk, policy=policy)
         outlooks[change.pk] = ApprovalOutlook(
             required=change.approvals_required,
             received=len(valid_approvals(change)),
             can_still_approve=[approver.user for approver in able],
+            anyone_may_approve=bool(may),
             sides_missing=missing,
             sides_nobody_can=[acc for acc in missing if not any(a.holds_for(acc.pk) for a in able)],
         )

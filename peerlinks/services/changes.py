@@ -4,18 +4,21 @@ Approving, rejecting, editing, expiring and retrying live in `approvals`; carryi
 change against the cloud lives in `execution`; the transitions all three take are in `lifecycle`.
 """
 
+import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet
+from django.db.models import F, Func, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from peerlinks.models import (
+    AuditEvent,
     ChangeBatch,
     ChangeRequest,
     CloudAccount,
@@ -453,3 +456,94 @@ def cancel_change(*, change_id: int, user: AbstractBaseUser) -> ChangeRequest:
             change, "cancel", actor=user, before=before, after={"state": ChangeRequest.State.CANCELLED}
         )
     return change
+
+
+# --- Following an open change from its page ------------------------------------------------------
+
+# What a change's page shows that moves while it is open: the row's state, times, attempts, errors and
+# payload (edited while pending), its link's name and status, its gateway's quota and the gateway's other open
+# creates (the quota's warning), and its last audit event (every decision, comment and step records one).
+SHOWN_FACTS = (
+    "state",
+    "updated_at",
+    "attempts",
+    "payload",
+    "approvals_required",
+    "expires_at",
+    "not_before",
+    "started_at",
+    "finished_at",
+    "cloud_request_ids",
+    "error_code",
+    "error_msg",
+    "error_detail",
+    "peer_link__name",
+    "peer_link__status",
+    "peer_link__gone_at",
+    "gateway__current_peer_link_count",
+    "gateway__available_peer_link_count",
+    "last_event",
+    "other_creates",
+)
+
+
+def visible_changes(user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
+    """The change requests `user` may read, each with what its page shows: its requester, gateway, link,
+    drift and peer account, and the facts its version is made of (`change_version`)."""
+    shown = ("requested_by", "gateway__project__account", "peer_link", "reverts_drift", "peer_account")
+    return _with_shown_facts(ChangeRequest.objects.visible_to(user)).select_related(*shown)
+
+
+def _with_shown_facts(changes: QuerySet[ChangeRequest]) -> QuerySet[ChangeRequest]:
+    events = AuditEvent.objects.filter(change_request=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+    # COUNT over the rows, not grouped: one row (0 for none), and a query that is quicker to build.
+    creates = (
+        ChangeRequest.objects.filter(gateway=OuterRef("gateway"), kind=ChangeRequest.Kind.CREATE)
+        .filter(state__in=OPEN_STATES)
+        .order_by()
+        .annotate(count=Func(F("pk"), function="COUNT"))
+        .values("count")
+    )
+    return changes.annotate(last_event=Subquery(events), other_creates=Subquery(creates))
+
+
+def change_version(change: ChangeRequest) -> str:
+    """What the page of `change` (read through `visible_changes`) shows now that moves while it is open, as a
+    digest: the page gives it to its one poll, which answers with the change's panels only once it changed."""
+    facts = []
+    for path in SHOWN_FACTS:
+        value: object = change
+        for name in path.split("__"):
+            value = getattr(value, name, None) if value is not None else None
+        facts.append(value)
+    return _digest(facts)
+
+
+def _digest(facts: list | tuple) -> str:
+    canonical = json.dumps(list(facts), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class FollowedChange:
+    """A change a page shows while it is open: the change read as its page reads it if what the page shows
+    changed since (else None), and whether it is still open (then the page keeps polling fast)."""
+
+    changed: ChangeRequest | None
+    is_open: bool
+
+
+def follow_change(*, user: AbstractBaseUser, change_id: int | None = None, shown: str = "") -> FollowedChange:
+    """The change `change_id` whose page showed version `shown` (none: no change); one `user` may not read is
+    left out. Unchanged, it costs one small query (the facts its version is made of, as `change_version`
+    reads them from the page's change); changed, the change is read as its page reads it."""
+    if change_id is None:
+        return FollowedChange(changed=None, is_open=False)
+    readable = ChangeRequest.objects.visible_to(user).filter(pk=change_id)
+    facts = _with_shown_facts(readable).values_list(*SHOWN_FACTS).first()
+    if facts is None:
+        return FollowedChange(changed=None, is_open=False)
+    if _digest(facts) == shown:
+        return FollowedChange(changed=None, is_open=True)  # it showed the change open
+    change = visible_changes(user).filter(pk=change_id).first()
+    return FollowedChange(changed=change, is_open=change is not None and not change.is_terminal)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from peerlinks import permissions
-from peerlinks.models import AccountRole, ChangeBatch, CloudAccount, Drift, Notice, PeerLink, SharedAttachment
+from peerlinks.models import AccountRole, CloudAccount, Drift, Notice, PeerLink, SharedAttachment
 from peerlinks.presentation import links as drawn
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.reasons import translated
@@ -22,7 +22,6 @@ from peerlinks.presentation.times import format_time
 from peerlinks.presentation.topology import Topology, draw_map
 from peerlinks.services import attachments
 from peerlinks.services import drift as drift_actions
-from peerlinks.services.bulk import BatchProgress
 from peerlinks.services.dashboard import LiveFacts
 from peerlinks.services.links import peer_name
 from peerlinks.services.notifications import shown_notice
@@ -206,7 +205,7 @@ def live_poll(context: template.Context) -> dict[str, object]:
         gateway_groups=context.get("groups") if view == "peerlinks:gateway_list" else None,
         sync_queued=bool(shown("sync_queued")) if has_refresh else None,
     )
-    fast = getattr(context.request, "live_follows", False)  # a pending badge above named itself (live_follow)
+    fast = getattr(context.request, "live_follows", False)  # a pending badge or a panel above named itself
     return live_state(page=facts.page, version=facts.version, fast=fast)
 
 
@@ -225,14 +224,14 @@ def live_state(*, page: str, version: str, fast: bool) -> dict[str, object]:
 
 
 @register.simple_tag(takes_context=True)
-def live_follow_batch(context: template.Context, batch: ChangeBatch, progress: BatchProgress) -> SafeString:
-    """What a batch's rows give the page's one poll while a row is still to finish: the batch and the
-    version of its rows the page shows (a hidden input, as live_follow's). The page then polls fast."""
+def live_follow_panel(context: template.Context, name: str, pk: int, version: str) -> SafeString:
+    """What a panel gives the page's one poll while what it shows may still change (a batch's rows, a change
+    request's state): which one it is (`name`: `batch` or `change`, and its id) and the version of it the page
+    shows (a hidden input, as a badge's). The page then polls fast; `/live/` sends the panel again, out of
+    band, once its version changed."""
     context.request.live_follows = True
     return format_html(
-        '<input type="hidden" class="live-batch" name="batch" value="{}:{}" form="live-poll">',
-        batch.pk,
-        progress.version,
+        '<input type="hidden" class="live-panel" name="{}" value="{}:{}" form="live-poll">', name, pk, version
     )
 
 

@@ -1,4 +1,4 @@
-"""Every `/changes/…` URL: the list of change requests, one request's page (polled live until final), and
+"""Every `/changes/…` URL: the list of change requests, one request's page (followed live until final), and
 what people do on it: cancel, edit, approve, reject, run now (before the change window), retry, comment.
 
 What each person may do is asked of the lifecycle (`actions` in the page's context), the same guard the
@@ -14,15 +14,14 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from peerlinks.forms import ChangeEditForm, ChangeFilterForm, CommentForm, DecisionForm, RunNowForm
 from peerlinks.htmx import leave_to, render_htmx, render_whole_page, vary_on_htmx, wants_fragment
 from peerlinks.models import ChangeRequest
 from peerlinks.permissions import APPROVE, RETRY, SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services import approvals, changes, lifecycle, links
+from peerlinks.presentation.changes import change_page
+from peerlinks.services import approvals, changes, lifecycle
 from peerlinks.services.lifecycle import ChangeForbidden, ChangeOutdated, ChangeRefused
-from peerlinks.services.notifications import approvers_for
 
 PAGE = "peerlinks/change_detail.html"
 
@@ -42,41 +41,7 @@ def change_list(request: HttpRequest) -> HttpResponse:
 
 def _change(request: HttpRequest, pk: int) -> ChangeRequest:
     """The change request, if `request`'s user may read one of its accounts (else 404)."""
-    queryset = ChangeRequest.objects.visible_to(request.user).select_related(
-        "requested_by", "gateway__project__account", "peer_link", "reverts_drift", "peer_account"
-    )
-    return get_object_or_404(queryset, pk=pk)
-
-
-def _context(change: ChangeRequest, user: Any, **extra: Any) -> dict[str, Any]:
-    """Everything the change page and its panels show, and what `user` may do on it now."""
-    counted = approvals.valid_approvals(change)
-    counted_ids = {approval.pk for approval in counted}
-    decisions = [(a, a.pk in counted_ids) for a in change.approvals.select_related("approver")]
-    undecidable = lifecycle.refusal(change, "approve", user=user)
-    pending = change.state == ChangeRequest.State.PENDING_APPROVAL
-    return {
-        "change": change,
-        "actions": lifecycle.allowed(change, user),
-        # Why nobody can decide a pending request now (it expired), whoever is looking.
-        "decision_closed": "" if isinstance(undecidable, ChangeForbidden) else str(undecidable or ""),
-        "is_own": change.requested_by_id == user.pk,
-        "decisions": decisions,
-        "received": len(counted),
-        "dropped": any(a.payload_digest != change.payload_digest for a, _ in decisions),
-        "approvers": approvers_for(change=change),
-        "outlook": approvals.approval_outlook(change) if pending else None,
-        "quota": changes.quota_outlook(change) if not change.is_terminal else None,
-        "decision_form": DecisionForm.for_change(change),
-        "run_now_form": RunNowForm(),
-        "events": change.audit_events.order_by("at", "id"),
-        "comments": change.comments.select_related("author"),
-        "comment_form": CommentForm(),
-        "sides": links.link_sides(link=change.peer_link)
-        if change.peer_account_id and change.peer_link
-        else None,
-        **extra,
-    }
+    return get_object_or_404(changes.visible_changes(request.user), pk=pk)
 
 
 def _answer(
@@ -84,11 +49,11 @@ def _answer(
 ) -> HttpResponse:
     """After an action: htmx gets the panel it acted on; a plain post goes back to the page (PRG), or
     sees the page with the problem when the action was refused."""
-    change.refresh_from_db()
+    change = _change(request, change.pk)  # as it is now, with what its version is made of
     if not wants_fragment(request) and status == 200:
         return vary_on_htmx(redirect(change))
     return render_htmx(
-        request, PAGE, _context(change, request.user, **extra), fragment=fragment, status=status
+        request, PAGE, change_page(change, request.user, **extra), fragment=fragment, status=status
     )
 
 
@@ -105,14 +70,9 @@ def _refused(
 @permission_required_or_403(VIEW)
 @require_GET
 def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """What a change request asks for, where it stands (polled live until final), and its audit trail."""
-    change = _change(request, pk)
-    response = render_htmx(
-        request, PAGE, _context(change, request.user), fragment="peerlinks/_change_live.html"
-    )
-    if wants_fragment(request) and change.is_terminal:
-        return vary_on_htmx(HttpResponseStopPolling(response.content))
-    return response
+    """What a change request asks for, where it stands (followed by the page's one poll until final:
+    dashboard.live), and its audit trail."""
+    return render_htmx(request, PAGE, change_page(_change(request, pk), request.user))
 
 
 @permission_required_or_403(SUBMIT)
@@ -192,9 +152,9 @@ def _outdated(
     """A decision on a version edited since: the whole page again (409), showing the new version, with the
     approver's comment kept and a form that decides on the new version; htmx scrolls to the new version,
     right above the approvals panel that says why."""
-    change.refresh_from_db()
+    change = _change(request, change.pk)
     form = DecisionForm.for_change(change, comment=comment)
-    context = _context(change, request.user, decision_form=form, outdated=str(exc))
+    context = change_page(change, request.user, decision_form=form, outdated=str(exc))
     return render_whole_page(request, PAGE, context, status=409, show="#change-preview:top")
 
 
@@ -249,5 +209,5 @@ def change_comment(request: HttpRequest, pk: int) -> HttpResponse:
             form = CommentForm()
     status = 400 if form.errors else 200
     return render_htmx(
-        request, PAGE, _context(change, request.user, comment_form=form), fragment=thread, status=status
+        request, PAGE, change_page(change, request.user, comment_form=form), fragment=thread, status=status
     )

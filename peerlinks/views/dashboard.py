@@ -1,7 +1,7 @@
 """The dashboard (`/`) and its actions: `/refresh/` (sync now), and on drift `/drift/…/acknowledge/`,
 `/drift/…/adopt/` (give a link made outside an owner and ticket) and `/drift/…/revert/` (ask to undo it);
 and `/live/`, what every page's one poll asks (the navigation's counts, the cloud banner, a page's own
-live parts).
+live parts: pending links' badges, a batch's rows, a change request's panels).
 """
 
 from django.conf import settings
@@ -19,7 +19,8 @@ from peerlinks.forms import DriftAdoptForm
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Drift, is_cloud_id
 from peerlinks.permissions import SUBMIT, VIEW, permission_required_or_403
-from peerlinks.services import bulk, dashboard, dispatch
+from peerlinks.presentation.changes import change_page
+from peerlinks.services import bulk, changes, dashboard, dispatch
 from peerlinks.services import drift as drift_actions
 from peerlinks.services.lifecycle import ChangeRefused, check_engineer_in
 from peerlinks.templatetags.dcportal import live_state
@@ -54,15 +55,21 @@ def live(request: HttpRequest) -> HttpResponse:
     facts = dashboard.live_facts(user=request.user, page=page)
     reads = request.user.has_perm(VIEW)
     followed = dashboard.follow_links(user=request.user, shown=_links_shown(request) if reads else {})
-    batch = bulk.follow_batch(user=request.user, **(_batch_shown(request) if reads else {}))
+    batch_id, batch_shown = _panel_shown(request, "batch") if reads else (None, "")
+    batch = bulk.follow_batch(user=request.user, batch_id=batch_id, shown=batch_shown)
+    change_id, change_shown = _panel_shown(request, "change") if reads else (None, "")
+    change = changes.follow_change(user=request.user, change_id=change_id, shown=change_shown)
     parts_changed = request.GET.get("v") != facts.version
-    pending = followed.any_pending or batch.is_open
+    pending = followed.any_pending or batch.is_open or change.is_open
     fast = request.GET.get("fast") == "1"
-    if not parts_changed and not followed.changed and not batch.changed and fast == pending:
+    moved = followed.changed or batch.changed or change.changed
+    if not parts_changed and not moved and fast == pending:
         return vary_on_htmx(HttpResponse(status=204))
     context = _live_context(facts, fast=pending)
     context |= {"parts": parts_changed, "followed": followed.changed}
     context |= {"followed_batch": batch.batch, "batch_progress": batch.changed}
+    if change.changed:  # its panels, as its page shows them
+        context |= change_page(change.changed, request.user)
     if page:  # the Refresh button: the note while its sync waits or runs, else the button again
         context |= {"sync_queued": facts.sync_queued, "back": reverse(LIVE_PAGES[page])}
     return vary_on_htmx(render(request, "peerlinks/_live.html", context))
@@ -79,13 +86,13 @@ def _links_shown(request: HttpRequest) -> dict[str, str]:
     return shown
 
 
-def _batch_shown(request: HttpRequest) -> dict:
-    """The batch whose running rows the page shows (`batch=<id>:<version>`, from its rows): its id and the
-    version shown; nothing for none or a malformed one."""
-    batch_id, _sep, version = request.GET.get("batch", "").partition(":")
-    if not (batch_id.isdigit() and len(batch_id) <= 18 and version):  # 18 digits: a bigint at most
-        return {}
-    return {"batch_id": int(batch_id), "shown": version}
+def _panel_shown(request: HttpRequest, name: str) -> tuple[int | None, str]:
+    """The panel `name` the page follows (`<name>=<id>:<version>`, from live_follow_panel): its id and the
+    version shown; (None, "") for none or a malformed one."""
+    pk, _sep, version = request.GET.get(name, "").partition(":")
+    if not (pk.isdigit() and len(pk) <= 18 and version):  # 18 digits: a bigint at most
+        return None, ""
+    return int(pk), version
 
 
 def _live_context(facts: dashboard.LiveFacts, *, fast: bool = False) -> dict:

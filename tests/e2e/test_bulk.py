@@ -108,7 +108,7 @@ def test_a_20_row_upload_becomes_one_batch_one_approval_and_20_active_links(bulk
     assert engineer.evaluate("window.__e2eSamePage === true")
     assert engineer.evaluate("history.length") == history
     assert asked and set(asked) == {"/live/"}, asked  # the batch has no poll of its own
-    expect(engineer.locator(".live-batch")).to_have_count(0)  # every row final: not followed any more
+    expect(engineer.locator(".live-panel")).to_have_count(0)  # every row final: not followed any more
     _shoot(engineer, "done")
     engineer.goto("/links/")
     expect(engineer.locator("input[type=checkbox][form=bulk-delete]")).to_have_count(ROWS)
@@ -119,8 +119,8 @@ def test_a_20_row_upload_becomes_one_batch_one_approval_and_20_active_links(bulk
     # One decision, told once (each row still tells how it ended, as any change does).
     told = Notice.objects.filter(user__username="e2e-bulk-eng")
     assert told.filter(kind="batch_approved").count() == 1 and not told.filter(kind="approved").exists()
-    asked = Notice.objects.filter(user__username="e2e-bulk-lead")
-    assert list(asked.values_list("kind", flat=True)) == ["batch_submitted"]
+    lead_told = Notice.objects.filter(user__username="e2e-bulk-lead")
+    assert list(lead_told.values_list("kind", flat=True)) == ["batch_submitted"]
 
     links = PeerLink.objects.filter(name__startswith="bulk-")
     assert sorted(links.values_list("status", flat=True)) == ["ACTIVE"] * ROWS

@@ -568,9 +568,17 @@ def pending_change(cloud: dict, engineer):
     )
 
 
-def test_a_change_page_shows_approvals_in_place_and_stops_polling_once_final(
+def _panel_polls(tab: Tab, name: str) -> int:
+    """The page's polls that asked about a panel `name` (it gave the poll its version: live_follow_panel)."""
+    return sum(1 for r in tab.requests if _is_live(r) and f"{name}=" in urlsplit(r.url).query)
+
+
+def test_a_change_page_follows_its_panels_in_the_one_poll_and_slows_down_once_final(
     open_tab, engineer, lead, pending_change
 ):
+    """No poll of its own: the page's one poll, one request every FAST_POLL while the change is open, brings
+    the state and approvals panels in place when they change; once the change is final it asks about the
+    change no more and slows down."""
     from peerlinks.services import approvals, changes
 
     path = f"/changes/{pending_change.pk}/"
@@ -579,10 +587,19 @@ def test_a_change_page_shows_approvals_in_place_and_stops_polling_once_final(
     state, decision = page.locator("#change-state"), page.locator("#change-decision")
     expect(state.locator(".badge").first).to_have_text("Pending approval")
     expect(decision).to_contain_text("0 of 2 approvals received")
-    before = tab.hold("h1", "#change-preview", "#change-comments", once=["#change-state", "#change-decision"])
-    _watch([(tab, before, path)])
+    expect(page.locator(".live-panel")).to_have_count(1)
+    # Nothing moves: the panels stay the same elements (the poll answers 204), one poll every FAST_POLL.
+    before = tab.hold(
+        "h1", "#change-preview", "#change-comments", "#change-state", "#change-decision", once=["#live-poll"]
+    )
+    _watch([(tab, before, LIVE)], seconds=WATCHED_SECONDS)
+    _assert_poll_interval(tab, FAST_POLL)  # one request per cycle, and nothing asked but the poll
+    assert tab.polls(LIVE, status=204) >= CYCLES
     _shoot(tab, "change-pending")
 
+    before = tab.hold(
+        "h1", "#change-preview", "#change-comments", once=["#change-state", "#change-decision", ".live-panel"]
+    )
     approvals.approve_change(
         change_id=pending_change.pk,
         user=lead,
@@ -594,15 +611,26 @@ def test_a_change_page_shows_approvals_in_place_and_stops_polling_once_final(
     expect(decision.locator("blockquote")).to_have_text("Router checked.")
     expect(state).to_contain_text("lead1")  # the approval in the audit trail
     expect(state.locator(".badge").first).to_have_text("Pending approval")
-    expect(page.locator("#change-decision")).to_have_count(1)
-    expect(page.locator("#change-state")).to_have_count(1)
     tab.assert_held(before)
+    _watch([(tab, before, LIVE)])  # still open: followed, fast, in place
+    _assert_poll_interval(tab, FAST_POLL)
+    _shoot(tab, "change-approved-once")
 
+    before = tab.hold("h1", "#change-preview", "#change-comments", once=["#change-state", "#live-poll"])
     changes.cancel_change(change_id=pending_change.pk, user=engineer)
     expect(state.locator(".badge").first).to_have_text("Cancelled")
     expect(state).not_to_contain_text("updates live")
-    assert tab.polls(path, status=286) == 1
-    _assert_quiet([(tab, before, path)])
+    expect(page.locator(".live-panel")).to_have_count(0)
+    expect(page.locator("#live-poll")).to_have_attribute("hx-trigger", f"every {round(POLL * 1000)}ms")
+    tab.assert_held(before)
+    time.sleep(POLL)  # past the answer that slowed the poll down
+    slow_from = page.evaluate("performance.now() / 1000")
+    asked_about_change = _panel_polls(tab, "change")
+    _watch([(tab, before, LIVE)], cycles=CYCLES + 1)  # the nav's poll goes on, every POLL_INTERVAL
+    _assert_poll_interval(tab, POLL, after=slow_from)
+    assert _panel_polls(tab, "change") == asked_about_change, "the poll still asks about a final change"
+    expect(state.locator(".badge").first).to_have_text("Cancelled")
+    _shoot(tab, "change-cancelled")
     tab.assert_clean()
 
 
@@ -617,7 +645,7 @@ def test_an_approver_typing_a_comment_keeps_it_while_the_change_page_polls(
     expect(queue.page.locator("#nav-approvals .count-badge")).to_have_text("1")
     before = queue.hold("h1", "table.approval-queue")
     held = requester.hold("h1", once=["#change-state", "#change-decision"])
-    _watch([(requester, held, path)])  # the queue does not poll: nothing may change there
+    _watch([(requester, held, LIVE)])  # the queue does not poll: nothing may change there
     queue.assert_held(before)
     assert [r.url for r in queue.requests if r.headers.get("hx-request") and not _is_live(r)] == []
     queue.page.get_by_role("link", name=f"#{pending_change.pk}", exact=True).click()
@@ -632,7 +660,7 @@ def test_an_approver_typing_a_comment_keeps_it_while_the_change_page_polls(
     before = approver.hold(
         "h1", "#change-preview", "#change-decision", "#decision-comment", once=["#change-state"]
     )
-    _watch([(approver, before, path)])
+    _watch([(approver, before, LIVE)])
     expect(comment).to_have_value("Looks right, go ahead.")
     expect(comment).to_be_focused()
 
@@ -641,7 +669,7 @@ def test_an_approver_typing_a_comment_keeps_it_while_the_change_page_polls(
     )
     # The state panel follows (the approval is in its audit trail); the form being typed in stays.
     expect(page.locator("#change-state")).to_contain_text("lead1")
-    _watch([(approver, before, path)])
+    _watch([(approver, before, LIVE)])
     expect(comment).to_have_value("Looks right, go ahead.")
     expect(requester.page.locator("#change-decision")).to_contain_text("1 of 2 approvals received")
 
@@ -703,7 +731,7 @@ def test_an_approver_typing_a_run_now_reason_keeps_it_while_the_change_page_poll
         "h1", "#change-preview", "#change-decision", "#run-now-reason", once=["#change-state"]
     )
     held = requester.hold("h1", once=["#change-state", "#change-decision"])
-    _watch([(approver, before, path), (requester, held, path)])
+    _watch([(approver, before, LIVE), (requester, held, LIVE)])
     expect(reason).to_have_value("Outage: run it now.")
     expect(reason).to_be_focused()
 
@@ -732,11 +760,6 @@ def pending_batch(cloud: dict, engineer):
     return bulk.submit_creates(user=engineer, records=bulk.parse("\n".join(["gateway,peer,name", *rows])))
 
 
-def _batch_polls(tab: Tab) -> int:
-    """The page's polls that asked about the batch (its rows gave the poll their version)."""
-    return sum(1 for r in tab.requests if _is_live(r) and "batch=" in urlsplit(r.url).query)
-
-
 def test_the_batch_page_follows_its_rows_in_the_one_poll_and_slows_down_once_every_row_is_final(
     open_tab, engineer, lead, pending_batch
 ):
@@ -750,7 +773,7 @@ def test_the_batch_page_follows_its_rows_in_the_one_poll_and_slows_down_once_eve
     page = tab.page
     summary = page.locator("#batch-summary")
     expect(summary).to_have_text("Pending approval: 3")
-    expect(page.locator(".live-batch")).to_have_count(1)
+    expect(page.locator(".live-panel")).to_have_count(1)
     expect(page.locator("#batch-cancel")).to_be_visible()
     # Nothing moves: the rows stay the same elements (the poll answers 204), one poll every FAST_POLL.
     before = tab.hold("h1", "#batch-rows", "#batch-summary", "#batch-cancel", once=["#live-poll"])
@@ -759,7 +782,7 @@ def test_the_batch_page_follows_its_rows_in_the_one_poll_and_slows_down_once_eve
     assert tab.polls(LIVE, status=204) >= CYCLES
     _shoot(tab, "batch-pending")
 
-    before = tab.hold("h1", once=["#batch-rows", "#batch-summary", "#live-poll", ".live-batch"])
+    before = tab.hold("h1", once=["#batch-rows", "#batch-summary", "#live-poll", ".live-panel"])
     bulk.approve_batch(batch_id=pending_batch.pk, user=lead, batch_digest=bulk.batch_digest(pending_batch))
     expect(summary).to_have_text("Approved: 3")
     expect(page.locator("#batch-rows tbody .state-approved")).to_have_count(3)
@@ -771,15 +794,15 @@ def test_the_batch_page_follows_its_rows_in_the_one_poll_and_slows_down_once_eve
     bulk.cancel_batch(batch_id=pending_batch.pk, user=engineer)
     expect(summary).to_have_text("Cancelled: 3")
     expect(page.locator("#batch-cancel")).to_have_count(0)  # nothing left to cancel: the button goes
-    expect(page.locator(".live-batch")).to_have_count(0)
+    expect(page.locator(".live-panel")).to_have_count(0)
     expect(page.locator("#live-poll")).to_have_attribute("hx-trigger", f"every {round(POLL * 1000)}ms")
     tab.assert_held(before)
     time.sleep(POLL)  # past the answer that slowed the poll down
     slow_from = page.evaluate("performance.now() / 1000")
-    asked_about_batch = _batch_polls(tab)
+    asked_about_batch = _panel_polls(tab, "batch")
     _watch([(tab, before, LIVE)], cycles=CYCLES + 1)  # the nav's poll goes on, every POLL_INTERVAL
     _assert_poll_interval(tab, POLL, after=slow_from)
-    assert _batch_polls(tab) == asked_about_batch, "the poll still asks about a batch whose rows are final"
+    assert _panel_polls(tab, "batch") == asked_about_batch, "the poll still asks about a finished batch"
     expect(summary).to_have_text("Cancelled: 3")
     tab.assert_clean()
 
