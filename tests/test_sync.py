@@ -344,6 +344,17 @@ def test_a_link_deleted_outside_dcportal_is_drift_of_kind_deleted_and_kept_as_go
     assert sync_region(region=REGION).drifts == 0
 
 
+def test_the_planner_is_told_about_the_links_only_after_a_sync_that_wrote_some(empty):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's autovacuum keeps its own figures")
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    create_link(gateway_id=gateway_id, router_id=add_router(empty, name="er-a"), name="l")
+    for wrote in (True, False):
+        with CaptureQueriesContext(connection) as queries:
+            sync_all(regions=[REGION])
+        assert any(q["sql"].startswith("ANALYZE") for q in queries.captured_queries) is wrote
+
+
 def test_a_link_gone_from_the_cloud_was_last_synced_when_it_was_last_seen(empty):
     gateway_id = _add_gateway(empty, name="gw-a", quota=3)
     link_id = create_link(gateway_id=gateway_id, router_id=add_router(empty, name="er-a"), name="doomed")
