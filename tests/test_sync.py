@@ -344,6 +344,14 @@ def test_a_link_deleted_outside_dcportal_is_drift_of_kind_deleted_and_kept_as_go
     assert sync_region(region=REGION).drifts == 0
 
 
+def test_the_cycle_collector_runs_again_after_a_sync_whether_it_worked_or_failed(demo):
+    import gc
+
+    assert sync_region(region=REGION).ok and gc.isenabled()
+    control(demo, "PUT", "faults", json={"error_rate": 1.0})
+    assert not sync_region(region=REGION).ok and gc.isenabled()
+
+
 def test_the_planner_is_told_about_the_links_only_after_a_sync_that_wrote_some(empty):
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL's autovacuum keeps its own figures")

@@ -24,10 +24,12 @@ A link the cloud shows as cached is not written at all: its gateway's links_sync
 field.
 """
 
+import gc
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -271,7 +273,8 @@ def sync_region(
         result.error = f"Another sync of {region} was still running after {_claim_wait():g} s; not synced."
         return result
     try:
-        return _sync_claimed(project, claim=claim, gateway_ids=gateway_ids, result=result)
+        with _collector_paused():
+            return _sync_claimed(project, claim=claim, gateway_ids=gateway_ids, result=result)
     except _ClaimLost:
         logger.warning("sync of %s dropped: its claim ran out and another sync took over", region)
         result.ok = False
@@ -279,6 +282,20 @@ def sync_region(
         return result
     finally:
         claim.release()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a region is fetched and written. The region's snapshot is tens
+    of thousands of objects without cycles (reference counting frees them), which each collection would
+    walk again: a third of a re-sync's CPU at 20,000 links. Cycles made meanwhile are collected after."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _claim_wait() -> float:
