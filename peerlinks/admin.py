@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_value
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -67,9 +68,16 @@ class PeerLinkAdmin(admin.ModelAdmin):
     local_fields = ("owner_team", "ticket_ref", "labels")
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # A link's last sync is its gateway's (PeerLink.last_synced_at); the digest is the sync's own.
+        shown = ["last_synced_at" if f.name == "synced_at" else f.name for f in PeerLink._meta.fields]
+        shown.remove("cloud_digest")
         if obj is not None and obj.gone_at is not None:
-            return [field.name for field in PeerLink._meta.fields]  # kept for its history only
-        return [field.name for field in PeerLink._meta.fields if field.name not in self.local_fields]
+            return shown  # kept for its history only
+        return [name for name in shown if name not in self.local_fields]
+
+    @admin.display(description=_("last synced"))
+    def last_synced_at(self, obj: PeerLink) -> str:
+        return display_for_value(obj.last_synced_at, self.get_empty_value_display())
 
     def has_add_permission(self, request) -> bool:
         return False  # links are made in the cloud, through a change request

@@ -576,8 +576,12 @@ class PeerLink(models.Model):
     cloud_created_at = models.DateTimeField(null=True, blank=True, verbose_name=_("created in the cloud"))
     cloud_updated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("updated in the cloud"))
     first_seen_at = models.DateTimeField(default=timezone.now, verbose_name=_("first seen"))
+    # When the cache last wrote what the cloud shows (a gone link: when it was last seen); a sync that finds
+    # the link unchanged writes nothing, its gateway's links_synced_at says it looked (last_synced_at).
     synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last synced"))
     gone_at = models.DateTimeField(null=True, blank=True, verbose_name=_("gone from the cloud"))
+    # mirror.link_digest of the cloud's fields as written: a sync compares it, not every field.
+    cloud_digest = models.CharField(max_length=16, blank=True, editable=False)
     # Local facts the cloud has no place for (peer links carry no cloud tags).
     owner_team = models.CharField(max_length=100, blank=True, verbose_name=_("owner team"))
     ticket_ref = models.CharField(max_length=100, blank=True, verbose_name=_("ticket reference"))
@@ -628,6 +632,17 @@ class PeerLink(models.Model):
     def shown_status(self) -> str:
         """The status to show: GONE once the link no longer exists in the cloud, else the cloud's."""
         return self.GONE if self.gone_at is not None else self.status
+
+    @property
+    def last_synced_at(self) -> datetime.datetime | None:
+        """When a sync last saw the link as the cache holds it: its gateway's last listing of links (or a
+        later write of the row); for a gone link, the last time it was seen. Select the gateway with it."""
+        if self.gone_at is not None:
+            return self.synced_at
+        looked = self.gateway.links_synced_at
+        if looked is None or (self.synced_at is not None and self.synced_at > looked):
+            return self.synced_at
+        return looked
 
 
 class SharedAttachmentQuerySet(models.QuerySet):

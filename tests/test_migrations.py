@@ -118,3 +118,53 @@ def test_upgrading_lets_an_existing_admin_group_manage_cloud_accounts():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+BEFORE_DIGESTS = [("peerlinks", "0025_peerlink_search_index")]
+DIGESTS = [("peerlinks", "0026_peerlink_cloud_digest")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_gives_cached_links_the_digest_a_sync_compares_and_keeps_them_searchable():
+    from datetime import UTC, datetime
+
+    from peerlinks import search_index
+    from peerlinks.models import PeerLink
+    from peerlinks.services.mirror import LINK_FIELDS, link_digest
+
+    apps = _migrate(BEFORE_DIGESTS)
+    try:
+        account = apps.get_model("peerlinks", "CloudAccount").objects.create(name="prod")
+        project = apps.get_model("peerlinks", "CloudProject").objects.create(
+            account=account, region="cn-north-4", project_id="0" * 32
+        )
+        gateway = apps.get_model("peerlinks", "Gateway").objects.create(
+            project=project, cloud_id="11111111-1111-4111-8111-111111111111", name="gdgw-old"
+        )
+        link = apps.get_model("peerlinks", "PeerLink").objects.create(
+            gateway=gateway,
+            cloud_id="33333333-3333-4333-8333-333333333333",
+            name="pl-old",
+            status="ACTIVE",
+            peer_type="ER",
+            peer_gateway_id="22222222-2222-4222-8222-222222222222",
+            bandwidth_size=10,
+            cloud_created_at=datetime(2025, 1, 1, 0, 0, 5, 123000, tzinfo=UTC),
+        )
+        _migrate(DIGESTS)
+        row = PeerLink.objects.get(pk=link.pk)
+        assert row.cloud_digest == link_digest({name: getattr(row, name) for name in LINK_FIELDS})
+        added = PeerLink.objects.create(
+            gateway_id=gateway.pk,
+            cloud_id="44444444-4444-4444-8444-444444444444",
+            name="pl-new",
+            status="ACTIVE",
+            peer_type="ER",
+            peer_gateway_id="22222222-2222-4222-8222-222222222222",
+        )
+        for name, pk in (("pl-old", link.pk), ("pl-new", added.pk)):  # indexed before, and since
+            found = search_index.narrowed(PeerLink.objects.all(), [name])
+            assert list(found.values_list("pk", flat=True)) == [pk]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

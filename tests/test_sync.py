@@ -344,6 +344,38 @@ def test_a_link_deleted_outside_dcportal_is_drift_of_kind_deleted_and_kept_as_go
     assert sync_region(region=REGION).drifts == 0
 
 
+def test_the_cycle_collector_runs_again_after_a_sync_whether_it_worked_or_failed(demo):
+    import gc
+
+    assert sync_region(region=REGION).ok and gc.isenabled()
+    control(demo, "PUT", "faults", json={"error_rate": 1.0})
+    assert not sync_region(region=REGION).ok and gc.isenabled()
+
+
+def test_the_planner_is_told_about_the_links_only_after_a_sync_that_wrote_some(empty):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's autovacuum keeps its own figures")
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    create_link(gateway_id=gateway_id, router_id=add_router(empty, name="er-a"), name="l")
+    for wrote in (True, False):
+        with CaptureQueriesContext(connection) as queries:
+            sync_all(regions=[REGION])
+        assert any(q["sql"].startswith("ANALYZE") for q in queries.captured_queries) is wrote
+
+
+def test_a_link_gone_from_the_cloud_was_last_synced_when_it_was_last_seen(empty):
+    gateway_id = _add_gateway(empty, name="gw-a", quota=3)
+    link_id = create_link(gateway_id=gateway_id, router_id=add_router(empty, name="er-a"), name="doomed")
+    sync_region(region=REGION)
+    sync_region(region=REGION)  # sees it unchanged: nothing written to it
+    last_seen = Gateway.objects.get(cloud_id=gateway_id).links_synced_at
+    cloud.delete_peer_link(region=REGION, gateway_id=gateway_id, peer_link_id=link_id)
+    sync_region(region=REGION)
+    gone = PeerLink.objects.select_related("gateway").get(cloud_id=link_id)
+    assert gone.gone_at > last_seen
+    assert gone.last_synced_at == last_seen
+
+
 def test_a_status_change_is_recorded_once(empty):
     gateway_id = _add_gateway(empty, name="gw-a", quota=3)
     router_id = add_router(empty, name="er-a")
@@ -490,10 +522,18 @@ def test_sync_peerlinks_command_fails_when_no_region_can_be_synced(demo):
         call_command("sync_peerlinks", "--region", REGION)
 
 
-def test_a_second_sync_stamps_unchanged_links_as_fresh_without_rewriting_them(demo):
+def _last_synced() -> dict[str, tuple]:
+    links = PeerLink.objects.present().select_related("gateway")
+    return {link.cloud_id: (link.last_synced_at, link.synced_at) for link in links}
+
+
+def test_a_second_sync_shows_unchanged_links_as_fresh_without_writing_them(demo):
     sync_all()
-    first = dict(PeerLink.objects.values_list("cloud_id", "synced_at"))
+    first = _last_synced()
     results = sync_all()
     assert sum(r.links_updated for r in results) == 0
-    second = dict(PeerLink.objects.filter(gone_at__isnull=True).values_list("cloud_id", "synced_at"))
-    assert second and all(second[cloud_id] > first[cloud_id] for cloud_id in second)
+    second = _last_synced()
+    assert second.keys() == first.keys() and second
+    for cloud_id, (last_synced, written) in second.items():
+        assert last_synced > first[cloud_id][0]
+        assert written == first[cloud_id][1]

@@ -55,7 +55,7 @@ class LinkOut(Schema):
     labels: list[str]
     created_at: datetime | None = Field(alias="cloud_created_at")
     updated_at: datetime | None = Field(alias="cloud_updated_at")
-    synced_at: datetime | None
+    synced_at: datetime | None = Field(alias="last_synced_at")
     gone_at: datetime | None
 
 

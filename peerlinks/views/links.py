@@ -117,7 +117,7 @@ EXPORT_COLUMNS = (
     ("labels", lambda link: ";".join(link.labels or [])),
     ("cloud_created_at", lambda link: _iso(link.cloud_created_at)),
     ("cloud_updated_at", lambda link: _iso(link.cloud_updated_at)),
-    ("synced_at", lambda link: _iso(link.synced_at)),
+    ("synced_at", lambda link: _iso(link.last_synced_at)),
     ("gone_at", lambda link: _iso(link.gone_at)),
 )
 
