@@ -456,15 +456,17 @@ def _live_starts(tab: Tab) -> list[float]:
 
 
 def _assert_poll_interval(tab: Tab, interval: float, *, after: float = 0.0) -> None:
-    """The page's polls sent after `after` are one every `interval` (on average at least 90% of it apart,
-    none closer than it less 0.1 s of timer jitter), and no badge polls on its own."""
+    """The page's polls sent after `after` are one every `interval`: on average at least 90% of it apart
+    (a second poll per cycle would halve that), none twice at once (a timer held back on a busy machine
+    fires late and the next one less late: gaps of 0.1 s beside 0.48 s were seen for 0.25 s on 2 busy
+    cores), and none held back for more than four intervals; and no badge polls on its own."""
     starts = [start for start in _live_starts(tab) if start >= after]
     gaps = [round(b - a, 3) for a, b in itertools.pairwise(starts)]
     assert gaps, f"{tab.name}: no poll after {after:.2f} s"
     expected = f"{tab.name}: polls {gaps} s apart, expected every {interval} s"
     assert sum(gaps) / len(gaps) >= 0.9 * interval, expected
-    assert min(gaps) >= interval - 0.1, expected
-    assert max(gaps) <= interval * 3, expected
+    assert min(gaps) >= interval * 0.3, expected
+    assert max(gaps) <= interval * 4, expected
     asked = [urlsplit(r.url).path for r in tab.requests if r.headers.get("hx-request") == "true"]
     assert [path for path in asked if path != LIVE] == [], f"{tab.name}: asked {asked}"
 
