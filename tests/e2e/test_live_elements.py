@@ -455,6 +455,21 @@ def _live_starts(tab: Tab) -> list[float]:
     )
 
 
+def _assert_poll_slowed_and_forgot(tab: Tab, before: object, panel: str) -> None:
+    """Once the followed `panel` is final: the page follows nothing more, its one poll goes on at
+    POLL_INTERVAL (held content stays) and never asks about the panel again."""
+    page = tab.page
+    expect(page.locator(".live-panel")).to_have_count(0)
+    expect(page.locator("#live-poll")).to_have_attribute("hx-trigger", f"every {round(POLL * 1000)}ms")
+    tab.assert_held(before)
+    time.sleep(POLL)  # past the answer that slowed the poll down
+    slow_from = page.evaluate("performance.now() / 1000")
+    asked = _panel_polls(tab, panel)
+    _watch([(tab, before, LIVE)], cycles=CYCLES + 1)  # the nav's poll goes on, every POLL_INTERVAL
+    _assert_poll_interval(tab, POLL, after=slow_from)
+    assert _panel_polls(tab, panel) == asked, f"the poll still asks about a final {panel}"
+
+
 def _assert_poll_interval(tab: Tab, interval: float, *, after: float = 0.0) -> None:
     """The page's polls sent after `after` are one every `interval`: on average at least 90% of it apart
     (a second poll per cycle would halve that), none twice at once (a timer held back on a busy machine
@@ -622,15 +637,7 @@ def test_a_change_page_follows_its_panels_in_the_one_poll_and_slows_down_once_fi
     changes.cancel_change(change_id=pending_change.pk, user=engineer)
     expect(state.locator(".badge").first).to_have_text("Cancelled")
     expect(state).not_to_contain_text("updates live")
-    expect(page.locator(".live-panel")).to_have_count(0)
-    expect(page.locator("#live-poll")).to_have_attribute("hx-trigger", f"every {round(POLL * 1000)}ms")
-    tab.assert_held(before)
-    time.sleep(POLL)  # past the answer that slowed the poll down
-    slow_from = page.evaluate("performance.now() / 1000")
-    asked_about_change = _panel_polls(tab, "change")
-    _watch([(tab, before, LIVE)], cycles=CYCLES + 1)  # the nav's poll goes on, every POLL_INTERVAL
-    _assert_poll_interval(tab, POLL, after=slow_from)
-    assert _panel_polls(tab, "change") == asked_about_change, "the poll still asks about a final change"
+    _assert_poll_slowed_and_forgot(tab, before, "change")
     expect(state.locator(".badge").first).to_have_text("Cancelled")
     _shoot(tab, "change-cancelled")
     tab.assert_clean()
@@ -796,15 +803,7 @@ def test_the_batch_page_follows_its_rows_in_the_one_poll_and_slows_down_once_eve
     bulk.cancel_batch(batch_id=pending_batch.pk, user=engineer)
     expect(summary).to_have_text("Cancelled: 3")
     expect(page.locator("#batch-cancel")).to_have_count(0)  # nothing left to cancel: the button goes
-    expect(page.locator(".live-panel")).to_have_count(0)
-    expect(page.locator("#live-poll")).to_have_attribute("hx-trigger", f"every {round(POLL * 1000)}ms")
-    tab.assert_held(before)
-    time.sleep(POLL)  # past the answer that slowed the poll down
-    slow_from = page.evaluate("performance.now() / 1000")
-    asked_about_batch = _panel_polls(tab, "batch")
-    _watch([(tab, before, LIVE)], cycles=CYCLES + 1)  # the nav's poll goes on, every POLL_INTERVAL
-    _assert_poll_interval(tab, POLL, after=slow_from)
-    assert _panel_polls(tab, "batch") == asked_about_batch, "the poll still asks about a finished batch"
+    _assert_poll_slowed_and_forgot(tab, before, "batch")
     expect(summary).to_have_text("Cancelled: 3")
     tab.assert_clean()
 
