@@ -14,6 +14,7 @@ import io
 import itertools
 import os
 import re
+import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -472,16 +473,19 @@ def _assert_poll_slowed_and_forgot(tab: Tab, before: object, panel: str) -> None
 
 def _assert_poll_interval(tab: Tab, interval: float, *, after: float = 0.0) -> None:
     """The page's polls sent after `after` are one every `interval`: on average at least 90% of it apart
-    (a second poll per cycle would halve that), none twice at once (a timer held back on a busy machine
-    fires late and the next one less late: gaps of 0.1 s beside 0.48 s were seen for 0.25 s on 2 busy
-    cores), and none held back for more than four intervals; and no badge polls on its own."""
+    (a second poll per cycle would halve that), most of them about one interval apart (the median at most
+    1.5 intervals), none twice at once, and none held back for long. On 2 cores busy with the PostgreSQL
+    tests beside the browser a timer fires late and the next one less late (0.1 s beside 0.48 s for
+    0.25 s), and a poll is skipped while the one before is still answered (htmx drops it): gaps of up to
+    1.06 s were seen, hence four intervals and a second at most; and no badge polls on its own."""
     starts = [start for start in _live_starts(tab) if start >= after]
     gaps = [round(b - a, 3) for a, b in itertools.pairwise(starts)]
     assert gaps, f"{tab.name}: no poll after {after:.2f} s"
     expected = f"{tab.name}: polls {gaps} s apart, expected every {interval} s"
     assert sum(gaps) / len(gaps) >= 0.9 * interval, expected
+    assert statistics.median(gaps) <= 1.5 * interval, expected
     assert min(gaps) >= interval * 0.3, expected
-    assert max(gaps) <= interval * 4, expected
+    assert max(gaps) <= interval * 4 + 1.0, expected
     asked = [urlsplit(r.url).path for r in tab.requests if r.headers.get("hx-request") == "true"]
     assert [path for path in asked if path != LIVE] == [], f"{tab.name}: asked {asked}"
 
