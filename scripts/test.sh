@@ -82,10 +82,9 @@ browser_tests() { DATABASE_URL="" CHROMIUM="$CHROMIUM" E2E_REQUIRED=1 run_pytest
 if [[ $have_pg == 1 && $have_browser == 1 ]]; then
     step "browser tests (e2e) on SQLite with $($CHROMIUM --version 2>/dev/null | head -n1), beside the tests on PostgreSQL"
     # The browser tests mostly wait (for polls, the worker, the simulator's delays): the PostgreSQL pass
-    # runs beside them with as many processes (in one it was the longest step: 7.5 of 11 minutes), its
-    # report printed when both are done.
+    # runs beside them in one process, its report printed when both are done.
     pg_log=$(mktemp)
-    pg_tests -n "$WORKERS" -p no:cacheprovider "$@" >"$pg_log" 2>&1 &
+    pg_tests -n 1 -p no:cacheprovider "$@" >"$pg_log" 2>&1 &
     pg_pid=$!
     browser_rc=0
     browser_tests -n "$WORKERS" "$@" || browser_rc=$?
