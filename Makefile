@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The OpenID Connect provider the single sign-on tests start (tests/oidc, Node).
 IDP_STAMP := tests/oidc/node_modules/.installed
 
-.PHONY: setup run serve test test-fast test-e2e test-slow bench bench-all chaos lint format messages clean
+.PHONY: setup run serve test test-postgres test-fast test-e2e test-slow bench bench-all chaos lint format messages clean
 
 setup: $(STAMP) $(IDP_STAMP)
 
@@ -35,6 +35,11 @@ serve: $(STAMP)
 
 test: setup
 	./scripts/test.sh
+
+# The tests whose answer can depend on the database, again on PostgreSQL (TEST_POSTGRES_URL); CI runs it
+# after make test.
+test-postgres: setup
+	./scripts/test.sh --postgres
 
 # Everything but the browser tests, on SQLite only: the quick loop while working.
 test-fast: setup

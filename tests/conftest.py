@@ -6,6 +6,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -609,13 +610,37 @@ SAME_ON_EVERY_DATABASE = {
 }
 
 
+# The files holding the longest tests (10 to 40 s each on 2 cores, most of them starting real processes or
+# following a change through the worker in a browser), longest first. They run before the others: pytest-xdist
+# hands out tests from the front, so a run no longer ends with one process on a long test and the other idle.
+LONGEST_FIRST = (
+    "e2e/test_bulk.py",
+    "test_run_dev.py",
+    "e2e/test_cross_account.py",
+    "e2e/test_dashboard_live.py",
+    "test_i18n_every_page.py",
+    "e2e/test_defects_seen.py",
+    "test_health.py",
+    "test_api_schema.py",
+    "e2e/test_approvals_flow.py",
+    "e2e/test_account_roles.py",
+    "test_outage.py",
+    "test_worker_killed.py",
+    "test_migrations.py",
+    "test_fuzz.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With DATABASE_TESTS_ONLY set (make test's PostgreSQL pass), only the tests whose answer can depend on
-    the database: those that use it, minus the files in SAME_ON_EVERY_DATABASE. The others (the cloud
-    client, the simulator, settings, fuzzing the wire models, pages and permissions) give the same answer
-    whatever the database, and already ran in the SQLite pass."""
+    """The files of LONGEST_FIRST first. With DATABASE_TESTS_ONLY set (the PostgreSQL pass), only the tests
+    whose answer can depend on the database: those that use it, minus the files in SAME_ON_EVERY_DATABASE.
+    The others (the cloud client, the simulator, settings, fuzzing the wire models, pages and permissions)
+    give the same answer whatever the database, and already ran in the SQLite pass."""
     import os
 
+    tests = Path(__file__).parent
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.relative_to(tests).as_posix(), len(rank)))
     if not os.environ.get("DATABASE_TESTS_ONLY"):
         return
     uses_database = [

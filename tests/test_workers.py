@@ -1,7 +1,7 @@
 """Several `manage.py db_worker` processes share one queue: every task runs, and none runs twice.
 
 Needs PostgreSQL as the test database (the row locks that let workers share the queue are what this
-tests); `make test` runs it in its PostgreSQL pass, the SQLite pass skips it.
+tests); `make test-postgres` (which CI runs) runs it, the SQLite pass skips it.
 """
 
 import os
@@ -29,7 +29,7 @@ def _postgres_url() -> str:
     if db["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip(
             "needs PostgreSQL as the test database (DATABASE_URL=postgres://...); "
-            "make test runs this in its PostgreSQL pass"
+            "make test-postgres runs this"
         )
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
