@@ -9,12 +9,13 @@ import datetime
 import hashlib
 import json
 import uuid
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.core.validators import URLValidator
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
@@ -39,6 +40,43 @@ def count_of(rows: models.QuerySet, column: str = "pk", *, distinct: bool = Fals
         n=models.Func(models.F(column), template=template, output_field=models.IntegerField())
     )
     return Subquery(counted.values("n"), output_field=models.IntegerField())
+
+
+# Stand-ins for the integers of a fixed query that change from call to call (fixed_rows): no row has them,
+# and they fit a 32-bit integer column (a value out of its range would make the whole query empty).
+_SLOT = -2_000_000_000
+
+
+def fixed_rows(key: Hashable, query: Callable[..., models.QuerySet], *values: int) -> list[tuple]:
+    """The rows of `query(*values)`, a values_list whose SQL is the same for every call but for `values`
+    (integers such as a person's pk): compiled once per database connection and `key`, with stand-ins for
+    `values` that each call replaces in the parameters. Each call then only executes it, with Django's
+    conversions of the values (times, booleans, decryption) as for any query. For what every page reads:
+    building and compiling such a query costs more CPU than running it. `key` must name whatever else
+    shapes the query; with DEBUG on (the tests) each call checks that against a query built anew."""
+    connection = connections[DEFAULT_DB_ALIAS]  # per thread, as a compiler must be
+    compiled = connection.__dict__.setdefault("dcportal_fixed_sql", {})
+    if key not in compiled:
+        compiled[key] = _compiled(query(*(_SLOT - i for i in range(len(values)))), connection)
+    compiler, sql, params = compiled[key]
+    given = {_SLOT - i: value for i, value in enumerate(values)}
+    params = tuple(given.get(param, param) if type(param) is int else param for param in params)
+    if settings.DEBUG and _compiled(query(*values), connection)[1:] != (sql, params):
+        raise AssertionError(f"the query {key!r} is not fixed: its key leaves out what shapes it")
+    if compiler is None:  # a query that can have no row (a filter on an empty list), as Django answers it
+        return []
+    compiler.as_sql = lambda *args, **kwargs: (sql, params)
+    return list(compiler.results_iter(tuple_expected=True))
+
+
+def _compiled(queryset: models.QuerySet, connection: object) -> tuple[object, str, tuple]:
+    """The compiler of `queryset`, set up (as_sql sets up its columns and their conversions), its SQL and
+    parameters; (None, "", ()) for a query that can have no row."""
+    compiler = queryset.query.get_compiler(connection=connection)
+    try:
+        return (compiler, *compiler.as_sql())
+    except EmptyResultSet:
+        return None, "", ()
 
 
 def first_with_total(rows: models.QuerySet, size: int) -> tuple[list, int]:
@@ -319,27 +357,38 @@ def _accounts_and_regions() -> tuple[list[CloudAccount], list[CloudProject]]:
     """`accounts_in_order` and `cached_regions` in one query, as every page's banner needs both: each
     account joined with its projects (one row per project, one for an account without any), each project's
     present gateways counted by a subquery on their project index."""
+    account_columns = [field.attname for field in CloudAccount._meta.concrete_fields]
     columns = [field.attname for field in CloudProject._meta.concrete_fields]
-    gateways = Gateway.objects.filter(project=OuterRef("projects__pk"), gone_at__isnull=True)
-    rows = CloudAccount.objects.annotate(
-        **{f"project_{column}": models.F(f"projects__{column}") for column in columns},
-        project_n_gateways=count_of(gateways),
-    ).order_by("-from_environment", "name", "projects__region")
     accounts: dict[int, CloudAccount] = {}
     regions = []
-    for row in rows:
-        account = accounts.setdefault(row.pk, row)
-        if row.project_id is None:
+    for row in fixed_rows("accounts and regions", _accounts_and_regions_query):
+        account_values, values = row[: len(account_columns)], row[len(account_columns) : -1]
+        account = accounts.get(account_values[0])
+        if account is None:
+            account = accounts[account_values[0]] = CloudAccount.from_db(
+                DEFAULT_DB_ALIAS, account_columns, account_values
+            )
+        if values[0] is None:  # an account without any project
             continue
-        values = [getattr(row, f"project_{column}") for column in columns]
-        project = CloudProject.from_db(row._state.db, columns, values)
-        project.n_gateways = row.project_n_gateways
+        project = CloudProject.from_db(DEFAULT_DB_ALIAS, columns, values)
+        project.n_gateways = row[-1]
         project.account = account
         regions.append(project)
-    for account in accounts.values():
-        for column in [*columns, "n_gateways"]:
-            delattr(account, f"project_{column}")
     return list(accounts.values()), sorted(regions, key=lambda project: (project.region, project.account_id))
+
+
+def _accounts_and_regions_query() -> models.QuerySet:
+    account_columns = [field.attname for field in CloudAccount._meta.concrete_fields]
+    columns = [field.attname for field in CloudProject._meta.concrete_fields]
+    gateways = Gateway.objects.filter(project=OuterRef("projects__pk"), gone_at__isnull=True)
+    return (
+        CloudAccount.objects.annotate(
+            **{f"project_{column}": models.F(f"projects__{column}") for column in columns},
+            project_n_gateways=count_of(gateways),
+        )
+        .order_by("-from_environment", "name", "projects__region")
+        .values_list(*account_columns, *[f"project_{column}" for column in columns], "project_n_gateways")
+    )
 
 
 class CachedQuerySet(AccountScopedQuerySet):

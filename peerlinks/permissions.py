@@ -27,6 +27,7 @@ which tells them to ask an admin for a role. The Django admin is for staff only 
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -122,23 +123,33 @@ def _read_access(user: Any) -> None:
     """Read what an active `user` may do in one query, kept on the user object (so for the request): the
     permissions of their global roles (their groups', those given to them, all for a superuser), where
     Django's backend would read them in two, and the roles they hold for one account."""
-    from peerlinks.models import AccountRole
+    from peerlinks.models import fixed_rows
 
-    held = Permission.objects.all()
-    if not user.is_superuser:
-        held = held.filter(Q(user=user) | Q(group__user=user))
-    permissions = held.values_list("content_type__app_label", "codename").order_by()
-    account = Concat(Value(_ACCOUNT_MARK), Cast("account_id", CharField()))
-    roles = AccountRole.objects.filter(user=user).values_list(account, "role").order_by()
     found: set[str] = set()
     by_account: dict[int, set[str]] = {}
-    for first, second in permissions.union(roles, all=True):
+    superuser = bool(user.is_superuser)
+    query = partial(_access_query, superuser=superuser)
+    for first, second in fixed_rows(("access", superuser), query, user.pk):
         if first.startswith(_ACCOUNT_MARK):
             by_account.setdefault(int(first.removeprefix(_ACCOUNT_MARK)), set()).add(second)
         else:
             found.add(f"{first}.{second}")
     user._perm_cache = found
     user._account_roles_cache = {account_id: frozenset(roles) for account_id, roles in by_account.items()}
+
+
+def _access_query(user_pk: int, *, superuser: bool) -> QuerySet:
+    """_read_access's query: the codenames of the permissions held globally, then the roles for one account
+    (marked with the account's pk)."""
+    from peerlinks.models import AccountRole
+
+    held = Permission.objects.all()
+    if not superuser:
+        held = held.filter(Q(user=user_pk) | Q(group__user=user_pk))
+    permissions = held.values_list("content_type__app_label", "codename").order_by()
+    account = Concat(Value(_ACCOUNT_MARK), Cast("account_id", CharField()))
+    roles = AccountRole.objects.filter(user=user_pk).values_list(account, "role").order_by()
+    return permissions.union(roles, all=True)
 
 
 def _codename(perm: str) -> str:

@@ -4,6 +4,8 @@ with two. What a page's frame needs (the session, the person with their preferen
 do, the navigation's counts, the accounts and their regions for the banner) is read once per request,
 in 5 queries."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -113,3 +115,54 @@ def test_a_cross_account_change_waiting_costs_no_query_more(client, two_accounts
         client.force_login(two_accounts[approver])
         for page, queries in _queries(client, ["/approvals/", "/changes/", "/lead/", "/"]).items():
             assert queries <= PAGE_BUDGET, f"{page}: {queries} queries for {approver}"
+
+
+def test_each_person_gets_their_own_counts_from_the_frames_queries_compiled_once(
+    client, two_accounts, settings
+):
+    """The frame's queries are compiled once per connection and only executed afterwards (models.fixed_rows):
+    people with different roles asking one after the other on one connection each see their own counts,
+    as they would from queries built anew (with DEBUG off: no check against a query built anew)."""
+    settings.DEBUG = False
+    settings.LIMIT_READING_TO_OWN_ACCOUNTS = True
+    requester = _user("requester-ab", "Engineer")
+    for gateway in (two_accounts["gateway_a"], two_accounts["gateway_b"], two_accounts["gateway_b"]):
+        ChangeRequest.objects.create(
+            kind="delete",
+            requested_by=requester,
+            gateway=gateway,
+            payload={},
+            state=ChangeRequest.State.PENDING_APPROVAL,
+        )
+    Notice.objects.create(user=two_accounts["b_approver"], message="one")
+    everywhere = _user("approver-everywhere", "Approver")
+    # Approvals waiting (badge) and notices unread (badge, none shown for 0) in the navigation.
+    expected = {"a_approver": ("1", None), "b_approver": ("2", "1"), "everywhere": ("3", None)}
+    people = {**two_accounts, "everywhere": everywhere}
+    for name in ["a_approver", "b_approver", "everywhere", "b_approver", "a_approver"]:
+        client.force_login(people[name])
+        page = client.get("/").content.decode()
+        shown = [
+            re.search(rf'id="{link}"[^>]*>[^<]*(?:<span class="count-badge"[^>]*>(\d+)</span>)?', page).group(
+                1
+            )
+            for link in ("nav-approvals", "nav-notices")
+        ]
+        assert shown == list(expected[name]), name
+
+
+def test_a_frame_query_whose_key_leaves_out_what_shapes_it_is_caught_in_the_tests(db, settings):
+    from django.contrib.auth import get_user_model
+
+    from peerlinks.models import fixed_rows
+
+    settings.DEBUG = True
+    people = get_user_model().objects
+
+    def by_name(pk: int, name: str):
+        return people.filter(pk=pk, username=name).values_list("pk")
+
+    first = _user("first-person")
+    assert fixed_rows("left-out", lambda pk: by_name(pk, "first-person"), first.pk) == [(first.pk,)]
+    with pytest.raises(AssertionError, match="not fixed"):
+        fixed_rows("left-out", lambda pk: by_name(pk, "someone-else"), first.pk)

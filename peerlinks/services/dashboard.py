@@ -2,10 +2,12 @@
 recent activity; acknowledging drift; gateways by region. Everything here reads the cache.
 """
 
+import copy
 import hashlib
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -26,9 +28,10 @@ from peerlinks.models import (
     accounts_in_order,
     cached_regions,
     count_of,
+    fixed_rows,
 )
 from peerlinks.per_request import once_per_request
-from peerlinks.permissions import APPROVE, readable_accounts
+from peerlinks.permissions import APPROVE, holder, readable_accounts
 from peerlinks.presentation.text import describe_problem
 from peerlinks.services import dispatch
 from peerlinks.services.approvals import awaiting_decision
@@ -206,26 +209,13 @@ def nav_counts(user: AbstractBaseUser, *, statuses: bool = False) -> NavCounts:
 def _nav_counts(user: AbstractBaseUser, statuses: bool) -> NavCounts:
     if not user.is_authenticated:
         return NavCounts(0, 0, 0)
-    counts = {
-        "n_notices": count_of(unread_notices(user)),
-        "n_sync": count_of(dispatch.unfinished_runs("sync_all_regions")),
-    }
-    if user.has_perm(APPROVE):
-        # A batch is one decision (services.bulk): counted once, whatever its number of rows.
-        waiting = awaiting_decision(user)
-        counts["n_single"] = count_of(waiting.filter(batch__isnull=True))
-        counts["n_batches"] = count_of(waiting, "batch_id", distinct=True)
-    present = PeerLink.objects.visible_to(user).present()
-    if statuses:
-        counts |= {f"n_{i}": count_of(present.filter(status=s)) for i, s in enumerate(PeerLink.Status.values)}
-        # Any other status (one the cloud added) lies between the known ones in the status index: counted
-        # from those gaps, so no row of a known status is read twice.
-        known = sorted(PeerLink.Status.values)
-        gaps = Q(status__lt=known[0]) | Q(status__gt=known[-1])
-        for low, high in itertools.pairwise(known):
-            gaps |= Q(status__gt=low, status__lt=high)
-        counts["n_other"] = count_of(present.filter(gaps))
-    row = get_user_model().objects.filter(pk=user.pk).values(**counts).first() or {}
+    approver = user.has_perm(APPROVE)  # reads the person's roles: the stand-in below copies them
+    # What shapes the query besides the person's pk: where they approve and what they may read.
+    shape = (approver and _as_key(holder(user, APPROVE).accounts), _as_key(readable_accounts(user)))
+    query = partial(_nav_counts_query, user, statuses=statuses, approver=approver)
+    names = _nav_count_names(statuses, approver)
+    rows = fixed_rows(("nav counts", statuses, *shape), query, user.pk)
+    row = dict(zip(names, rows[0], strict=True)) if rows else {}
     by_status = None
     if statuses:
         by_status = {status: row.get(f"n_{i}", 0) for i, status in enumerate(PeerLink.Status.values)}
@@ -238,6 +228,45 @@ def _nav_counts(user: AbstractBaseUser, statuses: bool) -> NavCounts:
         sync_unfinished=bool(row.get("n_sync")),
         statuses=by_status,
     )
+
+
+def _as_key(accounts: "frozenset[int] | set[int] | None") -> tuple[int, ...] | None:
+    return None if accounts is None else tuple(sorted(accounts))
+
+
+def _nav_count_names(statuses: bool, approver: bool) -> list[str]:
+    names = ["n_notices", "n_sync"] + (["n_single", "n_batches"] if approver else [])
+    if statuses:
+        names += [f"n_{i}" for i in range(len(PeerLink.Status.values))] + ["n_other"]
+    return names
+
+
+def _nav_counts_query(user: AbstractBaseUser, pk: int, *, statuses: bool, approver: bool) -> QuerySet:
+    """The person's row (`pk`: theirs, or fixed_rows' stand-in) with each count of NavCounts beside it, in
+    the order of _nav_count_names. `user` gives the roles: a copy of them with `pk` asks the queries."""
+    person = copy.copy(user)
+    person.pk = pk
+    counts = {
+        "n_notices": count_of(unread_notices(person)),
+        "n_sync": count_of(dispatch.unfinished_runs("sync_all_regions")),
+    }
+    if approver:
+        # A batch is one decision (services.bulk): counted once, whatever its number of rows.
+        waiting = awaiting_decision(person)
+        counts["n_single"] = count_of(waiting.filter(batch__isnull=True))
+        counts["n_batches"] = count_of(waiting, "batch_id", distinct=True)
+    present = PeerLink.objects.visible_to(person).present()
+    if statuses:
+        counts |= {f"n_{i}": count_of(present.filter(status=s)) for i, s in enumerate(PeerLink.Status.values)}
+        # Any other status (one the cloud added) lies between the known ones in the status index: counted
+        # from those gaps, so no row of a known status is read twice.
+        known = sorted(PeerLink.Status.values)
+        gaps = Q(status__lt=known[0]) | Q(status__gt=known[-1])
+        for low, high in itertools.pairwise(known):
+            gaps |= Q(status__gt=low, status__lt=high)
+        counts["n_other"] = count_of(present.filter(gaps))
+    assert list(counts) == _nav_count_names(statuses, approver)
+    return get_user_model().objects.filter(pk=pk).annotate(**counts).values_list(*counts)
 
 
 def _accounts(user: AbstractBaseUser | None) -> list[CloudAccount]:
