@@ -4,6 +4,7 @@ Cached rows mirror the cloud (filled by the sync service); rows that disappear f
 with `gone_at` set, for history, and hidden by default.
 """
 
+import copy
 import dataclasses
 import datetime
 import hashlib
@@ -49,28 +50,35 @@ _SLOT = -2_000_000_000
 
 def fixed_rows(key: Hashable, query: Callable[..., models.QuerySet], *values: int) -> list[tuple]:
     """The rows of `query(*values)`, a values_list whose SQL is the same for every call but for `values`
-    (integers such as a person's pk): compiled once per database connection and `key`, with stand-ins for
-    `values` that each call replaces in the parameters. Each call then only executes it, with Django's
-    conversions of the values (times, booleans, decryption) as for any query. For what every page reads:
-    building and compiling such a query costs more CPU than running it. `key` must name whatever else
-    shapes the query; with DEBUG on (the tests) the first call with each `values` checks that against a
-    query built anew."""
-    connection = connections[DEFAULT_DB_ALIAS]  # per thread, as a compiler must be
-    compiled = connection.__dict__.setdefault("dcportal_fixed_sql", {})
-    if key not in compiled:
-        compiled[key] = _compiled(query(*(_SLOT - i for i in range(len(values)))), connection)
-    compiler, sql, params = compiled[key]
+    (integers such as a person's pk): compiled once per process and `key`, with stand-ins for `values` that
+    each call replaces in the parameters. Each call then only executes it, with Django's conversions of the
+    values (times, booleans, decryption) as for any query. For what every page reads: building and
+    compiling such a query costs more CPU than running it. `key` must name whatever else shapes the query;
+    with DEBUG on (the tests) the first call with each `values` checks that against a query built anew."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    key = (connection.vendor, key)
+    if key not in _FIXED:
+        _FIXED[key] = _compiled(query(*(_SLOT - i for i in range(len(values)))), connection)
+    compiler, sql, params = _FIXED[key]
     given = {_SLOT - i: value for i, value in enumerate(values)}
     params = tuple(given.get(param, param) if type(param) is int else param for param in params)
-    checked = connection.__dict__.setdefault("dcportal_fixed_sql_checked", set())
-    if settings.DEBUG and (key, values) not in checked:
+    if settings.DEBUG and (key, values) not in _FIXED_CHECKED:
         if _compiled(query(*values), connection)[1:] != (sql, params):
-            raise AssertionError(f"the query {key!r} is not fixed: its key leaves out what shapes it")
-        checked.add((key, values))
+            raise AssertionError(f"the query {key[1]!r} is not fixed: its key leaves out what shapes it")
+        _FIXED_CHECKED.add((key, values))
     if compiler is None:  # a query that can have no row (a filter on an empty list), as Django answers it
         return []
+    # A copy on this thread's connection: the compiled one is shared by every thread of the process.
+    compiler = copy.copy(compiler)
+    compiler.connection = connection
     compiler.as_sql = lambda *args, **kwargs: (sql, params)
     return list(compiler.results_iter(tuple_expected=True))
+
+
+# fixed_rows' compiled queries by (database vendor, key), and the (key, values) checked against a query built
+# anew (with DEBUG on).
+_FIXED: dict[Hashable, tuple] = {}
+_FIXED_CHECKED: set[Hashable] = set()
 
 
 def _compiled(queryset: models.QuerySet, connection: object) -> tuple[object, str, tuple]:
