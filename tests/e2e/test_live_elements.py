@@ -474,17 +474,20 @@ def _assert_poll_slowed_and_forgot(tab: Tab, before: object, panel: str) -> None
 def _assert_poll_interval(tab: Tab, interval: float, *, after: float = 0.0) -> None:
     """The page's polls sent after `after` are one every `interval`: on average at least 90% of it apart
     (a second poll per cycle would halve that), most of them about one interval apart (the median at most
-    1.5 intervals), none twice at once, and none held back for long. On 2 cores busy with the PostgreSQL
-    tests beside the browser a timer fires late and the next one less late (0.1 s beside 0.48 s for
-    0.25 s), and a poll is skipped while the one before is still answered (htmx drops it): gaps of up to
-    1.06 s were seen, hence four intervals and a second at most; and no badge polls on its own."""
+    1.5 intervals), none twice at once (a short gap only after a late one), and none held back for long.
+    On 2 busy cores a timer fires late and the next one less late (0.1 s beside 0.48 s for 0.25 s), and a
+    poll is skipped while the one before is still answered (htmx drops it): gaps of up to 1.06 s were
+    seen, hence four intervals and a second at most; and no badge polls on its own."""
     starts = [start for start in _live_starts(tab) if start >= after]
     gaps = [round(b - a, 3) for a, b in itertools.pairwise(starts)]
     assert gaps, f"{tab.name}: no poll after {after:.2f} s"
     expected = f"{tab.name}: polls {gaps} s apart, expected every {interval} s"
     assert sum(gaps) / len(gaps) >= 0.9 * interval, expected
     assert statistics.median(gaps) <= 1.5 * interval, expected
-    assert min(gaps) >= interval * 0.3, expected
+    # None twice at once: a short gap only right after a late one, the timer catching up (0.067 s after
+    # 0.64 s was seen for 0.25 s), the two together at least one interval.
+    for before, gap in itertools.pairwise([interval, *gaps]):
+        assert gap >= interval * 0.3 or (before > interval and before + gap >= interval), expected
     assert max(gaps) <= interval * 4 + 1.0, expected
     asked = [urlsplit(r.url).path for r in tab.requests if r.headers.get("hx-request") == "true"]
     assert [path for path in asked if path != LIVE] == [], f"{tab.name}: asked {asked}"
