@@ -220,7 +220,8 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            returncode = process.wait(timeout=5)
+            # Seconds, not one: it took over 5 s once in CI with both cores busy with other tests.
+            returncode = process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
