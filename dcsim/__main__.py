@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import signal
 
 from dcsim import DEMO_AK, DEMO_SK, TEAM_B_AK, TEAM_B_SK
 from dcsim.app import Simulator
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     extra = " (CLOUD_SDK_AK from the environment accepted too)" if os.environ.get("CLOUD_SDK_AK") else ""
     print(f"dcsim serving http://{host}:{port} seed={args.seed} AK={DEMO_AK} SK={DEMO_SK}{extra}", flush=True)
     print(f"dcsim second account team-b: AK={TEAM_B_AK} SK={TEAM_B_SK}", flush=True)
+    # Ctrl-C stops it even when started with SIGINT ignored (a background job of a script inherits that).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
