@@ -218,6 +218,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", _PROD)
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", _PROD)
+# Django's database sessions, each read by a query compiled once.
+SESSION_ENGINE = "peerlinks.sessions"
 # Sessions end after SESSION_COOKIE_AGE seconds (a working day by default) or when the browser closes.
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = envbool("SESSION_EXPIRE_AT_BROWSER_CLOSE", "True")

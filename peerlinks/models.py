@@ -43,25 +43,39 @@ def count_of(rows: models.QuerySet, column: str = "pk", *, distinct: bool = Fals
     return Subquery(counted.values("n"), output_field=models.IntegerField())
 
 
-# Stand-ins for the integers of a fixed query that change from call to call (fixed_rows): no row has them,
-# and they fit a 32-bit integer column (a value out of its range would make the whole query empty).
+# Stand-ins for the values of a fixed query that change from call to call (fixed_rows): integers no row has,
+# which fit a 32-bit integer column (a value out of its range would make the whole query empty), and texts no
+# column holds.
 _SLOT = -2_000_000_000
+_TEXT_SLOT = "\x00fixed-rows-slot-{}"
 
 
-def fixed_rows(key: Hashable, query: Callable[..., models.QuerySet], *values: int) -> list[tuple]:
-    """The rows of `query(*values)`, a values_list whose SQL is the same for every call but for `values`
-    (integers such as a person's pk): compiled once per process and `key`, with stand-ins for `values` that
-    each call replaces in the parameters. Each call then only executes it, with Django's conversions of the
-    values (times, booleans, decryption) as for any query. For what every page reads: building and
-    compiling such a query costs more CPU than running it. `key` must name whatever else shapes the query;
-    with DEBUG on (the tests) the first call with each `values` checks that against a query built anew."""
+def _stand_in(i: int, value: int | str) -> int | str:
+    if type(value) is int:
+        return _SLOT - i
+    if type(value) is str:
+        return _TEXT_SLOT.format(i)
+    raise TypeError(f"fixed_rows takes integers and texts, not {type(value).__name__}")
+
+
+def fixed_rows(key: Hashable, query: Callable[..., models.QuerySet], *values: int | str) -> list:
+    """The rows of `query(*values)` (model instances, or tuples for a values_list), a queryset whose SQL is
+    the same for every call but for `values` (integers and texts: a person's pk, a link's cloud ID),
+    which must reach the SQL's parameters unchanged (an exact match, not a pattern): compiled once per process
+    and `key`, with stand-ins for `values` that each call replaces in the parameters. Each call then only
+    executes it, and reads its rows as Django does for any query (conversions, related rows, prefetches).
+    For what pages read on every request: building and compiling a query costs more CPU than running it.
+    `key` must name whatever else shapes the query; with DEBUG on (the tests) the first call with each
+    `values` checks that against a query built anew."""
     connection = connections[DEFAULT_DB_ALIAS]
     key = (connection.vendor, key)
     if key not in _FIXED:
-        _FIXED[key] = _compiled(query(*(_SLOT - i for i in range(len(values)))), connection)
-    compiler, sql, params = _FIXED[key]
-    given = {_SLOT - i: value for i, value in enumerate(values)}
-    params = tuple(given.get(param, param) if type(param) is int else param for param in params)
+        stand_ins = [_stand_in(i, value) for i, value in enumerate(values)]
+        queryset = query(*stand_ins)
+        _FIXED[key] = (queryset, *_compiled(queryset, connection), stand_ins)
+    queryset, compiler, sql, params, stand_ins = _FIXED[key]
+    given = dict(zip(stand_ins, values, strict=True))
+    params = tuple(given.get(param, param) if type(param) in (int, str) else param for param in params)
     if settings.DEBUG and (key, values) not in _FIXED_CHECKED:
         if _compiled(query(*values), connection)[1:] != (sql, params):
             raise AssertionError(f"the query {key[1]!r} is not fixed: its key leaves out what shapes it")
@@ -72,11 +86,18 @@ def fixed_rows(key: Hashable, query: Callable[..., models.QuerySet], *values: in
     compiler = copy.copy(compiler)
     compiler.connection = connection
     compiler.as_sql = lambda *args, **kwargs: (sql, params)
-    return list(compiler.results_iter(tuple_expected=True))
+    # The queryset reads its rows its own way (instances, tuples), from this compiler.
+    compiled = copy.copy(queryset.query)
+    compiled.get_compiler = lambda *args, **kwargs: compiler
+    # A shallow copy by hand: copy.copy would pickle the queryset, which reads its rows.
+    run = object.__new__(type(queryset))
+    run.__dict__ |= queryset.__dict__
+    run._query = compiled  # not the `query` setter, which would make a values_list answer dicts
+    return list(run)
 
 
-# fixed_rows' compiled queries by (database vendor, key), and the (key, values) checked against a query built
-# anew (with DEBUG on).
+# fixed_rows' querysets with their compiled queries by (database vendor, key), and the (key, values) checked
+# against a query built anew (with DEBUG on).
 _FIXED: dict[Hashable, tuple] = {}
 _FIXED_CHECKED: set[Hashable] = set()
 

@@ -201,6 +201,12 @@ def readable_accounts(user: Any) -> set[int] | None:
     return accounts_with_perm(user, VIEW)
 
 
+def as_key(accounts: "frozenset[int] | set[int] | None") -> tuple[int, ...] | None:
+    """Accounts (readable_accounts, a Holder's) as part of a fixed query's key (models.fixed_rows): what a
+    query filtered to them (`visible_to`) depends on."""
+    return None if accounts is None else tuple(sorted(accounts))
+
+
 def roles_giving(perm: str) -> list[str]:
     """The roles (held for one account) that give `perm`."""
     return [role for role in ROLES if _roles_give(frozenset([role]), perm)]
@@ -266,8 +272,19 @@ def holders(perm: str) -> list[Holder]:
 
 def user_with_preferences(user_id: Any) -> Any:
     """The signed-in person of a session, read with their saved preferences (language, time zone), which
-    every page applies (one query, not two); None when they no longer exist."""
-    return get_user_model()._default_manager.select_related("preferences").filter(pk=user_id).first()
+    every page applies (one query, not two, compiled once: models.fixed_rows); None when they no longer
+    exist."""
+    from peerlinks.models import fixed_rows
+
+    if type(user_id) is int:
+        found = fixed_rows("person with preferences", _person_with_preferences, user_id)
+    else:  # not as Django's login stores it: read as Django would read it, whatever it is
+        found = list(_person_with_preferences(user_id))
+    return found[0] if found else None
+
+
+def _person_with_preferences(pk: int) -> Any:
+    return get_user_model()._default_manager.select_related("preferences").filter(pk=pk)[:1]
 
 
 class GlobalRolesBackend(ModelBackend):

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from peerlinks.models import ChangeRequest, Notice
+from peerlinks.models import AuditEvent, ChangeRequest, Notice
 from tests.conftest import _user, account_role, make_gateway, make_peer_link, make_router, set_policy
 from tests.test_cross_account_approvals import _create
 
@@ -167,3 +167,40 @@ def test_a_frame_query_whose_key_leaves_out_what_shapes_it_is_caught_in_the_test
     # The name shapes the query too, but the key leaves it out: the next person's first call is checked.
     with pytest.raises(AssertionError, match="not fixed"):
         fixed_rows("left-out", lambda pk: by_name(pk, "second-person"), second.pk)
+
+
+def test_each_link_page_shows_its_own_link_and_story_from_queries_compiled_once(
+    client, two_accounts, settings
+):
+    """A link page's queries are compiled once (models.fixed_rows, with texts as well as numbers changing):
+    pages of different links, asked in turn by people reading different accounts, each show that link and
+    its own story, and a link of an account the person may not read is not found (with DEBUG off)."""
+    settings.DEBUG = False
+    settings.LIMIT_READING_TO_OWN_ACCOUNTS = True
+    for name in ("link_a", "link_b"):
+        link = two_accounts[name]
+        AuditEvent.objects.create(
+            action="peer_link.local_fields",
+            object_type="peer_link",
+            object_id=link.cloud_id,
+            cloud_request_id=f"event-of-{link.name}",
+        )
+    turns = [
+        ("a_engineer", "link_a", 200),
+        ("b_engineer", "link_b", 200),
+        ("b_engineer", "link_a", 404),
+        ("a_engineer", "link_b", 404),
+        ("a_engineer", "link_a", 200),
+    ]
+    for person, name, status in turns:
+        client.force_login(two_accounts[person])
+        link = two_accounts[name]
+        response = client.get(link.get_absolute_url())
+        assert response.status_code == status, (person, name)
+        if status == 200:
+            page = response.content.decode()
+            assert f"<h1>{link.name}" in page or link.name in page
+            other = "link-b" if name == "link_a" else "link-a"
+            assert f"event-of-{link.name}" in page and f"event-of-{other}" not in page
+    client.force_login(two_accounts["a_engineer"])
+    assert client.get("/links/00000000-0000-4000-8000-000000000000/").status_code == 404

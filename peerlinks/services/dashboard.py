@@ -31,7 +31,7 @@ from peerlinks.models import (
     fixed_rows,
 )
 from peerlinks.per_request import once_per_request
-from peerlinks.permissions import APPROVE, holder, readable_accounts
+from peerlinks.permissions import APPROVE, as_key, holder, readable_accounts
 from peerlinks.presentation.text import describe_problem
 from peerlinks.services import dispatch
 from peerlinks.services.approvals import awaiting_decision
@@ -211,7 +211,7 @@ def _nav_counts(user: AbstractBaseUser, statuses: bool) -> NavCounts:
         return NavCounts(0, 0, 0)
     approver = user.has_perm(APPROVE)  # reads the person's roles: the stand-in below copies them
     # What shapes the query besides the person's pk: where they approve and what they may read.
-    shape = (approver and _as_key(holder(user, APPROVE).accounts), _as_key(readable_accounts(user)))
+    shape = (approver and as_key(holder(user, APPROVE).accounts), as_key(readable_accounts(user)))
     query = partial(_nav_counts_query, user, statuses=statuses, approver=approver)
     names = _nav_count_names(statuses, approver)
     rows = fixed_rows(("nav counts", statuses, *shape), query, user.pk)
@@ -228,10 +228,6 @@ def _nav_counts(user: AbstractBaseUser, statuses: bool) -> NavCounts:
         sync_unfinished=bool(row.get("n_sync")),
         statuses=by_status,
     )
-
-
-def _as_key(accounts: "frozenset[int] | set[int] | None") -> tuple[int, ...] | None:
-    return None if accounts is None else tuple(sorted(accounts))
 
 
 def _nav_count_names(statuses: bool, approver: bool) -> list[str]:

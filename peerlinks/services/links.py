@@ -7,10 +7,11 @@ becomes a message on the page, never an error page or a held web worker.
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 
 from peerlinks import cloud
@@ -25,9 +26,11 @@ from peerlinks.models import (
     SharedAttachment,
     StatusChange,
     accounts_in_order,
+    fixed_rows,
     peer_model,
 )
 from peerlinks.per_request import once_per_request
+from peerlinks.permissions import as_key, readable_accounts
 from peerlinks.presentation.text import describe_cloud_error
 from peerlinks.services.audit import record_audit
 from peerlinks.services.lifecycle import check_engineer_in
@@ -92,26 +95,61 @@ class LinkStory:
     gone: GoneStep | None = None
 
 
+def readable_link(*, user: AbstractBaseUser, cloud_id: str) -> PeerLink | None:
+    """The link with its gateway, project, account and what is cached of its peer, if `user` may read its
+    account (None, as for a link that does not exist, when not): what every link page reads first."""
+    query = partial(_readable_link_query, user)
+    found = fixed_rows(("readable link", as_key(readable_accounts(user))), query, cloud_id)
+    return found[0] if found else None
+
+
+def _readable_link_query(user: AbstractBaseUser, cloud_id: str) -> QuerySet[PeerLink]:
+    return PeerLink.objects.visible_to(user).for_list().with_peer().filter(cloud_id=cloud_id)
+
+
 def build_link_story(*, link: PeerLink) -> LinkStory:
-    """Status history, the change requests and audit events that touched the link, its cloud request ids."""
-    changes = list(link.change_requests.select_related("requested_by"))
-    events = list(
-        AuditEvent.objects.filter(
-            Q(object_type="peer_link", object_id=link.cloud_id)
-            | Q(change_request__peer_link=link)
-            | (Q(object_type="shared_attachment", object_id=link.link_id) if link.link_id else Q(pk__in=[]))
-        ).distinct()[:100]
+    """Status history, the change requests and audit events that touched the link, its cloud request ids.
+    The page's queries, each compiled once (models.fixed_rows)."""
+    changes = fixed_rows("link story: changes", _changes_query, link.pk)
+    for change in changes:  # as the link's own related manager would give them
+        change.peer_link = link
+    with_attachment = bool(link.link_id)
+    events = fixed_rows(
+        ("link story: events", with_attachment),
+        partial(_events_query, with_attachment=with_attachment),
+        link.pk,
+        link.cloud_id,
+        link.link_id,
     )
     request_ids = [rid for change in reversed(changes) for rid in change.cloud_request_ids]
     request_ids += [event.cloud_request_id for event in reversed(events) if event.cloud_request_id]
     return LinkStory(
-        timeline=list(link.status_changes.all()),
+        timeline=fixed_rows("link story: status changes", _timeline_query, link.pk),
         changes=changes,
         events=events,
         cloud_request_ids=list(dict.fromkeys(request_ids)),
-        drifts=list(link.drifts.select_related("acknowledged_by")),
+        drifts=fixed_rows("link story: drift", _drifts_query, link.pk),
         gone=_gone_step(link, changes),
     )
+
+
+def _changes_query(pk: int) -> QuerySet[ChangeRequest]:
+    return ChangeRequest.objects.filter(peer_link_id=pk).select_related("requested_by")
+
+
+def _events_query(pk: int, cloud_id: str, link_id: str, *, with_attachment: bool) -> QuerySet[AuditEvent]:
+    attachment = Q(object_type="shared_attachment", object_id=link_id) if with_attachment else Q(pk__in=[])
+    itself = Q(object_type="peer_link", object_id=cloud_id)
+    touching = itself | Q(change_request__peer_link_id=pk) | attachment
+    return AuditEvent.objects.filter(touching).distinct()[:100]
+
+
+def _timeline_query(pk: int) -> QuerySet[StatusChange]:
+    return StatusChange.objects.filter(peer_link_id=pk)
+
+
+def _drifts_query(pk: int) -> QuerySet[Drift]:
+    return Drift.objects.filter(peer_link_id=pk).select_related("acknowledged_by")
 
 
 # A delete request in one of these states may be what removed the link (a sync can see it gone while

@@ -11,8 +11,8 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -183,8 +183,10 @@ def link_export(request: HttpRequest) -> StreamingHttpResponse:
 
 def _get_link(request: HttpRequest, cloud_id: UUID) -> PeerLink:
     """The link, if `request`'s user may read its account (else 404, as for a link that does not exist)."""
-    links = PeerLink.objects.visible_to(request.user).for_list().with_peer()
-    return get_object_or_404(links, cloud_id=str(cloud_id))
+    link = links.readable_link(user=request.user, cloud_id=str(cloud_id))
+    if link is None:
+        raise Http404
+    return link
 
 
 @permission_required_or_403(VIEW)
