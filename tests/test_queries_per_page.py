@@ -149,6 +149,9 @@ def test_each_person_gets_their_own_counts_from_the_frames_queries_compiled_once
             for link in ("nav-approvals", "nav-notices")
         ]
         assert shown == list(expected[name]), name
+        # The dashboard's lists (compiled once too) show each person the changes of their own accounts.
+        recent = page.split('id="recent-changes"')[1].split("</section>")[0]
+        assert recent.count('<tr><td><a href="/changes/') == int(expected[name][0]), name
 
 
 def test_a_frame_query_whose_key_leaves_out_what_shapes_it_is_caught_in_the_tests(db, settings):

@@ -106,63 +106,74 @@ class Dashboard:
 
 
 def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> Dashboard:
-    """Everything the home page shows `user` (the accounts they may read), in a fixed number of queries."""
+    """Everything the home page shows `user` (the accounts they may read), in a fixed number of queries,
+    those that do not depend on the time compiled once (models.fixed_rows)."""
     now = now or timezone.now()
-    present = PeerLink.objects.visible_to(user).present()
     counts = nav_counts(user, statuses=True).statuses
+    reading = as_key(readable_accounts(user))
     too_long = timedelta(seconds=settings.PENDING_TOO_LONG)
-    drifts = _open_drifts(user)
-    listed = list(drifts[:LISTED])
+    drifts, drift_count = _open_drifts(user)
     return Dashboard(
         unmanaged_regions=unmanaged_regions(user=user),
         counts=counts,
         total=sum(counts.values()),
         # Each list is read only when the counts above say it can have rows.
-        errors=list(present.filter(status=PeerLink.Status.ERROR).for_list()[:LISTED])
+        errors=fixed_rows(("dashboard: links in error", reading), partial(_links_in_error, user))
         if counts[PeerLink.Status.ERROR]
         else [],
         pending_too_long=list(pending_too_long(now=now).visible_to(user)[:LISTED])
         if any(counts[status] for status in PeerLink.PENDING_STATUSES)
         else [],
         regions=region_syncs(now=now, user=user),
-        drifts=listed,
-        drift_count=_count(drifts, listed),
-        recent_changes=list(
-            ChangeRequest.objects.visible_to(user).select_related(
-                "requested_by", "gateway__project__account", "peer_link"
-            )[:RECENT]
-        ),
-        recent_events=list(
-            AuditEvent.objects.visible_to(user).select_related("change_request", "account")[:RECENT]
-        ),
+        drifts=drifts,
+        drift_count=drift_count,
+        recent_changes=fixed_rows(("dashboard: recent changes", reading), partial(_recent_changes, user)),
+        recent_events=fixed_rows(("dashboard: recent events", reading), partial(_recent_events, user)),
         pending_too_long_after=too_long,
     )
 
 
-def _open_drifts(user: AbstractBaseUser) -> QuerySet[Drift]:
-    return (
+def _links_in_error(user: AbstractBaseUser) -> QuerySet[PeerLink]:
+    present = PeerLink.objects.visible_to(user).present()
+    return present.filter(status=PeerLink.Status.ERROR).for_list()[:LISTED]
+
+
+def _recent_changes(user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
+    related = ("requested_by", "gateway__project__account", "peer_link")
+    return ChangeRequest.objects.visible_to(user).select_related(*related)[:RECENT]
+
+
+def _recent_events(user: AbstractBaseUser) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.visible_to(user).select_related("change_request", "account")[:RECENT]
+
+
+def _open_drifts(user: AbstractBaseUser) -> tuple[list[Drift], int]:
+    """The first LISTED unacknowledged drifts `user` may read, and how many there are in all (counted only
+    past those)."""
+    reading = as_key(readable_accounts(user))
+    listed = fixed_rows(("dashboard: open drift", reading), partial(_drift_query, user))
+    return listed, len(listed) if len(listed) < LISTED else _drift_query(user, listed=False).count()
+
+
+def _drift_query(user: AbstractBaseUser, *, listed: bool = True) -> QuerySet[Drift]:
+    drifts = (
         Drift.objects.visible_to(user)
         .filter(acknowledged_at__isnull=True)
         .select_related("peer_link__gateway__project__account")
     )
-
-
-def _count(rows: QuerySet, listed: list) -> int:
-    """How many `rows` there are, when the first LISTED of them are `listed` (counted only past those)."""
-    return len(listed) if len(listed) < LISTED else rows.count()
+    return drifts[:LISTED] if listed else drifts
 
 
 def build_dashboard_live(*, user: AbstractBaseUser, now: datetime | None = None) -> DashboardLive:
     """What the dashboard's live parts show, without the lists that do not update in place."""
     counts = nav_counts(user, statuses=True).statuses
-    drifts = _open_drifts(user)
-    listed = list(drifts[:LISTED])
+    drifts, drift_count = _open_drifts(user)
     return DashboardLive(
         counts=counts,
         total=sum(counts.values()),
         regions=region_syncs(now=now or timezone.now(), user=user),
-        drifts=listed,
-        drift_count=_count(drifts, listed),
+        drifts=drifts,
+        drift_count=drift_count,
     )
 
 
