@@ -131,6 +131,25 @@ def _time_cell(value: datetime | None, zone: tzinfo) -> str:
     return f'<span title="{esc(full)}">{esc(short)}</span>'
 
 
+def error_rows(links: Iterable[PeerLink], *, several_accounts: bool) -> SafeString:
+    """The rows of the dashboard's "Links in error" table (up to 50: drawn here as link_rows are): each link,
+    its gateway with region (and account, when there are several) and the cloud's reason."""
+    link_url = _url_for("detail")
+    no_reason = esc(_("No reason given by the cloud."))
+    rows = []
+    for link in links:
+        gateway = link.gateway
+        where = esc(gateway.project.region)
+        if several_accounts:
+            where += f" · {esc(gateway.project.account.name)}"
+        rows.append(
+            f'<tr><td><a href="{link_url(link.cloud_id)}">{esc(link.name)}</a></td>'
+            f'<td>{esc(gateway.name)} <span class="hint small">{where}</span></td>'
+            f'<td class="error small">{esc(link.reason) if link.reason else no_reason}</td></tr>'
+        )
+    return mark_safe("\n".join(rows))
+
+
 def link_rows(
     links: Iterable[PeerLink], *, choosing: bool, hide_gateway: bool, several_accounts: bool
 ) -> tuple[SafeString, bool]:

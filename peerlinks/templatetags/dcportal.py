@@ -118,6 +118,12 @@ def topology_map(context: template.Context, topology: Topology) -> SafeString:
 
 
 @register.simple_tag(takes_context=True)
+def error_rows(context: template.Context, links: Iterable[PeerLink]) -> SafeString:
+    """The rows of the dashboard's "Links in error" table (`presentation.links.error_rows`)."""
+    return drawn.error_rows(links, several_accounts=_flag(context, "several_accounts"))
+
+
+@register.simple_tag(takes_context=True)
 def link_rows(context: template.Context, links: Iterable[PeerLink]) -> SafeString:
     """The rows of a peer link table (the list page, a gateway's page), with the page's `choosing`,
     `hide_gateway` and `several_accounts`."""
