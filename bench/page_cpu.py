@@ -8,8 +8,10 @@ then filtered, sorted and paged, half of them as htmx fragments), link pages (ea
 attachment over HTTP) and the topology. Each variant runs in its own process from its own code (the
 baseline is `git archive REF`, unpacked under var/bench/), on a database of its own filled the same way
 (`speed.fill_cache`, then ANALYZE as upkeep would), with the simulator as a subprocess. Requests go
-through Django's test client (the whole middleware stack, sessions included, no sockets); the rounds of
-the two variants alternate, so a busy machine weighs on both alike. CPU time is what the process itself
+through Django's test client (the whole middleware stack, sessions included, no sockets). In each round,
+each page's requests run in one variant and right after in the other (the first taking turns), so the two
+see the same machine: its speed drifts by a third within minutes. A page's figures are the medians over
+the rounds, its ratio the median of the rounds' paired ratios. CPU time is what the process itself
 used, so other work on the machine does not count, though it still slows a shared cache. The baseline
 defaults to the code before issue 13's work began.
 """
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -81,17 +84,16 @@ def serve(tree: Path, links: int, db: str, requests: int) -> None:
             for path, htmx in chosen[page][:3]:
                 client.get(path, **({"HTTP_HX_REQUEST": "true"} if htmx else {}))
         print("ready", flush=True)
-        for _ in sys.stdin:
-            figures = {}
-            for page in PAGES:
-                cpu_started, wall_started = time.process_time(), time.perf_counter()
-                for path, htmx in chosen[page]:
-                    response = client.get(path, **({"HTTP_HX_REQUEST": "true"} if htmx else {}))
-                    assert response.status_code == 200, (path, response.status_code)
-                figures[page] = {
-                    "cpu": (time.process_time() - cpu_started) / len(chosen[page]),
-                    "wall": (time.perf_counter() - wall_started) / len(chosen[page]),
-                }
+        for line in sys.stdin:  # a page's name: its requests once, then their CPU and wall time per request
+            page = line.strip()
+            cpu_started, wall_started = time.process_time(), time.perf_counter()
+            for path, htmx in chosen[page]:
+                response = client.get(path, **({"HTTP_HX_REQUEST": "true"} if htmx else {}))
+                assert response.status_code == 200, (path, response.status_code)
+            figures = {
+                "cpu": (time.process_time() - cpu_started) / len(chosen[page]),
+                "wall": (time.perf_counter() - wall_started) / len(chosen[page]),
+            }
             print(json.dumps(figures), flush=True)
     finally:
         sim.terminate()
@@ -102,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", default=BASELINE, help="git revision to compare with")
     parser.add_argument("--links", type=int, default=5000)
-    parser.add_argument("--requests", type=int, default=40, help="requests per page per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=20, help="requests per page per round")
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # the child: a tree to serve from
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     variants = {"baseline": common.baseline_tree(args.baseline), "this tree": common.REPO}
     print(f"web CPU per page: {args.links:,} cached links on {args.db}, {args.requests} requests per page")
     print(
-        f"  per round, {args.rounds} rounds alternating; baseline {args.baseline[:12]} ({common.machine()})"
+        f"  per round, {args.rounds} rounds, the two variants page by page; baseline {args.baseline[:12]} ({common.machine()})"
     )
     children = {}
     common.BENCH_DIR.mkdir(parents=True, exist_ok=True)
@@ -152,12 +154,15 @@ def main(argv: list[str] | None = None) -> int:
             line = child.stdout.readline()
             if line.strip() != "ready":
                 raise SystemExit(f"{name}: did not start (exit {child.wait()}; see var/bench/page-cpu-*.log)")
-        for _ in range(args.rounds):
-            for name, child in children.items():
-                child.stdin.write("go\n")
-                child.stdin.flush()
-                for page, figure in json.loads(child.stdout.readline()).items():
-                    samples[name][page].append(figure)
+        for round_ in range(args.rounds):
+            for page in PAGES:
+                # Each page of the two variants one right after the other, the first of them taking turns:
+                # the pair sees the same machine (this machine's speed drifts by a third within minutes).
+                order = list(children.items())
+                for name, child in order if round_ % 2 == 0 else reversed(order):
+                    child.stdin.write(f"{page}\n")
+                    child.stdin.flush()
+                    samples[name][page].append(json.loads(child.stdout.readline()))
     finally:
         for child in children.values():
             child.stdin.close()
@@ -172,23 +177,28 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(13)
     opened = Counter(next_page(rng, ["x"], ["y"])[0] for _ in range(10_000))
     shares = {page: opened[page] / 10_000 for page in PAGES}
-    mixed = dict.fromkeys(variants, 0.0)
+    # Per page: the median over the rounds of each variant's CPU, and the median of the rounds' ratios (each
+    # round's two measurements of a page taken one right after the other).
+    rounds = range(args.rounds)
     for page in PAGES:
-        # The least CPU of the rounds: what the page costs when nothing else disturbs it.
-        cpu = {name: min(f["cpu"] for f in samples[name][page]) for name in variants}
-        wall = {name: min(f["wall"] for f in samples[name][page]) for name in variants}
-        ratio = cpu["this tree"] / cpu["baseline"]
-        for name in variants:
-            mixed[name] += shares[page] * cpu[name]
+        cpu = {name: statistics.median(f["cpu"] for f in samples[name][page]) for name in variants}
+        wall = {name: statistics.median(f["wall"] for f in samples[name][page]) for name in variants}
+        ratio = statistics.median(
+            samples["this tree"][page][r]["cpu"] / samples["baseline"][page][r]["cpu"] for r in rounds
+        )
         print(
             f"  {page:<20}{common.ms(cpu['baseline']):>14}{common.ms(cpu['this tree']):>12}{ratio:>7.2f}×"
             f"{common.ms(wall['baseline']):>17}{common.ms(wall['this tree']):>12}"
         )
         goals.check(f"{page}: CPU ≤ {GOAL}× the baseline", ratio <= GOAL, f"{ratio:.2f}×")
-    ratio = mixed["this tree"] / mixed["baseline"]
+    mixed = {
+        name: [sum(shares[page] * samples[name][page][r]["cpu"] for page in PAGES) for r in rounds]
+        for name in variants
+    }
+    ratio = statistics.median(mixed["this tree"][r] / mixed["baseline"][r] for r in rounds)
     print(
-        f"  {'load run mix':<20}{common.ms(mixed['baseline']):>14}"
-        f"{common.ms(mixed['this tree']):>12}{ratio:>7.2f}×"
+        f"  {'load run mix':<20}{common.ms(statistics.median(mixed['baseline'])):>14}"
+        f"{common.ms(statistics.median(mixed['this tree'])):>12}{ratio:>7.2f}×"
     )
     goals.check(f"load run mix: CPU ≤ {GOAL}× the baseline", ratio <= GOAL, f"{ratio:.2f}×")
     return goals.finish(strict=args.strict)
