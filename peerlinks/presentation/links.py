@@ -11,6 +11,7 @@ from datetime import datetime, tzinfo
 from html import escape as esc
 from urllib.parse import quote
 
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -129,6 +130,23 @@ def _time_cell(value: datetime | None, zone: tzinfo) -> str:
         return "–"
     full, short = format_time(value, full=True, zone=zone), format_time(value, zone=zone)
     return f'<span title="{esc(full)}">{esc(short)}</span>'
+
+
+def sort_header(query: QueryDict, column: dict[str, str], label: str, target: str) -> SafeString:
+    """One sortable column header of the link table: a link to the same filters ordered by this column
+    (`column`: views.links._sort_columns'), back to the first page; htmx swaps `target`. What Django's
+    querystring tag would give, drawn here: a template per header cost a millisecond a table."""
+    params = query.copy()
+    params["sort"] = column["next"]
+    for key in ("page", "after", "before", "last"):
+        params.pop(key, None)
+    href, arrow = esc(f"?{params.urlencode()}"), column["arrow"]
+    sorted_css = " sorted" if arrow else ""
+    shown_arrow = f' <span class="arrow">{esc(arrow)}</span>' if arrow else ""
+    return mark_safe(
+        f'<th class="sortable{sorted_css}"><a href="{href}" hx-get="{href}" hx-target="{esc(target)}" '
+        f'hx-swap="outerHTML" hx-push-url="true">{esc(label)}{shown_arrow}</a></th>'
+    )
 
 
 def error_rows(links: Iterable[PeerLink], *, several_accounts: bool) -> SafeString:

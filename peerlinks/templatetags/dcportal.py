@@ -118,6 +118,12 @@ def topology_map(context: template.Context, topology: Topology) -> SafeString:
 
 
 @register.simple_tag(takes_context=True)
+def sort_header(context: template.Context, column: dict[str, str], label: str, target: str) -> SafeString:
+    """A sortable header of the link table (`presentation.links.sort_header`), keeping the page's filters."""
+    return drawn.sort_header(context.request.GET, column, label, target)
+
+
+@register.simple_tag(takes_context=True)
 def error_rows(context: template.Context, links: Iterable[PeerLink]) -> SafeString:
     """The rows of the dashboard's "Links in error" table (`presentation.links.error_rows`)."""
     return drawn.error_rows(links, several_accounts=_flag(context, "several_accounts"))
