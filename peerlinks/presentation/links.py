@@ -6,19 +6,19 @@ a page of 50 rows through the template language took about two thirds of the lis
 What a row shows is unchanged; templates call these through the `status_badge`, `peer` and `link_rows` tags.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from html import escape as esc
 from urllib.parse import quote
 
 from django.http import QueryDict
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from peerlinks.models import CloudAccount, PeerLink
+from peerlinks.presentation.addresses import address, object_address
 from peerlinks.presentation.times import format_time
 from peerlinks.services.links import peer_account_name, peer_name
 
@@ -118,13 +118,6 @@ def peer(
     )
 
 
-def _url_for(name: str) -> Callable[[str], str]:
-    """The address of `name`'s page for a cloud ID, reversed once per table rather than once per row."""
-    marker = "00000000-0000-0000-0000-000000000000"
-    head, tail = reverse(f"peerlinks:{name}", args=[marker]).split(marker)
-    return lambda cloud_id: f"{head}{quote(str(cloud_id), safe='')}{tail}"
-
-
 def _time_cell(value: datetime | None, zone: tzinfo) -> str:
     if not value:
         return "–"
@@ -152,7 +145,7 @@ def sort_header(query: QueryDict, column: dict[str, str], label: str, target: st
 def error_rows(links: Iterable[PeerLink], *, several_accounts: bool) -> SafeString:
     """The rows of the dashboard's "Links in error" table (up to 50: drawn here as link_rows are): each link,
     its gateway with region (and account, when there are several) and the cloud's reason."""
-    link_url = _url_for("detail")
+    link_url = object_address("peerlinks:detail")
     no_reason = esc(_("No reason given by the cloud."))
     rows = []
     for link in links:
@@ -175,8 +168,8 @@ def link_rows(
 
     Plain f-strings with every value escaped (`esc`, the escaping Django's own `escape` does), and each
     translated text looked up once per table: `format_html` per cell cost as much as the template did."""
-    list_url = reverse("peerlinks:link_list")
-    link_url, gateway_url = _url_for("detail"), _url_for("gateway_detail")
+    list_url = address("peerlinks:link_list")
+    link_url, gateway_url = object_address("peerlinks:detail"), object_address("peerlinks:gateway_detail")
 
     def filtered(key: str, value: str, css: str = "") -> str:
         """A link to the list filtered by one value (an owner, a ticket, a label), showing that value."""
