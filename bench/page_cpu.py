@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     variants = {"baseline": common.baseline_tree(args.baseline), "this tree": common.REPO}
     print(f"web CPU per page: {args.links:,} cached links on {args.db}, {args.requests} requests per page")
     print(
-        f"  per round, {args.rounds} rounds, the two variants page by page; baseline {args.baseline[:12]} ({common.machine()})"
+        f"  per round, {args.rounds} rounds, the two variants page by page; "
+        f"baseline {args.baseline[:12]} ({common.machine()})"
     )
     children = {}
     common.BENCH_DIR.mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,7 @@ def fixed_rows(key: Hashable, query: Callable[..., models.QuerySet], *values: in
         stand_ins = [_stand_in(i, value) for i, value in enumerate(values)]
         queryset = query(*stand_ins)
         _FIXED[key] = (queryset, *_compiled(queryset, connection), stand_ins)
+        _check_unchanged(key, *_FIXED[key][2:])
     queryset, compiler, sql, params, stand_ins = _FIXED[key]
     given = dict(zip(stand_ins, values, strict=True))
     params = tuple(given.get(param, param) if type(param) in (int, str) else param for param in params)
@@ -100,6 +101,16 @@ def fixed_rows(key: Hashable, query: Callable[..., models.QuerySet], *values: in
 # against a query built anew (with DEBUG on).
 _FIXED: dict[Hashable, tuple] = {}
 _FIXED_CHECKED: set[Hashable] = set()
+
+
+def _check_unchanged(key: Hashable, sql: str, params: tuple, stand_ins: list) -> None:
+    """Refuse a query that changes a text value on its way to the SQL (a pattern such as `%value%`): each
+    call replaces only whole parameters, so its rows would be those of the stand-in."""
+    for stand_in in stand_ins:
+        if type(stand_in) is str and (
+            stand_in in sql or any(type(p) is str and p != stand_in and stand_in in p for p in params)
+        ):
+            raise ValueError(f"the query {key[1]!r} changes a value it is given: it cannot be fixed")
 
 
 def _compiled(queryset: models.QuerySet, connection: object) -> tuple[object, str, tuple]:

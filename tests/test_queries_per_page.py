@@ -207,3 +207,23 @@ def test_each_link_page_shows_its_own_link_and_story_from_queries_compiled_once(
             assert f"event-of-{link.name}" in page and f"event-of-{other}" not in page
     client.force_login(two_accounts["a_engineer"])
     assert client.get("/links/00000000-0000-4000-8000-000000000000/").status_code == 404
+
+
+def test_a_fixed_query_that_changes_a_text_it_is_given_is_refused(db):
+    """fixed_rows replaces whole parameters only: a query that turns a text into a pattern is refused the
+    first time, in production as in the tests, rather than answering the stand-in's rows."""
+    from django.contrib.auth import get_user_model
+
+    from peerlinks.models import fixed_rows
+
+    person = _user("pattern-person")
+
+    def named_like(name: str):
+        return get_user_model().objects.filter(username__contains=name).values_list("pk")
+
+    def named(name: str):
+        return get_user_model().objects.filter(username=name).values_list("pk")
+
+    assert fixed_rows("exact name", named, person.username) == [(person.pk,)]
+    with pytest.raises(ValueError, match="cannot be fixed"):
+        fixed_rows("name pattern", named_like, "pattern")
