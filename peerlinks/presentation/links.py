@@ -9,13 +9,16 @@ What a row shows is unchanged; templates call these through the `status_badge`, 
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from html import escape as esc
+from typing import Any
 from urllib.parse import quote
 
 from django.http import QueryDict
+from django.template.defaulttags import querystring
 from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 
 from peerlinks.models import CloudAccount, PeerLink
 from peerlinks.presentation.addresses import address, object_address
@@ -125,21 +128,43 @@ def _time_cell(value: datetime | None, zone: tzinfo) -> str:
     return f'<span title="{esc(full)}">{esc(short)}</span>'
 
 
+# What a new order or a page link leaves out of the list's address: where the page it shows stands.
+_PAGE_PLACE = {"page": None, "after": None, "before": None, "last": None}
+
+
 def sort_header(query: QueryDict, column: dict[str, str], label: str, target: str) -> SafeString:
     """One sortable column header of the link table: a link to the same filters ordered by this column
-    (`column`: views.links._sort_columns'), back to the first page; htmx swaps `target`. What Django's
-    querystring tag would give, drawn here: a template per header cost a millisecond a table."""
-    params = query.copy()
-    params["sort"] = column["next"]
-    for key in ("page", "after", "before", "last"):
-        params.pop(key, None)
-    href, arrow = esc(f"?{params.urlencode()}"), column["arrow"]
+    (`column`: views.links._sort_columns'), back to the first page; htmx swaps `target`. Drawn here rather
+    than by a template per header (a millisecond a table), with Django's own querystring."""
+    href, arrow = esc(querystring(None, query, sort=column["next"], **_PAGE_PLACE)), column["arrow"]
     sorted_css = " sorted" if arrow else ""
     shown_arrow = f' <span class="arrow">{esc(arrow)}</span>' if arrow else ""
     return mark_safe(
         f'<th class="sortable{sorted_css}"><a href="{href}" hx-get="{href}" hx-target="{esc(target)}" '
         f'hx-swap="outerHTML" hx-push-url="true">{esc(label)}{shown_arrow}</a></th>'
     )
+
+
+def link_pager(query: QueryDict, page: Any, pager_id: str, target: str) -> SafeString:
+    """The link table's pager (`page`: views.links.LinkPage): how many links match, and links to the first,
+    previous, next and last pages, each seeking from a row of this page with the same filters and order;
+    htmx swaps `target` and pushes the address. Drawn here for the same reason as the headers."""
+    window, hx = page.window, f'hx-target="{esc(target)}" hx-swap="outerHTML" hx-push-url="true"'
+
+    def to(rel: str, text: str, **place: object) -> str:
+        href = esc(querystring(None, query, **(_PAGE_PLACE | place)))
+        return f'<a href="{href}" hx-get="{href}" {hx} rel="{rel}">{esc(text)}</a>'
+
+    if page.count:
+        total = ngettext("%(total)s link", "%(total)s links", page.count) % {"total": localize(page.count)}
+    else:
+        total = _("0 results")
+    parts = [f'<nav class="pager" id="pager-{esc(pager_id)}">', f'<span class="hint">{total}</span>']
+    if window.has_before:
+        parts += [to("first", _("« First")), to("prev", _("‹ Previous"), before=window.first_token)]
+    if window.has_after:
+        parts += [to("next", _("Next ›"), after=window.last_token), to("last", _("Last »"), last=1)]
+    return mark_safe("\n".join([*parts, "</nav>"]))
 
 
 def error_rows(links: Iterable[PeerLink], *, several_accounts: bool) -> SafeString:

@@ -124,6 +124,12 @@ def sort_header(context: template.Context, column: dict[str, str], label: str, t
 
 
 @register.simple_tag(takes_context=True)
+def link_pager(context: template.Context, page: object, pager_id: str, target: str) -> SafeString:
+    """The link table's pager (`presentation.links.link_pager`), keeping the page's filters and order."""
+    return drawn.link_pager(context.request.GET, page, pager_id, target)
+
+
+@register.simple_tag(takes_context=True)
 def error_rows(context: template.Context, links: Iterable[PeerLink]) -> SafeString:
     """The rows of the dashboard's "Links in error" table (`presentation.links.error_rows`)."""
     return drawn.error_rows(links, several_accounts=_flag(context, "several_accounts"))
