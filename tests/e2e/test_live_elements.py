@@ -523,11 +523,15 @@ def test_a_pending_badge_turns_active_in_place_and_the_poll_slows_down_on_every_
     _watch(watched)
     _shoot(watched[0][0], "list-pending")
     _shoot(watched[1][0], "dashboard-pending")
+    pulse = "el => getComputedStyle(el).animationName"
+    for tab, _, _ in watched:  # a followed badge pulses: the page shows it is watching it
+        assert tab.page.locator(f"#status-{pending_world.pending_id}").evaluate(pulse) == "pulse", tab.name
 
     pending_world.settle()
     for tab, before, _ in watched:
         badge = tab.page.locator(f"#status-{pending_world.pending_id}")
         expect(badge).to_have_text("Active")
+        assert badge.evaluate(pulse) == "none", tab.name  # settled: still
         expect(badge).to_have_class(re.compile(r"\bstatus-active\b"))
         expect(badge.locator(".live-link")).to_have_count(0)
         expect(badge).to_have_count(1)
