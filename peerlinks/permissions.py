@@ -207,6 +207,14 @@ def as_key(accounts: "frozenset[int] | set[int] | None") -> tuple[int, ...] | No
     return None if accounts is None else tuple(sorted(accounts))
 
 
+def rows_for_reader(user: Any, name: str, build: Callable[..., Any], *values: int | str) -> list:
+    """The rows of `build(user, *values)`, a query shaped only by what `user` may read (`visible_to`), by
+    `values` and by nothing else of theirs: compiled once per set of readable accounts (models.fixed_rows)."""
+    from peerlinks.models import fixed_rows
+
+    return fixed_rows((name, as_key(readable_accounts(user))), partial(build, user), *values)
+
+
 def roles_giving(perm: str) -> list[str]:
     """The roles (held for one account) that give `perm`."""
     return [role for role in ROLES if _roles_give(frozenset([role]), perm)]

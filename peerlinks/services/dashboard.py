@@ -31,7 +31,7 @@ from peerlinks.models import (
     fixed_rows,
 )
 from peerlinks.per_request import once_per_request
-from peerlinks.permissions import APPROVE, as_key, holder, readable_accounts
+from peerlinks.permissions import APPROVE, as_key, holder, readable_accounts, rows_for_reader
 from peerlinks.presentation.text import describe_problem
 from peerlinks.services import dispatch
 from peerlinks.services.approvals import awaiting_decision
@@ -110,7 +110,6 @@ def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> D
     those that do not depend on the time compiled once (models.fixed_rows)."""
     now = now or timezone.now()
     counts = nav_counts(user, statuses=True).statuses
-    reading = as_key(readable_accounts(user))
     too_long = timedelta(seconds=settings.PENDING_TOO_LONG)
     drifts, drift_count = _open_drifts(user)
     return Dashboard(
@@ -118,7 +117,7 @@ def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> D
         counts=counts,
         total=sum(counts.values()),
         # Each list is read only when the counts above say it can have rows.
-        errors=fixed_rows(("dashboard: links in error", reading), partial(_links_in_error, user))
+        errors=rows_for_reader(user, "dashboard: links in error", _links_in_error)
         if counts[PeerLink.Status.ERROR]
         else [],
         pending_too_long=list(pending_too_long(now=now).visible_to(user)[:LISTED])
@@ -127,8 +126,8 @@ def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> D
         regions=region_syncs(now=now, user=user),
         drifts=drifts,
         drift_count=drift_count,
-        recent_changes=fixed_rows(("dashboard: recent changes", reading), partial(_recent_changes, user)),
-        recent_events=fixed_rows(("dashboard: recent events", reading), partial(_recent_events, user)),
+        recent_changes=rows_for_reader(user, "dashboard: recent changes", _recent_changes),
+        recent_events=rows_for_reader(user, "dashboard: recent events", _recent_events),
         pending_too_long_after=too_long,
     )
 
@@ -150,8 +149,7 @@ def _recent_events(user: AbstractBaseUser) -> QuerySet[AuditEvent]:
 def _open_drifts(user: AbstractBaseUser) -> tuple[list[Drift], int]:
     """The first LISTED unacknowledged drifts `user` may read, and how many there are in all (counted only
     past those)."""
-    reading = as_key(readable_accounts(user))
-    listed = fixed_rows(("dashboard: open drift", reading), partial(_drift_query, user))
+    listed = rows_for_reader(user, "dashboard: open drift", _drift_query)
     return listed, len(listed) if len(listed) < LISTED else _drift_query(user, listed=False).count()
 
 

@@ -30,7 +30,7 @@ from peerlinks.models import (
     peer_model,
 )
 from peerlinks.per_request import once_per_request
-from peerlinks.permissions import as_key, readable_accounts
+from peerlinks.permissions import rows_for_reader
 from peerlinks.presentation.text import describe_cloud_error
 from peerlinks.services.audit import record_audit
 from peerlinks.services.lifecycle import check_engineer_in
@@ -98,8 +98,7 @@ class LinkStory:
 def readable_link(*, user: AbstractBaseUser, cloud_id: str) -> PeerLink | None:
     """The link with its gateway, project, account and what is cached of its peer, if `user` may read its
     account (None, as for a link that does not exist, when not): what every link page reads first."""
-    query = partial(_readable_link_query, user)
-    found = fixed_rows(("readable link", as_key(readable_accounts(user))), query, cloud_id)
+    found = rows_for_reader(user, "readable link", _readable_link_query, cloud_id)
     return found[0] if found else None
 
 
