@@ -151,6 +151,9 @@ DATABASES = {
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, reading times with psycopg's compiled loader (dcportal/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "dcportal.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker) share one SQLite file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})

@@ -1,0 +1,45 @@
+"""Django's PostgreSQL backend, reading times with psycopg's compiled loader.
+
+Django reads each `timestamptz` value through a subclass of psycopg's pure-Python loader (to set the
+connection's time zone on it), even where psycopg's compiled loader is installed: about 10 µs a value, 5 ms
+for a page of 100 links with their five times each, against 0.7 ms compiled. This backend registers the
+same loader on the compiled one instead: the same values, with the same time zone object.
+"""
+
+import functools
+from datetime import datetime, tzinfo
+
+import psycopg
+from django.db.backends.postgresql import base
+from psycopg.pq import Format
+
+_TIMESTAMPTZ = psycopg.postgres.types["timestamptz"].oid
+# psycopg's own loader: the compiled one where psycopg's binary or C package is installed.
+_LOADER = psycopg.adapters.get_loader(_TIMESTAMPTZ, Format.TEXT)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self) -> dict:
+        params = super().get_connection_params()
+        params["context"] = _with_fast_times(params["context"], self.timezone)
+        return params
+
+
+@functools.cache
+def _with_fast_times(template: psycopg.adapt.AdaptersMap, zone: tzinfo | None) -> psycopg.adapt.AdaptersMap:
+    """Django's adapters (one map per time zone, as Django keeps them), with the compiled time loader."""
+
+    class TimeLoader(psycopg.adapt.Loader):
+        timezone = zone  # what Django's cursor compares with its own, to leave the loader as it is
+
+        def __init__(self, oid: int, context: object = None) -> None:
+            super().__init__(oid, context)
+            self._compiled = _LOADER(oid, context)  # (a compiled class cannot be subclassed)
+
+        def load(self, data: bytes) -> datetime:
+            # As Django's own: the connection's time zone (Django sets it) put on the value read.
+            return self._compiled.load(data).replace(tzinfo=zone)
+
+    adapters = psycopg.adapt.AdaptersMap(template)
+    adapters.register_loader("timestamptz", TimeLoader)
+    return adapters
