@@ -56,6 +56,11 @@ def django_db_modify_db_settings(
     skip_disk_flushes(db)
 
 
+def on_postgresql(db: dict) -> bool:
+    """Whether these database settings are PostgreSQL's (Django's backend, or dcportal's own on it)."""
+    return db["ENGINE"] in ("django.db.backends.postgresql", "dcportal.postgresql")
+
+
 def skip_disk_flushes(db: dict) -> None:
     """The test database is thrown away after the run: a commit need not wait for the disk (an fsync costs
     several milliseconds here, and a sync or a transactional test commits hundreds of times). SQLite skips
@@ -67,7 +72,7 @@ def skip_disk_flushes(db: dict) -> None:
     if db["ENGINE"] == "django.db.backends.sqlite3":
         commands = [options.get("init_command"), "PRAGMA synchronous=OFF"]
         options["init_command"] = ";".join(filter(None, commands))
-    elif db["ENGINE"] == "django.db.backends.postgresql":
+    elif on_postgresql(db):
         options["options"] = " ".join(filter(None, [options.get("options"), "-c synchronous_commit=off"]))
 
 
@@ -168,7 +173,7 @@ def worker_database_url() -> str:
         if name == ":memory:" or "mode=memory" in name:
             pytest.fail("the worker needs a file database; tests/conftest.py should have made one")
         return f"sqlite:///{name}"
-    if db["ENGINE"] == "django.db.backends.postgresql":
+    if on_postgresql(db):
         auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
         return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     pytest.skip(f"no worker support for {db['ENGINE']}")

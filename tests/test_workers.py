@@ -16,7 +16,7 @@ from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from peerlinks.models import AuditEvent
-from tests.conftest import poll_until
+from tests.conftest import on_postgresql, poll_until
 from tests.worker_tasks import record_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ TASKS = 500
 
 def _postgres_url() -> str:
     db = connection.settings_dict
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    if not on_postgresql(db):
         pytest.skip(
             "needs PostgreSQL as the test database (DATABASE_URL=postgres://...); "
             "make test-postgres runs this"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import skip_disk_flushes
+from tests.conftest import on_postgresql, skip_disk_flushes
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls in the tests are still plain
 # synchronous code, so Django's guard against async contexts would be a false alarm here.
@@ -67,7 +67,7 @@ def _database_url() -> str:
                 pytest.fail(message)
             pytest.skip(message)
         return f"sqlite:///{name}"
-    if db["ENGINE"] == "django.db.backends.postgresql":
+    if on_postgresql(db):
         auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
         return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     pytest.skip(f"no worker support for {db['ENGINE']}")
