@@ -5,6 +5,7 @@ never raise.
 """
 
 from collections.abc import Iterator
+from html import escape as esc
 
 import django_filters
 from django import forms
@@ -12,7 +13,7 @@ from django.apps import apps
 from django.db.models import QuerySet
 from django.forms.utils import flatatt
 from django.http import HttpRequest
-from django.utils.html import escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
@@ -37,7 +38,8 @@ class PlainSelect(forms.Select):
         for option_value, label in self.choices:
             option = "" if option_value is None else str(option_value)
             selected = " selected" if option in chosen else ""
-            options.append(f'<option value="{escape(option)}"{selected}>{escape(label)}</option>')
+            # As Django's escape, without its lazy-text wrapper (two per option, 80 options a list page).
+            options.append(f'<option value="{esc(option)}"{selected}>{esc(str(label))}</option>')
         shown = mark_safe("".join(options))  # each value and label escaped above
         return format_html('<select name="{}"{}>{}</select>', name, flatatt(attrs), shown)
 
