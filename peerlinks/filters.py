@@ -192,6 +192,12 @@ class PeerLinkFilter(ExplainedFilterSet):
         model = PeerLink
         fields: list[str] = []
 
+    def __init__(self, *args: object, counted: bool = False, **kwargs: object) -> None:
+        """`counted`: the caller counts the links found, then reads a page of them (the search is then
+        looked up once for both, PeerLinkQuerySet.matching)."""
+        super().__init__(*args, **kwargs)
+        self.counted = counted
+
     @property
     def is_filtering(self) -> bool:
         """Whether the request sets any filter (the order aside): its form then shows unfolded on a phone."""
@@ -201,7 +207,7 @@ class PeerLinkFilter(ExplainedFilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.matching(value)
+        return queryset.matching(value, read_twice=self.counted)
 
     def filter_label(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()

@@ -29,6 +29,9 @@ TABLE = "peerlinks_peerlink"
 COLUMNS = ("name", "cloud_id", "description", "peer_gateway_id", "owner_team", "ticket_ref", "labels")
 # How short a text the index can find: the trigram.
 SHORTEST = 3
+# Up to how many links the SQLite index finds are named in the statements themselves (one parameter each,
+# far below SQLite's limit) when the caller reads twice; beyond, each statement asks the index again.
+FEW_FOUND = 500
 
 # --- PostgreSQL ------------------------------------------------------------------------------------
 
@@ -99,9 +102,14 @@ def sqlite_drop_sql() -> list[str]:
 # --- Asking it -------------------------------------------------------------------------------------
 
 
-def narrowed(queryset: QuerySet, texts: Iterable[str]) -> QuerySet:
+def narrowed(queryset: QuerySet, texts: Iterable[str], *, read_twice: bool = False) -> QuerySet:
     """`queryset` cut down to the links that may contain one of `texts` (spellings of one search) in a
-    searched column, as the database's index finds them; unchanged when the index cannot narrow it."""
+    searched column, as the database's index finds them; unchanged when the index cannot narrow it.
+
+    `read_twice`: the caller runs more than one statement on the result (a count, then a page). On SQLite
+    the index is then asked once, now, and a few links found are named in those statements; otherwise
+    each statement would search the index again, and a text made of common trigrams costs milliseconds
+    each time. (PostgreSQL's index answers within each statement's own plan.)"""
     texts = sorted(set(texts))
     if not texts or min(len(text) for text in texts) < SHORTEST:
         return queryset
@@ -113,6 +121,12 @@ def narrowed(queryset: QuerySet, texts: Iterable[str]) -> QuerySet:
         return queryset.alias(_search_text=search_text()).filter(anywhere)
     if vendor == "sqlite":
         phrases = " OR ".join('"' + text.replace('"', '""') + '"' for text in texts)
-        found = RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", (phrases,))
-        return queryset.filter(id__in=found)
+        found = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"
+        if read_twice:
+            with connections[queryset.db].cursor() as cursor:
+                cursor.execute(f"{found} LIMIT %s", (phrases, FEW_FOUND + 1))
+                ids = [row[0] for row in cursor.fetchall()]
+            if len(ids) <= FEW_FOUND:
+                return queryset.filter(id__in=ids)
+        return queryset.filter(id__in=RawSQL(found, (phrases,)))
     return queryset

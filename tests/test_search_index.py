@@ -46,7 +46,7 @@ def _links() -> None:
 
 def _without_index(monkeypatch, query: str) -> list[str]:
     with monkeypatch.context() as patched:
-        patched.setattr(search_index, "narrowed", lambda queryset, texts: queryset)
+        patched.setattr(search_index, "narrowed", lambda queryset, texts, **_: queryset)
         return sorted(PeerLink.objects.matching(query).values_list("name", flat=True))
 
 
@@ -55,6 +55,18 @@ def test_search_through_the_index_finds_what_reading_every_link_finds(monkeypatc
     _links()
     found = sorted(PeerLink.objects.matching(query).values_list("name", flat=True))
     assert found == _without_index(monkeypatch, query)
+
+
+@pytest.mark.parametrize("few_found", [1, search_index.FEW_FOUND])
+@pytest.mark.parametrize("query", QUERIES)
+def test_a_search_counted_then_read_finds_what_reading_every_link_finds(monkeypatch, query, few_found):
+    """The list page's search (looked up once for its count and its page): the same links, whether the
+    index finds few enough links to name them or asks again in each statement."""
+    _links()
+    monkeypatch.setattr(search_index, "FEW_FOUND", few_found)
+    found = PeerLink.objects.matching(query, read_twice=True)
+    assert found.count() == len(_without_index(monkeypatch, query))
+    assert sorted(found.values_list("name", flat=True)) == _without_index(monkeypatch, query)
 
 
 def test_search_through_the_index_finds_a_part_of_each_searched_column(monkeypatch):

@@ -37,7 +37,7 @@ PAGE_SIZE = 50
 def link_list(request: HttpRequest) -> HttpResponse:
     """Every peer link, filtered, sorted and paged; htmx gets just the table."""
     links = PeerLink.objects.visible_to(request.user).for_list().with_peer_name().with_waiting_for()
-    filterset = PeerLinkFilter(request.GET, queryset=links, request=request)
+    filterset = PeerLinkFilter(request.GET, queryset=links, request=request, counted=True)
     page = _link_page(request, filterset.qs)
     sort = (filterset.form.cleaned_data.get("sort") or [""])[0]
     context = {
