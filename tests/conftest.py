@@ -51,7 +51,9 @@ def django_db_modify_db_settings(
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    # A backend these helpers do not know would silently turn off what they set up for the other two.
+    assert on_sqlite(db) or on_postgresql(db), f"tests/conftest.py does not know {db['ENGINE']}"
+    if on_sqlite(db):
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
     skip_disk_flushes(db)
 
@@ -59,6 +61,11 @@ def django_db_modify_db_settings(
 def on_postgresql(db: dict) -> bool:
     """Whether these database settings are PostgreSQL's (Django's backend, or dcportal's own on it)."""
     return db["ENGINE"] in ("django.db.backends.postgresql", "dcportal.postgresql")
+
+
+def on_sqlite(db: dict) -> bool:
+    """Whether these database settings are SQLite's (Django's backend, or dcportal's own on it)."""
+    return db["ENGINE"] in ("django.db.backends.sqlite3", "dcportal.sqlite3")
 
 
 def skip_disk_flushes(db: dict) -> None:
@@ -69,7 +76,7 @@ def skip_disk_flushes(db: dict) -> None:
     crash of the machine could lose the last commits. Worker subprocesses open the database with the
     product's settings and still wait for the disk."""
     options = db.setdefault("OPTIONS", {})
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if on_sqlite(db):
         commands = [options.get("init_command"), "PRAGMA synchronous=OFF"]
         options["init_command"] = ";".join(filter(None, commands))
     elif on_postgresql(db):
@@ -168,7 +175,7 @@ def worker_database_url() -> str:
     from django.db import connection
 
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if on_sqlite(db):
         name = str(db["NAME"])
         if name == ":memory:" or "mode=memory" in name:
             pytest.fail("the worker needs a file database; tests/conftest.py should have made one")

@@ -1,5 +1,6 @@
 """Times read back from the database are the instants written, in UTC, on every database; on PostgreSQL
-through psycopg's compiled loader (dcportal/postgresql/base.py)."""
+through psycopg's compiled loader (dcportal/postgresql/base.py), on SQLite through dcportal's converter
+(dcportal/sqlite3/base.py)."""
 
 import datetime
 import zoneinfo
@@ -20,6 +21,15 @@ def test_a_time_written_in_another_zone_reads_back_as_the_same_instant_in_utc():
     assert read == SHANGHAI
     assert read.tzinfo is datetime.UTC
     assert (read.hour, read.minute, read.second, read.microsecond) == (7, 4, 5, 123456)
+
+
+@pytest.mark.django_db
+def test_with_time_zones_off_a_time_reads_back_as_written_without_a_zone(settings):
+    settings.USE_TZ = False
+    written = SHANGHAI.replace(tzinfo=None)
+    event = AuditEvent.objects.create(action="test.time", object_type="test", at=written)
+    read = AuditEvent.objects.values_list("at", flat=True).get(pk=event.pk)
+    assert read == written and read.tzinfo is None
 
 
 @pytest.mark.django_db

@@ -28,7 +28,7 @@ from peerlinks import cloud
 from peerlinks.models import AuditEvent, CloudProject, Drift, Gateway, PeerLink, StatusChange
 from peerlinks.services import mirror, sync
 from peerlinks.services.sync import SyncResult, recheck_pending, sync_region
-from tests.conftest import poll_until
+from tests.conftest import on_sqlite, poll_until
 from tests.test_sync import create_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -252,7 +252,7 @@ def test_a_sync_holds_the_region_while_it_runs_and_gives_it_back(world, monkeypa
 def _database_url() -> str:
     """The test database as a URL another process understands."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if on_sqlite(db):
         return f"sqlite:///{db['NAME']}"
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

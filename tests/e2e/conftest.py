@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import on_postgresql, skip_disk_flushes
+from tests.conftest import on_postgresql, on_sqlite, skip_disk_flushes
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls in the tests are still plain
 # synchronous code, so Django's guard against async contexts would be a false alarm here.
@@ -49,7 +49,7 @@ def django_db_modify_db_settings(
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if on_sqlite(db):
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("e2e-db") / "e2e.sqlite3")
     skip_disk_flushes(db)
 
@@ -59,7 +59,7 @@ def _database_url() -> str:
     from django.db import connection
 
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if on_sqlite(db):
         name = str(db["NAME"])
         if name == ":memory:" or "mode=memory" in name:
             message = "browser tests need a file database: run them on their own (pytest -m e2e)"
