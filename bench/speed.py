@@ -743,7 +743,8 @@ def main(argv: list[str] | None = None) -> int:
     url = common.fresh_database(args.db, "speed")
     handle = common.start_simulator(transition_delay=0.2)
     regions = sorted({*LIST_REGIONS, SYNC_REGION})
-    common.setup_django(url, **common.cloud_env(handle, regions))
+    # Connections kept between requests, as deployed (docs/deploy.md) and as the load run measures.
+    common.setup_django(url, DATABASE_CONN_MAX_AGE="60", **common.cloud_env(handle, regions))
     print(f"dcportal speed benchmarks on {args.db} ({common.machine()})")
     goals = common.Goals()
     try:
