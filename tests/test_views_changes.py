@@ -152,6 +152,17 @@ def test_change_pages_name_the_peer_with_its_id_beside_it(engineer_client, world
         assert named and set(named) == {("er-good", world["router"].cloud_id)}, change.kind
 
 
+def test_a_change_page_names_the_peers_project_only_when_it_knows_it(engineer_client, world):
+    engineer_client.post(reverse("peerlinks:link_create"), create_data(world))
+    change = ChangeRequest.objects.get()
+    body = engineer_client.get(change.get_absolute_url()).content.decode()
+    assert f"(project <code>{'0' * 31 + '1'}</code>)" in body
+    change.payload = {key: value for key, value in change.payload.items() if key != "peer_project_id"}
+    change.save()
+    body = engineer_client.get(change.get_absolute_url()).content.decode()
+    assert "(project" not in body  # not "(project )"
+
+
 def test_create_with_htmx_redirects_the_browser(engineer_client, world):
     response = engineer_client.post(reverse("peerlinks:link_create"), create_data(world), **HTMX)
     assert response.status_code == 200
