@@ -51,8 +51,9 @@ class ReadQuickly:
     is left out, as `__init__` leaves it. `__init__` costs about as much as the rest of reading a row, and a
     table of links reads four instances a row.
 
-    Django's `from_db` still builds the instance when a field has a descriptor of its own, or when anything
-    listens for `pre_init` or `post_init` (those signals are sent by `__init__`)."""
+    Django's `from_db` still builds the instance when the model has an `__init__` of its own, when a field
+    has a descriptor of its own, or when anything listens for `pre_init` or `post_init` (those signals are
+    sent by `__init__`)."""
 
     @classmethod
     def from_db(cls, db: str, field_names: list[str], values: tuple) -> models.Model:
@@ -69,13 +70,16 @@ class ReadQuickly:
 
 
 def _fields_stored_plainly(model: type[models.Model]) -> bool:
-    """Whether every concrete field of `model` keeps its value in the instance's `__dict__` on assignment,
-    with nothing else done (ReadQuickly)."""
+    """Whether `model` is built by Django's own `__init__` and every concrete field of it keeps its value in
+    the instance's `__dict__` on assignment, with nothing else done (ReadQuickly)."""
     from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
     from django.db.models.query_utils import DeferredAttribute
 
     plain = (DeferredAttribute, ForeignKeyDeferredAttribute)
-    return all(type(model.__dict__.get(field.attname)) in plain for field in model._meta.concrete_fields)
+    fields = model._meta.concrete_fields
+    return model.__init__ is models.Model.__init__ and all(
+        type(model.__dict__.get(field.attname)) in plain for field in fields
+    )
 
 
 # Stand-ins for the values of a fixed query that change from call to call (fixed_rows): integers no row has,
