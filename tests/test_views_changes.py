@@ -510,6 +510,7 @@ def test_the_poll_brings_a_changes_panels_once_final_and_follows_it_no_more(engi
     assert '<section id="change-state" class="change-state" hx-swap-oob="true">' in body
     assert "DC.0001" in body and "peer link quota exceeded" in body and "updates live" not in body
     assert 'id="change-decision" class="card change-decision" hx-swap-oob="true"' in body  # no decision
+    assert '<h2 id="change-preview-title" hx-swap-oob="true">The link as asked for</h2>' in body
     assert followed_panel(body, "change") == ""  # final: the state panel no longer asks to be followed
     assert 'hx-get="/live/"' in body and 'hx-trigger="every 2000ms"' in body  # the poll slows down
 
