@@ -222,7 +222,7 @@ class OwnPostgres:
 
 class DatabaseOutage:
     """The database going away for a while: PostgreSQL stopped, or SQLite locked (BEGIN EXCLUSIVE held by
-    another connection: every reader and writer waits, then fails)."""
+    another connection: every writer waits, then fails; with SQLite's write-ahead log, readers go on)."""
 
     def __init__(self, db: str, *, postgres: OwnPostgres | None, sqlite_path: str | None) -> None:
         self.db, self.postgres, self.sqlite_path = db, postgres, sqlite_path

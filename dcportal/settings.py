@@ -161,6 +161,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("timeout", envfloat("SQLITE_TIMEOUT", 20.0))
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    # A write-ahead log: readers never wait for a writer (a sync's commit, a worker's recheck), and a commit
+    # syncs one file instead of writing, syncing and deleting a rollback journal (an API request's rate
+    # count: 3.7 -> 2.3 ms). synchronous=FULL keeps every commit through a power loss, as before. The file
+    # must be on a local disk (the log's index is shared memory).
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

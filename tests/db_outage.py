@@ -1,6 +1,9 @@
 """A real database outage for tests: PostgreSQL behind a loopback TCP proxy the test cuts (open connections
 closed, new ones dropped at once), or SQLite's file held under `BEGIN EXCLUSIVE` by another connection for
-longer than the busy timeout. Not a mock: the driver, Django and our code see what they see in production."""
+longer than the busy timeout. SQLite keeps a write-ahead log (dcportal/settings.py), so that lock stops
+writers only and readers go on, as they would in production; this process's own connection, routed
+through the outage (`through_here`), finds the file gone instead, so its reads fail too. Not a mock: the
+driver, Django and our code see what they see in production."""
 
 import socket
 import sqlite3
@@ -11,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 # SQLite's busy timeout for the processes of an outage test (seconds): a lock held longer is an outage.
 SQLITE_TIMEOUT = 0.3
+# Where this process's own connection looks for the SQLite file during an outage: a folder that is not there.
+GONE = "/nonexistent-dcportal-outage/db.sqlite3"
 
 
 class TcpProxy:
@@ -85,6 +90,8 @@ class DatabaseOutage:
         self.settings_dict = settings_dict
         self.proxy: TcpProxy | None = None
         self.holder: sqlite3.Connection | None = None
+        self.routed = None  # this process's connection while `through_here` routes it (SQLite)
+        self.name = ""  # the SQLite file's name, while the routed connection looks elsewhere
         if self.vendor == "postgresql":
             self.proxy = TcpProxy((settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432)))
 
@@ -105,6 +112,10 @@ class DatabaseOutage:
             return
         self.holder = sqlite3.connect(self.settings_dict["NAME"], timeout=10, isolation_level=None)
         self.holder.execute("BEGIN EXCLUSIVE")
+        if self.routed is not None:
+            self.routed.close()
+            self.name = self.routed.settings_dict["NAME"]  # (the same settings as self.settings_dict)
+            self.routed.settings_dict["NAME"] = GONE
 
     def end(self) -> None:
         if self.proxy is not None:
@@ -114,6 +125,9 @@ class DatabaseOutage:
         self.holder.execute("ROLLBACK")
         self.holder.close()
         self.holder = None
+        if self.routed is not None:
+            self.routed.close()
+            self.routed.settings_dict["NAME"] = self.name
 
     @contextmanager
     def through_here(self, connection) -> Iterator[None]:
@@ -125,9 +139,11 @@ class DatabaseOutage:
             connection.settings_dict.update(HOST="127.0.0.1", PORT=str(self.proxy.port))
         else:
             connection.settings_dict["OPTIONS"] = {**options, "timeout": SQLITE_TIMEOUT}
+            self.routed = connection
         try:
             yield
         finally:
+            self.routed = None
             connection.close()
             connection.settings_dict.update(saved)
             connection.settings_dict["OPTIONS"] = options
