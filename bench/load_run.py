@@ -149,7 +149,8 @@ async def run_load(port: int, cookies: list[str], args: argparse.Namespace, link
 
 
 def cpu_by_pid(pids: set[int]) -> dict[int, float]:
-    """User + system CPU seconds spent so far by each of these processes (from /proc; gone ones left out)."""
+    """User + system CPU seconds spent so far by each of these processes and by their children that have
+    ended (from /proc; gone ones left out)."""
     tick = os.sysconf("SC_CLK_TCK")
     seconds = {}
     for pid in pids:
@@ -157,34 +158,48 @@ def cpu_by_pid(pids: set[int]) -> dict[int, float]:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        seconds[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        seconds[pid] = sum(int(v) for v in fields[11:15]) / tick  # utime, stime, cutime, cstime
     return seconds
 
 
-def our_processes(web_pid: int, database: str) -> dict[str, set[int]]:
-    """gunicorn's master and workers, and the PostgreSQL backends serving the load database."""
-    found: dict[str, set[int]] = {"gunicorn": {web_pid}, "postgres": set()}
+def postmaster_pid() -> int | None:
+    """The PostgreSQL server's main process, when it runs on this machine (its data directory readable)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+        (data_directory,) = cursor.fetchone()
+    try:
+        return int((Path(data_directory) / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def our_processes(web_pid: int, postmaster: int | None) -> dict[str, set[int]]:
+    """gunicorn's master and workers, and the PostgreSQL server: its main process and its children (the
+    backends serving the run among them). A child that ends adds its time to its parent's, so connections
+    closed during the run still count."""
+    found: dict[str, set[int]] = {"gunicorn": {web_pid}, "postgres": {postmaster} if postmaster else set()}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             continue
         if ppid == web_pid:
             found["gunicorn"].add(int(entry.name))
-        elif cmdline.startswith(b"postgres: ") and f" {database} ".encode() in cmdline:
+        elif postmaster and ppid == postmaster:
             found["postgres"].add(int(entry.name))
     return found
 
 
-def cpu_snapshot(web_pid: int, database: str) -> dict[str, dict]:
-    """CPU seconds so far per process: gunicorn, PostgreSQL for this run, this load generator, the machine."""
+def cpu_snapshot(web_pid: int, postmaster: int | None) -> dict[str, dict]:
+    """CPU seconds so far per process: gunicorn, the PostgreSQL server, this load generator, the machine."""
     self_usage = os.times()
     machine = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     busy = sum(int(v) for i, v in enumerate(machine) if i not in (3, 4))  # all but idle, iowait
-    snapshot = {name: cpu_by_pid(pids) for name, pids in our_processes(web_pid, database).items()}
+    snapshot = {name: cpu_by_pid(pids) for name, pids in our_processes(web_pid, postmaster).items()}
     snapshot["load generator"] = {0: self_usage.user + self_usage.system}
     snapshot["machine"] = {0: busy / os.sysconf("SC_CLK_TCK")}
     return snapshot
@@ -193,7 +208,7 @@ def cpu_snapshot(web_pid: int, database: str) -> dict[str, dict]:
 def report_cpu(before: dict[str, dict], after: dict[str, dict], requests: int, took: float) -> None:
     cores = os.cpu_count() or 1
     print(f"  CPU over the run ({cores} cores = {cores * took:.0f} CPU-s available):")
-    # Processes that started during the run count from zero; those that ended are not counted.
+    # Processes that started during the run count from zero; one that ended counts in its parent's time.
     used_by = {
         name: sum(seconds - before[name].get(pid, 0.0) for pid, seconds in after[name].items())
         for name in after
@@ -279,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     if not gunicorn.exists():
         raise SystemExit(f"{gunicorn} not found: make setup (gunicorn is pinned in requirements.txt)")
 
-    from bench.speed import fill_cache
+    from bench.speed import fill_cache, planner_statistics
 
     sim_port, web_port = common.free_port(), common.free_port()
     sim = subprocess.Popen(
@@ -293,7 +308,6 @@ def main(argv: list[str] | None = None) -> int:
 
         regions = ["cn-north-4", "cn-east-3", "ap-southeast-1"]
         url = common.fresh_database("postgres", "load")
-        database = url.rsplit("/", 1)[1]
         common.setup_django(
             url,
             CLOUD_ENDPOINT=f"http://{HOST}:{sim_port}",
@@ -308,12 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         fill_cache(args.links)
         # ER links with an attachment id: their page asks the cloud for the attachment's live state.
         PeerLink.objects.filter(peer_type="ER").update(link_id="0b0b0b0b-0000-4000-8000-000000000000")
-        # Planner statistics, as autovacuum would gather within a minute of a real bulk load: without them
-        # PostgreSQL plans the first queries of the run for an empty table.
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+        # The database as upkeep leaves it within a minute of a bulk load (vacuumed and analyzed): without
+        # statistics PostgreSQL plans the run's first queries for an empty table, and until a vacuum its
+        # counts read every row instead of the index.
+        planner_statistics()
+        postmaster = postmaster_pid()
         link_ids = list(PeerLink.objects.order_by("?").values_list("cloud_id", flat=True)[:500])
         gateway_ids = list(Gateway.objects.values_list("cloud_id", flat=True))
         cookies = sessions_for(args.users)
@@ -351,11 +364,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             assert all(status == 200 for rows in warm.values() for _, status in rows), dict(warm)
-            cpu_before = cpu_snapshot(web.pid, database)
+            cpu_before = cpu_snapshot(web.pid, postmaster)
             began = time.perf_counter()
             results = asyncio.run(run_load(web_port, cookies, args, link_ids, gateway_ids))
             took = time.perf_counter() - began
-            cpu_after = cpu_snapshot(web.pid, database)
+            cpu_after = cpu_snapshot(web.pid, postmaster)
         finally:
             web.terminate()
             web.wait(timeout=30)
