@@ -519,6 +519,38 @@ def test_the_poll_brings_a_changes_panels_once_final_and_follows_it_no_more(engi
     assert 'hx-get="/live/"' in page and 'hx-trigger="every 2000ms"' in page
 
 
+def test_a_creates_status_line_says_what_came_of_it_once_final(engineer_client, engineer, world):
+    """While open, a create's preview says the status its link will have; cancelled, it says the link was
+    not made, in the poll's answer and on a reload; done, it names the link made."""
+    router = make_router(project=world["gateway"].project, name="er-asked")
+    payload = {"name": "asked-for", "peer_type": "ER", "peer_gateway_id": router.cloud_id}
+    create = changes.submit_change(
+        user=engineer,
+        kind="create",
+        gateway=world["gateway"],
+        payload={**payload, "peer_region": "cn-north-4"},
+    )
+    page, live = _followed(engineer_client, create)
+    assert (
+        '<dd id="change-preview-status">PENDING_CREATE, then ACTIVE once the cloud has made it</dd>' in page
+    )
+
+    changes.cancel_change(change_id=create.pk, user=engineer)
+    body = engineer_client.get("/live/", live, **HTMX).content.decode()
+    assert '<dd id="change-preview-status" hx-swap-oob="true">Not made (cancelled)</dd>' in body
+    page = engineer_client.get(create.get_absolute_url()).content.decode()
+    assert '<dd id="change-preview-status">Not made (cancelled)</dd>' in page and "then ACTIVE" not in page
+    assert "not created yet" not in page and "none yet" not in page  # the state panel says so too
+    assert '<span class="hint">not created</span>' in page and '<span class="hint">none</span>' in page
+
+    made = make_peer_link(name="asked-for", gateway=world["gateway"])
+    ChangeRequest.objects.filter(pk=create.pk).update(state="done", peer_link=made)
+    page = engineer_client.get(create.get_absolute_url()).content.decode()
+    assert (
+        f'<dd id="change-preview-status">Made: <a href="{made.get_absolute_url()}">asked-for</a></dd>' in page
+    )
+
+
 def test_the_poll_sends_a_changes_panels_again_only_when_what_they_show_changed(
     engineer_client, engineer, some_changes
 ):

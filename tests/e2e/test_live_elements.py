@@ -613,10 +613,11 @@ def test_a_change_page_follows_its_panels_in_the_one_poll_and_slows_down_once_fi
     tab = open_tab(engineer, path, name="requester")
     page = tab.page
     state, decision = page.locator("#change-state"), page.locator("#change-decision")
-    title = page.locator("#change-preview-title")
+    title, status = page.locator("#change-preview-title"), page.locator("#change-preview-status")
     expect(state.locator(".badge").first).to_have_text("Pending approval")
     expect(decision).to_contain_text("0 of 2 approvals received")
     expect(title).to_have_text("The link after this change")
+    expect(status).to_have_text("PENDING_CREATE, then ACTIVE once the cloud has made it")
     expect(page.locator(".live-panel")).to_have_count(1)
     # Nothing moves: the panels stay the same elements (the poll answers 204), one poll every FAST_POLL.
     before = tab.hold(
@@ -646,11 +647,12 @@ def test_a_change_page_follows_its_panels_in_the_one_poll_and_slows_down_once_fi
     _assert_poll_interval(tab, FAST_POLL)
     _shoot(tab, "change-approved-once")
 
-    swapped = ["#change-state", "#change-preview-title", "#live-poll"]
+    swapped = ["#change-state", "#change-preview-title", "#change-preview-status", "#live-poll"]
     before = tab.hold("h1", "#change-preview", "#change-comments", once=swapped)
     changes.cancel_change(change_id=pending_change.pk, user=engineer)
     expect(state.locator(".badge").first).to_have_text("Cancelled")
     expect(title).to_have_text("The link as asked for")  # the preview's heading too, without a reload
+    expect(status).to_have_text("Not made (cancelled)")  # and its status line
     expect(state).not_to_contain_text("updates live")
     _assert_poll_slowed_and_forgot(tab, before, "change")
     expect(state.locator(".badge").first).to_have_text("Cancelled")
