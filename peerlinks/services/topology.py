@@ -6,7 +6,7 @@ routers and regions they touch. `peerlinks.presentation.topology` lays these row
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, Func, IntegerField, Max, Min, Q, QuerySet, Window
 
 from peerlinks.models import EnterpriseRouter, Gateway, PeerLink, cached_regions
 from peerlinks.permissions import readable_accounts
@@ -77,6 +77,15 @@ class TopologyRows:
         return sum(row.count for row in self.edges)
 
 
+class SumOverAll(Func):
+    """`SUM(expr) OVER ()`: a grouped query's column summed over every group, beside each group (how many
+    links all the groups hold, read with the groups instead of by grouping them again)."""
+
+    template = "SUM(%(expressions)s) OVER ()"
+    contains_over_clause = True
+    output_field = IntegerField()
+
+
 def _edge_row(**values: object) -> EdgeRow:
     if values["count"] != 1:  # a group has no single name, status or page
         values.update(link_id="", name="", status="", reason="")
@@ -104,7 +113,11 @@ def topology_rows(
         )
     )
     # The worst first: connections in error, then pending, then the busiest; ties by ids (a stable map).
-    ranked = grouped.order_by("-n_errors", "-n_pending", "-n", "gateway__cloud_id", "peer_gateway_id")
+    # Each row also says how many connections and links there are in all, had the map no cap.
+    ranked = grouped.annotate(all_edges=Window(Count("*")), all_links=SumOverAll(Count("id"))).order_by(
+        "-n_errors", "-n_pending", "-n", "gateway__cloud_id", "peer_gateway_id"
+    )
+    ranked_rows = list(ranked[:MAX_EDGES])
     edge_rows = [
         _edge_row(
             gateway_id=row["gateway__cloud_id"],
@@ -119,12 +132,11 @@ def topology_rows(
             status=row["one_status"],
             reason=row["one_reason"],
         )
-        for row in ranked[:MAX_EDGES]
+        for row in ranked_rows
     ]
-    if len(edge_rows) < MAX_EDGES:
-        total_edges, total_links = len(edge_rows), sum(row.count for row in edge_rows)
-    else:
-        total_edges, total_links = grouped.count(), links.order_by().count()
+    total_edges, total_links = (
+        (ranked_rows[0]["all_edges"], ranked_rows[0]["all_links"]) if ranked_rows else (0, 0)
+    )
 
     ends = {row.peer_id for row in edge_rows} | {row.gateway_id for row in edge_rows}
     gateway_fields = ("cloud_id", "name", "project__region", "status", "bgp_asn", "project__account__name")
