@@ -149,6 +149,8 @@ def list_pages(links: int) -> list[tuple[str, str, str]]:
         ("first page", "/links/", "/admin/peerlinks/peerlink/"),
         ("status filter", "/links/?status=ERROR", "/admin/peerlinks/peerlink/?status__exact=ERROR"),
         ("sorted by name desc", "/links/?sort=-name", "/admin/peerlinks/peerlink/?o=-1"),
+        # The admin's 7th column is the cloud's update time.
+        ("sorted by updated desc", "/links/?sort=-updated", "/admin/peerlinks/peerlink/?o=-7"),
         # Ours shows 50 rows a page, the admin 100 (its p= counts from 0): both start at row `middle`.
         (
             "deep page",

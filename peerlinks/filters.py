@@ -121,12 +121,15 @@ class ExplainedFilterSet(django_filters.FilterSet):
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
-    """Column ordering with the cloud id as tie-breaker, so pages never overlap or skip rows."""
+    """Column ordering with the cloud id as tie-breaker, so pages never overlap or skip rows. The tie-breaker
+    runs the column's way: one index on (column, cloud id) then serves both directions, read backwards for
+    the descending one."""
 
     def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
         qs = super().filter(qs, value)
         if value:
-            qs = qs.order_by(*qs.query.order_by, "cloud_id")
+            descending = str(qs.query.order_by[0]).startswith("-")
+            qs = qs.order_by(*qs.query.order_by, "-cloud_id" if descending else "cloud_id")
         return qs
 
 
