@@ -95,3 +95,10 @@ def test_link_pages_and_audit_log_in_chinese_on_desktop_and_phone(chinese_page):
         page.goto(path)
         page.screenshot(path=f"/tmp/i10-tr2-{name}-zh-360.png", full_page=True)
         _fits(page)
+    # On the phone the audit log's actions and request IDs stay whole (an inline element broken over lines has
+    # a box per line): "peer_link.local_fields" stood a few letters a line, a request ID three. The table
+    # scrolls in its card instead.
+    lines = page.locator("#audit-table :is(code.action, td.request-id code)").evaluate_all(
+        "codes => codes.map(c => c.getClientRects().length)"
+    )
+    assert len(lines) == 3 and set(lines) == {1}, lines
