@@ -299,3 +299,27 @@ def request_link(page, cloud: dict, *, router: str, name: str, description: str 
     page.get_by_role("button", name="Request this link").click()
     expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
     return int(re.search(r"/changes/(\d+)/$", page.url).group(1))
+
+
+# The short runs of Chinese (2-4 characters: a word such as 创建) that a table cell breaks over lines: a range
+# over a run has a box per line it stands on.
+_BROKEN_WORDS = """() => {
+    const broken = [];
+    const cells = document.createTreeWalker(document.querySelector("main"), NodeFilter.SHOW_TEXT);
+    for (let node = cells.nextNode(); node; node = cells.nextNode()) {
+        if (!node.parentElement.closest("td")) continue;
+        for (const run of node.data.matchAll(/[\\u4e00-\\u9fff]{2,4}/g)) {
+            const range = document.createRange();
+            range.setStart(node, run.index);
+            range.setEnd(node, run.index + run[0].length);
+            if (range.getClientRects().length > 1) broken.push(run[0]);
+        }
+    }
+    return broken;
+}"""
+
+
+def words_broken_in_tables(page) -> list[str]:
+    """The short runs of Chinese that the page's tables break over lines (a column squeezed to a character
+    a line): none should be, on any screen."""
+    return page.evaluate(_BROKEN_WORDS)

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, TIMEOUT_MS
+from tests.e2e.conftest import PASSWORD, TIMEOUT_MS, words_broken_in_tables
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -65,24 +65,6 @@ def _changes():
     return lead.username, pending, failed
 
 
-# The short runs of Chinese (2-4 characters: a word such as 创建) that a table cell breaks over lines: a range
-# over a run has a box per line it stands on.
-SQUEEZED_CELLS = """() => {
-    const broken = [];
-    const cells = document.createTreeWalker(document.querySelector("main"), NodeFilter.SHOW_TEXT);
-    for (let node = cells.nextNode(); node; node = cells.nextNode()) {
-        if (!node.parentElement.closest("td")) continue;
-        for (const run of node.data.matchAll(/[\\u4e00-\\u9fff]{2,4}/g)) {
-            const range = document.createRange();
-            range.setStart(node, run.index);
-            range.setEnd(node, run.index + run[0].length);
-            if (range.getClientRects().length > 1) broken.push(run[0]);
-        }
-    }
-    return broken;
-}"""
-
-
 def _no_english_and_fits(page, name: str) -> None:
     text = page.locator("main").inner_text()
     for english in ENGLISH:
@@ -92,7 +74,7 @@ def _no_english_and_fits(page, name: str) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {width} px"
         # No table column squeezed to a Chinese character a line ("创" over "建"): its table scrolls instead.
-        squeezed = page.evaluate(SQUEEZED_CELLS)
+        squeezed = words_broken_in_tables(page)
         assert not squeezed, f"{name}: words broken over lines in a table at {width} px: {squeezed}"
         page.screenshot(path=f"/tmp/i10-tr3-{name}-{width}.png", full_page=True)
     page.set_viewport_size({"width": 1400, "height": 900})

@@ -6,7 +6,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.conftest import make_gateway, make_peer_link, make_project, make_router
-from tests.e2e.conftest import PASSWORD, TIMEOUT_MS
+from tests.e2e.conftest import PASSWORD, TIMEOUT_MS, words_broken_in_tables
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -30,6 +30,7 @@ def chinese_page(browser, live_server, engineer_login):
 
 def _fits(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    assert not words_broken_in_tables(page)
 
 
 def test_link_pages_and_audit_log_in_chinese_on_desktop_and_phone(chinese_page):
