@@ -16,7 +16,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import make_gateway, make_peer_link, make_router
-from tests.e2e.conftest import PASSWORD, TIMEOUT_MS, request_link
+from tests.e2e.conftest import PASSWORD, TIMEOUT_MS, request_link, words_broken_in_tables
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -330,24 +330,35 @@ def _sideways(page: Page) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("device", "viewport"),
-    [pytest.param("phone", PHONE, id="phone"), pytest.param("tablet", TABLET, id="tablet")],
+    ("device", "viewport", "language"),
+    [
+        pytest.param("phone", PHONE, "en", id="phone"),
+        pytest.param("tablet", TABLET, "en", id="tablet"),
+        pytest.param("phone-zh", PHONE, "zh-Hans", id="phone-zh"),
+    ],
 )
-def test_every_page_fits_a_phone_and_a_tablet_without_sideways_scrolling(open_as, world, device, viewport):
+def test_every_page_fits_a_phone_and_a_tablet_without_sideways_scrolling(
+    open_as, world, device, viewport, language
+):
+    """Nothing scrolls the page sideways (a wide table scrolls in its card), and in Chinese no table column
+    is squeezed to a character a line."""
     found: dict[str, int] = {}
+    broken: dict[str, list[str]] = {}
 
     def check(page: Page, what: str) -> None:
         found[what] = _sideways(page)
+        broken[what] = words_broken_in_tables(page)
         _shot(page, f"{device}-{what}")
 
-    logged_out = open_as(None, viewport=viewport)
+    look = {"viewport": viewport, "locale": language}
+    logged_out = open_as(None, **look)
     for what in _logging_in(logged_out):
         check(logged_out, what)
     for who, what, path in others_pages(world):
-        other = open_as(who, viewport=viewport)
+        other = open_as(who, **look)
         other.goto(path)
         check(other, what)
-    page = open_as("a11y-lead", viewport=viewport)
+    page = open_as("a11y-lead", **look)
     for what, path in pages(world):
         page.goto(path)
         check(page, what)
@@ -357,6 +368,8 @@ def test_every_page_fits_a_phone_and_a_tablet_without_sideways_scrolling(open_as
     check(page, "page not found")
     wide = {what: px for what, px in found.items() if px > 0}
     assert not wide, f"pages scrolling sideways on a {device} (by px): {wide}"
+    squeezed = {what: words for what, words in broken.items() if words}
+    assert not squeezed, f"words broken over lines in a table on a {device}: {squeezed}"
 
 
 def test_the_navigation_folds_behind_menu_on_a_phone_even_without_javascript(open_as, world):
