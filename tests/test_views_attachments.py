@@ -38,6 +38,15 @@ def test_the_change_page_shows_both_accounts(client, team_b, waiting):  # noqa: 
     assert "Waiting for team-b to accept the attachment." in html
 
 
+def test_a_final_change_that_made_no_link_says_so_on_both_sides(client, team_b, waiting):  # noqa: F811
+    change = ChangeRequest.objects.get()
+    ChangeRequest.objects.filter(pk=change.pk).update(state="failed", peer_link=None)
+    client.force_login(person("viewer-all", role="Viewer"))
+    html = client.get(change.get_absolute_url()).content.decode()
+    assert 'id="both-sides"' in html
+    assert "<dt>Link status</dt><dd>not made</dd>" in html and "not made yet" not in html
+
+
 def test_team_b_approver_accepts_from_the_link_page(client, team_b, waiting):  # noqa: F811
     client.force_login(person("b-lead", account=team_b))
     page = link().get_absolute_url()
