@@ -58,7 +58,7 @@ def window(
     try:
         if token:
             rows_query = rows_query.filter(keyset.beyond(keyset.decode(token), backwards=backwards))
-        rows = list(rows_query[: size + 1])
+        rows = _first(rows_query, size + 1, keyset)
     except (ValidationError, ValueError, TypeError, FieldError, OverflowError, DataError):
         raise InvalidToken from None
     more = len(rows) > size
@@ -67,6 +67,17 @@ def window(
         rows.reverse()
         return Window(rows, has_before=more, has_after=not last, keyset=keyset)
     return Window(rows, has_before=bool(after), has_after=more, keyset=keyset)
+
+
+def _first(rows_query: QuerySet, count: int, keyset: "Keyset") -> list[Any]:
+    """The first `count` rows of `rows_query`. In an order on another table's column no index gives the
+    order: every row is joined and sorted. Only the ids are sorted then (narrow rows sort in about half the
+    time of whole ones), and the page's rows read by id."""
+    if not keyset.crosses_tables:
+        return list(rows_query[:count])
+    ids = list(rows_query.values_list("pk", flat=True)[:count])
+    by_pk = {row.pk: row for row in rows_query.filter(pk__in=ids)}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,11 @@ class Keyset:
         if not any(_unique(model, key.path) for key in keys):
             keys.append(SortKey("id", keys[-1].desc if keys else False, False))
         return cls(tuple(keys))
+
+    @property
+    def crosses_tables(self) -> bool:
+        """Whether the order is on a column of another table (the link's gateway's name, say)."""
+        return any("__" in key.path for key in self.keys)
 
     @property
     def fingerprint(self) -> str:

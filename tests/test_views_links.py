@@ -204,6 +204,37 @@ def test_link_list_pages_through_ties_in_the_sort_column_keeping_the_filters(eng
     assert going_back == pages[-2::-1]
 
 
+@pytest.mark.parametrize("sort", ["gateway", "-gateway"])
+def test_link_list_pages_through_an_order_on_another_tables_column(engineer_client, monkeypatch, sort):
+    """Sorted by gateway name (the page's ids sorted first, its rows read by id), every row is shown once
+    going forward and again going back, in the order asked, ties by cloud id the column's way."""
+    monkeypatch.setattr("peerlinks.views.links.PAGE_SIZE", 3)
+    for name, count in (("gw-b", 4), ("gw-a", 3), ("gw-c", 4)):
+        many_links(count, gateway=make_gateway(name=name))
+    descending = sort.startswith("-")
+    rows = sorted(
+        PeerLink.objects.select_related("gateway"), key=lambda link: (link.gateway.name, link.cloud_id)
+    )
+    expected = [link.name for link in (reversed(rows) if descending else rows)]
+    with CaptureQueriesContext(connection) as ctx:
+        response = engineer_client.get(f"/links/?sort={sort}")
+    assert len(ctx.captured_queries) <= 10
+    seen, pages = [], []
+    while True:
+        seen += names(response)
+        pages.append(names(response))
+        following = pager_link(response, "next")
+        if following is None:
+            break
+        response = engineer_client.get(following)
+    assert seen == expected and len(pages) == 4
+    going_back = []
+    while (previous := pager_link(response, "prev")) is not None:
+        response = engineer_client.get(previous)
+        going_back.append(names(response))
+    assert going_back == pages[-2::-1]
+
+
 def test_link_list_deep_page_seeks_instead_of_counting_through_the_rows_before(engineer_client):
     many_links(120)
     second = pager_link(engineer_client.get("/links/?status=ACTIVE"), "next")
