@@ -159,6 +159,25 @@ def many_links(count: int, **fields) -> None:
     )
 
 
+def walk_pages(client, response) -> tuple[list[list[str]], list[list[str]], list[str]]:
+    """The names on each page, following "next" from `response` to the end; then on each page going back
+    by "prev" from there; and the page links followed."""
+    pages, followed = [], []
+    while True:
+        pages.append(names(response))
+        following = pager_link(response, "next")
+        if following is None:
+            break
+        followed.append(following)
+        response = client.get(following)
+    going_back = []
+    while (previous := pager_link(response, "prev")) is not None:
+        followed.append(previous)
+        response = client.get(previous)
+        going_back.append(names(response))
+    return pages, going_back, followed
+
+
 def test_link_list_pages_by_fifty_with_next_previous_first_and_last_links(engineer_client):
     many_links(120)
     first = engineer_client.get("/links/")
@@ -186,21 +205,10 @@ def test_link_list_pages_through_ties_in_the_sort_column_keeping_the_filters(eng
     url = "/links/?owner=red&sort=-status"
     red = PeerLink.objects.filter(owner_team="red")
     expected = [link.name for link in red.order_by("-status", "-cloud_id")]  # ties the column's way
-    response, seen, pages = engineer_client.get(url), [], []
-    while True:
-        seen += names(response)
-        pages.append(names(response))
-        following = pager_link(response, "next")
-        if following is None:
-            break
-        assert "owner=red" in following and "sort=-status" in following
-        response = engineer_client.get(following)
-    assert seen == expected
+    pages, going_back, links = walk_pages(engineer_client, engineer_client.get(url))
+    assert all("owner=red" in link and "sort=-status" in link for link in links)
+    assert sum(pages, []) == expected
     assert len(pages) == 4
-    going_back = []
-    while (previous := pager_link(response, "prev")) is not None:
-        response = engineer_client.get(previous)
-        going_back.append(names(response))
     assert going_back == pages[-2::-1]
 
 
@@ -219,19 +227,8 @@ def test_link_list_pages_through_an_order_on_another_tables_column(engineer_clie
     with CaptureQueriesContext(connection) as ctx:
         response = engineer_client.get(f"/links/?sort={sort}")
     assert len(ctx.captured_queries) <= 10
-    seen, pages = [], []
-    while True:
-        seen += names(response)
-        pages.append(names(response))
-        following = pager_link(response, "next")
-        if following is None:
-            break
-        response = engineer_client.get(following)
-    assert seen == expected and len(pages) == 4
-    going_back = []
-    while (previous := pager_link(response, "prev")) is not None:
-        response = engineer_client.get(previous)
-        going_back.append(names(response))
+    pages, going_back, _ = walk_pages(engineer_client, response)
+    assert sum(pages, []) == expected and len(pages) == 4
     assert going_back == pages[-2::-1]
 
 
