@@ -36,3 +36,15 @@ def test_a_value_that_looks_like_sql_is_matched_as_a_value():
         assert list(AuditEvent.objects.filter(action="x' OR '1'='1").values_list("action", flat=True)) == [
             "x' OR '1'='1"
         ]
+
+
+@pytest.mark.django_db
+def test_a_text_search_is_planned_for_its_pattern_each_time_on_postgresql():
+    """One plan for every pattern cannot judge the trigram index (the search page at 100,000 links: 280-370
+    ms instead of 150), so a statement with LIKE is never prepared."""
+    if not on_postgresql(connection.settings_dict):
+        pytest.skip("PostgreSQL only")
+    AuditEvent.objects.create(action="test.prepared", object_type="test")
+    for _ in range(6):
+        assert AuditEvent.objects.filter(action__icontains="PREPARED").count() == 1
+    assert not [sql for sql in prepared_statements() if "LIKE" in sql]
