@@ -105,3 +105,55 @@ def test_change_filter_form_with_a_bogus_state_filters_nothing(db, engineer):
     form = ChangeFilterForm({"state": "bogus"}, user=engineer)
     assert form.filter(ChangeRequest.objects.all(), user=engineer).query is not None
     assert not form.is_valid()
+
+
+@pytest.mark.parametrize(
+    ("plain", "django_widget", "value", "attrs"),
+    [
+        ("PlainTextInput", "TextInput", None, {"placeholder": "Name, ID", "type": "search"}),
+        ("PlainTextInput", "TextInput", "a \"quoted\" <b>&'x'", {"required": True, "disabled": False}),
+        ("PlainTextInput", "TextInput", "中文-name", {"aria-describedby": "x_help", "maxlength": 100}),
+        ("PlainHiddenInput", "HiddenInput", "-updated", {}),
+        ("PlainHiddenInput", "HiddenInput", "", {"id": "id_sort"}),
+        ("PlainCheckboxInput", "CheckboxInput", True, {}),
+        ("PlainCheckboxInput", "CheckboxInput", False, {"id": "id_show_gone"}),
+        ("PlainCheckboxInput", "CheckboxInput", "on", {}),
+    ],
+)
+def test_filter_inputs_drawn_in_python_are_djangos_to_the_character(plain, django_widget, value, attrs):
+    from django import forms
+    from django.utils.translation import gettext_lazy, override
+
+    from peerlinks import filters
+
+    attrs = {key: gettext_lazy(val) if key == "placeholder" else val for key, val in attrs.items()}
+    for language in ("en", "zh-hans"):
+        with override(language):
+            ours = getattr(filters, plain)(attrs={"class": "x"}).render("q", value, attrs=attrs)
+            theirs = getattr(forms, django_widget)(attrs={"class": "x"}).render("q", value, attrs=attrs)
+            assert ours == theirs
+
+
+def test_the_link_lists_filter_form_draws_as_with_djangos_widgets(viewer, rf):
+    """Every field of the list's filter form, as the page shows it, with the values a person typed."""
+    from peerlinks import filters
+
+    request = rf.get("/links/")
+    request.user = viewer
+    data = {"q": '<script>"x"', "owner": "net&ops", "ticket": "CHG-1", "label": "prod", "show_gone": "on"}
+    data["sort"] = "-updated"
+    ours = filters.PeerLinkFilter(data, request=request).form
+    theirs = filters.PeerLinkFilter(data, request=request).form
+    for field in theirs.fields.values():
+        if isinstance(field.widget, filters.PlainInput):
+            django_class = next(
+                c for c in type(field.widget).__mro__ if c.__module__ == "django.forms.widgets"
+            )
+            widget = django_class(attrs=field.widget.attrs)
+            widget.is_required = field.widget.is_required
+            widget.input_type = field.widget.input_type  # Django's Input takes a "type" out of its attrs
+            field.widget = widget
+    drawn = [name for name, field in ours.fields.items() if isinstance(field.widget, filters.PlainInput)]
+    assert set(drawn) == {"q", "owner", "ticket", "label", "show_gone", "sort"}
+    for name in ours.fields:
+        assert str(ours[name]) == str(theirs[name]), name
