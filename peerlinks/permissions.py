@@ -25,7 +25,7 @@ Anonymous visitors are sent to the login page; a logged-in user without the perm
 which tells them to ask an admin for a role. The Django admin is for staff only (Django's own rule).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -207,7 +207,7 @@ def as_key(accounts: "frozenset[int] | set[int] | None") -> tuple[int, ...] | No
     return None if accounts is None else tuple(sorted(accounts))
 
 
-def rows_for_reader(user: Any, name: str, build: Callable[..., Any], *values: int | str) -> list:
+def rows_for_reader(user: Any, name: Hashable, build: Callable[..., Any], *values: int | str) -> list:
     """The rows of `build(user, *values)`, a query shaped only by what `user` may read (`visible_to`), by
     `values` and by nothing else of theirs: compiled once per set of readable accounts (models.fixed_rows)."""
     from peerlinks.models import fixed_rows

@@ -4,6 +4,7 @@ one account reads that account only, everywhere."""
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -364,3 +365,28 @@ def test_the_cloud_banner_names_the_account_of_a_failing_region(viewer_client, c
     banner = viewer_client.get("/links/").content.decode()
     banner = banner[banner.index('id="cloud-banner"') :]
     assert "no answer for cn-north-4 (team-b)." in banner
+
+
+def test_the_unfiltered_map_read_by_one_reader_never_shows_another_what_they_may_not_read(
+    team_b_reader, viewer, carry_two_accounts, settings
+):
+    """The map with no filter set reads its connections with a query compiled once per process and set of
+    readable accounts: whoever opens it first, each reader gets theirs, as the filtered map draws it."""
+    from django.test import Client
+
+    settings.LIMIT_READING_TO_OWN_ACCOUNTS = True
+    everyone = Client()
+    everyone.force_login(viewer)
+
+    def edges(client: Client, query: str = "") -> set[str]:
+        body = client.get(f"/topology/{query}").content.decode()
+        return set(re.findall(r'data-(?:edge|link)="([^"]+)"', body))
+
+    for first, second in ((everyone, team_b_reader), (team_b_reader, everyone)):
+        edges(first)
+        edges(second)
+    world = carry_two_accounts
+    assert edges(team_b_reader) == {world["link_teamb"].cloud_id}
+    assert edges(everyone) == {world["link_teamb"].cloud_id, world["link_first"].cloud_id}
+    for client in (everyone, team_b_reader):  # a filter that keeps every link: the map built anew
+        assert edges(client) == edges(client, "?status=ACTIVE&sort=name") == edges(client, "?sort=-name")

@@ -351,13 +351,18 @@ def draw_map(topology: Topology, *, several_accounts: bool) -> SafeString:
                 f"<title>{e(column.sync_error)}</title>{e(stale)}</text>"
             )
         out.append("</g>")
+    # Each text translated once per map, not once per edge or node (a lookup each, 750 a map).
+    one_link, several_links = _("Peer link %(name)s (%(status)s)"), _("%(links)s, worst %(status)s")
+    router_label, gateway_label = _("Enterprise router %(name)s"), _("Gateway %(name)s")
+    in_account, not_cached = " · " + _("account %(account)s"), " · " + _("not in cache")
+    router_kind, gateway_kind = _("enterprise router"), _("global DC gateway")
     out.append('<g id="topology-edges">')
     for edge in topology.edges:
         if edge.link_id:
-            label = _("Peer link %(name)s (%(status)s)") % {"name": edge.label, "status": edge.status}
+            label = one_link % {"name": edge.label, "status": edge.status}
             named = f'aria-label="{e(label)}" data-link="{e(edge.link_id)}"'
         else:
-            label = _("%(links)s, worst %(status)s") % {"links": edge.label, "status": edge.status}
+            label = several_links % {"links": edge.label, "status": edge.status}
             named = f'aria-label="{e(label)}" data-edge="{e(edge.key)}"'
         out.append(
             f'<a href="{e(edge.href)}" {named}><title>{e(edge.title)}</title>'
@@ -367,13 +372,13 @@ def draw_map(topology: Topology, *, several_accounts: bool) -> SafeString:
     out.append('</g><g id="topology-nodes">')
     for node in topology.nodes:
         router = node.kind == "er"
-        label = (_("Enterprise router %(name)s") if router else _("Gateway %(name)s")) % {"name": node.label}
+        label = (router_label if router else gateway_label) % {"name": node.label}
         title = node.title
         if several_accounts and node.account:
-            title += " · " + _("account %(account)s") % {"account": node.account}
-        sub = _("enterprise router") if router else _("global DC gateway")
+            title += in_account % {"account": node.account}
+        sub = router_kind if router else gateway_kind
         if not node.known:
-            sub += " · " + _("not in cache")
+            sub += not_cached
         else:
             sub += f" · {node.state}" + (f" · {node.account}" if several_accounts else "")
         unknown = "" if node.known else " unknown"

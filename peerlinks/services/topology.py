@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Func, IntegerField, Max, Min, Q, QuerySet, Window
 
 from peerlinks.models import EnterpriseRouter, Gateway, PeerLink, cached_regions
-from peerlinks.permissions import readable_accounts
+from peerlinks.permissions import readable_accounts, rows_for_reader
 from peerlinks.presentation.text import describe_problem
 
 # A map beyond this is unreadable and slow to draw: the worst connections are kept, a notice says so.
@@ -92,11 +92,8 @@ def _edge_row(**values: object) -> EdgeRow:
     return EdgeRow(**values)
 
 
-def topology_rows(
-    *, links: QuerySet[PeerLink], gateways: QuerySet[Gateway], user: AbstractBaseUser
-) -> TopologyRows:
-    """Group the links by gateway and peer in SQL, keep the worst MAX_EDGES, and read what they touch (a
-    peer in an account `user` may not read is drawn as one not in the cache)."""
+def _ranked(links: QuerySet[PeerLink]) -> QuerySet:
+    """The links grouped by gateway and peer, the worst MAX_EDGES groups first."""
     not_active = ~Q(status=PeerLink.Status.ACTIVE)
     grouped = (
         links.order_by()
@@ -117,7 +114,27 @@ def topology_rows(
     ranked = grouped.annotate(all_edges=Window(Count("*")), all_links=SumOverAll(Count("id"))).order_by(
         "-n_errors", "-n_pending", "-n", "gateway__cloud_id", "peer_gateway_id"
     )
-    ranked_rows = list(ranked[:MAX_EDGES])
+    return ranked[:MAX_EDGES]
+
+
+def topology_rows(
+    *,
+    links: QuerySet[PeerLink],
+    gateways: QuerySet[Gateway],
+    user: AbstractBaseUser,
+    unfiltered: bool = False,
+) -> TopologyRows:
+    """Group the links by gateway and peer in SQL, keep the worst MAX_EDGES, and read what they touch (a
+    peer in an account `user` may not read is drawn as one not in the cache).
+
+    `unfiltered`: `links` are the present links `user` may read, no filter set (the map as most open it):
+    their grouping, the same SQL for everyone who reads the same accounts, is then compiled once per
+    process (`rows_for_reader`) instead of on every request."""
+    if unfiltered:
+        key = ("topology: connections", MAX_EDGES)  # the cap is in the SQL (LIMIT)
+        ranked_rows = rows_for_reader(user, key, lambda user: _ranked(links))
+    else:
+        ranked_rows = list(_ranked(links))
     edge_rows = [
         _edge_row(
             gateway_id=row["gateway__cloud_id"],

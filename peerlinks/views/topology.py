@@ -27,7 +27,9 @@ def topology(request: HttpRequest) -> HttpResponse:
         gateways = gateways.filter(pk=chosen["gateway"].pk)
     if chosen.get("region"):
         gateways = gateways.filter(project__region=chosen["region"])
-    rows = topology_rows(links=links, gateways=gateways, user=request.user)
+    rows = topology_rows(
+        links=links, gateways=gateways, user=request.user, unfiltered=not filterset.is_filtering
+    )
     context = {"form": filterset.form, "topology": layout_topology(rows)}
     # A forged filter value is a bad request; htmx still gets the map and the message (it ignores 4xx).
     status = 400 if filterset.form.errors and not wants_fragment(request) else 200
