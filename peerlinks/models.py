@@ -1416,6 +1416,16 @@ def _policy_in_force() -> Policy:
     return Policy.objects.get_or_create(pk=1)[0]
 
 
+class DataVersion(models.Model):
+    """On SQLite, the version of the data pages draw (one row, `peerlinks.data_version`); PostgreSQL
+    keeps it in a sequence instead and leaves this table empty."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"data version {self.value}"
+
+
 class ProcessHeartbeat(models.Model):
     """A task worker's or scheduler's sign of life: one row per process run, stamped while it runs.
 

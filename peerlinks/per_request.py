@@ -35,6 +35,14 @@ def once_per_request(function: Callable[P, R]) -> Callable[P, R]:
     return answer
 
 
+def remember(function: Callable[..., R], answer: R, *args: object) -> None:
+    """Give `function` (a `@once_per_request` one) its answer for `args` for the rest of this reading
+    request, when another read brought it along; outside a reading request, nothing."""
+    answers = _answers.get()
+    if answers is not None:
+        answers[(function.__wrapped__, args, ())] = answer
+
+
 class OncePerRequestMiddleware:
     """Opens the scope `once_per_request` keeps answers in, for requests that only read."""
 

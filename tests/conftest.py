@@ -126,6 +126,16 @@ def _default_language_and_zone() -> Iterator[None]:
     timezone.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _no_parts_drawn_by_another_test() -> None:
+    """Each test starts with no drawn part kept (peerlinks.data_version): a test's writes are rolled back
+    with it, its data version with them on SQLite, and the next test's data could come back to that
+    version with other rows."""
+    from django.core.cache import caches
+
+    caches["drawn_parts"].clear()
+
+
 # --- Waiting ------------------------------------------------------------------------------------
 
 

@@ -40,10 +40,10 @@ def test_only_a_plain_htmx_request_gets_the_fragment(lead_client, name, page, fr
     rendered = [t.name for t in response.templates]
     body = response.content.decode()
     if kind == "htmx":
-        assert rendered[0] == fragment
+        assert fragment in rendered and page not in rendered
         assert "<html" not in body
     else:
-        assert rendered[0] == page
+        assert page in rendered
         assert body.lstrip().lower().startswith("<!doctype html>")
     vary = {value.strip() for value in response["Vary"].split(",")}
     assert {"HX-Request", "HX-Boosted", "HX-History-Restore-Request"} <= vary

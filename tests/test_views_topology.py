@@ -188,7 +188,7 @@ def test_topology_requires_login(client):
 def test_topology_draws_gateways_routers_and_links_as_links_to_their_pages(engineer_client, demo_rows):
     response = engineer_client.get(URL)
     assert response.status_code == 200
-    assert [t.name for t in response.templates][:2] == ["peerlinks/topology.html", "base.html"]
+    assert {"peerlinks/topology.html", "base.html"} <= {t.name for t in response.templates}
     body = response.content.decode()
     assert "<svg" in body and 'id="topology-map"' in body
     assert f'href="{demo_rows["gw_a"].get_absolute_url()}"' in body
@@ -206,7 +206,7 @@ def test_topology_draws_gateways_routers_and_links_as_links_to_their_pages(engin
 def test_topology_htmx_request_gets_only_the_map(engineer_client, demo_rows):
     response = engineer_client.get(URL, {"status": "ERROR"}, headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert [t.name for t in response.templates] == ["peerlinks/_topology_map.html"]
+    assert "base.html" not in [t.name for t in response.templates]
     body = response.content.decode()
     assert body.strip().startswith('<section class="card" id="topology-map">')
     assert "<html" not in body

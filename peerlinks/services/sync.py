@@ -39,7 +39,7 @@ from django.db.models import DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from peerlinks import cloud
+from peerlinks import cloud, data_version
 from peerlinks.models import (
     AuditEvent,
     ChangeRequest,
@@ -755,6 +755,7 @@ def _insert_new_links(new: list[tuple[Gateway, str, dict]], *, now: datetime) ->
             ):
                 for row in params:
                     copy.write_row(row)
+            data_version.moved(connection)  # past Django's cursor, so not seen by its watch
         else:
             # SQLite runs one prepared statement per row in C, with no parameter limit to split on.
             marks = ", ".join(["%s"] * len(fields))

@@ -1,0 +1,122 @@
+"""The version of the data pages draw (peerlinks.data_version), and the parts of pages kept under it: a
+person never sees a kept part older than what was last written, whoever wrote it and however."""
+
+import re
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from peerlinks import data_version
+from peerlinks.models import Notice, PeerLink, ProcessHeartbeat, StatusChange
+from tests.conftest import make_gateway, make_peer_link, make_router
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TOPOLOGY = "/topology/"
+
+
+def test_every_way_django_writes_a_drawn_table_moves_the_version(engineer):
+    link = make_peer_link()
+    writes = {
+        "save": lambda: PeerLink.objects.filter(pk=link.pk).first().save(),
+        "update": lambda: PeerLink.objects.filter(pk=link.pk).update(status="ERROR"),
+        "bulk_create": lambda: StatusChange.objects.bulk_create(
+            [
+                StatusChange(peer_link=link, to_status="ERROR"),
+                StatusChange(peer_link=link, to_status="ACTIVE"),
+            ]
+        ),
+        "delete": lambda: StatusChange.objects.filter(peer_link=link).delete(),
+        "raw SQL": lambda: connection.cursor().execute(
+            f"UPDATE {PeerLink._meta.db_table} SET reason = %s WHERE id = %s", ["x", link.pk]
+        ),
+    }
+    for how, write in writes.items():
+        before = data_version.current()
+        write()
+        assert data_version.current() > before, how
+
+
+def test_writes_to_tables_no_page_part_draws_leave_the_version(engineer):
+    before = data_version.current()
+    Notice.objects.create(user=engineer, message="hello")
+    ProcessHeartbeat.objects.create(
+        kind="worker",
+        name="w",
+        host="h",
+        pid=1,
+        started_at="2026-01-01T00:00Z",
+        last_seen="2026-01-01T00:00Z",
+    )
+    ProcessHeartbeat.objects.update(last_seen="2026-01-01T00:01Z")
+    assert data_version.current() == before
+
+
+def test_a_reader_sees_the_version_move_no_earlier_than_the_data_it_versions():
+    """Inside the writing transaction the data is not committed; a reader that takes the version then and
+    draws the old data must not have drawn under the version readers use once it is committed."""
+    link = make_peer_link()
+    with transaction.atomic():
+        PeerLink.objects.filter(pk=link.pk).update(status="ERROR")
+        during = data_version.current()
+    after = data_version.current()
+    if connection.vendor == "postgresql":
+        assert after > during  # moved again once committed
+    else:
+        assert after == during  # one row, moved in the transaction: seen with the data, at its commit
+
+
+def test_a_rolled_back_transaction_leaves_no_move_waiting_for_the_next():
+    link = make_peer_link()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        PeerLink.objects.filter(pk=link.pk).update(status="ERROR")
+        raise RuntimeError("refused")
+    with transaction.atomic():
+        PeerLink.objects.filter(pk=link.pk).update(status="ACTIVE")
+        during = data_version.current()
+    after = data_version.current()
+    assert after > during if connection.vendor == "postgresql" else after == during
+
+
+def _edges(body: str) -> dict[str, str]:
+    """The map's edges drawn for single links: link cloud ID → the tone it is drawn in."""
+    return dict(
+        re.findall(
+            r'data-link="([^"]+)"><title>[^<]*</title><path[^>]*/><path class="topo-edge tone-(\w+)"', body
+        )
+    )
+
+
+def _map(body: str) -> str:
+    return body[body.index('<section class="card" id="topology-map">') :].split("</section>")[0]
+
+
+def test_the_map_is_drawn_once_then_kept_until_a_link_changes(engineer_client):
+    gateway = make_gateway(name="gw-kept")
+    router = make_router(name="er-kept")
+    link = make_peer_link(gateway=gateway, peer_gateway_id=router.cloud_id, name="kept")
+    first = engineer_client.get(TOPOLOGY).content.decode()
+    assert _edges(first) == {link.cloud_id: "ok"}
+    with CaptureQueriesContext(connection) as kept:
+        again = engineer_client.get(TOPOLOGY).content.decode()
+    assert _map(again) == _map(first)
+    assert not any("peerlinks_peerlink" in query["sql"] for query in kept.captured_queries)
+
+    PeerLink.objects.filter(pk=link.pk).update(status="ERROR", reason="down")  # as the status poller does
+    assert _edges(engineer_client.get(TOPOLOGY).content.decode()) == {link.cloud_id: "bad"}
+    other = make_peer_link(gateway=gateway, name="new", peer_gateway_id=make_router(name="er-2").cloud_id)
+    assert set(_edges(engineer_client.get(TOPOLOGY).content.decode())) == {link.cloud_id, other.cloud_id}
+    # Each filter, language and zone is a map of its own.
+    assert set(_edges(engineer_client.get(TOPOLOGY, {"status": "ERROR"}).content.decode())) == {link.cloud_id}
+    chinese = engineer_client.get(TOPOLOGY, headers={"accept-language": "zh-hans"}).content.decode()
+    assert "对等连接" in chinese or "网关" in chinese
+
+
+def test_with_drawn_parts_off_every_request_draws_the_map(engineer_client, settings):
+    settings.DRAWN_PART_SECONDS = 0
+    make_peer_link(gateway=make_gateway(name="gw-off"), peer_gateway_id=make_router(name="er-off").cloud_id)
+    engineer_client.get(TOPOLOGY)
+    with CaptureQueriesContext(connection) as drawn:
+        engineer_client.get(TOPOLOGY)
+    assert any("peerlinks_peerlink" in query["sql"] for query in drawn.captured_queries)
