@@ -23,7 +23,7 @@ import contextlib
 import hashlib
 import sqlite3
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
@@ -31,10 +31,12 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import BigIntegerField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone, translation
+from django.utils.safestring import SafeString, mark_safe
 
 from peerlinks.per_request import once_per_request, remember
 
 SEQUENCE = "peerlinks_data_version"
+Drawn = TypeVar("Drawn")
 
 # The tables whose rows drawn parts show, by model name (peerlinks app). A part that draws another table
 # adds it here. Left out on purpose: what is written all the time and drawn by no part (workers'
@@ -150,10 +152,11 @@ def _read_sql() -> str:
     return "COALESCE((SELECT value FROM peerlinks_dataversion WHERE id = 1), 0)"
 
 
-def drawn_part(name: str, shape: Hashable, draw: Callable[[], str]) -> str:
-    """The HTML `draw()` makes, kept per process under the data's version, the language and time zone it
-    is drawn in, and `shape`: whatever else decides it (the filters, what the reader may read and do).
-    With DRAWN_PART_SECONDS at 0 every request draws afresh."""
+def drawn_part(name: str, shape: Hashable, draw: Callable[[], Drawn]) -> Drawn:
+    """What `draw()` makes (its HTML, or the HTML with what else the page learnt drawing it), kept per
+    process under the data's version, the language and time zone it is drawn in, and `shape`: whatever
+    else decides it (the query string, what the reader may read and do). What differs per request (a form
+    with its CSRF token) is left out as a `hole`. With DRAWN_PART_SECONDS at 0 every request draws afresh."""
     seconds = settings.DRAWN_PART_SECONDS
     if seconds <= 0:
         return draw()
@@ -161,8 +164,19 @@ def drawn_part(name: str, shape: Hashable, draw: Callable[[], str]) -> str:
     facts = (name, version, translation.get_language(), timezone.get_current_timezone_name(), shape)
     key = "part:" + hashlib.sha256(repr(facts).encode()).hexdigest()
     cache = caches["drawn_parts"]
-    html = cache.get(key)
-    if html is None:
-        html = draw()
-        cache.set(key, html, seconds)
-    return html
+    drawn = cache.get(key)
+    if drawn is None:
+        drawn = draw()
+        cache.set(key, drawn, seconds)
+    return drawn
+
+
+def hole(name: str) -> SafeString:
+    """The mark a drawn part is kept with where each request draws its own HTML (`filled`). No value a
+    page shows can look like it: every one is escaped, and `<` with it."""
+    return mark_safe(f"<!--hole:{name}-->")
+
+
+def filled(html: str, name: str, content: str) -> SafeString:
+    """`html` with its hole `name` filled with `content`."""
+    return mark_safe(html.replace(hole(name), content, 1))

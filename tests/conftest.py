@@ -1,6 +1,7 @@
 """Shared fixtures and helpers: the simulator on an ephemeral loopback port and its clock, one way to wait
 for something (`poll_until`), people and cached rows, and a guard that keeps tests offline."""
 
+import html
 import ipaddress
 import re
 import socket
@@ -161,6 +162,16 @@ def poll_until(
             description = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout:g} s waiting for {description}")
         time.sleep(interval)
+
+
+# --- The link table as shown ---------------------------------------------------------------------
+
+_LINK_ROW = re.compile(r'<tr id="link-[^"]*"[^>]*><td>(?:<input [^>]*> )?<a href="[^"]*">([^<]*)</a>')
+
+
+def listed_names(response) -> list[str]:
+    """The names in a page's link table (the list page, a gateway's page), in the order shown."""
+    return [html.unescape(name) for name in _LINK_ROW.findall(response.content.decode())]
 
 
 # --- The page's one poll --------------------------------------------------------------------------

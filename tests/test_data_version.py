@@ -5,11 +5,13 @@ import re
 
 import pytest
 from django.db import connection, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from peerlinks import data_version
 from peerlinks.models import Notice, PeerLink, ProcessHeartbeat, StatusChange
-from tests.conftest import make_gateway, make_peer_link, make_router
+from tests.conftest import _user, listed_names, make_gateway, make_peer_link, make_router
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,3 +122,70 @@ def test_with_drawn_parts_off_every_request_draws_the_map(engineer_client, setti
     with CaptureQueriesContext(connection) as drawn:
         engineer_client.get(TOPOLOGY)
     assert any("peerlinks_peerlink" in query["sql"] for query in drawn.captured_queries)
+
+
+LIST = "/links/"
+
+
+def _table(body: str) -> str:
+    """The link table, but for its CSRF token (masked afresh on every request)."""
+    table = body[body.index('<div id="peerlink-table">') :].split("</table>")[0]
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", table)
+
+
+def _status(body: str, link: PeerLink) -> str:
+    return re.search(rf'id="status-{link.cloud_id}" class="badge status-(\w+)"', body).group(1)
+
+
+def test_the_link_table_is_drawn_once_then_kept_until_a_link_changes(engineer_client):
+    link = make_peer_link(name="kept", status="ACTIVE")
+    first = engineer_client.get(LIST, {"sort": "name"}).content.decode()
+    with CaptureQueriesContext(connection) as kept:
+        again = engineer_client.get(LIST, {"sort": "name"}).content.decode()
+    assert _table(again) == _table(first)
+    assert not any("peerlinks_peerlink" in query["sql"] for query in kept.captured_queries)
+
+    PeerLink.objects.filter(pk=link.pk).update(status="ERROR", reason="down")  # as the status poller does
+    assert _status(engineer_client.get(LIST, {"sort": "name"}).content.decode(), link) == "error"
+    make_peer_link(name="new")
+    assert listed_names(engineer_client.get(LIST, {"sort": "name"})) == ["kept", "new"]
+    # Each query string is a table of its own: its filter, its order, its page.
+    assert listed_names(engineer_client.get(LIST, {"sort": "-name"})) == ["new", "kept"]
+    assert listed_names(engineer_client.get(LIST, {"status": "ERROR"})) == ["kept"]
+
+
+def test_a_kept_table_shows_each_reader_their_own_delete_form_and_what_they_may_do(client, engineer):
+    """The table one engineer's request drew is shown to the next, with a bulk-delete form that carries
+    the next one's CSRF token (the delete goes through); a viewer gets it without checkboxes or form."""
+    link = make_peer_link(name="chosen")
+    other = _user("engineer2", "Engineer")
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    first.force_login(engineer)
+    second.force_login(other)
+    assert listed_names(first.get(LIST)) == ["chosen"]
+    with CaptureQueriesContext(connection) as kept:
+        page = second.get(LIST).content.decode()
+    assert not any("peerlinks_peerlink" in query["sql"] for query in kept.captured_queries)
+    token = re.search(
+        r'<form id="bulk-delete"[^>]*><input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)"', page
+    )
+    preview = second.post(
+        reverse("peerlinks:batch_delete"), {"csrfmiddlewaretoken": token.group(1), "link": [link.cloud_id]}
+    )
+    assert preview.status_code == 200 and "chosen" in preview.content.decode()
+
+    viewer = Client()
+    viewer.force_login(_user("viewer2", "Viewer"))
+    shown = viewer.get(LIST).content.decode()
+    assert listed_names(viewer.get(LIST)) == ["chosen"]
+    assert 'id="bulk-delete"' not in shown and 'class="choose"' not in shown
+
+
+def test_a_kept_table_with_a_pending_link_still_starts_the_page_s_poll(engineer_client):
+    make_peer_link(name="pending", status="PENDING_CREATE")
+    first = engineer_client.get(LIST).content.decode()
+    again = engineer_client.get(LIST).content.decode()
+    poll = re.compile(r'<div id="live-poll"[^>]*>')
+    assert poll.search(again).group(0) == poll.search(first).group(0)
+    assert "fast=1" in poll.search(again).group(0)
+    assert 'class="live-link"' in again

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from tests.conftest import make_peer_link
+from tests.conftest import listed_names, make_peer_link
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def links():
 
 
 def _names(response):
-    return [link.name for link in response.context["page"].object_list]
+    return listed_names(response)
 
 
 def test_owner_ticket_and_label_are_columns_linking_to_their_filter(engineer_client, links):

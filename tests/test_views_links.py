@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from peerlinks.models import AuditEvent, ChangeRequest, PeerLink, StatusChange
-from tests.conftest import make_gateway, make_peer_link, make_router
+from tests.conftest import listed_names, make_gateway, make_peer_link, make_router
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def names(response) -> list[str]:
-    return [link.name for link in response.context["page"].object_list]
+    return listed_names(response)
 
 
 # --- the table --------------------------------------------------------------------------------

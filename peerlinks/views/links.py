@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -20,11 +21,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from peerlinks import paging
+from peerlinks.data_version import drawn_part, filled, hole
 from peerlinks.filters import PEER_LINK_SORTS, PeerLinkFilter
 from peerlinks.forms import LocalFieldsForm, PeerLinkCreateForm, PeerLinkDeleteForm, PeerLinkEditForm
 from peerlinks.htmx import leave_to, render_htmx, vary_on_htmx, wants_fragment
 from peerlinks.models import Gateway, PeerLink
-from peerlinks.permissions import EXPORT, SUBMIT, VIEW, permission_required_or_403
+from peerlinks.permissions import EXPORT, SUBMIT, VIEW, as_key, permission_required_or_403, readable_accounts
 from peerlinks.presentation import links as drawn
 from peerlinks.presentation.times import iso_time
 from peerlinks.services import approvals, changes, lifecycle, links
@@ -35,22 +37,39 @@ PAGE_SIZE = 50
 @permission_required_or_403(VIEW)
 @require_GET
 def link_list(request: HttpRequest) -> HttpResponse:
-    """Every peer link, filtered, sorted and paged; htmx gets just the table."""
+    """Every peer link, filtered, sorted and paged; htmx gets just the table. The table is drawn once per
+    version of the data, query string, reader's accounts, choosing or not, language and zone
+    (`drawn_part`); its bulk-delete form, with the request's CSRF token, is drawn per request."""
     links = PeerLink.objects.visible_to(request.user).for_list().with_peer_name().with_waiting_for()
     filterset = PeerLinkFilter(request.GET, queryset=links, request=request, counted=True)
-    page = _link_page(request, filterset.qs)
-    sort = (filterset.form.cleaned_data.get("sort") or [""])[0]
-    context = {
-        "filter": filterset,
-        "page": page,
-        "sort": sort,
-        "columns": _sort_columns(sort),
-        # Checkboxes to choose links to delete together (batches.batch_delete).
-        "choosing": request.user.has_perm(SUBMIT),
-    }
-    return render_htmx(
-        request, "peerlinks/peerlink_list.html", context, fragment="peerlinks/_peerlink_table.html"
-    )
+    # Checkboxes to choose links to delete together (batches.batch_delete).
+    choosing = request.user.has_perm(SUBMIT)
+
+    def draw() -> tuple[str, bool]:
+        page = _link_page(request, filterset.qs)
+        sort = (filterset.form.cleaned_data.get("sort") or [""])[0]
+        context = {
+            "filter": filterset,
+            "page": page,
+            "sort": sort,
+            "columns": _sort_columns(sort),
+            "choosing": choosing,
+            "bulk_delete": hole("bulk-delete"),
+        }
+        html = render_to_string("peerlinks/_peerlink_table.html", context, request)
+        # Whether a row's badge is followed by the page's poll (the rows' template tag says so).
+        return html, getattr(request, "live_follows", False)
+
+    query = tuple(sorted(request.GET.lists()))
+    shape = (query, PAGE_SIZE, as_key(readable_accounts(request.user)), choosing)
+    html, follows = drawn_part("link table", shape, draw)
+    if follows:
+        request.live_follows = True
+    if choosing:
+        form = render_to_string("peerlinks/_bulk_delete_form.html", {}, request)
+        html = filled(html, "bulk-delete", form)
+    context = {"filter": filterset, "drawn": html}
+    return render_htmx(request, "peerlinks/peerlink_list.html", context, fragment="peerlinks/_drawn.html")
 
 
 @dataclass(frozen=True)
