@@ -2,12 +2,14 @@
 person never sees a kept part older than what was last written, whoever wrote it and however."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from peerlinks import data_version
 from peerlinks.models import Notice, PeerLink, ProcessHeartbeat, StatusChange
@@ -189,3 +191,36 @@ def test_a_kept_table_with_a_pending_link_still_starts_the_page_s_poll(engineer_
     assert poll.search(again).group(0) == poll.search(first).group(0)
     assert "fast=1" in poll.search(again).group(0)
     assert 'class="live-link"' in again
+
+
+def _stat(body: str, status: str) -> int:
+    return int(re.search(rf'\?status={status}"><span class="stat-value">(\d+)<', body).group(1))
+
+
+def _pending_too_long(body: str) -> str:
+    return body.split('id="pending-too-long"')[1].split("</section>")[0]
+
+
+def test_the_dashboard_keeps_its_counts_and_pending_links_but_weighs_the_time_on_every_request(
+    engineer_client, settings
+):
+    settings.PENDING_TOO_LONG = 3600
+    link = make_peer_link(name="slow", status="PENDING_CREATE")
+    ten_minutes_ago = timezone.now() - timedelta(minutes=10)
+    StatusChange.objects.create(peer_link=link, to_status="PENDING_CREATE", observed_at=ten_minutes_ago)
+    make_peer_link(name="up", status="ACTIVE")
+    first = engineer_client.get("/").content.decode()
+    assert (_stat(first, "ACTIVE"), _stat(first, "PENDING_CREATE")) == (1, 1)
+    assert "slow" not in _pending_too_long(first)
+    with CaptureQueriesContext(connection) as kept:
+        again = engineer_client.get("/").content.decode()
+    assert not any("peerlinks_statuschange" in query["sql"] for query in kept.captured_queries)
+    assert (_stat(again, "ACTIVE"), _stat(again, "PENDING_CREATE")) == (1, 1)
+    # Nothing written, but the link has now been pending too long: the kept links are weighed again.
+    settings.PENDING_TOO_LONG = 300
+    assert "slow" in _pending_too_long(engineer_client.get("/").content.decode())
+
+    PeerLink.objects.filter(pk=link.pk).update(status="ACTIVE")  # as the status poller does
+    done = engineer_client.get("/").content.decode()
+    assert (_stat(done, "ACTIVE"), _stat(done, "PENDING_CREATE")) == (2, 0)
+    assert "slow" not in _pending_too_long(done)

@@ -5,7 +5,7 @@ recent activity; acknowledging drift; gateways by region. Everything here reads 
 import copy
 import hashlib
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -17,6 +17,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from peerlinks.data_version import drawn_part
 from peerlinks.models import (
     AuditEvent,
     ChangeRequest,
@@ -120,7 +121,7 @@ def build_dashboard(*, user: AbstractBaseUser, now: datetime | None = None) -> D
         errors=rows_for_reader(user, "dashboard: links in error", _links_in_error)
         if counts[PeerLink.Status.ERROR]
         else [],
-        pending_too_long=list(pending_too_long(now=now).visible_to(user)[:LISTED])
+        pending_too_long=pending_too_long(user=user, now=now)
         if any(counts[status] for status in PeerLink.PENDING_STATUSES)
         else [],
         regions=region_syncs(now=now, user=user),
@@ -210,7 +211,7 @@ class NavCounts:
 def nav_counts(user: AbstractBaseUser, *, statuses: bool = False) -> NavCounts:
     """The counts of NavCounts in one query (the person's row with a count of each beside it), read once
     per page: the navigation, the page's poll, the notices page and the dashboard all show them.
-    `statuses`: with the present links per status (status_counts), each counted from its index range."""
+    `statuses`: with the present links per status (kept_status_counts)."""
     return _nav_counts(user, statuses)
 
 
@@ -218,6 +219,21 @@ def nav_counts(user: AbstractBaseUser, *, statuses: bool = False) -> NavCounts:
 def _nav_counts(user: AbstractBaseUser, statuses: bool) -> NavCounts:
     if not user.is_authenticated:
         return NavCounts(0, 0, 0)
+    if not statuses:
+        return _frame_counts(user, statuses=False)
+    # The links per status are kept under the data's version; when they are not, they are counted in the
+    # frame's own query.
+    counted: dict[str, NavCounts] = {}
+
+    def count() -> dict[str, int]:
+        counted["frame"] = _frame_counts(user, statuses=True)
+        return counted["frame"].statuses
+
+    by_status = drawn_part("status counts", as_key(readable_accounts(user)), count)
+    return counted.get("frame") or replace(_nav_counts(user, False), statuses=by_status)
+
+
+def _frame_counts(user: AbstractBaseUser, *, statuses: bool) -> NavCounts:
     approver = user.has_perm(APPROVE)  # reads the person's roles: the stand-in below copies them
     # What shapes the query besides the person's pk: where they approve and what they may read.
     shape = (approver and as_key(holder(user, APPROVE).accounts), as_key(readable_accounts(user)))
@@ -308,17 +324,30 @@ def unmanaged_regions(*, user: AbstractBaseUser) -> UnmanagedRegions:
     )
 
 
-def pending_too_long(*, now: datetime) -> QuerySet[PeerLink]:
-    """Links still pending since longer than settings.PENDING_TOO_LONG (since their last status change)."""
+def pending_too_long(*, user: AbstractBaseUser, now: datetime) -> list[PeerLink]:
+    """The first LISTED present links `user` may read still pending since longer than
+    settings.PENDING_TOO_LONG (since their last status change, else since first seen), longest first.
+    When each pending link began to wait is read once per version of the data (data_version.drawn_part),
+    and weighed against the time on every request; the links shown are read only when there are some."""
     cutoff = now - timedelta(seconds=settings.PENDING_TOO_LONG)
-    return (
-        PeerLink.objects.present()
-        .pending()
-        .for_list()
-        .annotate(pending_since=Max("status_changes__observed_at"))
-        .filter(Q(pending_since__lt=cutoff) | Q(pending_since__isnull=True, first_seen_at__lt=cutoff))
-        .order_by("pending_since", "name")
-    )
+    waiting = drawn_part("pending links", as_key(readable_accounts(user)), lambda: _waiting_since(user))
+    stuck = [pk for since, _name, pk in waiting if since < cutoff][:LISTED]
+    if not stuck:
+        return []
+    links = _pending(user).in_bulk(stuck)
+    return [links[pk] for pk in stuck if pk in links]
+
+
+def _pending(user: AbstractBaseUser) -> QuerySet[PeerLink]:
+    """The present pending links `user` may read, each with when its status last changed (`pending_since`)."""
+    links = PeerLink.objects.visible_to(user).present().pending().for_list()
+    return links.annotate(pending_since=Max("status_changes__observed_at"))
+
+
+def _waiting_since(user: AbstractBaseUser) -> list[tuple[datetime, str, int]]:
+    """(since when, name, pk) of each pending link `user` may read, longest waiting first."""
+    rows = _pending(user).values_list("pending_since", "first_seen_at", "name", "pk")
+    return sorted((since or first_seen, name, pk) for since, first_seen, name, pk in rows)
 
 
 def _projects(accounts: list[CloudAccount]) -> dict[tuple[int, str], CloudProject]:
