@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import sqlite3
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -56,19 +57,33 @@ DRAWN_FROM = (
     "AuditEvent",
     "Policy",
 )
+# Columns of those tables that no part shows and that are written again and again whatever changed (a
+# region's sync claim, taken and given back by every sync and re-check; a gateway's last look at its
+# links, stamped by every re-check of a pending link, twice a second while one is): an UPDATE that sets
+# only these leaves the version. By model name, then column.
+UNDRAWN_COLUMNS = {
+    "CloudProject": ("sync_claim", "sync_claimed_until"),
+    "Gateway": ("links_synced_at",),
+}
 _WRITES = ("INSERT", "UPDATE", "DELETE")
+_ASSIGNED = re.compile(r'(?:^|,)\s*"(\w+)"\s*=')
 
 
 def _tables() -> frozenset[str]:
-    global _TABLES
+    global _TABLES, _UNDRAWN
     if _TABLES is None:
         from django.apps import apps
 
-        _TABLES = frozenset(apps.get_model("peerlinks", name)._meta.db_table for name in DRAWN_FROM)
+        def table(name: str) -> str:
+            return apps.get_model("peerlinks", name)._meta.db_table
+
+        _UNDRAWN = {table(name): frozenset(columns) for name, columns in UNDRAWN_COLUMNS.items()}
+        _TABLES = frozenset(table(name) for name in DRAWN_FROM)
     return _TABLES
 
 
 _TABLES: frozenset[str] | None = None
+_UNDRAWN: dict[str, frozenset[str]] = {}
 
 
 def written_table(sql: str) -> str | None:
@@ -82,10 +97,27 @@ def written_table(sql: str) -> str | None:
     return words[at].split("(")[0].strip('"') if len(words) > at else None
 
 
+def moves_version(sql: str) -> bool:
+    """Whether a statement writes what a part may show: an INSERT, UPDATE or DELETE of a table in
+    DRAWN_FROM, but an UPDATE that sets only UNDRAWN_COLUMNS. Where the columns set cannot be told for
+    sure (a subquery among the values), it does."""
+    table = written_table(sql)
+    if table not in _tables():
+        return False
+    undrawn = _UNDRAWN.get(table)
+    if not undrawn or sql[:6].upper() != "UPDATE":
+        return True
+    values = sql.split(" SET ", 1)[-1].split(" WHERE ", 1)[0]
+    if "SELECT" in values.upper():
+        return True
+    assigned = set(_ASSIGNED.findall(values))
+    return not assigned or not assigned <= undrawn
+
+
 def watch_writes(execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
-    """The execute wrapper: run the statement, then move the version if it wrote a drawn table."""
+    """The execute wrapper: run the statement, then move the version if it wrote what a part may show."""
     result = execute(sql, params, many, context)
-    if written_table(sql) in _tables():
+    if moves_version(sql):
         moved(context["connection"])
     return result
 

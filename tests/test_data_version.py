@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Subquery
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from peerlinks import data_version
-from peerlinks.models import Notice, PeerLink, ProcessHeartbeat, StatusChange
+from peerlinks.models import CloudProject, Gateway, Notice, PeerLink, ProcessHeartbeat, StatusChange
 from tests.conftest import _user, listed_names, make_gateway, make_peer_link, make_router
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,6 +56,27 @@ def test_writes_to_tables_no_page_part_draws_leave_the_version(engineer):
     )
     ProcessHeartbeat.objects.update(last_seen="2026-01-01T00:01Z")
     assert data_version.current() == before
+
+
+def test_writes_of_columns_no_part_shows_leave_the_version(engineer):
+    """A sync's claim on its region and a re-check's stamp on a gateway (twice a second while a link is
+    pending) leave the version; the same statements setting anything else with them move it."""
+    gateway = make_gateway()
+    region = CloudProject.objects.filter(pk=gateway.project_id)
+    name = Subquery(Gateway.objects.filter(pk=gateway.pk).values("name")[:1])
+    writes = [
+        ("a sync's claim", lambda: region.update(sync_claim="x", sync_claimed_until=timezone.now()), False),
+        ("the claim given back", lambda: region.update(sync_claim="", sync_claimed_until=None), False),
+        ("a gateway's last look", lambda: Gateway.objects.update(links_synced_at=timezone.now()), False),
+        ("the look and a name", lambda: Gateway.objects.update(links_synced_at=None, name="new"), True),
+        ("a region's sync error", lambda: region.update(sync_error="down"), True),
+        ("a claim from a subquery", lambda: region.update(sync_claim=name), True),
+        ("a gateway saved whole", lambda: Gateway.objects.get(pk=gateway.pk).save(), True),
+    ]
+    for how, write, moves in writes:
+        before = data_version.current()
+        write()
+        assert (data_version.current() > before) == moves, how
 
 
 def test_a_reader_sees_the_version_move_no_earlier_than_the_data_it_versions():

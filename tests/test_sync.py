@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import dcsim
-from peerlinks import cloud
+from peerlinks import cloud, data_version
 from peerlinks.models import (
     AuditEvent,
     CloudProject,
@@ -180,6 +180,18 @@ def test_a_second_sync_without_change_writes_no_drift_and_no_history(demo):
     assert after["drift"] == before["drift"]
     assert after["changes"] == before["changes"]
     assert AuditEvent.objects.count() == events
+
+
+def test_a_recheck_that_finds_nothing_new_leaves_the_version_pages_are_kept_under(demo):
+    """Re-checks run twice a second while a link is pending: one that finds the gateway's links as cached
+    takes and gives back its claim and stamps the gateway's last look, which no kept part shows."""
+    sync_all()
+    PeerLink.objects.filter(pk=PeerLink.objects.first().pk).update(status="PENDING_CREATE")
+    before = data_version.current()
+    assert recheck_pending() >= 1
+    assert data_version.current() == before
+    sync_all()  # a full sync stamps each region's sync: the dashboard and the map show it
+    assert data_version.current() > before
 
 
 def test_a_link_renamed_outside_dcportal_is_drift_of_kind_changed(empty):

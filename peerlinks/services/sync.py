@@ -414,7 +414,8 @@ def _write_region(
     """Write a fetched region in one transaction, in the cache's lock order (see the module docstring)."""
     now = timezone.now()
     with transaction.atomic():
-        claim.check(CloudProject.objects.select_for_update(no_key=True).get(pk=project.pk))
+        locked = CloudProject.objects.select_for_update(no_key=True).get(pk=project.pk)
+        claim.check(locked)
         region = {
             "sync_error": "; ".join(result.warnings),
             "sync_problem": result.problem,
@@ -422,7 +423,9 @@ def _write_region(
         }
         if full:
             region |= {"project_id": snapshot.project_id, "synced_at": now}
-        CloudProject.objects.filter(pk=project.pk).update(**region)
+        # A re-check that meets no problem, after none, writes nothing here (pages draw the region's row).
+        if any(getattr(locked, name) != value for name, value in region.items()):
+            CloudProject.objects.filter(pk=project.pk).update(**region)
         if full:
             _write_routers(project=project, routers=snapshot.routers, now=now)
             _write_shared_attachments(project=project, listed=snapshot.attachments_by_router, now=now)
