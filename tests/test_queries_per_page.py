@@ -227,3 +227,29 @@ def test_a_fixed_query_that_changes_a_text_it_is_given_is_refused(db):
     assert fixed_rows("exact name", named, person.username) == [(person.pk,)]
     with pytest.raises(ValueError, match="cannot be fixed"):
         fixed_rows("name pattern", named_like, "pattern")
+
+
+def test_a_link_page_while_its_cross_account_attachment_waits_stays_within_the_budget(client, two_accounts):
+    """The page reads the waiting attachment (to offer the router's approver its decision); it does not
+    ask for drift the link was read without (most links have none)."""
+    from peerlinks.models import SharedAttachment
+
+    world = two_accounts
+    link = make_peer_link(
+        gateway=world["gateway_a"],
+        name="across",
+        status="PENDING_CREATE",
+        peer_type="ER",
+        peer_gateway_id=world["router_b"].cloud_id,
+        link_id="0b0b0b0b-0000-4000-8000-000000000001",
+    )
+    SharedAttachment.objects.create(
+        cloud_id=link.link_id,
+        router=world["router_b"],
+        state=SharedAttachment.WAITING,
+        resource_id=world["gateway_a"].cloud_id,
+    )
+    for person in ("a_engineer", "b_approver"):
+        client.force_login(world[person])
+        counted = _queries(client, [link.get_absolute_url()])
+        assert counted[link.get_absolute_url()] <= PAGE_BUDGET, (person, counted)

@@ -11,7 +11,7 @@ from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext
 
 from peerlinks import cloud
@@ -103,7 +103,10 @@ def readable_link(*, user: AbstractBaseUser, cloud_id: str) -> PeerLink | None:
 
 
 def _readable_link_query(user: AbstractBaseUser, cloud_id: str) -> QuerySet[PeerLink]:
-    return PeerLink.objects.visible_to(user).for_list().with_peer().filter(cloud_id=cloud_id)
+    # Whether any drift was seen on it: most links have none, and their page then does not ask.
+    drift = Drift.objects.filter(peer_link_id=OuterRef("pk"))
+    links = PeerLink.objects.visible_to(user).for_list().with_peer().filter(cloud_id=cloud_id)
+    return links.annotate(has_drift=Exists(drift))
 
 
 def build_link_story(*, link: PeerLink) -> LinkStory:
@@ -127,9 +130,16 @@ def build_link_story(*, link: PeerLink) -> LinkStory:
         changes=changes,
         events=events,
         cloud_request_ids=list(dict.fromkeys(request_ids)),
-        drifts=fixed_rows("link story: drift", _drifts_query, link.pk),
+        drifts=_drifts(link),
         gone=_gone_step(link, changes),
     )
+
+
+def _drifts(link: PeerLink) -> list[Drift]:
+    """The link's drift; not asked for when readable_link read that it has none (most links)."""
+    if not getattr(link, "has_drift", True):
+        return []
+    return fixed_rows("link story: drift", _drifts_query, link.pk)
 
 
 def _changes_query(pk: int) -> QuerySet[ChangeRequest]:
