@@ -157,6 +157,10 @@ def _table(body: str) -> str:
     return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", table)
 
 
+def _filters(body: str) -> str:
+    return body[body.index('<form class="filters card"') :].split("</form>")[0]
+
+
 def _status(body: str, link: PeerLink) -> str:
     return re.search(rf'id="status-{link.cloud_id}" class="badge status-(\w+)"', body).group(1)
 
@@ -167,7 +171,11 @@ def test_the_link_table_is_drawn_once_then_kept_until_a_link_changes(engineer_cl
     with CaptureQueriesContext(connection) as kept:
         again = engineer_client.get(LIST, {"sort": "name"}).content.decode()
     assert _table(again) == _table(first)
+    assert _filters(again) == _filters(first)
+    # Only what every page's frame reads (session, person, permissions, counts, accounts): neither the
+    # links nor the gateways the filter offers.
     assert not any("peerlinks_peerlink" in query["sql"] for query in kept.captured_queries)
+    assert len(kept.captured_queries) == 5, [query["sql"][:80] for query in kept.captured_queries]
 
     PeerLink.objects.filter(pk=link.pk).update(status="ERROR", reason="down")  # as the status poller does
     assert _status(engineer_client.get(LIST, {"sort": "name"}).content.decode(), link) == "error"

@@ -2,6 +2,7 @@
 select), one link's page with its live status badge and local fields, and asking to rename or delete it."""
 
 import csv
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,19 +38,28 @@ PAGE_SIZE = 50
 @permission_required_or_403(VIEW)
 @require_GET
 def link_list(request: HttpRequest) -> HttpResponse:
-    """Every peer link, filtered, sorted and paged; htmx gets just the table. The table is drawn once per
-    version of the data, query string, reader's accounts, choosing or not, language and zone
-    (`drawn_part`); its bulk-delete form, with the request's CSRF token, is drawn per request."""
-    links = PeerLink.objects.visible_to(request.user).for_list().with_peer_name().with_waiting_for()
-    filterset = PeerLinkFilter(request.GET, queryset=links, request=request, counted=True)
+    """Every peer link, filtered, sorted and paged; htmx gets just the table. The table and the filters
+    are each drawn once per version of the data, query string, reader's accounts, choosing or not,
+    language and zone (`drawn_part`); the bulk-delete form, with the request's CSRF token, is drawn per
+    request. A request whose parts are kept reads no link and builds no filter."""
     # Checkboxes to choose links to delete together (batches.batch_delete).
     choosing = request.user.has_perm(SUBMIT)
+    query = tuple(sorted(request.GET.lists()))
+    shape = (query, PAGE_SIZE, as_key(readable_accounts(request.user)), choosing)
 
-    def draw() -> tuple[str, bool]:
-        page = _link_page(request, filterset.qs)
-        sort = (filterset.form.cleaned_data.get("sort") or [""])[0]
+    @functools.cache
+    def filterset() -> PeerLinkFilter:
+        visible = PeerLink.objects.visible_to(request.user)
+        return PeerLinkFilter(request.GET, queryset=visible, request=request, counted=True)
+
+    def draw_table() -> tuple[str, bool]:
+        found = filterset()
+        links = PeerLink.objects.visible_to(request.user).for_list().with_peer_name().with_waiting_for()
+        found.is_valid()  # validated first, as FilterSet.qs does: an invalid value is left out
+        page = _link_page(request, found.filter_queryset(links))
+        sort = (found.form.cleaned_data.get("sort") or [""])[0]
         context = {
-            "filter": filterset,
+            "filter": found,
             "page": page,
             "sort": sort,
             "columns": _sort_columns(sort),
@@ -60,15 +70,19 @@ def link_list(request: HttpRequest) -> HttpResponse:
         # Whether a row's badge is followed by the page's poll (the rows' template tag says so).
         return html, getattr(request, "live_follows", False)
 
-    query = tuple(sorted(request.GET.lists()))
-    shape = (query, PAGE_SIZE, as_key(readable_accounts(request.user)), choosing)
-    html, follows = drawn_part("link table", shape, draw)
+    html, follows = drawn_part("link table", shape, draw_table)
     if follows:
         request.live_follows = True
     if choosing:
         form = render_to_string("peerlinks/_bulk_delete_form.html", {}, request)
         html = filled(html, "bulk-delete", form)
-    context = {"filter": filterset, "drawn": html}
+    context = {"drawn": html}
+    if not wants_fragment(request):
+        context["filters"] = drawn_part(
+            "link filters",
+            shape,
+            lambda: render_to_string("peerlinks/_peerlink_filters.html", {"filter": filterset()}, request),
+        )
     return render_htmx(request, "peerlinks/peerlink_list.html", context, fragment="peerlinks/_drawn.html")
 
 
