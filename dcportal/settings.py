@@ -423,11 +423,11 @@ LIVE_FAST_POLL_INTERVAL = envfloat("LIVE_FAST_POLL_INTERVAL", 1.0)
 STALE_AFTER = envfloat("STALE_AFTER", 300.0)
 # A link still pending after this many seconds is listed as pending too long on the dashboard.
 PENDING_TOO_LONG = envfloat("PENDING_TOO_LONG", 600.0)
-# Seconds a drawn part of a page (the topology map, the link list's table, the dashboard's counts and
-# pending links) is kept by each web process under the version of the
-# data it shows (peerlinks.data_version): every write moves the version, so this only bounds a change the
-# version cannot see (a process killed between its commit and the version's move, an edit made by hand in
-# the database). 0: every part drawn on every request.
+# Seconds a drawn part of a page (the topology map, the link list's table and filters, the dashboard's
+# counts and pending links) is kept by each web process under the version of the data it shows
+# (peerlinks.data_version): every write moves the version, so this only bounds a change the version
+# cannot see (a process killed between its commit and the version's move, an edit made by hand in the
+# database). 0: every part drawn on every request.
 DRAWN_PART_SECONDS = envfloat("DRAWN_PART_SECONDS", 60.0)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
