@@ -18,6 +18,7 @@ from django.core.exceptions import EmptyResultSet, ValidationError
 from django.core.validators import URLValidator
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -582,18 +583,17 @@ def peer_model(peer_type: str) -> type[models.Model]:
     return EnterpriseRouter if peer_type == PeerLink.PeerType.ER else Gateway
 
 
-def _of_peer(column: str) -> Coalesce:
+def _of_peer(column: str, *, type_from: str = "peer_type", id_from: str = "peer_gateway_id") -> Coalesce:
     """A column of a link's cached peer (an enterprise router or a gateway, by the link's peer type), ""
-    when the peer is not cached."""
+    when the peer is not cached; `type_from` and `id_from` name where the row holds its peer's type and ID
+    (a link's columns, or a change's annotations)."""
 
     def column_in(peer_type: str) -> Subquery:
         model = peer_model(peer_type)
-        return Subquery(model.objects.filter(cloud_id=OuterRef("peer_gateway_id")).values(column)[:1])
+        return Subquery(model.objects.filter(cloud_id=OuterRef(id_from)).values(column)[:1])
 
-    found = Case(
-        *(When(peer_type=peer_type, then=column_in(peer_type)) for peer_type in PeerLink.PeerType.values),
-        default=Value(""),
-    )
+    types = PeerLink.PeerType.values
+    found = Case(*(When(**{type_from: kind}, then=column_in(kind)) for kind in types), default=Value(""))
     return Coalesce(found, Value(""))
 
 
@@ -955,6 +955,30 @@ class ChangeRequestQuerySet(AccountScopedQuerySet):
         # A cross-account change is in both accounts: its peer's account reads it too.
         return super()._in_accounts(pks) | Q(peer_account__in=pks)
 
+    def with_peer(self) -> "ChangeRequestQuerySet":
+        """Each change with its peer's cached name (`peer_name`) and account name (`peer_account_name`), ""
+        when the peer is not cached: the peer of `ChangeRequest.peer_fields`, read in the same query."""
+
+        def in_payload(key: str) -> Case:
+            def path(kind: str) -> str:
+                return "__".join(("payload", *ChangeRequest.peer_path(kind), key))
+
+            kinds = ChangeRequest.Kind.values
+            found = (When(kind=kind, then=KT(path(kind))) for kind in kinds)
+            return Case(*found, default=Value(""), output_field=models.CharField())
+
+        named = self.annotate(peer_of_type=in_payload("peer_type"), peer_of_id=in_payload("peer_gateway_id"))
+        where = {"type_from": "peer_of_type", "id_from": "peer_of_id"}
+        return named.annotate(
+            peer_name=_of_peer("name", **where), peer_account_name=_of_peer("project__account__name", **where)
+        )
+
+    def with_cross_account_rule(self) -> "ChangeRequestQuerySet":
+        """Each change with the policy's rule for a link between two accounts (`cross_account_rule`, None
+        while no policy was saved), read in the same query: a page weighing changes reads no policy row."""
+        rule = Policy.objects.filter(pk=Policy.PK).values("cross_account_approval")
+        return self.annotate(cross_account_rule=Subquery(rule))
+
 
 class ChangeRequest(ReadQuickly, models.Model):
     """Someone's request to create, change or delete a peer link, from submission to its outcome."""
@@ -1074,6 +1098,20 @@ class ChangeRequest(ReadQuickly, models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in self.TERMINAL_STATES
+
+    @staticmethod
+    def peer_path(kind: str) -> tuple[str, ...]:
+        """Where in the payload of a change of `kind` its peer is: a create's is the one it asks for; a
+        rename's or a delete's, the one its link had (`before`)."""
+        return () if kind == ChangeRequest.Kind.CREATE else ("before",)
+
+    @property
+    def peer_fields(self) -> dict[str, Any]:
+        """The payload's part naming the change's peer (`peer_type`, `peer_gateway_id`, `peer_region`)."""
+        fields = self.payload
+        for key in self.peer_path(self.kind):
+            fields = fields.get(key) or {}
+        return fields
 
     @property
     def account(self) -> CloudAccount:
@@ -1360,8 +1398,11 @@ def window_closes_at() -> datetime.time:
 class Policy(models.Model):
     """The approval policy, edited by admins: approvals per kind, expiry, and an optional change window.
 
-    One row (pk 1); `Policy.current()` reads it.
+    One row (pk 1); `Policy.current()` reads it, and a list of changes can read its cross-account rule with
+    them (`ChangeRequestQuerySet.with_cross_account_rule`).
     """
+
+    PK = 1
 
     approvals_create = models.PositiveSmallIntegerField(default=1, verbose_name=_("approvals for a create"))
     approvals_update = models.PositiveSmallIntegerField(default=1, verbose_name=_("approvals for a rename"))
@@ -1413,7 +1454,7 @@ class Policy(models.Model):
 
 @once_per_request
 def _policy_in_force() -> Policy:
-    return Policy.objects.get_or_create(pk=1)[0]
+    return Policy.objects.get_or_create(pk=Policy.PK)[0]
 
 
 class DataVersion(models.Model):

@@ -253,3 +253,39 @@ def test_a_link_page_while_its_cross_account_attachment_waits_stays_within_the_b
         client.force_login(world[person])
         counted = _queries(client, [link.get_absolute_url()])
         assert counted[link.get_absolute_url()] <= PAGE_BUDGET, (person, counted)
+
+
+def test_a_cross_account_change_its_page_its_poll_and_the_queue_beside_a_batch_stay_within_the_budget(
+    client, two_accounts
+):
+    """The page of a change between two accounts names its peer (router and account) and weighs its approvals
+    against the policy's cross-account rule, both read with the change; so does the poll that brings its
+    panels once it moved, and the queue, where a batch waits beside it."""
+    from peerlinks.services import bulk
+
+    world = two_accounts
+    change = _create(world)
+    gateway = make_gateway(project=world["gateway_a"].project, name="gw-room", available_peer_link_count=9)
+    for n in range(2):
+        make_router(project=gateway.project, name=f"er-batch-{n}")
+    rows = "".join(f"gw-room,er-batch-{n},batch-{n},,team-a,CHG-{n}\n" for n in range(2))
+    bulk.submit_creates(
+        user=world["a_engineer"], records=bulk.parse(f"gateway,peer,name,description,owner,ticket\n{rows}")
+    )
+    page = f"/changes/{change.pk}/"
+    for person in ("a_engineer", "a_approver", "b_approver"):
+        client.force_login(world[person])
+        counted = _queries(client, [page])
+        with CaptureQueriesContext(connection) as polled:
+            answer = client.get(
+                "/live/", {"change": f"{change.pk}:shown before", "fast": "1"}, HTTP_HX_REQUEST="true"
+            )
+        counted["/live/ (the change moved)"] = len(polled)
+        assert 'id="change-state"' in answer.content.decode()
+        if person != "a_engineer":
+            counted |= _queries(client, ["/approvals/"])
+        for shown, queries in counted.items():
+            assert queries <= PAGE_BUDGET, (person, shown, queries)
+    body = client.get(page).content.decode()
+    assert body.count('<strong class="peer-name">er-b</strong>') == 3
+    assert '<span class="peer-account badge">account team-b</span>' in body

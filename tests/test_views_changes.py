@@ -590,10 +590,10 @@ def test_the_poll_reads_a_followed_change_in_one_query(engineer_client, some_cha
     _, live = _followed(engineer_client, mine)
     none = queries()
     assert queries(change=live["change"]) == none + 1
-    # Changed: the change as its page reads it, its decisions and its audit trail too; a pending change's
-    # outlook reads who may approve it (permissions.holders, one query), and a delete names its peer.
+    # Changed: the change as its page reads it (with its peer's name), its decisions and its audit trail
+    # too; a pending change's outlook reads who may approve it (permissions.holders, one query).
     assert queries(change=f"{mine.pk}:old") == none + 4
-    assert queries(change=f"{theirs.pk}:old") == none + 6
+    assert queries(change=f"{theirs.pk}:old") == none + 5
 
 
 def test_unknown_change_is_404(engineer_client, db):

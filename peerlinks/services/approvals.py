@@ -55,11 +55,13 @@ def sides_missing(
     """The accounts of a cross-account change that still lack a valid approval from one of their approvers,
     when the policy asks for an approver of each account (else, and for a change in one account, none).
 
-    `approvers`: user pk → where they approve (`holders(APPROVE)`), when a page weighs many changes."""
+    `approvers`: user pk → where they approve (`holders(APPROVE)`), when a page weighs many changes. The
+    policy's rule is the one `change` was read with (`with_cross_account_rule`), else `policy`'s, else the
+    policy in force."""
     if not change.peer_account_id:
         return []
-    policy = policy or Policy.current()
-    if policy.cross_account_approval != Policy.CrossAccount.EACH:
+    rule = policy.cross_account_approval if policy else getattr(change, "cross_account_rule", None)
+    if (rule or Policy.current().cross_account_approval) != Policy.CrossAccount.EACH:
         return []
     counted = valid_approvals(change)
     if approvers is None:
@@ -162,7 +164,7 @@ def approval_outlooks(
     changes: Iterable[ChangeRequest], *, approvers: list[Holder], policy: Policy | None = None
 ) -> dict[int, ApprovalOutlook]:
     """The outlook of several changes against one list of `holders(APPROVE)` (the queue reads it once);
-    the policy is read only when a cross-account change is weighed (sides_missing).
+    the policy is read only when a cross-account change read without its rule is weighed (sides_missing).
 
     Who can still approve: those who may approve the change (lifecycle.may_approve) and have not decided
     on this version."""

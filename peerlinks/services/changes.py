@@ -489,9 +489,11 @@ SHOWN_FACTS = (
 
 def visible_changes(user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
     """The change requests `user` may read, each with what its page shows: its requester, gateway, link,
-    drift and peer account, and the facts its version is made of (`change_version`)."""
+    drift, peer and peer account, the policy's cross-account rule, and the facts its version is made of
+    (`change_version`)."""
     shown = ("requested_by", "gateway__project__account", "peer_link", "reverts_drift", "peer_account")
-    return _with_shown_facts(ChangeRequest.objects.visible_to(user)).select_related(*shown)
+    changes = ChangeRequest.objects.visible_to(user).with_cross_account_rule().with_peer()
+    return _with_shown_facts(changes).select_related(*shown)
 
 
 def _with_shown_facts(changes: QuerySet[ChangeRequest]) -> QuerySet[ChangeRequest]:

@@ -13,7 +13,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from peerlinks import permissions
-from peerlinks.models import AccountRole, CloudAccount, Drift, Notice, PeerLink, SharedAttachment
+from peerlinks.models import (
+    AccountRole,
+    ChangeRequest,
+    CloudAccount,
+    Drift,
+    Notice,
+    PeerLink,
+    SharedAttachment,
+)
 from peerlinks.presentation import links as drawn
 from peerlinks.presentation.charts import format_duration
 from peerlinks.presentation.reasons import translated
@@ -90,6 +98,21 @@ def peer(
 ) -> SafeString:
     """A link's peer as a person reads it (`presentation.links.peer`)."""
     return drawn.peer(peer_type, peer_id, region, name, beside, account=account)
+
+
+@register.simple_tag
+def change_peer(change: ChangeRequest, region: bool = True, beside: CloudAccount | None = None) -> SafeString:
+    """A change's peer (`ChangeRequest.peer_fields`) as `peer` draws it, with its cached name and account as
+    the change was read with them (`ChangeRequestQuerySet.with_peer`), else read here."""
+    fields = change.peer_fields
+    return drawn.peer(
+        fields.get("peer_type", ""),
+        fields.get("peer_gateway_id", ""),
+        fields.get("peer_region", "") if region else "",
+        getattr(change, "peer_name", None),
+        beside,
+        account=getattr(change, "peer_account_name", None),
+    )
 
 
 @register.simple_tag(takes_context=True)

@@ -23,6 +23,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     queryset = (
         approvals.awaiting_decision(request.user)
         .filter(batch__isnull=True)
+        .with_cross_account_rule()
         .select_related("requested_by", "gateway__project__account", "peer_account", "peer_link")
     )
     pending = list(changes.with_open_creates(queryset).prefetch_related("approvals")[:LISTED])
