@@ -44,6 +44,25 @@ def count_of(rows: models.QuerySet, column: str = "pk", *, distinct: bool = Fals
     return Subquery(counted.values("n"), output_field=models.IntegerField())
 
 
+class _Joined(models.Func):
+    """The texts of every row joined by commas, in one value (an aggregate: GROUP_CONCAT on SQLite,
+    string_agg on PostgreSQL); NULL for no row."""
+
+    function = "GROUP_CONCAT"
+    output_field = models.TextField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="STRING_AGG(%(expressions)s, ',')", **extra)
+
+
+def texts_of(rows: models.QuerySet, text: models.Expression) -> Subquery:
+    """The `text` of every one of `rows`, joined by commas in no order (None for no row), as a subquery
+    answering one value: what a query reads beside other columns instead of by a query of its own. The
+    texts must hold no comma."""
+    joined = rows.order_by().annotate(texts=_Joined(text))
+    return Subquery(joined.values("texts"), output_field=models.TextField())
+
+
 class ReadQuickly:
     """Rows read from the database become instances without running `Model.__init__`: the row's values go
     straight into the new instance's `__dict__` under their attnames, which is where `__init__` would have

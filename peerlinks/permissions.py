@@ -36,7 +36,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import CharField, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Value
+from django.db.models import Case, CharField, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Cast, Concat
 
 VIEW = "peerlinks.view_peerlink"
@@ -120,16 +120,23 @@ _ACCOUNT_MARK = "account:"
 
 
 def _read_access(user: Any) -> None:
-    """Read what an active `user` may do in one query, kept on the user object (so for the request): the
-    permissions of their global roles (their groups', those given to them, all for a superuser), where
-    Django's backend would read them in two, and the roles they hold for one account."""
+    """Read what an active `user` may do, kept on the user object (so for the request): the permissions of
+    their global roles (their groups', those given to them, all for a superuser), where Django's backend
+    would read them in two queries, and the roles they hold for one account. Read with the person when
+    their session was (`user_with_preferences`: `_ACCESS_READ`), else in a query of its own; what was read
+    with the person is used once (a sign-in that gives roles reads them again)."""
     from peerlinks.models import fixed_rows
 
     found: set[str] = set()
     by_account: dict[int, set[str]] = {}
-    superuser = bool(user.is_superuser)
-    query = partial(_access_query, superuser=superuser)
-    for first, second in fixed_rows(("access", superuser), query, user.pk):
+    if _ACCESS_READ[0] in user.__dict__:
+        permissions, roles = (user.__dict__.pop(name) or "" for name in _ACCESS_READ)
+        rows = [tuple(held.split(".", 1)) for held in permissions.split(",") if held]
+        rows += [tuple(held.split(" ", 1)) for held in roles.split(",") if held]
+    else:
+        superuser = bool(user.is_superuser)
+        rows = fixed_rows(("access", superuser), partial(_access_query, superuser=superuser), user.pk)
+    for first, second in rows:
         if first.startswith(_ACCOUNT_MARK):
             by_account.setdefault(int(first.removeprefix(_ACCOUNT_MARK)), set()).add(second)
         else:
@@ -150,6 +157,24 @@ def _access_query(user_pk: int, *, superuser: bool) -> QuerySet:
     account = Concat(Value(_ACCOUNT_MARK), Cast("account_id", CharField()))
     roles = AccountRole.objects.filter(user=user_pk).values_list(account, "role").order_by()
     return permissions.union(roles, all=True)
+
+
+# What `_person_with_preferences` reads of a person's access beside their row: their permissions held
+# globally ("app_label.codename", joined by commas) and their roles for one account ("account:<pk> <role>").
+_ACCESS_READ = ("permissions_held", "account_roles_held")
+
+
+def _access_columns() -> dict[str, Any]:
+    """`_access_query`'s two parts as columns of the person's own row (`_ACCESS_READ`)."""
+    from peerlinks.models import AccountRole, texts_of
+
+    label = Concat("content_type__app_label", Value("."), "codename", output_field=CharField())
+    every = Permission.objects.all()
+    held = every.filter(Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk")))
+    permissions = Case(When(is_superuser=True, then=texts_of(every, label)), default=texts_of(held, label))
+    role = Concat(Value(_ACCOUNT_MARK), Cast("account_id", CharField()), Value(" "), "role")
+    roles = texts_of(AccountRole.objects.filter(user=OuterRef("pk")), role)
+    return dict(zip(_ACCESS_READ, (permissions, roles), strict=True))
 
 
 def _codename(perm: str) -> str:
@@ -292,7 +317,8 @@ def user_with_preferences(user_id: Any) -> Any:
 
 
 def _person_with_preferences(pk: int) -> Any:
-    return get_user_model()._default_manager.select_related("preferences").filter(pk=pk)[:1]
+    person = get_user_model()._default_manager.select_related("preferences").filter(pk=pk)
+    return person.annotate(**_access_columns())[:1]
 
 
 class GlobalRolesBackend(ModelBackend):

@@ -172,10 +172,10 @@ def test_the_link_table_is_drawn_once_then_kept_until_a_link_changes(engineer_cl
         again = engineer_client.get(LIST, {"sort": "name"}).content.decode()
     assert _table(again) == _table(first)
     assert _filters(again) == _filters(first)
-    # Only what every page's frame reads (session, person, permissions, counts, accounts): neither the
-    # links nor the gateways the filter offers.
+    # Only what every page's frame reads (session, person with their permissions, counts, accounts):
+    # neither the links nor the gateways the filter offers.
     assert not any("peerlinks_peerlink" in query["sql"] for query in kept.captured_queries)
-    assert len(kept.captured_queries) == 5, [query["sql"][:80] for query in kept.captured_queries]
+    assert len(kept.captured_queries) == 4, [query["sql"][:80] for query in kept.captured_queries]
 
     PeerLink.objects.filter(pk=link.pk).update(status="ERROR", reason="down")  # as the status poller does
     assert _status(engineer_client.get(LIST, {"sort": "name"}).content.decode(), link) == "error"

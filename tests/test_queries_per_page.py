@@ -2,7 +2,7 @@
 reads it: at most PAGE_BUDGET queries (issue 13), the same with 5 rows as with 60, with one account as
 with two. What a page's frame needs (the session, the person with their preferences and what they may
 do, the navigation's counts, the accounts and their regions for the banner) is read once per request,
-in 5 queries."""
+in 4 (the person is read with their permissions and roles per account)."""
 
 import re
 
@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from peerlinks.models import AuditEvent, ChangeRequest, Notice
+from peerlinks.models import AuditEvent, ChangeRequest, Drift, Notice
 from tests.conftest import _user, account_role, make_gateway, make_peer_link, make_router, set_policy
 from tests.test_cross_account_approvals import _create
 
@@ -253,6 +253,14 @@ def test_a_link_page_while_its_cross_account_attachment_waits_stays_within_the_b
         client.force_login(world[person])
         counted = _queries(client, [link.get_absolute_url()])
         assert counted[link.get_absolute_url()] <= PAGE_BUDGET, (person, counted)
+    # With drift seen on it as well: its page reads the drift too, and stays within the budget.
+    Drift.objects.create(
+        peer_link=link, kind=Drift.Kind.CHANGED, detail={"name": {"before": "across", "after": "renamed"}}
+    )
+    for person in ("a_engineer", "b_approver"):
+        client.force_login(world[person])
+        counted = _queries(client, [link.get_absolute_url()])
+        assert counted[link.get_absolute_url()] <= PAGE_BUDGET, (person, "with drift", counted)
 
 
 def test_a_cross_account_change_its_page_its_poll_and_the_queue_beside_a_batch_stay_within_the_budget(
@@ -289,3 +297,34 @@ def test_a_cross_account_change_its_page_its_poll_and_the_queue_beside_a_batch_s
     body = client.get(page).content.decode()
     assert body.count('<strong class="peer-name">er-b</strong>') == 3
     assert '<span class="peer-account badge">account team-b</span>' in body
+
+
+def test_what_a_person_may_do_is_read_with_their_session_as_a_query_of_its_own_would_read_it(two_accounts):
+    """The frame reads a person's permissions and roles per account with their row (one query less on every
+    page); the answer is the one the query of its own gives, for a global role, a role per account, a
+    permission given to the person alone, a superuser and nobody."""
+    from django.contrib.auth.models import Permission
+
+    from peerlinks import permissions
+    from peerlinks.models import AccountRole
+
+    engineer = two_accounts["a_engineer"]
+    engineer.user_permissions.add(Permission.objects.get(codename="change_policy"))
+    AccountRole.objects.create(user=engineer, account=two_accounts["team_b"], role="Approver")
+    people = [
+        engineer,
+        _user("global-approver", "Approver"),
+        _user("root", "Admin", is_superuser=True),
+        _user("no-role-yet"),
+    ]
+    for person in people:
+        read_with_session = permissions.user_with_preferences(person.pk)
+        apart = type(person).objects.get(pk=person.pk)  # read as a token or a sign-in reads a person
+        assert read_with_session.get_all_permissions() == apart.get_all_permissions(), person
+        assert permissions._account_roles(read_with_session) == permissions._account_roles(apart), person
+    assert "peerlinks.change_policy" in permissions.user_with_preferences(engineer.pk).get_all_permissions()
+    assert permissions._account_roles(permissions.user_with_preferences(engineer.pk)) == {
+        two_accounts["first"].pk: frozenset({"Engineer"}),
+        two_accounts["team_b"].pk: frozenset({"Approver"}),
+    }
+    assert permissions.user_with_preferences(people[-1].pk).get_all_permissions() == set()

@@ -139,7 +139,10 @@ def _drifts(link: PeerLink) -> list[Drift]:
     """The link's drift; not asked for when readable_link read that it has none (most links)."""
     if not getattr(link, "has_drift", True):
         return []
-    return fixed_rows("link story: drift", _drifts_query, link.pk)
+    drifts = fixed_rows("link story: drift", _drifts_query, link.pk)
+    for drift in drifts:  # as the link's own related manager would give them (its actions name the link)
+        drift.peer_link = link
+    return drifts
 
 
 def _changes_query(pk: int) -> QuerySet[ChangeRequest]:
