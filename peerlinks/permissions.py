@@ -129,8 +129,10 @@ def _read_access(user: Any) -> None:
 
     found: set[str] = set()
     by_account: dict[int, set[str]] = {}
-    if _ACCESS_READ[0] in user.__dict__:
-        permissions, roles = (user.__dict__.pop(name) or "" for name in _ACCESS_READ)
+    if hasattr(user, _ACCESS_READ[0]):  # (through getattr: `user` may be the request's lazy user)
+        permissions, roles = (getattr(user, name) or "" for name in _ACCESS_READ)
+        for name in _ACCESS_READ:
+            delattr(user, name)
         rows = [tuple(held.split(".", 1)) for held in permissions.split(",") if held]
         rows += [tuple(held.split(" ", 1)) for held in roles.split(",") if held]
     else:

@@ -328,3 +328,13 @@ def test_what_a_person_may_do_is_read_with_their_session_as_a_query_of_its_own_w
         two_accounts["team_b"].pk: frozenset({"Approver"}),
     }
     assert permissions.user_with_preferences(people[-1].pk).get_all_permissions() == set()
+
+
+@pytest.mark.parametrize("role", ["Viewer", "Engineer", "Approver", "Admin"])
+def test_the_frame_reads_four_times_for_every_role_a_superuser_too(client, role):
+    """The poll answers with the frame only: session, the person with what they may do, the counts, the
+    accounts. A superuser's permissions are first asked for through the request's lazy user (Django's own
+    check answers them without asking), and are read with the person all the same."""
+    person = _user(f"frame-{role.lower()}", role, is_staff=role == "Admin", is_superuser=role == "Admin")
+    client.force_login(person)
+    assert _queries(client, ["/live/"]) == {"/live/": 4}
