@@ -219,11 +219,14 @@ class CloudAccountQuerySet(AccountScopedQuerySet):
         return len(accounts_in_order()) > 1
 
     def managed_regions(self) -> list[str]:
-        """Every region some account manages, the first account's first, in their order."""
-        self.environment()
-        return list(
-            dict.fromkeys(region for account in self.order_by("pk") for region in account.managed_regions)
-        )
+        """Every region some account manages, the first account's first, in their order (the accounts as
+        the page's banner read them, `accounts_in_order`; the first made if missing)."""
+        accounts = accounts_in_order()
+        if not any(account.from_environment for account in accounts):
+            self.environment()
+            accounts = list(self.all())
+        in_order = sorted(accounts, key=lambda account: account.pk)
+        return list(dict.fromkeys(region for account in in_order for region in account.managed_regions))
 
     def environment(self) -> "CloudAccount":
         """The account the CLOUD_* settings describe (made on first use: every install has it)."""
@@ -991,6 +994,12 @@ class ChangeRequestQuerySet(AccountScopedQuerySet):
         return named.annotate(
             peer_name=_of_peer("name", **where), peer_account_name=_of_peer("project__account__name", **where)
         )
+
+    def with_first_retry(self) -> "ChangeRequestQuerySet":
+        """Each change with the pk of its first retry (`first_retry_id`, None when never retried), read in
+        the same query: the steps offered on a list of changes ask for it once per failed change."""
+        retries = ChangeRequest.objects.filter(retry_of=OuterRef("pk")).order_by("pk").values("pk")[:1]
+        return self.annotate(first_retry_id=Subquery(retries))
 
     def with_cross_account_rule(self) -> "ChangeRequestQuerySet":
         """Each change with the policy's rule for a link between two accounts (`cross_account_rule`, None

@@ -338,3 +338,56 @@ def test_the_frame_reads_four_times_for_every_role_a_superuser_too(client, role)
     person = _user(f"frame-{role.lower()}", role, is_staff=role == "Admin", is_superuser=role == "Admin")
     client.force_login(person)
     assert _queries(client, ["/live/"]) == {"/live/": 4}
+
+
+def test_a_cross_account_change_done_its_batch_and_the_create_form_stay_within_the_budget(
+    client, two_accounts
+):
+    """Pages the frame's budget was first missed on: a cross-account create done, whose link's attachment
+    waits for the other account (its sides drawn from what was read with the change); a batch's page, the
+    same with one failed row as with three (whether each was retried is read with the rows); and the create
+    form for a chosen gateway (the regions it offers come from the accounts the banner read)."""
+    from peerlinks.models import SharedAttachment
+    from peerlinks.services import bulk
+
+    world = two_accounts
+    change = _create(world)
+    link = make_peer_link(
+        gateway=world["gateway_a"],
+        name="x-link",
+        status="PENDING_CREATE",
+        peer_type="ER",
+        peer_gateway_id=world["router_b"].cloud_id,
+        link_id="0b0b0b0b-0000-4000-8000-000000000002",
+    )
+    SharedAttachment.objects.create(
+        cloud_id=link.link_id,
+        router=world["router_b"],
+        state=SharedAttachment.WAITING,
+        resource_id=world["gateway_a"].cloud_id,
+    )
+    ChangeRequest.objects.filter(pk=change.pk).update(state=ChangeRequest.State.DONE, peer_link=link)
+    gateway = make_gateway(project=world["gateway_a"].project, name="gw-room", available_peer_link_count=9)
+    for n in range(3):
+        make_router(project=gateway.project, name=f"er-row-{n}")
+    rows = "".join(f"gw-room,er-row-{n},row-{n},,team-a,CHG-{n}\n" for n in range(3))
+    header = "gateway,peer,name,description,owner,ticket\n"
+    batch = bulk.submit_creates(user=world["a_engineer"], records=bulk.parse(header + rows))
+    row_ids = list(bulk.batch_rows(batch).values_list("pk", flat=True))
+    client.force_login(world["a_engineer"])
+    for person in ("a_engineer", "a_approver", "b_approver"):
+        client.force_login(world[person])
+        page = f"/changes/{change.pk}/"
+        counted = _queries(client, [page, f"/links/new/?gateway={world['gateway_a'].cloud_id}"])
+        with CaptureQueriesContext(connection) as polled:
+            client.get("/live/", {"change": f"{change.pk}:shown before"}, HTTP_HX_REQUEST="true")
+        counted["/live/ (the change moved)"] = len(polled)
+        for shown, queries in counted.items():
+            assert queries <= PAGE_BUDGET, (person, shown, queries)
+    client.force_login(world["a_engineer"])
+    failed = ChangeRequest.State.FAILED
+    ChangeRequest.objects.filter(pk=row_ids[0]).update(state=failed)
+    one_failed = _queries(client, [batch.get_absolute_url()])[batch.get_absolute_url()]
+    ChangeRequest.objects.filter(pk__in=row_ids).update(state=failed)
+    three_failed = _queries(client, [batch.get_absolute_url()])[batch.get_absolute_url()]
+    assert three_failed == one_failed <= PAGE_BUDGET

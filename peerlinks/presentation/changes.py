@@ -42,8 +42,18 @@ def change_page(change: ChangeRequest, user: Any, **extra: Any) -> dict[str, Any
         "retries": list(change.retries.all()) if change.is_terminal else [],  # only a final change has any
         "comments": change.comments.select_related("author"),
         "comment_form": CommentForm(),
-        "sides": links.link_sides(link=change.peer_link)
-        if change.peer_account_id and change.peer_link
-        else None,
+        "sides": _sides(change) if change.peer_account_id and change.peer_link else None,
         **extra,
     }
+
+
+def _sides(change: ChangeRequest) -> links.LinkSides | None:
+    """Both sides of the link a cross-account change made or changes, from what was read with the change:
+    the link's gateway is the change's, and its peer (name and account) the change's when the same."""
+    link = change.peer_link
+    if link.gateway_id == change.gateway_id:
+        link.gateway = change.gateway
+    same_peer = link.peer_gateway_id == change.peer_fields.get("peer_gateway_id")
+    if same_peer and hasattr(change, "peer_account_name"):
+        link.peer_name, link.peer_account_name = change.peer_name, change.peer_account_name
+    return links.link_sides(link=link)

@@ -623,7 +623,7 @@ def summary(rows: list[ChangeRequest]) -> BatchSummary:
 def visible_batches(user: AbstractBaseUser) -> QuerySet[ChangeBatch]:
     """The batches `user` may read: those with a row they may read (the batch's page then shows every row)."""
     readable = ChangeRequest.objects.visible_to(user).filter(batch=OuterRef("pk"))
-    return ChangeBatch.objects.filter(Exists(readable))
+    return ChangeBatch.objects.filter(Exists(readable)).select_related("requested_by", "retry_of")
 
 
 # What a batch's rows show that changes while they run: each row's state, error, names (its payload, edited
@@ -671,15 +671,15 @@ class BatchProgress:
         return "retry" in self.actions
 
 
-def batch_progress(batch: ChangeBatch, *, user: AbstractBaseUser) -> BatchProgress:
-    """Where `batch` stands, as its page shows it to `user`."""
+def batch_progress(batch: ChangeBatch, *, user: AbstractBaseUser, version: str = "") -> BatchProgress:
+    """Where `batch` stands, as its page shows it to `user`; `version`: its rows' version, when just read."""
     # The version first: a row that moves on while the rows are read makes it older than what they show,
     # so the poll brings them again; never the other way round (rows older than their version stay stale).
-    version = rows_version(batch)
+    version = version or rows_version(batch)
     rows = list(
-        batch_rows(batch).select_related(
-            "gateway__project__account", "peer_account", "peer_link", "requested_by"
-        )
+        batch_rows(batch)
+        .select_related("gateway__project__account", "peer_account", "peer_link", "requested_by")
+        .with_first_retry()
     )
     actions = frozenset(name for row in rows for name in lifecycle.allowed(row, user))
     return BatchProgress(rows=rows, summary=summary(rows), actions=actions, version=version)
@@ -703,9 +703,10 @@ def follow_batch(*, user: AbstractBaseUser, batch_id: int | None = None, shown: 
     batch = visible_batches(user).filter(pk=batch_id).first() if batch_id is not None else None
     if batch is None:
         return FollowedBatch(batch=None, changed=None, is_open=False)
-    if rows_version(batch) == shown:
+    version = rows_version(batch)
+    if version == shown:
         return FollowedBatch(batch=batch, changed=None, is_open=True)  # it showed a row still to finish
-    progress = batch_progress(batch, user=user)
+    progress = batch_progress(batch, user=user, version=version)
     return FollowedBatch(batch=batch, changed=progress, is_open=not progress.summary.is_final)
 
 

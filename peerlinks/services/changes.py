@@ -492,7 +492,7 @@ def visible_changes(user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
     drift, peer and peer account, the policy's cross-account rule, and the facts its version is made of
     (`change_version`)."""
     shown = ("requested_by", "gateway__project__account", "peer_link", "reverts_drift", "peer_account")
-    changes = ChangeRequest.objects.visible_to(user).with_cross_account_rule().with_peer()
+    changes = ChangeRequest.objects.visible_to(user).with_cross_account_rule().with_peer().with_first_retry()
     return _with_shown_facts(changes).select_related(*shown)
 
 

@@ -283,10 +283,13 @@ def _stalled_by(now: datetime) -> Q:
 
 
 def _not_retried(change: ChangeRequest, now: datetime) -> str:
-    existing = change.retries.order_by("pk").first()
+    if hasattr(change, "first_retry_id"):  # read with the change (`with_first_retry`)
+        existing = change.first_retry_id
+    else:
+        existing = change.retries.order_by("pk").values_list("pk", flat=True).first()
     if existing is None:
         return ""
-    return _("This change was already retried as #{id}.").format(id=existing.pk)
+    return _("This change was already retried as #{id}.").format(id=existing)
 
 
 def lease_expired_before(*, now: datetime) -> datetime:
