@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from peerlinks.models import AuditEvent, ChangeRequest, Drift, Notice
+from peerlinks.models import AuditEvent, ChangeRequest, Drift, Notice, PeerLink, SharedAttachment
 from tests.conftest import _user, account_role, make_gateway, make_peer_link, make_router, set_policy
 from tests.test_cross_account_approvals import _create
 
@@ -229,19 +229,15 @@ def test_a_fixed_query_that_changes_a_text_it_is_given_is_refused(db):
         fixed_rows("name pattern", named_like, "pattern")
 
 
-def test_a_link_page_while_its_cross_account_attachment_waits_stays_within_the_budget(client, two_accounts):
-    """The page reads the waiting attachment (to offer the router's approver its decision); it does not
-    ask for drift the link was read without (most links have none)."""
-    from peerlinks.models import SharedAttachment
-
-    world = two_accounts
+def _link_whose_attachment_waits(world: dict, name: str, *, n: int) -> PeerLink:
+    """A pending link from account A's gateway to account B's router, its attachment waiting for B."""
     link = make_peer_link(
         gateway=world["gateway_a"],
-        name="across",
+        name=name,
         status="PENDING_CREATE",
         peer_type="ER",
         peer_gateway_id=world["router_b"].cloud_id,
-        link_id="0b0b0b0b-0000-4000-8000-000000000001",
+        link_id=f"0b0b0b0b-0000-4000-8000-{n:012d}",
     )
     SharedAttachment.objects.create(
         cloud_id=link.link_id,
@@ -249,6 +245,14 @@ def test_a_link_page_while_its_cross_account_attachment_waits_stays_within_the_b
         state=SharedAttachment.WAITING,
         resource_id=world["gateway_a"].cloud_id,
     )
+    return link
+
+
+def test_a_link_page_while_its_cross_account_attachment_waits_stays_within_the_budget(client, two_accounts):
+    """The page reads the waiting attachment (to offer the router's approver its decision); it does not
+    ask for drift the link was read without (most links have none)."""
+    world = two_accounts
+    link = _link_whose_attachment_waits(world, "across", n=1)
     for person in ("a_engineer", "b_approver"):
         client.force_login(world[person])
         counted = _queries(client, [link.get_absolute_url()])
@@ -347,25 +351,11 @@ def test_a_cross_account_change_done_its_batch_and_the_create_form_stay_within_t
     waits for the other account (its sides drawn from what was read with the change); a batch's page, the
     same with one failed row as with three (whether each was retried is read with the rows); and the create
     form for a chosen gateway (the regions it offers come from the accounts the banner read)."""
-    from peerlinks.models import SharedAttachment
     from peerlinks.services import bulk
 
     world = two_accounts
     change = _create(world)
-    link = make_peer_link(
-        gateway=world["gateway_a"],
-        name="x-link",
-        status="PENDING_CREATE",
-        peer_type="ER",
-        peer_gateway_id=world["router_b"].cloud_id,
-        link_id="0b0b0b0b-0000-4000-8000-000000000002",
-    )
-    SharedAttachment.objects.create(
-        cloud_id=link.link_id,
-        router=world["router_b"],
-        state=SharedAttachment.WAITING,
-        resource_id=world["gateway_a"].cloud_id,
-    )
+    link = _link_whose_attachment_waits(world, "x-link", n=2)
     ChangeRequest.objects.filter(pk=change.pk).update(state=ChangeRequest.State.DONE, peer_link=link)
     gateway = make_gateway(project=world["gateway_a"].project, name="gw-room", available_peer_link_count=9)
     for n in range(3):
