@@ -29,6 +29,8 @@ if str(REPO) not in sys.path:
 PYTHON = sys.executable
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 BENCH_DIR = REPO / "var" / "bench"
+# The code when issue 13 (speed, raised) was filed: the baseline of the benches that measure against it.
+BEFORE_ISSUE_13 = "ca66b0b6f77f08e8406d941adee92222b05beb4d"
 
 
 # --- Databases and Django ---------------------------------------------------------------------------

@@ -9,9 +9,10 @@ MutationObserver in each page stamps when each badge changed (epoch milliseconds
 Poll requests per second are counted with page.on("request") over a window while links are pending and
 one after none is. Cloud calls (ListPeerLinks) per second are counted at the simulator.
 
-The baseline is the code of the branch `main` (`git archive`, unpacked under var/bench/), run the same way
-in the same run: per-badge polls of `links/<id>/status/` every POLL_INTERVAL. Run from the repository root:
-`.venv/bin/python bench/live_status.py` (~3 minutes). Traffic stays on loopback; every wait is bounded.
+The baseline is the code before issue 13 (`--baseline REF` for another; `git archive`, unpacked under
+var/bench/), run the same way in the same run: per-badge polls of `links/<id>/status/` every POLL_INTERVAL.
+Run from the repository root: `.venv/bin/python bench/live_status.py` (~7 minutes). Traffic stays on
+loopback; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -261,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1,50", help="pending links on the list page, e.g. 1,50")
     parser.add_argument("--rounds-one", type=int, default=12, help="rounds for N=1 (one badge each)")
     parser.add_argument("--worker-interval", type=float, default=0.5, help="db_worker --interval")
+    parser.add_argument(
+        "--baseline", default=common.BEFORE_ISSUE_13, help="git revision to compare with (per-badge polls)"
+    )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args(argv)
@@ -285,10 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     rounds = lambda size: args.rounds_one if size == 1 else 1  # noqa: E731
     try:
         if not args.skip_baseline:
-            print("\nbaseline: main (per-badge polls)")
-            run_variant(
-                "main", common.baseline_tree("main"), handle, sizes=sizes, rounds=rounds, env=env, args=args
-            )
+            print(f"\nbaseline: {args.baseline[:12]} (per-badge polls)")
+            tree = common.baseline_tree(args.baseline)
+            run_variant("baseline", tree, handle, sizes=sizes, rounds=rounds, env=env, args=args)
         print("\nthis tree (one poll per page)")
         results = run_variant(
             "this tree", common.REPO, handle, sizes=sizes, rounds=rounds, env=env, args=args

@@ -29,7 +29,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-BASELINE = "ca66b0b6f77f08e8406d941adee92222b05beb4d"  # main when issue 13 was filed
 PAGES = ("dashboard", "link list", "link list filtered", "link detail", "topology")
 GOAL = 0.5  # at most half the CPU per request of the baseline, per page
 
@@ -102,7 +101,7 @@ def serve(tree: Path, links: int, db: str, requests: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--baseline", default=BASELINE, help="git revision to compare with")
+    parser.add_argument("--baseline", help="git revision to compare with (default: before issue 13)")
     parser.add_argument("--links", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=20, help="requests per page per round")
     parser.add_argument("--rounds", type=int, default=7)
@@ -118,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import common
     from bench.load_run import next_page
 
+    args.baseline = args.baseline or common.BEFORE_ISSUE_13
     variants = {"baseline": common.baseline_tree(args.baseline), "this tree": common.REPO}
     print(f"web CPU per page: {args.links:,} cached links on {args.db}, {args.requests} requests per page")
     print(
