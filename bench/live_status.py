@@ -9,8 +9,10 @@ MutationObserver in each page stamps when each badge changed (epoch milliseconds
 Poll requests per second are counted with page.on("request") over a window while links are pending and
 one after none is. Cloud calls (ListPeerLinks) per second are counted at the simulator.
 
-The baseline is the code before issue 13 (`--baseline REF` for another; `git archive`, unpacked under
-var/bench/), run the same way in the same run: per-badge polls of `links/<id>/status/` every POLL_INTERVAL.
+The baseline is main just before the page's one poll came (BASELINE; `--baseline REF` for another; `git
+archive`, unpacked under var/bench/), run the same way in the same run: per-badge polls of
+`links/<id>/status/` every POLL_INTERVAL. (The code issue 13 was filed on also polls per badge, but in this
+harness its list page's badge does not change within 15 s; not looked into.)
 Run from the repository root: `.venv/bin/python bench/live_status.py` (~7 minutes). Traffic stays on
 loopback; every wait is bounded.
 """
@@ -33,6 +35,7 @@ from bench import common  # noqa: E402
 
 REGION = "cn-north-4"
 CHROMIUM = "/usr/bin/chromium"
+BASELINE = "951e591"  # main on 2026-12-02 before the page's one poll was merged (02a775f)
 WINDOW = 4.0  # seconds over which poll requests are counted
 # Stamps, in epoch ms, of when each badge first showed "status-active" (it is swapped in whole, or changed).
 OBSERVER_JS = """
@@ -262,9 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1,50", help="pending links on the list page, e.g. 1,50")
     parser.add_argument("--rounds-one", type=int, default=12, help="rounds for N=1 (one badge each)")
     parser.add_argument("--worker-interval", type=float, default=0.5, help="db_worker --interval")
-    parser.add_argument(
-        "--baseline", default=common.BEFORE_ISSUE_13, help="git revision to compare with (per-badge polls)"
-    )
+    parser.add_argument("--baseline", default=BASELINE, help="git revision to compare with (per-badge polls)")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args(argv)
